@@ -1,0 +1,41 @@
+"""The one error vocabulary every service raises and every adapter renders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    REQUIRED_FIELD_MISSING = "REQUIRED_FIELD_MISSING"
+    DUPLICATE_VALUE = "DUPLICATE_VALUE"
+    DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_FIELD = "INVALID_FIELD"
+    INVALID_FIELD_FOR_INSERT_UPDATE = "INVALID_FIELD_FOR_INSERT_UPDATE"
+    INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST = "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    STRING_TOO_LONG = "STRING_TOO_LONG"
+    INVALID_TYPE = "INVALID_TYPE"
+    INVALID_ID = "INVALID_ID"
+    CANNOT_UPDATE_CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"
+    INVALID_STATUS = "INVALID_STATUS"
+    FIELD_INTEGRITY_EXCEPTION = "FIELD_INTEGRITY_EXCEPTION"
+    INSUFFICIENT_ACCESS_OR_READONLY = "INSUFFICIENT_ACCESS_OR_READONLY"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    MALFORMED_QUERY = "MALFORMED_QUERY"
+
+
+class DomainError(Exception):
+    """A refused operation: a code from ErrorCode, a message for people, the fields involved."""
+
+    def __init__(self, code: ErrorCode, message: str, fields: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = list(fields)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": str(self.code), "message": self.message, "fields": self.fields}
+
+    def __repr__(self) -> str:
+        return f"DomainError({self.code!s}, {self.message!r}, {self.fields!r})"

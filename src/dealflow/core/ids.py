@@ -1,0 +1,93 @@
+"""Salesforce-shaped public record ids.
+
+An id is a 3-character key prefix naming the object, the primary key in base 62 padded
+to 12 characters, and a 3-character suffix that encodes which of the first 15
+characters are upper case. The suffix lets a case-insensitive system (a spreadsheet,
+a URL lower-cased by a proxy) still tell two ids apart, exactly as Salesforce's
+18-character ids do.
+"""
+
+from __future__ import annotations
+
+import string
+
+BASE62_ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
+CHECKSUM_ALPHABET = string.ascii_uppercase + "012345"
+BODY_LENGTH = 12
+MAX_PRIMARY_KEY = 62**BODY_LENGTH - 1
+
+KEY_PREFIXES: dict[str, str] = {
+    "Lead": "00Q",
+    "Account": "001",
+    "Contact": "003",
+    "Opportunity": "006",
+    "User": "005",
+    "Queue": "00G",
+    "OpportunityContactRole": "00K",
+    "Task": "00T",
+}
+OBJECTS_BY_PREFIX = {prefix: name for name, prefix in KEY_PREFIXES.items()}
+
+
+class InvalidIdError(ValueError):
+    """The text is not a well-formed id (of the expected object)."""
+
+
+def _to_base62(number: int) -> str:
+    digits = []
+    while number:
+        number, remainder = divmod(number, 62)
+        digits.append(BASE62_ALPHABET[remainder])
+    return "".join(reversed(digits)).rjust(BODY_LENGTH, "0")
+
+
+def _from_base62(text: str) -> int:
+    number = 0
+    for character in text:
+        number = number * 62 + BASE62_ALPHABET.index(character)
+    return number
+
+
+def checksum(id15: str) -> str:
+    """The 3-character case checksum of a 15-character id."""
+    suffix = []
+    for chunk_start in (0, 5, 10):
+        bits = 0
+        for position, character in enumerate(id15[chunk_start : chunk_start + 5]):
+            if "A" <= character <= "Z":
+                bits |= 1 << position
+        suffix.append(CHECKSUM_ALPHABET[bits])
+    return "".join(suffix)
+
+
+def encode(object_name: str, primary_key: int) -> str:
+    """The 18-character public id of a record."""
+    if not 0 < primary_key <= MAX_PRIMARY_KEY:
+        raise ValueError(f"primary key out of range: {primary_key}")
+    id15 = KEY_PREFIXES[object_name] + _to_base62(primary_key)
+    return id15 + checksum(id15)
+
+
+def decode(public_id: str, object_name: str | None = None) -> tuple[str, int]:
+    """Return (object name, primary key) of a 15- or 18-character id.
+
+    An 18-character id must carry the right checksum; when `object_name` is given the
+    prefix must be that object's.
+    """
+    if not isinstance(public_id, str) or len(public_id) not in (15, 18):
+        raise InvalidIdError(f"{public_id!r} is not a 15- or 18-character id")
+    if any(character not in BASE62_ALPHABET for character in public_id[:15]):
+        raise InvalidIdError(f"{public_id!r} contains characters outside 0-9, A-Z, a-z")
+    id15 = public_id[:15]
+    if len(public_id) == 18 and public_id[15:] != checksum(id15):
+        raise InvalidIdError(f"{public_id!r} has a wrong checksum")
+    prefix = id15[:3]
+    found_object = OBJECTS_BY_PREFIX.get(prefix)
+    if found_object is None:
+        raise InvalidIdError(f"{public_id!r} has an unknown key prefix {prefix!r}")
+    if object_name is not None and found_object != object_name:
+        raise InvalidIdError(f"{public_id!r} is a {found_object} id, not a {object_name} id")
+    primary_key = _from_base62(id15[3:])
+    if primary_key == 0:
+        raise InvalidIdError(f"{public_id!r} does not name a record")
+    return found_object, primary_key

@@ -1,0 +1,114 @@
+"""Base models and the records every domain shares: picklist values, audit events, idempotency."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+from dealflow.core import ids
+
+
+class TimeStampedModel(models.Model):
+    """Adds created_at / updated_at, kept by the database layer on every save."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class PublicIdMixin:
+    """Gives a model the Salesforce-shaped `public_id` derived from its primary key."""
+
+    object_name: ClassVar[str]
+    pk: int | None
+
+    @property
+    def public_id(self) -> str | None:
+        return ids.encode(self.object_name, self.pk) if self.pk else None
+
+
+class Picklist(models.TextChoices):
+    LEAD_SOURCE = "lead_source", "Lead source"
+    INDUSTRY = "industry", "Industry"
+    RATING = "rating", "Rating"
+    ACCOUNT_TYPE = "account_type", "Account type"
+    OPPORTUNITY_TYPE = "opportunity_type", "Opportunity type"
+    CONTACT_ROLE = "contact_role", "Contact role"
+    LOSS_REASON = "loss_reason", "Loss reason"
+    SALUTATION = "salutation", "Salutation"
+
+
+class PicklistValue(TimeStampedModel):
+    """One allowed value of a configurable picklist (lead source, industry, ...)."""
+
+    picklist = models.CharField(max_length=40, choices=Picklist.choices)
+    value = models.CharField(max_length=255)
+    sort_order = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["picklist", "sort_order", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["picklist", "value"], name="picklist_value_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_picklist_display()}: {self.value}"
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", "Create"
+    UPDATE = "update", "Update"
+    DELETE = "delete", "Delete"
+    CONVERT = "convert", "Convert"
+    COMPLETE = "complete", "Complete"
+
+
+class AuditEvent(models.Model):
+    """Who changed which record, how, and each changed field's old and new value."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    object_name = models.CharField(max_length=40)
+    record_id = models.BigIntegerField()
+    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_name", "record_id"], name="audit_record_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_name} {self.record_id} by {self.actor_id}"
+
+    @property
+    def record_public_id(self) -> str:
+        return ids.encode(self.object_name, self.record_id)
+
+
+class IdempotencyRecord(models.Model):
+    """The first result of an operation retried with the same idempotency key."""
+
+    operation = models.CharField(max_length=60)
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    result = models.JSONField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "key"], name="idempotency_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.key}"

@@ -1,0 +1,134 @@
+"""Leads and their statuses."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from dealflow.core.models import PublicIdMixin, TimeStampedModel
+
+
+class LeadStatus(TimeStampedModel):
+    """A value of Lead.Status; flags say which are the default, converted and closed ones."""
+
+    name = models.CharField(max_length=80, unique=True)
+    sort_order = models.PositiveIntegerField(default=0)
+    is_default = models.BooleanField(default=False)
+    is_converted = models.BooleanField(default=False)
+    is_closed = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        verbose_name_plural = "lead statuses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_lead_status"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Lead(PublicIdMixin, TimeStampedModel):
+    """An unqualified prospect, until conversion turns it into account, contact and deal."""
+
+    object_name = "Lead"
+
+    salutation = models.CharField(max_length=40, blank=True)
+    first_name = models.CharField(max_length=40, blank=True)
+    last_name = models.CharField(max_length=80)
+    title = models.CharField(max_length=128, blank=True)
+    company = models.CharField(max_length=255)
+    email = models.CharField(max_length=80, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    mobile_phone = models.CharField(max_length=40, blank=True)
+    phone_digits = models.CharField(max_length=40, blank=True, db_index=True, editable=False)
+    website = models.CharField(max_length=255, blank=True)
+    street = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=80, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=80, blank=True)
+    lead_source = models.CharField(max_length=255, blank=True)
+    status = models.ForeignKey(LeadStatus, on_delete=models.PROTECT, related_name="leads")
+    rating = models.CharField(max_length=255, blank=True)
+    industry = models.CharField(max_length=255, blank=True)
+    annual_revenue = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    number_of_employees = models.PositiveIntegerField(null=True, blank=True)
+    description = models.TextField(blank=True)
+    do_not_call = models.BooleanField(default=False)
+    has_opted_out_of_email = models.BooleanField(default=False)
+    # Salesforce's OwnerId is a user or a queue: two columns, exactly one of them set.
+    owner_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_leads",
+    )
+    owner_queue = models.ForeignKey(
+        "people.Queue", null=True, blank=True, on_delete=models.PROTECT, related_name="leads"
+    )
+    is_converted = models.BooleanField(default=False, editable=False)
+    converted_date = models.DateField(null=True, blank=True, editable=False)
+    converted_account = models.ForeignKey(
+        "accounts.Account",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="converted_leads",
+        editable=False,
+    )
+    converted_contact = models.ForeignKey(
+        "accounts.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="converted_leads",
+        editable=False,
+    )
+    converted_opportunity = models.ForeignKey(
+        "sales.Opportunity",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="converted_leads",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=Q(is_converted=False) & ~Q(email=""),
+                name="lead_unconverted_email_unique",
+                violation_error_message="An unconverted lead with this email already exists.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(owner_user__isnull=False) & Q(owner_queue__isnull=True))
+                | (Q(owner_user__isnull=True) & Q(owner_queue__isnull=False)),
+                name="lead_owned_by_user_or_queue",
+            ),
+        ]
+        indexes = [
+            models.Index(Lower("email"), name="lead_email_lower_idx"),
+            models.Index(fields=["owner_user", "is_converted"], name="lead_owner_user_idx"),
+            models.Index(fields=["owner_queue", "is_converted"], name="lead_owner_queue_idx"),
+            models.Index(fields=["status", "is_converted"], name="lead_status_idx"),
+            models.Index(fields=["lead_source"], name="lead_source_idx"),
+            models.Index(fields=["is_converted", "converted_date"], name="lead_converted_idx"),
+        ]
+
+    def __str__(self) -> str:
+        name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return f"{name} ({self.company})"
+
+    @property
+    def owner(self):
+        """The owning user or queue."""
+        return self.owner_user if self.owner_user_id else self.owner_queue

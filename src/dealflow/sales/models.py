@@ -1,0 +1,233 @@
+"""Opportunities, their stages and history, contact roles and activities (tasks)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from dealflow.core.models import PublicIdMixin, TimeStampedModel
+
+
+class ForecastCategory(models.TextChoices):
+    PIPELINE = "Pipeline", "Pipeline"
+    BEST_CASE = "Best Case", "Best Case"
+    COMMIT = "Commit", "Commit"
+    CLOSED = "Closed", "Closed"
+    OMITTED = "Omitted", "Omitted"
+
+
+class OpportunityStage(TimeStampedModel):
+    """A sales stage; moving a deal into it sets probability, forecast category, closed, won."""
+
+    name = models.CharField(max_length=80, unique=True)
+    sort_order = models.PositiveIntegerField(default=0)
+    probability = models.PositiveSmallIntegerField()
+    forecast_category = models.CharField(max_length=20, choices=ForecastCategory.choices)
+    is_closed = models.BooleanField(default=False)
+    is_won = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(probability__lte=100), name="stage_probability_at_most_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_won=False) | Q(is_closed=True), name="stage_won_is_closed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_lost(self) -> bool:
+        return self.is_closed and not self.is_won
+
+
+class Opportunity(PublicIdMixin, TimeStampedModel):
+    """A qualified deal moving through stages until it is won or lost."""
+
+    object_name = "Opportunity"
+
+    name = models.CharField(max_length=120)
+    account = models.ForeignKey(
+        "accounts.Account",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="opportunities",
+    )
+    close_date = models.DateField()
+    stage = models.ForeignKey(OpportunityStage, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    probability = models.PositiveSmallIntegerField()
+    forecast_category = models.CharField(max_length=20, choices=ForecastCategory.choices)
+    is_closed = models.BooleanField(default=False, editable=False)
+    is_won = models.BooleanField(default=False, editable=False)
+    type = models.CharField(max_length=255, blank=True)
+    lead_source = models.CharField(max_length=255, blank=True)
+    next_step = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    loss_reason = models.CharField(max_length=255, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_opportunities"
+    )
+
+    class Meta:
+        ordering = ["close_date", "id"]
+        verbose_name_plural = "opportunities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(probability__lte=100), name="opportunity_probability_at_most_100"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "is_closed"], name="opportunity_owner_idx"),
+            models.Index(fields=["stage"], name="opportunity_stage_idx"),
+            models.Index(fields=["is_closed", "close_date"], name="opportunity_close_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def expected_revenue(self) -> Decimal | None:
+        """Amount x Probability / 100, rounded to cents; None without an amount."""
+        if self.amount is None:
+            return None
+        return (self.amount * self.probability / Decimal(100)).quantize(Decimal("0.01"))
+
+
+class OpportunityContactRole(PublicIdMixin, TimeStampedModel):
+    """The part a contact plays in a deal; at most one primary contact per opportunity."""
+
+    object_name = "OpportunityContactRole"
+
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.CASCADE, related_name="contact_roles"
+    )
+    contact = models.ForeignKey(
+        "accounts.Contact", on_delete=models.CASCADE, related_name="opportunity_roles"
+    )
+    role = models.CharField(max_length=255, blank=True)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["opportunity", "-is_primary", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["opportunity", "contact"], name="contact_role_once_per_opportunity"
+            ),
+            models.UniqueConstraint(
+                fields=["opportunity"],
+                condition=Q(is_primary=True),
+                name="one_primary_contact_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} as {self.role or 'contact'} on {self.opportunity}"
+
+
+class OpportunityHistory(models.Model):
+    """A snapshot appended whenever amount, probability, stage or close date changes."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="history")
+    stage_name = models.CharField(max_length=80)
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    probability = models.PositiveSmallIntegerField()
+    forecast_category = models.CharField(max_length=20, choices=ForecastCategory.choices)
+    close_date = models.DateField()
+    previous_amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    previous_close_date = models.DateField(null=True, blank=True)
+    previous_stage_name = models.CharField(max_length=80, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["opportunity", "created_at", "id"]
+        verbose_name_plural = "opportunity history"
+        indexes = [
+            models.Index(fields=["opportunity", "created_at"], name="opportunity_history_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.opportunity_id} {self.stage_name} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TaskType(models.TextChoices):
+    CALL = "call", "Call"
+    EMAIL = "email", "Email"
+    MEETING = "meeting", "Meeting"
+    TODO = "todo", "To-do"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+
+
+class TaskPriority(models.TextChoices):
+    HIGH = "high", "High"
+    NORMAL = "normal", "Normal"
+    LOW = "low", "Low"
+
+
+class Task(PublicIdMixin, TimeStampedModel):
+    """An activity (call, email, meeting, to-do) about a lead or a contact."""
+
+    object_name = "Task"
+
+    subject = models.CharField(max_length=255)
+    type = models.CharField(max_length=20, choices=TaskType.choices, default=TaskType.TODO)
+    status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    priority = models.CharField(
+        max_length=20, choices=TaskPriority.choices, default=TaskPriority.NORMAL
+    )
+    due_date = models.DateField(null=True, blank=True)
+    description = models.TextField(blank=True)
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    contact = models.ForeignKey(
+        "accounts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    opportunity = models.ForeignKey(
+        Opportunity, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_tasks"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        constraints = [
+            # Like Salesforce's WhoId: a task is about a lead or a contact, never both.
+            models.CheckConstraint(
+                condition=(Q(lead__isnull=False) & Q(contact__isnull=True))
+                | (Q(lead__isnull=True) & Q(contact__isnull=False)),
+                name="task_about_lead_or_contact",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "status"], name="task_owner_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == TaskStatus.COMPLETED
