@@ -7,71 +7,113 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('leads', '0001_initial'),
-        ('people', '0001_initial'),
-        ('sales', '0001_initial'),
+        ("leads", "0001_initial"),
+        ("people", "0001_initial"),
+        ("sales", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='lead',
-            name='converted_opportunity',
-            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='converted_leads', to='sales.opportunity'),
+            model_name="lead",
+            name="converted_opportunity",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="converted_leads",
+                to="sales.opportunity",
+            ),
         ),
         migrations.AddField(
-            model_name='lead',
-            name='owner_queue',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='people.queue'),
+            model_name="lead",
+            name="owner_queue",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="leads",
+                to="people.queue",
+            ),
         ),
         migrations.AddField(
-            model_name='lead',
-            name='owner_user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='owned_leads', to=settings.AUTH_USER_MODEL),
+            model_name="lead",
+            name="owner_user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="owned_leads",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='leadstatus',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('is_default',), name='one_default_lead_status'),
+            model_name="leadstatus",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_default", True)),
+                fields=("is_default",),
+                name="one_default_lead_status",
+            ),
         ),
         migrations.AddField(
-            model_name='lead',
-            name='status',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='leads.leadstatus'),
+            model_name="lead",
+            name="status",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="leads",
+                to="leads.leadstatus",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(django.db.models.functions.text.Lower('email'), name='lead_email_lower_idx'),
+            model_name="lead",
+            index=models.Index(
+                django.db.models.functions.text.Lower("email"), name="lead_email_lower_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['owner_user', 'is_converted'], name='lead_owner_user_idx'),
+            model_name="lead",
+            index=models.Index(fields=["owner_user", "is_converted"], name="lead_owner_user_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['owner_queue', 'is_converted'], name='lead_owner_queue_idx'),
+            model_name="lead",
+            index=models.Index(fields=["owner_queue", "is_converted"], name="lead_owner_queue_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['status', 'is_converted'], name='lead_status_idx'),
+            model_name="lead",
+            index=models.Index(fields=["status", "is_converted"], name="lead_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['lead_source'], name='lead_source_idx'),
+            model_name="lead",
+            index=models.Index(fields=["lead_source"], name="lead_source_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['is_converted', 'converted_date'], name='lead_converted_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["is_converted", "converted_date"], name="lead_converted_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('email'), condition=models.Q(('is_converted', False), models.Q(('email', ''), _negated=True)), name='lead_unconverted_email_unique', violation_error_message='An unconverted lead with this email already exists.'),
+            model_name="lead",
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.text.Lower("email"),
+                condition=models.Q(("is_converted", False), models.Q(("email", ""), _negated=True)),
+                name="lead_unconverted_email_unique",
+                violation_error_message="An unconverted lead with this email already exists.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('owner_user__isnull', False), ('owner_queue__isnull', True)), models.Q(('owner_user__isnull', True), ('owner_queue__isnull', False)), _connector='OR'), name='lead_owned_by_user_or_queue'),
+            model_name="lead",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("owner_user__isnull", False), ("owner_queue__isnull", True)),
+                    models.Q(("owner_user__isnull", True), ("owner_queue__isnull", False)),
+                    _connector="OR",
+                ),
+                name="lead_owned_by_user_or_queue",
+            ),
         ),
     ]

@@ -1,0 +1,265 @@
+"""Input checking driven by the metadata registry, shared by every service.
+
+`clean_values` turns what an adapter passed (native field names, JSON-ish values) into
+model-ready values or raises one DomainError naming the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.metadata import (
+    LEAD_STATUS_PICKLIST,
+    OPPORTUNITY_STAGE_PICKLIST,
+    FieldDef,
+    ObjectDef,
+)
+from dealflow.core.models import PicklistValue
+
+_STRING_TYPES = {"string", "textarea", "email", "phone", "url", "picklist"}
+_TABLE_PICKLISTS = {
+    LEAD_STATUS_PICKLIST: "leads.LeadStatus",
+    OPPORTUNITY_STAGE_PICKLIST: "sales.OpportunityStage",
+}
+_MAX_AMOUNT = Decimal("9999999999999999.99")
+
+
+def normalise_email(value: str) -> str:
+    """Trim, and lower-case the domain (the local part may be case-sensitive)."""
+    value = value.strip()
+    if not value:
+        return ""
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return value
+    return f"{local}@{domain.lower()}"
+
+
+def phone_digits(value: str) -> str:
+    """The digits of a phone number, for matching ('+1 (555) 010-2000' -> '15550102000')."""
+    return "".join(character for character in value if character.isdigit())
+
+
+def _fail(code: ErrorCode, field_def: FieldDef, expected: str) -> DomainError:
+    return DomainError(code, f"{field_def.name}: {expected}", [field_def.name])
+
+
+def _clean_string(field_def: FieldDef, value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected text, got {value!r}")
+    value = value.strip()
+    if field_def.length and len(value) > field_def.length:
+        raise _fail(
+            ErrorCode.STRING_TOO_LONG,
+            field_def,
+            f"at most {field_def.length} characters, got {len(value)}",
+        )
+    if field_def.type == "email" and value:
+        value = normalise_email(value)
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise _fail(
+                ErrorCode.INVALID_EMAIL_ADDRESS, field_def, f"{value!r} is not an email address"
+            ) from None
+    return value
+
+
+def _clean_boolean(field_def: FieldDef, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected true or false, got {value!r}")
+
+
+def _clean_decimal(field_def: FieldDef, value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    number = None
+    if not isinstance(value, bool) and isinstance(value, int | float | str | Decimal):
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            number = None
+    if number is None or not number.is_finite():
+        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected a number, got {value!r}")
+    number = number.quantize(Decimal("0.01"))
+    if abs(number) > _MAX_AMOUNT:
+        raise _fail(ErrorCode.INVALID_TYPE, field_def, "at most 16 digits before the point")
+    return number
+
+
+def _clean_integer(field_def: FieldDef, value: Any, maximum: int) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal | float):
+        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected a whole number, got {value!r}")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or number != number.to_integral_value():
+        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected a whole number, got {value!r}")
+    if not 0 <= number <= maximum:
+        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected 0 to {maximum}, got {value!r}")
+    return int(number)
+
+
+def _clean_date(field_def: FieldDef, value: Any) -> datetime.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime.datetime):
+        raise _fail(ErrorCode.INVALID_TYPE, field_def, "expected a date, got a date and time")
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected a date YYYY-MM-DD, got {value!r}")
+
+
+def _clean_reference(field_def: FieldDef, value: Any) -> Any:
+    if value is None:
+        return None
+    if getattr(value, "object_name", None) in field_def.reference_to and value.pk:
+        return value
+    expected = " or ".join(field_def.reference_to)
+    raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected a {expected}, got {value!r}")
+
+
+def _clean_value(field_def: FieldDef, value: Any) -> Any:
+    if field_def.picklist in _TABLE_PICKLISTS:
+        return value  # resolved to a row by _resolve_table_picklists
+    if field_def.type in _STRING_TYPES:
+        return _clean_string(field_def, value)
+    if field_def.type == "boolean":
+        return _clean_boolean(field_def, value)
+    if field_def.type == "currency":
+        return _clean_decimal(field_def, value)
+    if field_def.type == "int":
+        return _clean_integer(field_def, value, maximum=2_000_000_000)
+    if field_def.type == "percent":
+        return _clean_integer(field_def, value, maximum=100)
+    if field_def.type == "date":
+        return _clean_date(field_def, value)
+    if field_def.type == "reference":
+        return _clean_reference(field_def, value)
+    raise _fail(ErrorCode.INVALID_FIELD_FOR_INSERT_UPDATE, field_def, "cannot be written")
+
+
+def _check_picklists(object_def: ObjectDef, cleaned: dict[str, Any]) -> None:
+    """Every picklist value given must be an active value of its picklist (one query)."""
+    wanted = {
+        name: value
+        for name, value in cleaned.items()
+        if value and (field_def := object_def.field(name)) and field_def.is_picklist
+    }
+    stored_picklists = {
+        object_def.field(name).picklist  # type: ignore[union-attr]
+        for name in wanted
+        if object_def.field(name).picklist not in (None, *_TABLE_PICKLISTS)  # type: ignore[union-attr]
+    }
+    allowed: dict[str, set[str]] = {}
+    if stored_picklists:
+        for picklist, value in PicklistValue.objects.filter(
+            picklist__in=stored_picklists, is_active=True
+        ).values_list("picklist", "value"):
+            allowed.setdefault(picklist, set()).add(value)
+    for name, value in wanted.items():
+        field_def = object_def.field(name)
+        assert field_def is not None
+        if field_def.picklist in _TABLE_PICKLISTS:
+            continue
+        values = (
+            set(field_def.choices)
+            if field_def.choices
+            else allowed.get(field_def.picklist or "", set())
+        )
+        if value not in values:
+            raise _fail(
+                ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+                field_def,
+                f"{value!r} is not one of {', '.join(sorted(values))}",
+            )
+
+
+def resolve_table_picklist(field_def: FieldDef, value: Any) -> Any:
+    """The LeadStatus / OpportunityStage row named `value` (or the row itself)."""
+    model = apps.get_model(_TABLE_PICKLISTS[field_def.picklist or ""])
+    if isinstance(value, model):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(
+            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+            field_def,
+            f"expected the name of a {model._meta.verbose_name}, got {value!r}",
+        )
+    row = model.objects.filter(name=value.strip(), is_active=True).first()
+    if row is None:
+        names = ", ".join(model.objects.filter(is_active=True).values_list("name", flat=True))
+        raise _fail(
+            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+            field_def,
+            f"{value!r} is not one of {names}",
+        )
+    return row
+
+
+def clean_values(
+    object_def: ObjectDef, values: Mapping[str, Any], *, creating: bool
+) -> dict[str, Any]:
+    """Check and convert input values for a create (`creating`) or an update.
+
+    Unknown names get INVALID_FIELD; read-only ones INVALID_FIELD_FOR_INSERT_UPDATE;
+    missing or blanked required ones REQUIRED_FIELD_MISSING (all of them in one error).
+    """
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        field_def = object_def.field(name)
+        if field_def is None:
+            raise DomainError(
+                ErrorCode.INVALID_FIELD, f"{object_def.name} has no field {name!r}", [name]
+            )
+        writable = field_def.createable if creating else field_def.updateable
+        if not writable:
+            verb = "set" if creating else "changed"
+            raise DomainError(
+                ErrorCode.INVALID_FIELD_FOR_INSERT_UPDATE,
+                f"{object_def.name}.{name} cannot be {verb}",
+                [name],
+            )
+        cleaned[name] = _clean_value(field_def, value)
+        if field_def.picklist in _TABLE_PICKLISTS and value is not None:
+            cleaned[name] = resolve_table_picklist(field_def, value)
+    missing = [
+        field_def.name
+        for field_def in object_def.fields
+        if field_def.required
+        and (field_def.name in cleaned or creating)
+        and cleaned.get(field_def.name) in (None, "")
+    ]
+    if missing:
+        raise DomainError(
+            ErrorCode.REQUIRED_FIELD_MISSING,
+            f"Required fields are missing: {', '.join(missing)}",
+            missing,
+        )
+    _check_picklists(object_def, cleaned)
+    return cleaned
+
+
+def apply_values(instance: Any, cleaned: Mapping[str, Any]) -> None:
+    """Set cleaned values on a model instance (nothing is saved)."""
+    for name, value in cleaned.items():
+        setattr(instance, name, value)

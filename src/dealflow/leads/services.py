@@ -1,0 +1,554 @@
+"""Writes for leads: create, update and the one atomic conversion."""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
+
+from dealflow.accounts.models import Account, Contact
+from dealflow.core import ids
+from dealflow.core.audit import audit_event, changes_since, creation_changes, snapshot
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.metadata import get_object
+from dealflow.core.models import AuditAction, AuditEvent, IdempotencyRecord
+from dealflow.core.validation import apply_values, clean_values, phone_digits
+from dealflow.leads.models import Lead, LeadStatus
+from dealflow.people.models import Queue, User
+from dealflow.sales.models import Opportunity, OpportunityContactRole, Task, TaskStatus
+from dealflow.sales.services import first_open_stage, history_row
+
+
+def _set_owner(lead: Lead, owner: User | Queue) -> None:
+    if isinstance(owner, Queue):
+        lead.owner_user, lead.owner_queue = None, owner
+    else:
+        lead.owner_user, lead.owner_queue = owner, None
+
+
+def _refuse_converted_status(status: LeadStatus) -> None:
+    if status.is_converted:
+        raise DomainError(
+            ErrorCode.INVALID_STATUS,
+            f"status: {status.name!r} is a converted status; convert the lead instead",
+            ["status"],
+        )
+
+
+def _refuse_duplicate_email(email: str, *, excluding: int | None = None) -> None:
+    if not email:
+        return
+    duplicates = Lead.objects.annotate(email_lower=Lower("email")).filter(
+        email_lower=email.lower(), is_converted=False
+    )
+    if excluding is not None:
+        duplicates = duplicates.exclude(pk=excluding)
+    existing = duplicates.only("pk").first()
+    if existing is not None:
+        raise _duplicate_email_error(email, existing.public_id)
+
+
+def _duplicate_email_error(email: str, existing_id: str | None = None) -> DomainError:
+    where = f" ({existing_id})" if existing_id else ""
+    return DomainError(
+        ErrorCode.DUPLICATE_VALUE,
+        f"email: an unconverted lead{where} already has the email {email!r}",
+        ["email"],
+    )
+
+
+def _save_lead(lead: Lead, **save_options: Any) -> None:
+    """Save in a savepoint, so a lost race on the unique email becomes a clear error."""
+    try:
+        with transaction.atomic():
+            lead.save(**save_options)
+    except IntegrityError as error:
+        if "lead_unconverted_email_unique" in str(error) or "UNIQUE" in str(error).upper():
+            raise _duplicate_email_error(lead.email) from error
+        raise
+
+
+def lead_create(*, actor: User, data: Mapping[str, Any]) -> Lead:
+    """Create a lead with the default status; the owner defaults to the acting user."""
+    cleaned = clean_values(get_object("Lead"), data, creating=True)
+    owner = cleaned.pop("owner", None) or actor
+    status = cleaned.pop("status", None) or LeadStatus.objects.get(is_default=True)
+    _refuse_converted_status(status)
+    lead = Lead(status=status)
+    _set_owner(lead, owner)
+    apply_values(lead, cleaned)
+    lead.phone_digits = phone_digits(lead.phone or lead.mobile_phone)
+    with transaction.atomic():
+        _refuse_duplicate_email(lead.email)
+        _save_lead(lead)
+        names = [field.name for field in get_object("Lead").fields if field.createable]
+        changes = creation_changes(lead, [*names, "status"])
+        audit_event(actor, lead, AuditAction.CREATE, changes).save()
+    return lead
+
+
+def _locked_lead(lead_id: int) -> Lead:
+    try:
+        return (
+            Lead.objects.select_for_update(of=("self",))
+            .select_related("status", "owner_user", "owner_queue")
+            .get(pk=lead_id)
+        )
+    except Lead.DoesNotExist:
+        raise DomainError(
+            ErrorCode.NOT_FOUND, f"lead {ids.encode('Lead', lead_id)} does not exist", ["lead"]
+        ) from None
+
+
+def _refuse_converted_lead(lead: Lead) -> None:
+    if lead.is_converted:
+        raise DomainError(
+            ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD,
+            f"lead {lead.public_id} was converted on {lead.converted_date} and is read-only",
+            ["lead"],
+        )
+
+
+def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
+    """Change fields of an unconverted lead; a converted status is refused."""
+    cleaned = clean_values(get_object("Lead"), data, creating=False)
+    with transaction.atomic():
+        lead = _locked_lead(lead.pk)
+        _refuse_converted_lead(lead)
+        if "status" in cleaned:
+            _refuse_converted_status(cleaned["status"])
+        owner = cleaned.pop("owner", None)
+        before = snapshot(lead, [*cleaned, "owner_user", "owner_queue"])
+        apply_values(lead, cleaned)
+        if owner is not None:
+            _set_owner(lead, owner)
+        changes = changes_since(before, lead)
+        if not changes:
+            return lead
+        if "email" in changes:
+            _refuse_duplicate_email(lead.email, excluding=lead.pk)
+        lead.phone_digits = phone_digits(lead.phone or lead.mobile_phone)
+        _save_lead(lead, update_fields=[*changes, "phone_digits", "updated_at"])
+        audit_event(actor, lead, AuditAction.UPDATE, changes).save()
+    return lead
+
+
+# ---------------------------------------------------------------------------------------
+# Conversion (DOMAIN.md section 5)
+
+# Lead field -> field of the record conversion creates or fills.
+ACCOUNT_MAPPING = {
+    "company": "name",
+    "website": "website",
+    "industry": "industry",
+    "annual_revenue": "annual_revenue",
+    "number_of_employees": "number_of_employees",
+    "rating": "rating",
+    "lead_source": "account_source",
+    "street": "billing_street",
+    "city": "billing_city",
+    "state": "billing_state",
+    "postal_code": "billing_postal_code",
+    "country": "billing_country",
+}
+CONTACT_MAPPING = {
+    "salutation": "salutation",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "title": "title",
+    "email": "email",
+    "phone": "phone",
+    "mobile_phone": "mobile_phone",
+    "do_not_call": "do_not_call",
+    "has_opted_out_of_email": "has_opted_out_of_email",
+    "description": "description",
+    "lead_source": "lead_source",
+    "street": "mailing_street",
+    "city": "mailing_city",
+    "state": "mailing_state",
+    "postal_code": "mailing_postal_code",
+    "country": "mailing_country",
+}
+OPPORTUNITY_NAME_LENGTH = 120
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    """What a conversion produced or attached, by primary key."""
+
+    lead_id: int
+    account_id: int
+    contact_id: int
+    opportunity_id: int | None
+
+    def public_ids(self) -> dict[str, str | None]:
+        return {
+            "lead_id": ids.encode("Lead", self.lead_id),
+            "account_id": ids.encode("Account", self.account_id),
+            "contact_id": ids.encode("Contact", self.contact_id),
+            "opportunity_id": (
+                ids.encode("Opportunity", self.opportunity_id) if self.opportunity_id else None
+            ),
+        }
+
+
+def end_of_fiscal_quarter(day: datetime.date, first_month: int = 1) -> datetime.date:
+    """The last day of the fiscal quarter containing `day` (fiscal year starts `first_month`)."""
+    months_into_year = (day.month - first_month) % 12
+    months_to_quarter_end = 2 - months_into_year % 3
+    month_index = day.year * 12 + (day.month - 1) + months_to_quarter_end
+    year, month = divmod(month_index, 12)
+    return datetime.date(year, month + 1, calendar.monthrange(year, month + 1)[1])
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or value == "" or value is False
+
+
+def _fill_blanks(record: Any, lead: Lead, mapping: Mapping[str, str]) -> dict[str, list]:
+    """Copy lead values into the record's blank fields only; return what changed."""
+    before = snapshot(record, mapping.values())
+    for lead_field, record_field in mapping.items():
+        value = getattr(lead, lead_field)
+        if _is_blank(getattr(record, record_field)) and not _is_blank(value):
+            setattr(record, record_field, value)
+    return changes_since(before, record)
+
+
+def _conversion_fingerprint(**request: Any) -> str:
+    text = json.dumps(request, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _converted_status(name: str | None) -> LeadStatus:
+    statuses = LeadStatus.objects.filter(is_converted=True, is_active=True)
+    status = statuses.filter(name=name).first() if name else statuses.first()
+    if status is None:
+        allowed = ", ".join(statuses.values_list("name", flat=True)) or "none configured"
+        raise DomainError(
+            ErrorCode.INVALID_STATUS,
+            f"converted_status: {name!r} is not a converted status (allowed: {allowed})",
+            ["converted_status"],
+        )
+    return status
+
+
+@dataclass
+class _ConversionPlan:
+    lead: Lead
+    status: LeadStatus
+    account: Account | None
+    contact: Contact | None
+    opportunity: Opportunity | None
+    create_opportunity: bool
+    opportunity_name: str
+    owner: User
+    overwrite_lead_source: bool
+
+
+def _check_conversion(plan: _ConversionPlan, opportunity_name: str | None) -> None:
+    """The guards of DOMAIN.md section 5; each refuses with its own error before any write."""
+    lead = plan.lead
+    _refuse_converted_lead(lead)
+    if plan.contact is not None and (
+        plan.account is None or plan.contact.account_id != plan.account.pk
+    ):
+        account_text = plan.account.public_id if plan.account else "no account"
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+            f"contact: {plan.contact.public_id} does not belong to account {account_text}",
+            ["contact", "account"],
+        )
+    if plan.opportunity is not None and opportunity_name:
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+            "opportunity_name: give an existing opportunity or a name for a new one, not both",
+            ["opportunity", "opportunity_name"],
+        )
+    if plan.opportunity is not None and plan.opportunity.account_id not in (
+        None,
+        getattr(plan.account, "pk", None),
+    ):
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+            f"opportunity: {plan.opportunity.public_id} belongs to another account",
+            ["opportunity", "account"],
+        )
+    if plan.overwrite_lead_source and plan.contact is None:
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+            "overwrite_lead_source: only applies when converting into an existing contact",
+            ["overwrite_lead_source"],
+        )
+    if len(plan.opportunity_name) > OPPORTUNITY_NAME_LENGTH:
+        raise DomainError(
+            ErrorCode.STRING_TOO_LONG,
+            f"opportunity_name: at most {OPPORTUNITY_NAME_LENGTH} characters",
+            ["opportunity_name"],
+        )
+
+
+def lead_convert(
+    *,
+    actor: User,
+    lead: Lead | int,
+    converted_status: str | None = None,
+    account: Account | None = None,
+    contact: Contact | None = None,
+    opportunity: Opportunity | None = None,
+    create_opportunity: bool = True,
+    opportunity_name: str | None = None,
+    owner: User | None = None,
+    overwrite_lead_source: bool = False,
+    idempotency_key: str | None = None,
+) -> ConversionResult:
+    """Convert a lead into an account, a contact and optionally an opportunity, atomically.
+
+    Existing records given are attached and only their blank fields filled. The lead row
+    is locked for the whole transaction (PostgreSQL), so of two concurrent conversions
+    exactly one wins; a retry with the same idempotency key returns the first result.
+    """
+    lead_id = lead.pk if isinstance(lead, Lead) else lead
+    opportunity_name = (opportunity_name or "").strip() or None
+    fingerprint = _conversion_fingerprint(
+        lead=lead_id,
+        status=converted_status,
+        account=getattr(account, "pk", None),
+        contact=getattr(contact, "pk", None),
+        opportunity=getattr(opportunity, "pk", None),
+        create_opportunity=create_opportunity,
+        opportunity_name=opportunity_name,
+        owner=getattr(owner, "pk", None),
+        overwrite_lead_source=overwrite_lead_source,
+    )
+    try:
+        with transaction.atomic():
+            locked_lead = _locked_lead(lead_id)
+            if idempotency_key:
+                earlier = _earlier_result(idempotency_key, fingerprint)
+                if earlier is not None:
+                    return earlier
+            if contact is not None and account is None and contact.account_id:
+                account = contact.account  # the contact's own account is the obvious one
+            if owner is None and locked_lead.owner_user is None:
+                raise DomainError(
+                    ErrorCode.REQUIRED_FIELD_MISSING,
+                    "owner: the lead is owned by a queue; name the user who owns the new records",
+                    ["owner"],
+                )
+            plan = _ConversionPlan(
+                lead=locked_lead,
+                status=_converted_status(converted_status),
+                account=account,
+                contact=contact,
+                opportunity=opportunity,
+                create_opportunity=create_opportunity,
+                opportunity_name=opportunity_name or locked_lead.company[:OPPORTUNITY_NAME_LENGTH],
+                owner=owner or locked_lead.owner_user,  # type: ignore[arg-type]
+                overwrite_lead_source=overwrite_lead_source,
+            )
+            _check_conversion(plan, opportunity_name)
+            result = _convert(plan, actor)
+            if idempotency_key:
+                IdempotencyRecord.objects.create(
+                    operation="lead_convert",
+                    key=idempotency_key,
+                    request_fingerprint=fingerprint,
+                    result=asdict(result),
+                    actor=actor if actor.pk else None,
+                )
+            return result
+    except IntegrityError as error:
+        if "idempotency_key_unique" in str(error):
+            # A concurrent retry with the same key committed first: answer with its result.
+            with transaction.atomic():
+                earlier = _earlier_result(idempotency_key or "", fingerprint)
+            if earlier is not None:
+                return earlier
+        raise
+
+
+def _earlier_result(key: str, fingerprint: str) -> ConversionResult | None:
+    record = IdempotencyRecord.objects.filter(operation="lead_convert", key=key).first()
+    if record is None:
+        return None
+    if record.request_fingerprint != fingerprint:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "idempotency_key: already used for a different conversion request",
+            ["idempotency_key"],
+        )
+    return ConversionResult(**record.result)
+
+
+def _convert(plan: _ConversionPlan, actor: User) -> ConversionResult:
+    lead = plan.lead
+    events: list[AuditEvent] = []
+
+    account = plan.account
+    if account is None:
+        account = Account(owner=plan.owner)
+        _fill_blanks(account, lead, ACCOUNT_MAPPING)
+        account.save()
+        events.append(
+            audit_event(actor, account, AuditAction.CREATE, _created(account, ACCOUNT_MAPPING))
+        )
+    else:
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        changes = _fill_blanks(account, lead, ACCOUNT_MAPPING)
+        if changes:
+            account.save(update_fields=[*changes, "updated_at"])
+            events.append(audit_event(actor, account, AuditAction.UPDATE, changes))
+
+    contact = plan.contact
+    if contact is None:
+        contact = Contact(owner=plan.owner, account=account, phone_digits=lead.phone_digits)
+        _fill_blanks(contact, lead, CONTACT_MAPPING)
+        contact.save()
+        events.append(
+            audit_event(actor, contact, AuditAction.CREATE, _created(contact, CONTACT_MAPPING))
+        )
+    else:
+        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        before_source = contact.lead_source
+        changes = _fill_blanks(contact, lead, CONTACT_MAPPING)
+        if plan.overwrite_lead_source and lead.lead_source and lead.lead_source != before_source:
+            contact.lead_source = lead.lead_source
+            changes["lead_source"] = [before_source, lead.lead_source]
+        if changes:
+            contact.save(update_fields=[*changes, "updated_at"])
+            events.append(audit_event(actor, contact, AuditAction.UPDATE, changes))
+
+    opportunity = _convert_opportunity(plan, account, actor, events)
+    if opportunity is not None:
+        _make_primary_contact(
+            opportunity, contact, is_new=plan.opportunity is None, events=events, actor=actor
+        )
+
+    # The lead's open activities follow it to the contact (and account and deal).
+    Task.objects.filter(lead=lead, status=TaskStatus.OPEN).update(
+        lead=None,
+        contact=contact,
+        account=account,
+        opportunity=Coalesce("opportunity", Value(opportunity.pk if opportunity else None)),
+        updated_at=timezone.now(),
+    )
+
+    before = snapshot(lead, ["status", "is_converted", "converted_date"])
+    lead.status = plan.status
+    lead.is_converted = True
+    lead.converted_date = timezone.localdate()
+    lead.converted_account = account
+    lead.converted_contact = contact
+    lead.converted_opportunity = opportunity
+    lead.save(
+        update_fields=[
+            "status",
+            "is_converted",
+            "converted_date",
+            "converted_account",
+            "converted_contact",
+            "converted_opportunity",
+            "updated_at",
+        ]
+    )
+    changes = changes_since(before, lead)
+    changes["converted_account"] = [None, account.public_id]
+    changes["converted_contact"] = [None, contact.public_id]
+    changes["converted_opportunity"] = [None, opportunity.public_id if opportunity else None]
+    events.append(audit_event(actor, lead, AuditAction.CONVERT, changes))
+    AuditEvent.objects.bulk_create(events)
+    return ConversionResult(
+        lead_id=lead.pk,
+        account_id=account.pk,
+        contact_id=contact.pk,
+        opportunity_id=opportunity.pk if opportunity else None,
+    )
+
+
+def _created(record: Any, mapping: Mapping[str, str]) -> dict[str, list]:
+    return creation_changes(record, [*mapping.values(), "owner"])
+
+
+def _convert_opportunity(
+    plan: _ConversionPlan, account: Account, actor: User, events: list[AuditEvent]
+) -> Opportunity | None:
+    lead = plan.lead
+    if plan.opportunity is not None:
+        opportunity = Opportunity.objects.select_for_update().get(pk=plan.opportunity.pk)
+        before = snapshot(opportunity, ["account", "lead_source"])
+        opportunity.account = opportunity.account or account
+        opportunity.lead_source = opportunity.lead_source or lead.lead_source
+        changes = changes_since(before, opportunity)
+        if changes:
+            opportunity.save(update_fields=[*changes, "updated_at"])
+            events.append(audit_event(actor, opportunity, AuditAction.UPDATE, changes))
+        return opportunity
+    if not plan.create_opportunity:
+        return None
+    stage = first_open_stage()
+    opportunity = Opportunity.objects.create(
+        name=plan.opportunity_name,
+        account=account,
+        close_date=end_of_fiscal_quarter(
+            timezone.localdate(), settings.DEALFLOW_FISCAL_YEAR_START_MONTH
+        ),
+        stage=stage,
+        probability=stage.probability,
+        forecast_category=stage.forecast_category,
+        is_closed=False,
+        is_won=False,
+        lead_source=lead.lead_source,
+        owner=plan.owner,
+    )
+    history_row(opportunity, actor=actor).save()
+    events.append(
+        audit_event(
+            actor,
+            opportunity,
+            AuditAction.CREATE,
+            creation_changes(
+                opportunity, ["name", "account", "close_date", "stage", "lead_source", "owner"]
+            ),
+        )
+    )
+    return opportunity
+
+
+def _make_primary_contact(
+    opportunity: Opportunity,
+    contact: Contact,
+    *,
+    is_new: bool,
+    events: list[AuditEvent],
+    actor: User,
+) -> None:
+    if is_new:
+        contact_role = OpportunityContactRole.objects.create(
+            opportunity=opportunity, contact=contact, is_primary=True
+        )
+    else:
+        OpportunityContactRole.objects.filter(opportunity=opportunity, is_primary=True).exclude(
+            contact=contact
+        ).update(is_primary=False, updated_at=timezone.now())
+        contact_role, _created_now = OpportunityContactRole.objects.update_or_create(
+            opportunity=opportunity, contact=contact, defaults={"is_primary": True}
+        )
+    events.append(
+        audit_event(
+            actor,
+            contact_role,
+            AuditAction.CREATE,
+            {"contact": [None, contact.public_id], "is_primary": [None, True]},
+        )
+    )

@@ -1,0 +1,83 @@
+"""Writes for users and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from dealflow.core.audit import record_audit
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.models import AuditAction
+from dealflow.people.models import ApiToken, Role, Team, User
+
+TOKEN_PREFIX = "dft_"
+
+
+def token_digest(token: str) -> str:
+    """The SHA-256 digest stored in place of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_create(
+    *,
+    actor: User | None,
+    username: str,
+    password: str,
+    role: str = Role.REP,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    team: Team | None = None,
+) -> User:
+    """Create a user who can sign in; admins also get the back office."""
+    username = username.strip()
+    if not username:
+        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "username: required", ["username"])
+    if role not in Role.values:
+        raise DomainError(
+            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+            f"role: expected one of {', '.join(Role.values)}, got {role!r}",
+            ["role"],
+        )
+    if User.objects.filter(username__iexact=username).exists():
+        raise DomainError(
+            ErrorCode.DUPLICATE_VALUE, f"username: {username!r} is taken", ["username"]
+        )
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+        team=team,
+        is_staff=role in (Role.ADMIN, Role.MANAGER),
+        is_superuser=role == Role.ADMIN,
+    )
+    user.set_password(password)
+    with transaction.atomic():
+        user.save()
+        record_audit(
+            actor, user, AuditAction.CREATE, {"username": [None, username], "role": [None, role]}
+        )
+    return user
+
+
+def token_create(*, actor: User | None, user: User, name: str) -> tuple[ApiToken, str]:
+    """Create an API token; returns the record and the token, which is never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        api_token = ApiToken.objects.create(
+            user=user, name=name.strip() or "token", prefix=token[:10], digest=token_digest(token)
+        )
+    return api_token, token
+
+
+def token_revoke(*, actor: User | None, api_token: ApiToken) -> ApiToken:
+    """Revoke a token; requests with it are refused from now on."""
+    if api_token.revoked_at is None:
+        api_token.revoked_at = timezone.now()
+        api_token.save(update_fields=["revoked_at", "updated_at"])
+    return api_token

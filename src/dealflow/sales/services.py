@@ -1,0 +1,295 @@
+"""Writes for opportunities, their contact roles and tasks."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from dealflow.accounts.models import Account, Contact
+from dealflow.core.audit import changes_since, creation_changes, record_audit, snapshot
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.metadata import get_object
+from dealflow.core.models import AuditAction, Picklist, PicklistValue
+from dealflow.core.validation import apply_values, clean_values
+from dealflow.leads.models import Lead
+from dealflow.people.models import User
+from dealflow.sales.models import (
+    ForecastCategory,
+    Opportunity,
+    OpportunityContactRole,
+    OpportunityHistory,
+    OpportunityStage,
+    Task,
+    TaskPriority,
+    TaskStatus,
+    TaskType,
+)
+
+# A change of any of these appends an OpportunityHistory row.
+HISTORY_FIELDS = ("amount", "probability", "stage", "close_date")
+
+
+def _apply_stage(opportunity: Opportunity, stage: OpportunityStage, cleaned: Mapping[str, Any]):
+    """Take probability and forecast category from the stage unless given in the same write."""
+    opportunity.stage = stage
+    opportunity.is_closed = stage.is_closed
+    opportunity.is_won = stage.is_won
+    if cleaned.get("probability") is None:
+        opportunity.probability = stage.probability
+    if not cleaned.get("forecast_category"):
+        opportunity.forecast_category = stage.forecast_category
+
+
+def _check_stage_rules(opportunity: Opportunity) -> None:
+    stage = opportunity.stage
+    if stage.is_lost and not opportunity.loss_reason:
+        raise DomainError(
+            ErrorCode.REQUIRED_FIELD_MISSING,
+            f"loss_reason: required when moving to the lost stage {stage.name!r}",
+            ["loss_reason"],
+        )
+    # A closed deal's forecast category is fixed; an open one cannot claim to be closed.
+    if stage.is_closed and opportunity.forecast_category != stage.forecast_category:
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+            f"forecast_category: must be {stage.forecast_category!r} in stage {stage.name!r}",
+            ["forecast_category"],
+        )
+    if not stage.is_closed and opportunity.forecast_category == ForecastCategory.CLOSED:
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+            f"forecast_category: 'Closed' needs a closed stage, not {stage.name!r}",
+            ["forecast_category"],
+        )
+
+
+def history_row(
+    opportunity: Opportunity,
+    *,
+    actor: User | None,
+    previous_amount=None,
+    previous_close_date=None,
+    previous_stage_name: str = "",
+    at: datetime.datetime | None = None,
+) -> OpportunityHistory:
+    """An unsaved history snapshot of the opportunity's current values."""
+    return OpportunityHistory(
+        opportunity=opportunity,
+        stage_name=opportunity.stage.name,
+        amount=opportunity.amount,
+        probability=opportunity.probability,
+        forecast_category=opportunity.forecast_category,
+        close_date=opportunity.close_date,
+        previous_amount=previous_amount,
+        previous_close_date=previous_close_date,
+        previous_stage_name=previous_stage_name,
+        created_by=actor if actor and actor.pk else None,
+        created_at=at or timezone.now(),
+    )
+
+
+def first_open_stage() -> OpportunityStage:
+    """The stage new deals start in: the lowest sort order among active open stages."""
+    stage = OpportunityStage.objects.filter(is_active=True, is_closed=False).first()
+    if stage is None:
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION, "No active open opportunity stage is configured"
+        )
+    return stage
+
+
+def opportunity_create(*, actor: User, data: Mapping[str, Any]) -> Opportunity:
+    """Create an opportunity; stage sets probability, forecast category, closed and won."""
+    cleaned = clean_values(get_object("Opportunity"), data, creating=True)
+    opportunity = Opportunity(owner=cleaned.pop("owner", None) or actor)
+    apply_values(opportunity, cleaned)
+    _apply_stage(opportunity, cleaned["stage"], cleaned)
+    _check_stage_rules(opportunity)
+    with transaction.atomic():
+        opportunity.save()
+        history_row(opportunity, actor=actor).save()
+        names = [field.name for field in get_object("Opportunity").fields if field.createable]
+        record_audit(actor, opportunity, AuditAction.CREATE, creation_changes(opportunity, names))
+    return opportunity
+
+
+def opportunity_update(
+    *, actor: User, opportunity: Opportunity, data: Mapping[str, Any]
+) -> Opportunity:
+    """Change an opportunity; a new stage re-derives probability and forecast category.
+
+    Probability and forecast category given in the same write override the stage's
+    values. A change of amount, probability, stage or close date appends a history row.
+    """
+    cleaned = clean_values(get_object("Opportunity"), data, creating=False)
+    with transaction.atomic():
+        opportunity = (
+            Opportunity.objects.select_for_update().select_related("stage").get(pk=opportunity.pk)
+        )
+        watched = {*cleaned, *HISTORY_FIELDS, "forecast_category", "is_closed", "is_won"}
+        before = snapshot(opportunity, watched)
+        previous_stage = opportunity.stage
+        apply_values(opportunity, cleaned)
+        if "stage" in cleaned and cleaned["stage"].pk != previous_stage.pk:
+            _apply_stage(opportunity, cleaned["stage"], cleaned)
+        _check_stage_rules(opportunity)
+        changes = changes_since(before, opportunity)
+        if not changes:
+            return opportunity
+        opportunity.save(update_fields=[*changes, "updated_at"])
+        if any(name in changes for name in HISTORY_FIELDS):
+            history_row(
+                opportunity,
+                actor=actor,
+                previous_amount=before["amount"],
+                previous_close_date=before["close_date"],
+                previous_stage_name=previous_stage.name,
+            ).save()
+        record_audit(actor, opportunity, AuditAction.UPDATE, changes)
+    return opportunity
+
+
+def _check_contact_role(role: str) -> None:
+    if (
+        role
+        and not PicklistValue.objects.filter(
+            picklist=Picklist.CONTACT_ROLE, value=role, is_active=True
+        ).exists()
+    ):
+        raise DomainError(
+            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+            f"role: {role!r} is not an active contact role",
+            ["role"],
+        )
+
+
+def contact_role_set(
+    *,
+    actor: User,
+    opportunity: Opportunity,
+    contact: Contact,
+    role: str = "",
+    is_primary: bool = False,
+) -> OpportunityContactRole:
+    """Give a contact a role on an opportunity; a new primary replaces the old one."""
+    role = role.strip()
+    _check_contact_role(role)
+    with transaction.atomic():
+        # Lock the deal so two concurrent "make primary" calls cannot both win.
+        Opportunity.objects.select_for_update().filter(pk=opportunity.pk).first()
+        if is_primary:
+            OpportunityContactRole.objects.filter(opportunity=opportunity, is_primary=True).exclude(
+                contact=contact
+            ).update(is_primary=False, updated_at=timezone.now())
+        contact_role, created = OpportunityContactRole.objects.update_or_create(
+            opportunity=opportunity,
+            contact=contact,
+            defaults={"role": role, "is_primary": is_primary},
+        )
+        action = AuditAction.CREATE if created else AuditAction.UPDATE
+        record_audit(
+            actor,
+            contact_role,
+            action,
+            {
+                "contact": [None, contact.public_id],
+                "role": [None, role],
+                "is_primary": [None, is_primary],
+            },
+        )
+    return contact_role
+
+
+def _task_targets(who: Lead | Contact, what: Account | Opportunity | None) -> dict[str, Any]:
+    if isinstance(who, Lead):
+        if who.is_converted:
+            raise DomainError(
+                ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD,
+                f"who: lead {who.public_id} is converted; add the task to its contact",
+                ["who"],
+            )
+        targets: dict[str, Any] = {"lead": who, "contact": None, "account": None}
+    elif isinstance(who, Contact):
+        targets = {"lead": None, "contact": who, "account": who.account}
+    else:
+        raise DomainError(ErrorCode.INVALID_TYPE, "who: expected a Lead or a Contact", ["who"])
+    targets["opportunity"] = None
+    if isinstance(what, Opportunity):
+        targets["opportunity"] = what
+        targets["account"] = targets["account"] or what.account
+    elif isinstance(what, Account):
+        targets["account"] = what
+    elif what is not None:
+        raise DomainError(
+            ErrorCode.INVALID_TYPE, "what: expected an Account or an Opportunity", ["what"]
+        )
+    return targets
+
+
+def task_create(
+    *,
+    actor: User,
+    subject: str,
+    who: Lead | Contact,
+    what: Account | Opportunity | None = None,
+    type: str = TaskType.TODO,
+    priority: str = TaskPriority.NORMAL,
+    due_date: datetime.date | None = None,
+    description: str = "",
+    owner: User | None = None,
+) -> Task:
+    """Create an open activity about a lead or a contact."""
+    subject = (subject or "").strip()
+    if not subject:
+        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "subject: required", ["subject"])
+    if len(subject) > 255:
+        raise DomainError(ErrorCode.STRING_TOO_LONG, "subject: at most 255 characters", ["subject"])
+    if type not in TaskType.values:
+        raise DomainError(
+            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+            f"type: expected one of {', '.join(TaskType.values)}",
+            ["type"],
+        )
+    if priority not in TaskPriority.values:
+        raise DomainError(
+            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+            f"priority: expected one of {', '.join(TaskPriority.values)}",
+            ["priority"],
+        )
+    task = Task(
+        subject=subject,
+        type=type,
+        priority=priority,
+        due_date=due_date,
+        description=description,
+        owner=owner or actor,
+        **_task_targets(who, what),
+    )
+    with transaction.atomic():
+        task.save()
+        record_audit(
+            actor,
+            task,
+            AuditAction.CREATE,
+            creation_changes(task, ["subject", "type", "priority", "due_date", "lead", "contact"]),
+        )
+    return task
+
+
+def task_complete(*, actor: User, task: Task) -> Task:
+    """Mark a task completed (completing it twice changes nothing)."""
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        if task.status == TaskStatus.COMPLETED:
+            return task
+        task.status = TaskStatus.COMPLETED
+        task.completed_at = timezone.now()
+        task.save(update_fields=["status", "completed_at", "updated_at"])
+        record_audit(
+            actor, task, AuditAction.COMPLETE, {"status": [TaskStatus.OPEN, TaskStatus.COMPLETED]}
+        )
+    return task
