@@ -98,16 +98,16 @@ def lead_create(*, actor: User, data: Mapping[str, Any]) -> Lead:
 
 
 def _locked_lead(lead_id: int) -> Lead:
-    try:
-        return (
-            Lead.objects.select_for_update(of=("self",))
-            .select_related("status", "owner_user", "owner_queue")
-            .get(pk=lead_id)
-        )
-    except Lead.DoesNotExist:
+    """The lead, its row locked until the transaction ends (PostgreSQL; SQLite locks it all).
+
+    The lock is taken by a query without joins: PostgreSQL re-checks a locked row's join
+    conditions after waiting, so a waiter joined to the old status row would find nothing.
+    """
+    if not Lead.objects.select_for_update().filter(pk=lead_id).values_list("pk").exists():
         raise DomainError(
             ErrorCode.NOT_FOUND, f"lead {ids.encode('Lead', lead_id)} does not exist", ["lead"]
-        ) from None
+        )
+    return Lead.objects.select_related("status", "owner_user", "owner_queue").get(pk=lead_id)
 
 
 def _refuse_converted_lead(lead: Lead) -> None:
