@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
+# The domain layer, type-checked with django-stubs.
+DOMAIN_MODULES := src/dealflow/core/ids.py src/dealflow/core/errors.py \
+	src/dealflow/core/metadata.py src/dealflow/core/validation.py src/dealflow/core/audit.py \
+	src/dealflow/*/models.py src/dealflow/*/services.py
+
 .PHONY: run test lint format bench install install-dev clean
 
 $(BIN)/python:
@@ -30,7 +35,7 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy src/dealflow/core src/dealflow/leads/services.py src/dealflow/sales/services.py src/dealflow/accounts/services.py src/dealflow/people/services.py
+	$(BIN)/mypy $(DOMAIN_MODULES)
 
 format: install-dev
 	$(BIN)/ruff check --fix src tests bench

@@ -267,10 +267,11 @@ def _field_def(spec: ObjectSpec, model_field: models.Field) -> FieldDef:
     )
     reference_to: tuple[str, ...] = ()
     length = model_field.max_length
-    if is_reference and picklist:
-        length = model_field.related_model._meta.get_field("name").max_length
-    elif is_reference:
-        reference_to = (_object_name_of(model_field.related_model),)
+    related_model = model_field.related_model
+    if is_reference and picklist and isinstance(related_model, type):
+        length = related_model._meta.get_field("name").max_length  # type: ignore[union-attr]
+    elif is_reference and isinstance(related_model, type):
+        reference_to = (_object_name_of(related_model),)
         length = 18
     return FieldDef(
         name=name,

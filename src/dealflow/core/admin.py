@@ -1,0 +1,317 @@
+"""The Django admin as an interim back office, and the pieces every domain's admin shares.
+
+Writes to business records go through the domain services: a `ServiceForm` calls its
+service while the admin validates the form, so a `DomainError` becomes an error on the
+form (shown next to the field it names) and nothing is written. `ServiceAdmin` wraps
+each POST of a change form in one transaction that is rolled back unless the admin
+reached `save_model`, so no code path can leave a half-done write behind.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, ClassVar
+
+from django import forms
+from django.apps import apps
+from django.contrib import admin
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import models, router, transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from dealflow.core import ids
+from dealflow.core.errors import DomainError
+from dealflow.core.metadata import LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST, get_object
+from dealflow.core.models import AuditEvent, IdempotencyRecord, PicklistValue
+
+_TABLE_PICKLISTS = {LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST}
+_SAVED_FLAG = "_dealflow_admin_saved"
+
+
+# ---------------------------------------------------------------------------------------
+# Forms that write through a service
+
+
+class ServiceForm(forms.ModelForm):
+    """A ModelForm whose validation runs the domain service that writes the record.
+
+    Subclasses implement `call_service(data)`; `data` holds the changed fields (all
+    fields the user filled in when adding) under their native names. The model's own
+    validation is not run: the service is the authority on the rules.
+    """
+
+    # Set per request by ServiceAdmin.get_form: the user acting in the audit trail.
+    actor: ClassVar[Any] = None
+    # Metadata object whose stored picklists become drop-downs ("Lead", "Account", ...).
+    picklist_object: ClassVar[str | None] = None
+    # A service's field name -> the form field that shows its errors.
+    error_fields: ClassVar[dict[str, str]] = {}
+    # True once the service has written the record (ServiceAdmin.save_model then skips).
+    wrote_through_service = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.picklist_object:
+            self._use_picklist_widgets(self.picklist_object)
+
+    @property
+    def adding(self) -> bool:
+        return self.instance.pk is None
+
+    def _use_picklist_widgets(self, object_name: str) -> None:
+        """Stored picklists (lead source, industry, ...) as selects of their active values."""
+        wanted = {
+            field_def.name: field_def.picklist
+            for field_def in get_object(object_name).fields
+            if field_def.is_picklist
+            and field_def.picklist
+            and field_def.picklist not in _TABLE_PICKLISTS
+            and not field_def.choices
+            and field_def.name in self.fields
+        }
+        if not wanted:
+            return
+        values: dict[str, list[str]] = {}
+        for picklist, value in PicklistValue.objects.filter(
+            picklist__in=set(wanted.values()), is_active=True
+        ).values_list("picklist", "value"):
+            values.setdefault(picklist, []).append(value)
+        for name, picklist in wanted.items():
+            options = list(values.get(picklist, []))
+            current = self.initial.get(name)
+            if current and current not in options:
+                options.append(current)  # a retired value stays visible until changed
+            self.fields[name].widget = forms.Select(
+                choices=[("", "---------"), *((option, option) for option in options)]
+            )
+
+    def service_data(self) -> dict[str, Any]:
+        """The values to write, by native field name."""
+        return {name: self.cleaned_data[name] for name in self.changed_data}
+
+    def call_service(self, data: dict[str, Any]) -> models.Model:
+        raise NotImplementedError
+
+    def _post_clean(self) -> None:
+        # Replaces ModelForm's construct_instance + full_clean: the service validates and
+        # writes, inside the admin's transaction (see ServiceAdmin.changeform_view).
+        if self._errors:
+            return  # show the form's own errors first; nothing is written
+        if self.actor is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} needs an actor to write")
+        try:
+            record = self.call_service(self.service_data())
+        except DomainError as error:
+            self.add_domain_error(error)
+        else:
+            self.instance = record
+            self.wrote_through_service = True
+
+    def add_domain_error(self, error: DomainError) -> None:
+        """Show a service's refusal on the fields it names, or above the form."""
+        problem = ValidationError(error.message, code=str(error.code))
+        targets = []
+        for name in error.fields:
+            target = self.error_fields.get(name, name)
+            if target in self.fields and target not in targets:
+                targets.append(target)
+        if not targets:
+            self.add_error(None, problem)
+        for target in targets:
+            self.add_error(target, problem)
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose form writes through a service (see ServiceForm)."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        # modelform_factory built a fresh class for this request: safe to give it the actor.
+        form_class.actor = request.user
+        return form_class
+
+    def save_model(self, request, obj, form, change):
+        # A ServiceForm's service already wrote the record while the form was validated;
+        # any other form (a user's password change, ...) saves the Django way.
+        if not getattr(form, "wrote_through_service", False):
+            super().save_model(request, obj, form, change)
+        setattr(request, _SAVED_FLAG, True)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            response = self._changeform_view(request, object_id, form_url, extra_context)
+            if not getattr(request, _SAVED_FLAG, False):
+                # The form was shown again (an error somewhere): undo whatever ran.
+                transaction.set_rollback(True, using=router.db_for_write(self.model))
+        return response
+
+
+# ---------------------------------------------------------------------------------------
+# Shared admin behaviour
+
+
+class PublicIdSearchMixin:
+    """Searching for a record's public id (00Q..., 001...) finds that record."""
+
+    def get_search_results(self, request, queryset, search_term):
+        object_name = getattr(self.model, "object_name", None)
+        term = search_term.strip()
+        if object_name in ids.KEY_PREFIXES and len(term) in (15, 18):
+            try:
+                _found, primary_key = ids.decode(term, object_name)
+            except ids.InvalidIdError:
+                pass
+            else:
+                return queryset.filter(pk=primary_key), False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+
+@admin.display(description="ID")
+def public_id(obj: Any) -> str:
+    return obj.public_id or "-"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by the services: viewable, never added, changed or deleted."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@cache
+def _models_by_object_name() -> dict[str, type[models.Model]]:
+    return {
+        model.object_name: model  # type: ignore[attr-defined]
+        for model in apps.get_models()
+        if isinstance(getattr(model, "object_name", None), str)
+    }
+
+
+def record_admin_link(object_name: str, record_id: int, text: str | None = None) -> str:
+    """A link to a record's admin page (its public id as text), or the plain text."""
+    label = text or (
+        ids.encode(object_name, record_id)
+        if object_name in ids.KEY_PREFIXES
+        else f"{object_name} {record_id}"
+    )
+    model = _models_by_object_name().get(object_name)
+    if model is None:
+        return label
+    opts = model._meta
+    try:
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[record_id])
+    except NoReverseMatch:
+        return label
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
+OWNER_HELP = "Leave empty to own the record yourself."
+
+
+class OwnedRecordForm(ServiceForm):
+    """The owner may be left empty when adding (the service makes the actor the owner)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.adding and "owner" in self.fields:
+            self.fields["owner"].required = False
+            self.fields["owner"].help_text = OWNER_HELP
+
+    def service_data(self) -> dict[str, Any]:
+        data = super().service_data()
+        if self.adding and data.get("owner") is None:
+            data.pop("owner", None)
+        return data
+
+
+SYSTEM_FIELDSET = ("System", {"classes": ("collapse",), "fields": ("created_at", "updated_at")})
+
+
+class RecordAdmin(PublicIdSearchMixin, ServiceAdmin):
+    """Shared by the service-backed admins; the add form leaves out read-only fields."""
+
+    readonly_fields = ("public_id", "created_at", "updated_at")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None:
+            return fieldsets
+        read_only = set(self.get_readonly_fields(request, obj))
+        adding = []
+        for title, options in fieldsets:
+            fields: list[Any] = []
+            for entry in options["fields"]:
+                if isinstance(entry, list | tuple):
+                    row = tuple(name for name in entry if name not in read_only)
+                    if row:
+                        fields.append(row if len(row) > 1 else row[0])
+                elif entry not in read_only:
+                    fields.append(entry)
+            if fields:
+                adding.append((title, {**options, "fields": fields}))
+        return adding
+
+
+# ---------------------------------------------------------------------------------------
+# Core models
+
+
+@admin.register(PicklistValue)
+class PicklistValueAdmin(admin.ModelAdmin):
+    list_display = ("value", "picklist", "sort_order", "is_active")
+    list_filter = ("picklist", "is_active")
+    search_fields = ("value",)
+    ordering = ("picklist", "sort_order", "value")
+    readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "object_name", "record", "actor", "changed_fields")
+    list_filter = ("action", "object_name")
+    list_select_related = ("actor",)
+    search_fields = ("object_name", "actor__username")
+    search_help_text = "A record's public id (00Q..., 001...) finds its events."
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = ("created_at", "actor", "action", "object_name", "record", "changes")
+    readonly_fields = fields
+
+    @admin.display(description="record", ordering="record_id")
+    def record(self, obj: AuditEvent) -> str:
+        return record_admin_link(obj.object_name, obj.record_id)
+
+    @admin.display(description="changed fields")
+    def changed_fields(self, obj: AuditEvent) -> str:
+        return ", ".join(obj.changes) if isinstance(obj.changes, dict) else ""
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if len(term) in (15, 18):
+            try:
+                object_name, record_id = ids.decode(term)
+            except ids.InvalidIdError:
+                pass
+            else:
+                return queryset.filter(object_name=object_name, record_id=record_id), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "operation", "key", "actor")
+    list_filter = ("operation",)
+    list_select_related = ("actor",)
+    search_fields = ("key",)
+    date_hierarchy = "created_at"
+    fields = ("created_at", "operation", "key", "actor", "request_fingerprint", "result")
+    readonly_fields = fields

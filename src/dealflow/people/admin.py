@@ -1,0 +1,205 @@
+"""Back office for users, teams, queues and API tokens."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+
+from dealflow.core.admin import PublicIdSearchMixin, ServiceAdmin, public_id
+from dealflow.core.errors import DomainError
+from dealflow.people.models import ApiToken, Queue, Role, Team, User
+from dealflow.people.services import token_revoke, user_create
+
+
+class UserAddForm(AdminUserCreationForm):
+    """Django's user creation form, writing through people.services.user_create.
+
+    user_create derives the staff and superuser flags from the role and records the
+    audit event.
+    """
+
+    actor = None
+    wrote_through_service = False
+
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("username", "role", "team")
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # validates the password against the new user
+        if self._errors:
+            return
+        data = self.cleaned_data
+        password = data.get("password1") if data.get("set_usable_password", True) else None
+        try:
+            user = user_create(
+                actor=self.actor,
+                username=data["username"],
+                password=password,  # type: ignore[arg-type]  # None: an unusable password
+                role=data.get("role") or Role.REP,
+                email=data.get("email", ""),
+                first_name=data.get("first_name", ""),
+                last_name=data.get("last_name", ""),
+                team=data.get("team"),
+            )
+        except DomainError as error:
+            field = next((name for name in error.fields if name in self.fields), None)
+            self.add_error(field, ValidationError(error.message, code=str(error.code)))
+        else:
+            self.instance = user
+            self.wrote_through_service = True
+
+
+@admin.register(User)
+class UserAdmin(PublicIdSearchMixin, ServiceAdmin, BaseUserAdmin):
+    add_form = UserAddForm
+    fieldsets = (
+        (None, {"fields": ("public_id", "username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Sales", {"fields": ("role", "team")}),
+        (
+            "Permissions",
+            {
+                "fields": (
+                    "is_active",
+                    "is_staff",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                ),
+            },
+        ),
+        ("Important dates", {"fields": ("last_login", "date_joined", "created_at", "updated_at")}),
+    )
+    add_fieldsets = (
+        *BaseUserAdmin.add_fieldsets,
+        (
+            "Sales",
+            {
+                "classes": ("wide",),
+                "fields": ("role", "team"),
+                "description": "Admins and managers get the back office (staff); admins "
+                "also every permission.",
+            },
+        ),
+    )
+    readonly_fields = ("public_id", "created_at", "updated_at", "last_login", "date_joined")
+    list_display = (
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "team",
+        "is_staff",
+        "is_active",
+        public_id,
+    )
+    list_filter = ("role", "team", "is_staff", "is_superuser", "is_active")
+    list_select_related = ("team",)
+    search_fields = ("username", "first_name", "last_name", "email")
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "member_count", "created_at")
+    search_fields = ("name",)
+    readonly_fields = ("created_at", "updated_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("members"))
+
+    @admin.display(description="members", ordering="member_count")
+    def member_count(self, obj: Team) -> int:
+        return getattr(obj, "member_count", 0)
+
+
+@admin.register(Queue)
+class QueueAdmin(PublicIdSearchMixin, admin.ModelAdmin):
+    list_display = ("name", "email", "member_count", public_id)
+    search_fields = ("name", "email")
+    autocomplete_fields = ("members",)
+    readonly_fields = ("public_id", "created_at", "updated_at")
+    fields = ("public_id", "name", "email", "members", "created_at", "updated_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("members"))
+
+    @admin.display(description="members", ordering="member_count")
+    def member_count(self, obj: Queue) -> int:
+        return getattr(obj, "member_count", 0)
+
+
+class TokenStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return (("active", "Active"), ("revoked", "Revoked"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created by `dealflow token create`; here they are listed and revoked.
+
+    The stored digest is never shown.
+    """
+
+    list_display = (
+        "name",
+        "user",
+        "shown_prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "active",
+    )
+    list_filter = (TokenStateFilter,)
+    list_select_related = ("user",)
+    search_fields = ("name", "prefix", "user__username")
+    date_hierarchy = "created_at"
+    fields = ("name", "user", "shown_prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ("revoke_tokens",)
+
+    @admin.display(description="prefix", ordering="prefix")
+    def shown_prefix(self, obj: ApiToken) -> str:
+        return f"{obj.prefix}..."
+
+    @admin.display(description="active", boolean=True)
+    def active(self, obj: ApiToken) -> bool:
+        return obj.is_active
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the record stays for the audit trail
+
+    def has_revoke_permission(self, request) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Revoke selected tokens", permissions=["revoke"])
+    def revoke_tokens(self, request, queryset):
+        revoked = 0
+        for api_token in queryset.filter(revoked_at__isnull=True):
+            token_revoke(actor=request.user, api_token=api_token)
+            revoked += 1
+        if revoked:
+            self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+        else:
+            self.message_user(request, "No active token was selected.", messages.WARNING)
