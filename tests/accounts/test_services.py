@@ -86,3 +86,12 @@ def test_contact_update_refuses_blanking_the_last_name(actor):
         contact_update(actor=actor, contact=contact, data={"last_name": ""})
     assert raised.value.code == ErrorCode.REQUIRED_FIELD_MISSING
     assert Contact.objects.get().last_name == "Lumbergh"
+
+
+def test_update_cannot_blank_the_owner(actor):
+    account = account_create(actor=actor, data={"name": "Initech"})
+    with pytest.raises(DomainError) as raised:
+        account_update(actor=actor, account=account, data={"owner": None})
+    assert (raised.value.code, raised.value.fields) == (ErrorCode.REQUIRED_FIELD_MISSING, ["owner"])
+    account.refresh_from_db()
+    assert account.owner_id == actor.pk

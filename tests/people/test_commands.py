@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from dealflow.core.models import AuditEvent
 from dealflow.people.models import ApiToken, User
 from dealflow.people.services import token_digest
 
@@ -65,6 +66,11 @@ def test_token_is_printed_once_and_stored_as_a_digest():
 
     stored.refresh_from_db()
     assert stored.revoked_at is not None
+    assert list(
+        AuditEvent.objects.filter(object_name="ApiToken")
+        .order_by("id")
+        .values_list("action", flat=True)
+    ) == ["create", "update"]
     with pytest.raises(CommandError, match="0 active tokens"):
         run("token", "revoke", stored.prefix)
 

@@ -167,6 +167,9 @@ def snapshot_all():
         ({"is_closed": True}, ErrorCode.INVALID_FIELD_FOR_INSERT_UPDATE, ["is_closed"]),
         ({"expected_revenue": 5}, ErrorCode.INVALID_FIELD_FOR_INSERT_UPDATE, ["expected_revenue"]),
         ({"amount": "NaN"}, ErrorCode.INVALID_TYPE, ["amount"]),
+        ({"forecast_category": ""}, ErrorCode.REQUIRED_FIELD_MISSING, ["forecast_category"]),
+        ({"probability": None}, ErrorCode.REQUIRED_FIELD_MISSING, ["probability"]),
+        ({"owner": None}, ErrorCode.REQUIRED_FIELD_MISSING, ["owner"]),
     ],
 )
 def test_update_refuses_bad_input_and_writes_nothing(actor, data, code, fields):
@@ -371,3 +374,17 @@ def test_task_refuses_a_converted_lead(actor):
         task_create(actor=actor, subject="Call", who=lead)
     assert raised.value.code == ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD
     assert Task.objects.count() == 0
+
+
+def test_an_inactive_stage_is_refused_by_name_and_as_a_row(actor):
+    opportunity = new_opportunity(actor)
+    retired = OpportunityStage.objects.get(name="Perception Analysis")
+    retired.is_active = False
+    retired.save()
+    before = snapshot_all()
+
+    for value in ("Perception Analysis", retired):
+        with pytest.raises(DomainError) as raised:
+            opportunity_update(actor=actor, opportunity=opportunity, data={"stage": value})
+        assert raised.value.code == ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST
+    assert snapshot_all() == before

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
@@ -44,6 +44,12 @@ from dealflow.sales.services import (
     task_complete,
     task_create,
 )
+
+
+class Writer(Protocol):
+    """Where progress lines go: a text stream or a management command's stdout."""
+
+    def write(self, text: str, /) -> Any: ...
 
 
 class DemoDataExists(Exception):
@@ -269,7 +275,7 @@ def allocate(total: int, weights: Sequence[float]) -> list[int]:
 class _Demo:
     """The state of one demo load; the methods run in the order `run` calls them."""
 
-    def __init__(self, *, seed: int, stdout: TextIO | None) -> None:
+    def __init__(self, *, seed: int, stdout: Writer | None) -> None:
         self.rng = random.Random(seed)
         self.stdout = stdout
         self.today = timezone.localdate()
@@ -404,7 +410,11 @@ class _Demo:
         self.backdate()
         self.counts["opportunities"] = len(self.deals)
         self.counts["contact_roles"] = OpportunityContactRole.objects.count()
-        return self.counts
+        order = [
+            "users", "teams", "queues", "leads", "converted_leads", "accounts", "contacts",
+            "opportunities", "contact_roles", "opportunity_history", "tasks", "completed_tasks",
+        ]  # fmt: skip
+        return {name: self.counts[name] for name in order}
 
     def people(self) -> None:
         # Teams and queues have no service yet: they are plain configuration rows.
@@ -457,9 +467,20 @@ class _Demo:
         converted = set(self.rng.sample(range(LEAD_COUNT), CONVERTED_LEAD_COUNT))
         self.converting = sorted(converted)
         unconverted_count = LEAD_COUNT - CONVERTED_LEAD_COUNT
+        # Most leads are new or being worked; fewer get to the later open statuses.
+        working = [
+            status for status in self.statuses if not (status.is_default or status.is_closed)
+        ]
         statuses = self.spread(
             self.statuses,
-            [4 if status.is_default else 2 if status.is_closed else 3 for status in self.statuses],
+            [
+                4.0
+                if status.is_default
+                else 2.0
+                if status.is_closed
+                else 3.0 / (1 + working.index(status))
+                for status in self.statuses
+            ],
             unconverted_count,
         )
         # Leads about to be converted were qualified first: the last open status.
@@ -730,7 +751,6 @@ class _Demo:
 
     def tasks(self, leads: list[Lead]) -> None:
         yesterday = self.today - datetime.timedelta(days=1)
-        now = timezone.now()
         priorities = [TaskPriority.HIGH, TaskPriority.NORMAL, TaskPriority.NORMAL, TaskPriority.LOW]
         converted = set(self.converting)
         open_leads = [
@@ -766,10 +786,7 @@ class _Demo:
                 created_at = max(record_created, self.moment(due - datetime.timedelta(days=7)))
             else:
                 due = self.today + datetime.timedelta(days=self.rng.randint(-7, 21))
-                created_at = max(
-                    record_created,
-                    now - datetime.timedelta(days=self.rng.randint(1, 14), hours=1),
-                )
+                created_at = max(record_created, self.moment(self.days_ago(1, 14)))
             task = task_create(
                 actor=owner,
                 subject=subject,
@@ -780,7 +797,7 @@ class _Demo:
                 due_date=due,
                 owner=owner,
             )
-            self.created[Task][task.pk] = min(created_at, now)
+            self.created[Task][task.pk] = created_at
             if done:
                 task_complete(actor=owner, task=task)
                 self.completed_at[task.pk] = max(created_at, self.moment(due))
@@ -854,7 +871,7 @@ class _Demo:
         self.say(f"history: {len(rows)} stage changes over the last nine months")
 
 
-def load_demo_data(*, seed: int = 7, stdout: TextIO | None = None) -> dict[str, int]:
+def load_demo_data(*, seed: int = 7, stdout: Writer | None = None) -> dict[str, int]:
     """Fill an empty database with a demo organisation; returns how many of each were made.
 
     Raises DemoDataExists, having changed nothing, when any lead or account exists.

@@ -88,7 +88,9 @@ class AuditEvent(models.Model):
         return f"{self.action} {self.object_name} {self.record_id} by {self.actor_id}"
 
     @property
-    def record_public_id(self) -> str:
+    def record_public_id(self) -> str | None:
+        if self.object_name not in ids.KEY_PREFIXES:
+            return None
         return ids.encode(self.object_name, self.record_id)
 
 

@@ -197,8 +197,10 @@ def _check_picklists(object_def: ObjectDef, cleaned: dict[str, Any]) -> None:
 def resolve_table_picklist(field_def: FieldDef, value: Any) -> Any:
     """The LeadStatus / OpportunityStage row named `value` (or the row itself)."""
     model = apps.get_model(_TABLE_PICKLISTS[field_def.picklist or ""])
-    if isinstance(value, model):
+    if isinstance(value, model) and value.is_active:  # type: ignore[attr-defined]
         return value
+    if isinstance(value, model):
+        value = value.name  # type: ignore[attr-defined]
     if not isinstance(value, str) or not value.strip():
         raise _fail(
             ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
@@ -223,6 +225,8 @@ def clean_values(
 
     Unknown names get INVALID_FIELD; read-only ones INVALID_FIELD_FOR_INSERT_UPDATE;
     missing or blanked required ones REQUIRED_FIELD_MISSING (all of them in one error).
+    A field a service fills in on create (owner, probability) may be left out then, but
+    an update cannot blank it.
     """
     cleaned: dict[str, Any] = {}
     for name, value in values.items():
@@ -245,7 +249,7 @@ def clean_values(
     missing = [
         field_def.name
         for field_def in object_def.fields
-        if field_def.required
+        if (field_def.required or not (creating or field_def.nullable))
         and (field_def.name in cleaned or creating)
         and cleaned.get(field_def.name) in (None, "")
     ]

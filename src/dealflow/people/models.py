@@ -64,6 +64,8 @@ class Queue(PublicIdMixin, TimeStampedModel):
 class ApiToken(TimeStampedModel):
     """A bearer token; only its SHA-256 digest is stored, the token itself is shown once."""
 
+    object_name = "ApiToken"
+
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=80)
     prefix = models.CharField(max_length=12, help_text="First characters, to recognise a token.")

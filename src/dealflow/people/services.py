@@ -72,12 +72,26 @@ def token_create(*, actor: User | None, user: User, name: str) -> tuple[ApiToken
         api_token = ApiToken.objects.create(
             user=user, name=name.strip() or "token", prefix=token[:10], digest=token_digest(token)
         )
+        record_audit(
+            actor,
+            api_token,
+            AuditAction.CREATE,
+            {"user": [None, user.public_id], "name": [None, api_token.name]},
+        )
     return api_token, token
 
 
 def token_revoke(*, actor: User | None, api_token: ApiToken) -> ApiToken:
     """Revoke a token; requests with it are refused from now on."""
-    if api_token.revoked_at is None:
+    if api_token.revoked_at is not None:
+        return api_token
+    with transaction.atomic():
         api_token.revoked_at = timezone.now()
         api_token.save(update_fields=["revoked_at", "updated_at"])
+        record_audit(
+            actor,
+            api_token,
+            AuditAction.UPDATE,
+            {"revoked_at": [None, api_token.revoked_at.isoformat()]},
+        )
     return api_token

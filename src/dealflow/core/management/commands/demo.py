@@ -1,0 +1,36 @@
+"""`dealflow demo`: fill an empty database with a demo sales organisation."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from dealflow.core.demo import DemoDataExists, load_demo_data
+
+
+class Command(BaseCommand):
+    help = (
+        "Load demo data (users, leads, accounts, contacts, opportunities with nine months "
+        "of stage history, tasks) into an empty database."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--seed", type=int, default=7, help="random seed; the same seed gives the same data"
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="do nothing (and succeed) when the database already has leads or accounts",
+        )
+
+    def handle(self, *args, **options):
+        try:
+            counts = load_demo_data(seed=options["seed"], stdout=self.stdout)
+        except DemoDataExists as error:
+            if options["if_empty"]:
+                return
+            raise CommandError(str(error)) from None
+        width = max(len(name) for name in counts)
+        self.stdout.write("demo data loaded:")
+        for name, count in counts.items():
+            self.stdout.write(f"  {name.replace('_', ' '):<{width}}  {count:>5}")
