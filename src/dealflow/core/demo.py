@@ -289,6 +289,7 @@ class _Demo:
         self.loss_reasons = self._picklist(Picklist.LOSS_REASON)
         self.contact_roles = self._picklist(Picklist.CONTACT_ROLE)
         self.opportunity_types = self._picklist(Picklist.OPPORTUNITY_TYPE)
+        self.ratings = self._picklist(Picklist.RATING)
         # Simulated creation times by model and primary key; applied by `backdate`.
         self.created: dict[Any, dict[int, datetime.datetime]] = {
             Lead: {},
@@ -419,6 +420,7 @@ class _Demo:
     def people(self) -> None:
         # Teams and queues have no service yet: they are plain configuration rows.
         teams = {name: Team.objects.get_or_create(name=name)[0] for name in ("East", "West")}
+        created = 0
         for username, first, last, role, team in STAFF:
             existing = User.objects.filter(username__iexact=username).first()
             self.users[username] = existing or user_create(
@@ -432,6 +434,7 @@ class _Demo:
                 last_name=last,
                 team=teams[team] if team else None,
             )
+            created += existing is None
             if existing is None and username == "admin":
                 # The caller (`dealflow bootstrap`) gives an admin without a usable
                 # password a fresh one and prints it; the demo must not choose it.
@@ -443,8 +446,8 @@ class _Demo:
         )
         self.queue.members.add(*(self.users[name] for name in QUEUE_MEMBERS))
         self.queue_members = [self.users[name] for name in QUEUE_MEMBERS]
-        self.counts.update(users=len(STAFF), teams=len(teams), queues=1)
-        self.say(f"users: {len(STAFF)} in teams East and West, queue {QUEUE_NAME}")
+        self.counts.update(users=created, teams=len(teams), queues=1)
+        self.say(f"users: {created} in teams East and West, queue {QUEUE_NAME}")
 
     def final_stages(self, total: int) -> list[OpportunityStage]:
         """The current stage of every opportunity: every stage used, early ones more."""
@@ -485,15 +488,16 @@ class _Demo:
         )
         # Leads about to be converted were qualified first: the last open status.
         qualified = [status for status in self.statuses if not status.is_closed][-1]
+        # Web first, then phone, referrals and trade shows; "Other" least (default order).
+        source_weights = [5, 3, 3, 2, 3, 2, 1, *[1] * len(self.lead_sources)]
         sources = self.spread(
-            self.lead_sources, [5, 3, 3, 2, 3, 2, 1][: len(self.lead_sources)], LEAD_COUNT
+            self.lead_sources, source_weights[: len(self.lead_sources)], LEAD_COUNT
         )
-        ratings = ["Hot", "Warm", "Cold"]
         leads = []
         for index, company in enumerate(companies):
             status = qualified if index in converted else statuses.pop()
             owner: User | Queue = self.rng.choice(self.reps)
-            # New web and phone leads wait in the Inbound queue until a rep picks them up.
+            # Half the uncontacted leads wait in the Inbound queue until a rep takes them.
             if status.is_default and self.rng.random() < 0.5:
                 owner = self.queue
             data = {
@@ -508,7 +512,7 @@ class _Demo:
                 "lead_source": sources[index],
                 "status": status.name,
                 "industry": company.industry,
-                "rating": self.rng.choice(ratings) if self.rng.random() < 0.7 else "",
+                "rating": self.rng.choice(self.ratings) if self.rng.random() < 0.7 else "",
                 "annual_revenue": company.annual_revenue,
                 "number_of_employees": company.employees,
                 "owner": owner,
@@ -674,7 +678,7 @@ class _Demo:
                     "industry": company.industry,
                     "annual_revenue": company.annual_revenue,
                     "number_of_employees": company.employees,
-                    "rating": self.rng.choice(["Hot", "Warm", "Cold"]),
+                    "rating": self.rng.choice(self.ratings),
                     "type": "Customer" if won else "Prospect",
                     "account_source": source,
                     "billing_street": company.street,
