@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 
@@ -14,68 +14,57 @@ from dealflow.core.models import AuditAction
 from dealflow.core.validation import apply_values, clean_values, phone_digits
 from dealflow.people.models import User
 
+Record = TypeVar("Record", Account, Contact)
 
-def _writable_names(object_name: str) -> list[str]:
-    return [field.name for field in get_object(object_name).fields if field.createable]
+
+def _create(model: type[Record], *, actor: User, data: Mapping[str, Any]) -> Record:
+    object_def = get_object(model.object_name)
+    cleaned = clean_values(object_def, data, creating=True)
+    record = model(owner=cleaned.pop("owner", None) or actor)
+    apply_values(record, cleaned)
+    if isinstance(record, Contact):
+        record.phone_digits = phone_digits(record.phone or record.mobile_phone)
+    with transaction.atomic():
+        record.save()
+        names = [field.name for field in object_def.fields if field.createable]
+        record_audit(actor, record, AuditAction.CREATE, creation_changes(record, names))
+    return record
+
+
+def _update(record: Record, *, actor: User, data: Mapping[str, Any]) -> Record:
+    model = type(record)
+    cleaned = clean_values(get_object(model.object_name), data, creating=False)
+    with transaction.atomic():
+        record = model.objects.select_for_update().get(pk=record.pk)
+        before = snapshot(record, cleaned)
+        apply_values(record, cleaned)
+        changes: dict[str, list[Any]] = changes_since(before, record)
+        if not changes:
+            return record
+        update_fields = [*changes, "updated_at"]
+        if isinstance(record, Contact):
+            record.phone_digits = phone_digits(record.phone or record.mobile_phone)
+            update_fields.append("phone_digits")
+        record.save(update_fields=update_fields)
+        record_audit(actor, record, AuditAction.UPDATE, changes)
+    return record
 
 
 def account_create(*, actor: User, data: Mapping[str, Any]) -> Account:
     """Create an account; the owner defaults to the acting user."""
-    cleaned = clean_values(get_object("Account"), data, creating=True)
-    account = Account(owner=cleaned.pop("owner", None) or actor)
-    apply_values(account, cleaned)
-    with transaction.atomic():
-        account.save()
-        record_audit(
-            actor,
-            account,
-            AuditAction.CREATE,
-            creation_changes(account, _writable_names("Account")),
-        )
-    return account
+    return _create(Account, actor=actor, data=data)
 
 
 def account_update(*, actor: User, account: Account, data: Mapping[str, Any]) -> Account:
     """Change some fields of an account; records the old and new values."""
-    cleaned = clean_values(get_object("Account"), data, creating=False)
-    with transaction.atomic():
-        account = Account.objects.select_for_update().get(pk=account.pk)
-        before = snapshot(account, cleaned)
-        apply_values(account, cleaned)
-        changes = changes_since(before, account)
-        if changes:
-            account.save(update_fields=[*changes, "updated_at"])
-            record_audit(actor, account, AuditAction.UPDATE, changes)
-    return account
+    return _update(account, actor=actor, data=data)
 
 
 def contact_create(*, actor: User, data: Mapping[str, Any]) -> Contact:
     """Create a contact; the owner defaults to the acting user."""
-    cleaned = clean_values(get_object("Contact"), data, creating=True)
-    contact = Contact(owner=cleaned.pop("owner", None) or actor)
-    apply_values(contact, cleaned)
-    contact.phone_digits = phone_digits(contact.phone or contact.mobile_phone)
-    with transaction.atomic():
-        contact.save()
-        record_audit(
-            actor,
-            contact,
-            AuditAction.CREATE,
-            creation_changes(contact, _writable_names("Contact")),
-        )
-    return contact
+    return _create(Contact, actor=actor, data=data)
 
 
 def contact_update(*, actor: User, contact: Contact, data: Mapping[str, Any]) -> Contact:
     """Change some fields of a contact; records the old and new values."""
-    cleaned = clean_values(get_object("Contact"), data, creating=False)
-    with transaction.atomic():
-        contact = Contact.objects.select_for_update().get(pk=contact.pk)
-        before = snapshot(contact, cleaned)
-        apply_values(contact, cleaned)
-        changes = changes_since(before, contact)
-        if changes:
-            contact.phone_digits = phone_digits(contact.phone or contact.mobile_phone)
-            contact.save(update_fields=[*changes, "phone_digits", "updated_at"])
-            record_audit(actor, contact, AuditAction.UPDATE, changes)
-    return contact
+    return _update(contact, actor=actor, data=data)

@@ -79,6 +79,7 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=20, choices=AuditAction.choices)
     changes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)  # events are never edited; kept by convention
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -105,6 +106,7 @@ class IdempotencyRecord(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
