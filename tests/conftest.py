@@ -50,3 +50,13 @@ def is_postgres() -> bool:
 def fast_password_hashing(settings):
     """Real hashing costs ~0.5 s a user; tests check behaviour, not key stretching."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_sharing_defaults():
+    """Each test starts with the sharing defaults read from its own database."""
+    from dealflow.core.access import forget_sharing_defaults
+
+    forget_sharing_defaults()
+    yield
+    forget_sharing_defaults()

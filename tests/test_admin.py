@@ -48,6 +48,7 @@ MODEL_LABELS = [
     "core.picklistvalue",
     "core.auditevent",
     "core.idempotencyrecord",
+    "core.sharingdefault",
     "people.user",
     "people.team",
     "people.queue",

@@ -8,9 +8,11 @@ from typing import Any, TypeVar
 from django.db import transaction
 
 from dealflow.accounts.models import Account, Contact
+from dealflow.core.access import require_edit
 from dealflow.core.audit import changes_since, creation_changes, record_audit, snapshot
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction
+from dealflow.core.services import record_delete
 from dealflow.core.validation import apply_values, clean_values, phone_digits
 from dealflow.people.models import User
 
@@ -36,6 +38,7 @@ def _update(record: Record, *, actor: User, data: Mapping[str, Any]) -> Record:
     cleaned = clean_values(get_object(model.object_name), data, creating=False)
     with transaction.atomic():
         record = model.objects.select_for_update().get(pk=record.pk)
+        require_edit(actor, record)
         before = snapshot(record, cleaned)
         apply_values(record, cleaned)
         changes: dict[str, list[Any]] = changes_since(before, record)
@@ -68,3 +71,13 @@ def contact_create(*, actor: User, data: Mapping[str, Any]) -> Contact:
 def contact_update(*, actor: User, contact: Contact, data: Mapping[str, Any]) -> Contact:
     """Change some fields of a contact; records the old and new values."""
     return _update(contact, actor=actor, data=data)
+
+
+def account_delete(*, actor: User, account: Account) -> None:
+    """Delete an account; its contacts and deals stay, without an account."""
+    record_delete(actor=actor, record=account)
+
+
+def contact_delete(*, actor: User, contact: Contact) -> None:
+    """Delete a contact with its roles on deals and its tasks."""
+    record_delete(actor=actor, record=contact)

@@ -23,7 +23,8 @@ from django.utils.html import format_html
 from dealflow.core import ids
 from dealflow.core.errors import DomainError
 from dealflow.core.metadata import LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST, get_object
-from dealflow.core.models import AuditEvent, IdempotencyRecord, PicklistValue
+from dealflow.core.models import AuditEvent, IdempotencyRecord, PicklistValue, SharingDefault
+from dealflow.core.services import sharing_default_set
 
 _TABLE_PICKLISTS = {LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST}
 _SAVED_FLAG = "_dealflow_admin_saved"
@@ -272,6 +273,30 @@ class PicklistValueAdmin(admin.ModelAdmin):
     search_fields = ("value",)
     ordering = ("picklist", "sort_order", "value")
     readonly_fields = ("created_at", "updated_at")
+
+
+class SharingDefaultForm(forms.ModelForm):
+    object_name = forms.ChoiceField(
+        choices=[(name, name) for name in ("Lead", "Account", "Contact", "Opportunity", "Task")]
+    )
+
+    class Meta:
+        model = SharingDefault
+        fields = ("object_name", "access")
+
+
+@admin.register(SharingDefault)
+class SharingDefaultAdmin(admin.ModelAdmin):
+    """Organisation-wide defaults; saved through the service so every process re-reads them."""
+
+    form = SharingDefaultForm
+    list_display = ("object_name", "access", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        saved = sharing_default_set(
+            actor=request.user, object_name=obj.object_name, access=obj.access
+        )
+        obj.pk = saved.pk
 
 
 @admin.register(AuditEvent)

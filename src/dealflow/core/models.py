@@ -116,3 +116,22 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.key}"
+
+
+class Access(models.TextChoices):
+    PRIVATE = "private", "Private"
+    READ = "read", "Public read only"
+    READ_WRITE = "read_write", "Public read/write"
+
+
+class SharingDefault(TimeStampedModel):
+    """The organisation-wide default access to one object's records (absent: read/write)."""
+
+    object_name = models.CharField(max_length=40, unique=True)
+    access = models.CharField(max_length=20, choices=Access.choices, default=Access.READ_WRITE)
+
+    class Meta:
+        ordering = ["object_name"]
+
+    def __str__(self) -> str:
+        return f"{self.object_name}: {self.get_access_display()}"

@@ -18,10 +18,12 @@ from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
 from dealflow.core import ids
+from dealflow.core.access import require_edit
 from dealflow.core.audit import audit_event, changes_since, creation_changes, snapshot
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, AuditEvent, IdempotencyRecord
+from dealflow.core.services import record_delete
 from dealflow.core.validation import apply_values, clean_values, phone_digits
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.people.models import Queue, User
@@ -124,6 +126,7 @@ def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
     cleaned = clean_values(get_object("Lead"), data, creating=False)
     with transaction.atomic():
         lead = _locked_lead(lead.pk)
+        require_edit(actor, lead)
         _refuse_converted_lead(lead)
         if "status" in cleaned:
             _refuse_converted_status(cleaned["status"])
@@ -141,6 +144,12 @@ def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
         _save_lead(lead, update_fields=[*changes, "phone_digits", "updated_at"])
         audit_event(actor, lead, AuditAction.UPDATE, changes).save()
     return lead
+
+
+def lead_delete(*, actor: User, lead: Lead) -> None:
+    """Delete an unconverted lead with its tasks; converted leads stay for reporting."""
+    _refuse_converted_lead(lead)
+    record_delete(actor=actor, record=lead)
 
 
 # ---------------------------------------------------------------------------------------
@@ -334,6 +343,7 @@ def lead_convert(
     try:
         with transaction.atomic():
             locked_lead = _locked_lead(lead_id)
+            require_edit(actor, locked_lead)
             if idempotency_key:
                 earlier = _earlier_result(idempotency_key, fingerprint)
                 if earlier is not None:
@@ -358,6 +368,9 @@ def lead_convert(
                 overwrite_lead_source=overwrite_lead_source,
             )
             _check_conversion(plan, opportunity_name)
+            for existing in (plan.account, plan.contact, plan.opportunity):
+                if existing is not None:
+                    require_edit(actor, existing)  # conversion fills their blank fields
             result = _convert(plan, actor)
             if idempotency_key:
                 IdempotencyRecord.objects.create(

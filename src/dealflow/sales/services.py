@@ -10,10 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
+from dealflow.core.access import require_edit
 from dealflow.core.audit import changes_since, creation_changes, record_audit, snapshot
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, Picklist, PicklistValue
+from dealflow.core.services import record_delete
 from dealflow.core.validation import apply_values, clean_values
 from dealflow.leads.models import Lead
 from dealflow.people.models import User
@@ -130,6 +132,7 @@ def opportunity_update(
         opportunity = (
             Opportunity.objects.select_for_update().select_related("stage").get(pk=opportunity.pk)
         )
+        require_edit(actor, opportunity)
         watched = {*cleaned, *HISTORY_FIELDS, "forecast_category", "is_closed", "is_won"}
         before = snapshot(opportunity, watched)
         previous_stage = opportunity.stage
@@ -180,7 +183,8 @@ def contact_role_set(
     _check_contact_role(role)
     with transaction.atomic():
         # Lock the deal so two concurrent "make primary" calls cannot both win.
-        Opportunity.objects.select_for_update().filter(pk=opportunity.pk).first()
+        opportunity = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
+        require_edit(actor, opportunity)
         if is_primary:
             OpportunityContactRole.objects.filter(opportunity=opportunity, is_primary=True).exclude(
                 contact=contact
@@ -284,6 +288,7 @@ def task_complete(*, actor: User, task: Task) -> Task:
     """Mark a task completed (completing it twice changes nothing)."""
     with transaction.atomic():
         task = Task.objects.select_for_update().get(pk=task.pk)
+        require_edit(actor, task)
         if task.status == TaskStatus.COMPLETED:
             return task
         task.status = TaskStatus.COMPLETED
@@ -293,3 +298,45 @@ def task_complete(*, actor: User, task: Task) -> Task:
             actor, task, AuditAction.COMPLETE, {"status": [TaskStatus.OPEN, TaskStatus.COMPLETED]}
         )
     return task
+
+
+def opportunity_delete(*, actor: User, opportunity: Opportunity) -> None:
+    """Delete an opportunity with its history and contact roles."""
+    record_delete(actor=actor, record=opportunity)
+
+
+def contact_role_delete(*, actor: User, contact_role: OpportunityContactRole) -> None:
+    """Remove a contact's role on an opportunity."""
+    record_delete(actor=actor, record=contact_role)
+
+
+def task_update(*, actor: User, task: Task, data: Mapping[str, Any]) -> Task:
+    """Change a task's subject, type, priority, due date, description, owner or targets."""
+    cleaned = clean_values(get_object("Task"), data, creating=False)
+    if "status" in cleaned:
+        raise DomainError(
+            ErrorCode.INVALID_FIELD_FOR_INSERT_UPDATE,
+            "status: complete a task with task_complete",
+            ["status"],
+        )
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        require_edit(actor, task)
+        watched = {name for name in cleaned if name not in ("who", "what")}
+        before = snapshot(task, [*watched, "lead", "contact", "account", "opportunity"])
+        if "who" in cleaned or "what" in cleaned:
+            who = cleaned.pop("who", None) or task.lead or task.contact
+            what = cleaned.pop("what") if "what" in data else task.opportunity or task.account
+            for name, value in _task_targets(who, what).items():
+                setattr(task, name, value)
+        apply_values(task, cleaned)
+        changes = changes_since(before, task)
+        if changes:
+            task.save(update_fields=[*changes, "updated_at"])
+            record_audit(actor, task, AuditAction.UPDATE, changes)
+    return task
+
+
+def task_delete(*, actor: User, task: Task) -> None:
+    """Delete a task."""
+    record_delete(actor=actor, record=task)

@@ -1,0 +1,107 @@
+"""Who may see and change which record; every adapter reads through these rules.
+
+The organisation-wide default of an object (SharingDefault: private, read, read/write;
+read/write when unset, which suits a small team) says what everybody may do with
+everybody's records. Beyond it: the owner always has full access, members of a queue
+have it on the leads the queue owns, a manager has it on the records of the users in
+their team, and admins have it on everything. A `None` actor is the system itself (the
+console, migrations, scheduled jobs).
+
+Contact roles follow their opportunity; everything else has an owner.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import Q, QuerySet
+
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.models import Access, SharingDefault
+
+Record = TypeVar("Record", bound=models.Model)
+
+# Processes cache the sharing defaults briefly: a change takes effect everywhere within
+# this many seconds (at once in the process that made it).
+_CACHE_SECONDS = 30.0
+_cache: dict[str, Any] = {"loaded_at": 0.0, "defaults": {}}
+
+
+def forget_sharing_defaults() -> None:
+    """Drop the cached defaults (after a change, and between tests)."""
+    _cache["loaded_at"] = 0.0
+
+
+def sharing_default(object_name: str) -> Access:
+    """The organisation-wide default access of an object."""
+    if time.monotonic() - _cache["loaded_at"] > _CACHE_SECONDS:
+        _cache["defaults"] = dict(SharingDefault.objects.values_list("object_name", "access"))
+        _cache["loaded_at"] = time.monotonic()
+    return Access(_cache["defaults"].get(object_name, Access.READ_WRITE))
+
+
+def is_admin(actor: Any) -> bool:
+    return actor is None or actor.is_superuser or actor.role == "admin"
+
+
+def _owner_path(model: type[models.Model]) -> tuple[str, str]:
+    """(object whose sharing applies, lookup prefix of the owning record) for a model."""
+    object_name = getattr(model, "object_name", model.__name__)
+    if object_name == "OpportunityContactRole":
+        return "Opportunity", "opportunity__"
+    return object_name, ""
+
+
+def _owned_q(actor: Any, model: type[models.Model], prefix: str) -> Q:
+    """Records the actor owns, or owns through a queue or as the team's manager."""
+    owns_through_queue = prefix == "" and hasattr(model, "owner_queue")
+    owner_field = prefix + ("owner_user" if owns_through_queue else "owner")
+    condition = Q(**{owner_field: actor})
+    if actor.role == "manager" and actor.team_id:
+        condition |= Q(**{f"{owner_field}__team_id": actor.team_id})
+    if owns_through_queue:
+        condition |= Q(owner_queue__in=actor.queues.values("pk"))
+    return condition
+
+
+def readable_q(actor: Any, model: type[models.Model]) -> Q:
+    """A filter for the records of `model` the actor may see."""
+    object_name, prefix = _owner_path(model)
+    if is_admin(actor) or sharing_default(object_name) != Access.PRIVATE:
+        return Q()
+    return _owned_q(actor, model, prefix)
+
+
+def editable_q(actor: Any, model: type[models.Model]) -> Q:
+    """A filter for the records of `model` the actor may change or delete."""
+    object_name, prefix = _owner_path(model)
+    if is_admin(actor) or sharing_default(object_name) == Access.READ_WRITE:
+        return Q()
+    return _owned_q(actor, model, prefix)
+
+
+def readable(actor: Any, queryset: QuerySet[Record]) -> QuerySet[Record]:
+    """The part of a queryset the actor may see."""
+    condition = readable_q(actor, queryset.model)
+    return queryset.filter(condition) if condition else queryset
+
+
+def can_edit(actor: Any, record: models.Model) -> bool:
+    """Whether the actor may change or delete this record (at most one query)."""
+    condition = editable_q(actor, type(record))
+    if not condition:
+        return True
+    return type(record)._default_manager.filter(condition, pk=record.pk).exists()
+
+
+def require_edit(actor: Any, record: models.Model) -> None:
+    """Refuse with INSUFFICIENT_ACCESS_OR_READONLY unless the actor may change the record."""
+    if not can_edit(actor, record):
+        public_id = getattr(record, "public_id", record.pk)
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY,
+            f"you may not change {type(record).__name__} {public_id}",
+            [],
+        )
