@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from dealflow.accounts.models import Account, Contact
 from dealflow.core.models import AuditAction, AuditEvent, IdempotencyRecord
+from dealflow.core.services import sharing_default_set
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.services import lead_convert, lead_create
 from dealflow.people.models import ApiToken, Role, User
@@ -123,6 +124,7 @@ def records(admin_user):
     opportunity = Opportunity.objects.get(pk=result.opportunity_id)
     opportunity_update(actor=admin_user, opportunity=opportunity, data={"amount": "1000"})
     LeadFactory(owner_user=None, owner_queue=QueueFactory())
+    sharing_default_set(actor=admin_user, object_name="Lead", access="read_write")
     return result
 
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API docs page's scripts from the package, not a CDN
     "dealflow.core",
     "dealflow.people",
     "dealflow.accounts",

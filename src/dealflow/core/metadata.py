@@ -180,7 +180,7 @@ OBJECT_SPECS: dict[str, ObjectSpec] = {
         model="sales.OpportunityContactRole",
         label_plural="Opportunity Contact Roles",
         picklists={"role": "contact_role"},
-        create_only=("opportunity",),
+        create_only=("opportunity", "contact"),
     ),
     "Task": ObjectSpec(
         model="sales.Task",
@@ -189,7 +189,8 @@ OBJECT_SPECS: dict[str, ObjectSpec] = {
         # opportunity (WhatId); the model keeps one column per target.
         hidden=("lead", "contact", "opportunity"),
         api_names={"due_date": "ActivityDate"},
-        read_only=("account",),
+        # Completing is its own operation (task_complete); the account follows who/what.
+        read_only=("account", "status"),
         extra=(
             FieldDef(
                 name="who",

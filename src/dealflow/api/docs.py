@@ -1,0 +1,132 @@
+"""OpenAPI fragments for endpoints that render their own JSON (see support.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "fields": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["code", "message", "fields"],
+            },
+        }
+    },
+    "required": ["errors"],
+}
+ERROR_TEXT = {
+    400: "Bad input: the errors name the field and what was expected",
+    401: "Missing, unknown or revoked token",
+    403: "The record is visible but you may not change it",
+    404: "No such record, or not one you may see",
+    409: "Duplicate value, or an Idempotency-Key reused for another request",
+    412: "If-Match names an older version of the record",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _errors(*statuses: int) -> dict[int, Any]:
+    return {
+        status: {
+            "description": ERROR_TEXT[status],
+            "content": {"application/json": {"schema": _ref("Errors")}},
+        }
+        for status in statuses
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(schema_name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema_name)}}}
+
+
+def page_schema(object_name: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "records": {"type": "array", "items": _ref(object_name)},
+            "next_cursor": {"type": "string", "nullable": True},
+            "total": {"type": "integer"},
+        },
+        "required": ["records", "next_cursor"],
+    }
+
+
+def list_doc(object_name: str) -> dict[str, Any]:
+    return {"responses": {200: _json(page_schema(object_name), "One page"), **_errors(400, 401)}}
+
+
+def get_doc(object_name: str) -> dict[str, Any]:
+    return {
+        "responses": {
+            200: _json(_ref(object_name), f"The {object_name}; ETag header for If-Match"),
+            304: {"description": "Not modified (If-None-Match)"},
+            **_errors(401, 404),
+        }
+    }
+
+
+def create_doc(object_name: str, body: str | None = None) -> dict[str, Any]:
+    return {
+        "requestBody": _body(body or f"{object_name}Create"),
+        "responses": {
+            201: _json(_ref(object_name), f"The new {object_name}"),
+            **_errors(400, 401, 403, 404, 409),
+        },
+    }
+
+
+def update_doc(object_name: str, body: str | None = None) -> dict[str, Any]:
+    return {
+        "requestBody": _body(body or f"{object_name}Update"),
+        "responses": {
+            200: _json(_ref(object_name), f"The changed {object_name}"),
+            **_errors(400, 401, 403, 404, 409, 412),
+        },
+    }
+
+
+def delete_doc() -> dict[str, Any]:
+    return {"responses": {204: {"description": "Deleted"}, **_errors(400, 401, 403, 404, 412)}}
+
+
+def action_doc(result_schema: dict[str, Any], body: str | None = None) -> dict[str, Any]:
+    extra: dict[str, Any] = {
+        "responses": {200: _json(result_schema, "Done"), **_errors(400, 401, 403, 404, 409)}
+    }
+    if body:
+        extra["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    return extra
+
+
+def plain_list_doc(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "responses": {
+            200: _json(
+                {
+                    "type": "object",
+                    "properties": {"records": {"type": "array", "items": schema}},
+                    "required": ["records"],
+                },
+                "All of them",
+            ),
+            **_errors(401),
+        }
+    }

@@ -1,0 +1,226 @@
+"""Records as the native API shows and takes them, driven by the metadata registry.
+
+JSON names are the snake_case of the Salesforce API names (`LastName` -> `last_name`,
+`OwnerId` -> `owner_id`, `StageName` -> `stage_name`); references are public ids;
+amounts are decimal strings (exact); dates ISO 8601.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from django.db import models
+
+from dealflow.core import ids
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.metadata import FieldDef, ObjectDef, get_object
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def json_name(field_def: FieldDef) -> str:
+    """The native API name of a field: snake_case of its API name."""
+    return _CAMEL_BOUNDARY.sub("_", field_def.api_name).lower()
+
+
+def _public_id(object_name: str, primary_key: int | None) -> str | None:
+    return ids.encode(object_name, primary_key) if primary_key else None
+
+
+def _getter(object_def: ObjectDef, field_def: FieldDef) -> Callable[[Any], Any]:
+    """How to read one field's JSON value off a record, without extra queries."""
+    name = field_def.name
+    if name == "id":
+        return lambda record: record.public_id
+    if object_def.name == "Lead" and name == "owner":
+        return lambda record: (
+            _public_id("User", record.owner_user_id) or _public_id("Queue", record.owner_queue_id)
+        )
+    if object_def.name == "Task" and name == "who":
+        return lambda record: (
+            _public_id("Lead", record.lead_id) or _public_id("Contact", record.contact_id)
+        )
+    if object_def.name == "Task" and name == "what":
+        return lambda record: (
+            _public_id("Opportunity", record.opportunity_id)
+            or _public_id("Account", record.account_id)
+        )
+    if field_def.type == "reference":
+        attribute = f"{name}_id"
+        target = field_def.reference_to[0]
+        return lambda record: _public_id(target, getattr(record, attribute))
+    if field_def.picklist in ("lead_status", "opportunity_stage"):
+        return lambda record: getattr(record, name).name
+    if field_def.type == "currency":
+        return lambda record: _decimal_text(getattr(record, name))
+    return lambda record: getattr(record, name)
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+@cache
+def _getters(object_name: str) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    object_def = get_object(object_name)
+    return tuple((json_name(field), _getter(object_def, field)) for field in object_def.fields)
+
+
+def to_json(object_name: str, record: models.Model) -> dict[str, Any]:
+    """A record as a JSON-ready dict, in registry field order."""
+    return {name: getter(record) for name, getter in _getters(object_name)}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def dumps(payload: Any) -> str:
+    return json.dumps(payload, default=_json_default, separators=(",", ":"))
+
+
+@cache
+def _fields_by_json_name(object_name: str) -> dict[str, FieldDef]:
+    return {json_name(field): field for field in get_object(object_name).fields}
+
+
+Resolver = Callable[[str, str, str], models.Model]
+
+
+def from_json(
+    object_name: str, body: Mapping[str, Any], *, creating: bool, resolve: Resolver
+) -> dict[str, Any]:
+    """Turn a request body into service data (native names, references as records).
+
+    `resolve(field, object_name, primary_key_text)` loads a referenced record the caller
+    may see, or raises NOT_FOUND. Unknown names get INVALID_FIELD; read-only ones
+    INVALID_FIELD_FOR_INSERT_UPDATE (the services check everything else).
+    """
+    fields = _fields_by_json_name(object_name)
+    data: dict[str, Any] = {}
+    for key, value in body.items():
+        field_def = fields.get(key)
+        if field_def is None:
+            raise DomainError(ErrorCode.INVALID_FIELD, f"{object_name} has no field {key!r}", [key])
+        writable = field_def.createable if creating else field_def.updateable
+        if not writable:
+            verb = "set" if creating else "changed"
+            raise DomainError(
+                ErrorCode.INVALID_FIELD_FOR_INSERT_UPDATE,
+                f"{object_name}.{key} cannot be {verb}",
+                [key],
+            )
+        if field_def.type == "reference" and value is not None:
+            value = _resolve_reference(field_def, key, value, resolve)
+        data[field_def.name] = value
+    return data
+
+
+def _resolve_reference(field_def: FieldDef, key: str, value: Any, resolve: Resolver) -> Any:
+    expected = " or ".join(field_def.reference_to)
+    if not isinstance(value, str):
+        raise DomainError(ErrorCode.INVALID_ID, f"{key}: expected a {expected} id", [key])
+    try:
+        found_object, _primary_key = ids.decode(value)
+    except ids.InvalidIdError as error:
+        raise DomainError(ErrorCode.INVALID_ID, f"{key}: {error}", [key]) from None
+    if found_object not in field_def.reference_to:
+        raise DomainError(
+            ErrorCode.INVALID_ID,
+            f"{key}: {value} is a {found_object} id, not a {expected} id",
+            [key],
+        )
+    return resolve(key, found_object, value)
+
+
+def etag(record: models.Model) -> str:
+    """A strong validator that changes with every write of the record."""
+    updated_at: datetime.datetime = record.updated_at  # type: ignore[attr-defined]
+    return f'"{record.public_id}-{int(updated_at.timestamp() * 1_000_000)}"'  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------
+# JSON Schemas for the OpenAPI document
+
+_JSON_TYPES: dict[str, dict[str, Any]] = {
+    "id": {"type": "string", "minLength": 15, "maxLength": 18},
+    "reference": {"type": "string", "minLength": 15, "maxLength": 18},
+    "string": {"type": "string"},
+    "textarea": {"type": "string"},
+    "email": {"type": "string", "format": "email"},
+    "phone": {"type": "string"},
+    "url": {"type": "string"},
+    "picklist": {"type": "string"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "currency": {"type": "string", "format": "decimal", "pattern": r"^-?\d{1,16}(\.\d{1,2})?$"},
+    "int": {"type": "integer", "minimum": 0, "maximum": 2_000_000_000},
+    "percent": {"type": "integer", "minimum": 0, "maximum": 100},
+}
+
+
+def _field_schema(field_def: FieldDef, *, for_input: bool) -> dict[str, Any]:
+    schema = dict(_JSON_TYPES[field_def.type])
+    if (
+        field_def.length
+        and schema["type"] == "string"
+        and field_def.type not in ("id", "reference")
+    ):
+        schema["maxLength"] = field_def.length
+    if field_def.choices:
+        schema["enum"] = list(field_def.choices)
+    if field_def.type == "currency" and for_input:
+        schema = {"anyOf": [schema, {"type": "number"}]}
+    description = field_def.label
+    if field_def.reference_to:
+        description += f" ({' or '.join(field_def.reference_to)} id)"
+    if field_def.picklist:
+        description += f"; values from the {field_def.picklist} picklist"
+    schema["description"] = description
+    if field_def.nullable or not for_input:
+        schema = {**schema, "nullable": True} if "anyOf" not in schema else schema
+    return schema
+
+
+def object_schemas(object_name: str) -> dict[str, dict[str, Any]]:
+    """{Name, NameCreate, NameUpdate} JSON Schemas of one object."""
+    object_def = get_object(object_name)
+    output = {
+        json_name(field): _field_schema(field, for_input=False) for field in object_def.fields
+    }
+    creatable = {
+        json_name(field): _field_schema(field, for_input=True)
+        for field in object_def.fields
+        if field.createable
+    }
+    updatable = {
+        json_name(field): _field_schema(field, for_input=True)
+        for field in object_def.fields
+        if field.updateable
+    }
+    required = [json_name(field) for field in object_def.fields if field.required]
+    return {
+        object_name: {"type": "object", "properties": output, "required": list(output)},
+        f"{object_name}Create": {
+            "type": "object",
+            "properties": creatable,
+            "required": required,
+            "additionalProperties": False,
+        },
+        f"{object_name}Update": {
+            "type": "object",
+            "properties": updatable,
+            "additionalProperties": False,
+        },
+    }

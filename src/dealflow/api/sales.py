@@ -1,0 +1,175 @@
+"""Opportunities, contact roles and tasks."""
+
+import datetime
+from typing import Any
+
+from ninja import Router
+
+from dealflow.api import docs
+from dealflow.api.accounts import CommonFilters, reference_filters
+from dealflow.api.crud import ListOptions, register_crud
+from dealflow.api.support import decode_filter_id, record_response, run
+from dealflow.core.metadata import get_object
+from dealflow.core.validation import clean_values
+from dealflow.sales.selectors import (
+    contact_role_get,
+    contact_role_page,
+    opportunity_get,
+    opportunity_page,
+    task_get,
+    task_page,
+)
+from dealflow.sales.services import (
+    contact_role_delete,
+    contact_role_set,
+    opportunity_create,
+    opportunity_delete,
+    opportunity_update,
+    task_complete,
+    task_create,
+    task_delete,
+    task_update,
+)
+
+router = Router(tags=["Opportunities, contact roles and tasks"])
+
+
+class OpportunityFilters(CommonFilters):
+    stage_name: str | None = None
+    account_id: str | None = None
+    lead_source: str | None = None
+    type: str | None = None
+    is_closed: bool | None = None
+    is_won: bool | None = None
+    close_date_from: datetime.date | None = None
+    close_date_to: datetime.date | None = None
+
+
+def opportunity_filters(values: dict[str, Any]) -> dict[str, Any]:
+    values["stage"] = values.pop("stage_name")
+    return reference_filters(owner=("User",), account=("Account",))(values)
+
+
+register_crud(
+    router,
+    object_name="Opportunity",
+    path="/opportunities",
+    operation_prefix="opportunity",
+    filters_schema=OpportunityFilters,
+    to_filters=opportunity_filters,
+    get=lambda actor, record_id: opportunity_get(actor=actor, opportunity_id=record_id),
+    page=opportunity_page,
+    create=lambda actor, data: opportunity_create(actor=actor, data=data),
+    update=lambda actor, record, data: opportunity_update(
+        actor=actor, opportunity=record, data=data
+    ),
+    delete=lambda actor, record: opportunity_delete(actor=actor, opportunity=record),
+)
+
+
+class ContactRoleFilters(ListOptions):
+    opportunity_id: str | None = None
+    contact_id: str | None = None
+    is_primary: bool | None = None
+
+
+def contact_role_create(actor: Any, data: dict[str, Any]):
+    cleaned = clean_values(get_object("OpportunityContactRole"), data, creating=True)
+    return contact_role_set(
+        actor=actor,
+        opportunity=cleaned["opportunity"],
+        contact=cleaned["contact"],
+        role=cleaned.get("role", ""),
+        is_primary=cleaned.get("is_primary", False),
+    )
+
+
+def contact_role_update(actor: Any, contact_role: Any, data: dict[str, Any]):
+    cleaned = clean_values(get_object("OpportunityContactRole"), data, creating=False)
+    return contact_role_set(
+        actor=actor,
+        opportunity=contact_role.opportunity,
+        contact=contact_role.contact,
+        role=cleaned.get("role", contact_role.role),
+        is_primary=cleaned.get("is_primary", contact_role.is_primary),
+    )
+
+
+register_crud(
+    router,
+    object_name="OpportunityContactRole",
+    path="/contact-roles",
+    operation_prefix="contact_role",
+    filters_schema=ContactRoleFilters,
+    to_filters=reference_filters(opportunity=("Opportunity",), contact=("Contact",)),
+    get=lambda actor, record_id: contact_role_get(actor=actor, contact_role_id=record_id),
+    page=contact_role_page,
+    create=contact_role_create,
+    update=contact_role_update,
+    delete=lambda actor, record: contact_role_delete(actor=actor, contact_role=record),
+)
+
+
+class TaskFilters(CommonFilters):
+    status: str | None = None
+    type: str | None = None
+    who_id: str | None = None
+    what_id: str | None = None
+    due_from: datetime.date | None = None
+    due_to: datetime.date | None = None
+
+
+TASK_TARGETS = {"00Q": "lead", "003": "contact", "001": "account", "006": "opportunity"}
+
+
+def task_filters(values: dict[str, Any]) -> dict[str, Any]:
+    for key, targets in (("who_id", ("Lead", "Contact")), ("what_id", ("Account", "Opportunity"))):
+        public_id = values.pop(key)
+        primary_key = decode_filter_id(key, public_id, targets)
+        if primary_key is not None:
+            values[TASK_TARGETS[public_id[:3]]] = primary_key
+    return reference_filters(owner=("User",))(values)
+
+
+def task_create_from(actor: Any, data: dict[str, Any]):
+    cleaned = clean_values(get_object("Task"), data, creating=True)
+    return task_create(
+        actor=actor,
+        subject=cleaned["subject"],
+        who=cleaned["who"],
+        what=cleaned.get("what"),
+        type=cleaned.get("type") or "todo",
+        priority=cleaned.get("priority") or "normal",
+        due_date=cleaned.get("due_date"),
+        description=cleaned.get("description", ""),
+        owner=cleaned.get("owner"),
+    )
+
+
+register_crud(
+    router,
+    object_name="Task",
+    path="/tasks",
+    operation_prefix="task",
+    filters_schema=TaskFilters,
+    to_filters=task_filters,
+    get=lambda actor, record_id: task_get(actor=actor, task_id=record_id),
+    page=task_page,
+    create=task_create_from,
+    update=lambda actor, record, data: task_update(actor=actor, task=record, data=data),
+    delete=lambda actor, record: task_delete(actor=actor, task=record),
+)
+
+
+@router.post(
+    "/tasks/{task_id}/complete",
+    operation_id="task_complete",
+    summary="Mark a task completed (completing twice changes nothing)",
+    openapi_extra=docs.action_doc({"$ref": "#/components/schemas/Task"}),
+)
+def complete_task(request, task_id: str):
+    def operation():
+        task = task_get(actor=request.auth, task_id=task_id)
+        return record_response("Task", task_complete(actor=request.auth, task=task))
+
+    return run(operation)

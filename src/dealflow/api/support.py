@@ -1,0 +1,202 @@
+"""What every endpoint of the native API shares: JSON in and out, errors, ETags, idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.http import HttpRequest, HttpResponse
+
+from dealflow.api.records import dumps, etag, from_json, to_json
+from dealflow.core import ids
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.models import IdempotencyRecord
+from dealflow.core.selectors import Page
+
+STATUS_BY_CODE = {
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY: 403,
+    ErrorCode.DUPLICATE_VALUE: 409,
+    ErrorCode.DUPLICATES_DETECTED: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
+    ErrorCode.PRECONDITION_FAILED: 412,
+    ErrorCode.INVALID_SESSION_ID: 401,
+    ErrorCode.INVALID_AUTH_HEADER: 401,
+}
+IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None):
+    return HttpResponse(
+        dumps(payload), status=status, content_type="application/json", headers=headers
+    )
+
+
+def error_response(*errors: DomainError) -> HttpResponse:
+    """{"errors": [...]} with the status of the first error's code."""
+    status = STATUS_BY_CODE.get(errors[0].code, 400)
+    return json_response({"errors": [error.as_dict() for error in errors]}, status=status)
+
+
+def record_response(object_name: str, record: models.Model, status: int = 200) -> HttpResponse:
+    return json_response(to_json(object_name, record), status, headers={"ETag": etag(record)})
+
+
+def read_response(request: HttpRequest, object_name: str, record: models.Model) -> HttpResponse:
+    """A record, or 304 when the client's If-None-Match still matches."""
+    current = etag(record)
+    if current in _listed_etags(request.headers.get("If-None-Match", "")):
+        return HttpResponse(status=304, headers={"ETag": current})
+    return record_response(object_name, record)
+
+
+def page_response(object_name: str, page: Page) -> HttpResponse:
+    payload: dict[str, Any] = {
+        "records": [to_json(object_name, record) for record in page.records],
+        "next_cursor": page.next_cursor,
+    }
+    if page.total is not None:
+        payload["total"] = page.total
+    return json_response(payload)
+
+
+def request_body(request: HttpRequest) -> dict[str, Any]:
+    """The request's JSON object, or a JSON_PARSER_ERROR."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DomainError(ErrorCode.JSON_PARSER_ERROR, f"body is not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise DomainError(ErrorCode.JSON_PARSER_ERROR, "body must be a JSON object")
+    return body
+
+
+def resolver(actor: Any) -> Callable[[str, str, str], models.Model]:
+    """Loads referenced records through the selectors, so references obey access rules."""
+    from dealflow.api import lookups
+
+    def resolve(field: str, object_name: str, public_id: str) -> models.Model:
+        try:
+            return lookups.get_record(actor, object_name, public_id)
+        except DomainError as error:
+            raise DomainError(
+                ErrorCode.NOT_FOUND, f"{field}: no {object_name} with id {public_id!r}", [field]
+            ) from error
+
+    return resolve
+
+
+def body_data(request: HttpRequest, object_name: str, *, creating: bool) -> dict[str, Any]:
+    """Service data from the request body (native names, references as records)."""
+    return from_json(
+        object_name, request_body(request), creating=creating, resolve=resolver(request.auth)
+    )
+
+
+def _listed_etags(header: str) -> list[str]:
+    return [part.strip() for part in header.split(",") if part.strip()]
+
+
+def check_if_match(request: HttpRequest, record: models.Model) -> None:
+    """Refuse a write when If-Match names another version (call inside the transaction).
+
+    The row is locked first, so no other write can slip in between the check and ours.
+    """
+    header = request.headers.get("If-Match")
+    if not header or header.strip() == "*":
+        return
+    locked = type(record)._default_manager.select_for_update().get(pk=record.pk)
+    current = etag(locked)
+    if current not in _listed_etags(header):
+        raise DomainError(
+            ErrorCode.PRECONDITION_FAILED,
+            f"If-Match: the record changed; its current ETag is {current}",
+            ["If-Match"],
+        )
+
+
+def run(operation: Callable[[], HttpResponse]) -> HttpResponse:
+    """Run a write in one transaction; a refused one answers with its errors."""
+    try:
+        with transaction.atomic():
+            return operation()
+    except DomainError as error:
+        return error_response(error)
+
+
+def run_idempotent(request: HttpRequest, operation: Callable[[], HttpResponse]) -> HttpResponse:
+    """Honour Idempotency-Key on POST: the same key and body get the first response again.
+
+    The key's row is written first in the operation's own transaction, so a concurrent
+    retry waits on it and then replays the stored answer instead of writing twice.
+    Failed requests keep nothing (they changed nothing), so they may be retried.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return run(operation)
+    if not key.strip() or len(key) > IDEMPOTENCY_KEY_LENGTH:
+        return error_response(
+            DomainError(
+                ErrorCode.INVALID_FIELD,
+                f"Idempotency-Key: 1 to {IDEMPOTENCY_KEY_LENGTH} characters",
+                ["Idempotency-Key"],
+            )
+        )
+    scope = f"api:{request.auth.pk}"  # type: ignore[attr-defined]
+    fingerprint = hashlib.sha256(
+        request.method.encode() + b" " + request.path.encode() + b"\n" + request.body
+    ).hexdigest()
+    try:
+        with transaction.atomic():
+            stored = IdempotencyRecord.objects.create(
+                operation=scope,
+                key=key,
+                request_fingerprint=fingerprint,
+                result={},
+                actor=request.auth,
+            )
+            response = run(operation)
+            if response.status_code >= 400:
+                transaction.set_rollback(True)
+                return response
+            stored.result = {
+                "status": response.status_code,
+                "body": json.loads(response.content),
+                "etag": response.get("ETag"),
+            }
+            stored.save(update_fields=["result", "updated_at"])
+            return response
+    except IntegrityError:
+        earlier = IdempotencyRecord.objects.filter(operation=scope, key=key).first()
+        if earlier is None:
+            raise
+    if earlier.request_fingerprint != fingerprint:
+        return error_response(
+            DomainError(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "Idempotency-Key: already used for a different request",
+                ["Idempotency-Key"],
+            )
+        )
+    headers = {"Idempotent-Replayed": "true"}
+    if earlier.result.get("etag"):
+        headers["ETag"] = earlier.result["etag"]
+    return json_response(earlier.result["body"], earlier.result["status"], headers=headers)
+
+
+def decode_filter_id(name: str, value: str | None, object_names: tuple[str, ...]) -> int | None:
+    """A filter's public id as a primary key (INVALID_ID when malformed)."""
+    if value is None:
+        return None
+    try:
+        found, primary_key = ids.decode(value)
+    except ids.InvalidIdError as error:
+        raise DomainError(ErrorCode.INVALID_ID, f"{name}: {error}", [name]) from None
+    if found not in object_names:
+        raise DomainError(
+            ErrorCode.INVALID_ID, f"{name}: expected a {' or '.join(object_names)} id", [name]
+        )
+    return primary_key

@@ -1,0 +1,143 @@
+"""Reads shared by every domain: one record, or a filtered, ordered page of records.
+
+Every read starts from `readable(actor, ...)`, so no adapter can show a record its user
+may not see. Pages use keyset pagination (an opaque cursor holding the last row's sort
+value and id), which costs the same on page 1 and page 20,000.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import Q, QuerySet
+
+from dealflow.core import ids
+from dealflow.core.access import readable
+from dealflow.core.errors import DomainError, ErrorCode
+
+Record = TypeVar("Record", bound=models.Model)
+MAX_PAGE_SIZE = 200
+
+
+def record_get(actor: Any, queryset: QuerySet[Record], public_id: str) -> Record:
+    """The record with this public id if the actor may see it; NOT_FOUND otherwise."""
+    object_name = queryset.model.object_name  # type: ignore[attr-defined]
+    try:
+        _object, primary_key = ids.decode(public_id, object_name)
+    except ids.InvalidIdError:
+        raise DomainError(
+            ErrorCode.NOT_FOUND, f"no {object_name} with id {public_id!r}", ["id"]
+        ) from None
+    record = readable(actor, queryset).filter(pk=primary_key).first()
+    if record is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"no {object_name} with id {public_id!r}", ["id"])
+    return record
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Any]
+    next_cursor: str | None
+    total: int | None
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """What a list of one object may be filtered, searched and ordered by."""
+
+    # query parameter -> ORM lookup (values arrive already typed by the adapter)
+    filters: Mapping[str, str]
+    # columns `q` searches (case-insensitive prefix)
+    search: Sequence[str]
+    # order name -> model field; "-name" sorts descending
+    orderings: Mapping[str, str]
+    default_order: str
+
+
+def _encode_cursor(value: Any, primary_key: int) -> str:
+    if isinstance(value, datetime.datetime | datetime.date):
+        value = value.isoformat()
+    raw = json.dumps([value, primary_key], default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, field: models.Field) -> tuple[Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, primary_key = json.loads(raw)
+        if not isinstance(primary_key, int):
+            raise ValueError("bad id")
+        if value is not None:
+            value = field.to_python(value)
+        return value, primary_key
+    except Exception:
+        raise DomainError(
+            ErrorCode.INVALID_FIELD, "cursor: not a cursor this list returned", ["cursor"]
+        ) from None
+
+
+def page_of(
+    actor: Any,
+    queryset: QuerySet[Record],
+    spec: ListSpec,
+    *,
+    filters: Mapping[str, Any],
+    search: str | None = None,
+    order_by: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    include_total: bool = False,
+) -> Page:
+    """One page of the records the actor may see, filtered and ordered."""
+    queryset = readable(actor, queryset)
+    conditions = {
+        spec.filters[name]: value
+        for name, value in filters.items()
+        if value is not None and name in spec.filters
+    }
+    queryset = queryset.filter(**conditions)
+    if search:
+        text_match = Q()
+        for column in spec.search:
+            text_match |= Q(**{f"{column}__istartswith": search.strip()})
+        queryset = queryset.filter(text_match)
+    order = order_by or spec.default_order
+    descending = order.startswith("-")
+    order_name = order.lstrip("-")
+    if order_name not in spec.orderings:
+        allowed = ", ".join(sorted(spec.orderings))
+        raise DomainError(
+            ErrorCode.INVALID_FIELD,
+            f"order_by: {order_name!r} is not one of {allowed} (prefix - to sort descending)",
+            ["order_by"],
+        )
+    column = spec.orderings[order_name]
+    sign = "-" if descending else ""
+    total = queryset.count() if include_total else None
+    if cursor:
+        value, last_id = _decode_cursor(cursor, queryset.model._meta.get_field(column))
+        after = "lt" if descending else "gt"
+        queryset = queryset.filter(
+            Q(**{f"{column}__{after}": value}) | Q(**{column: value, f"pk__{after}": last_id})
+        )
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    rows = list(queryset.order_by(f"{sign}{column}", f"{sign}pk")[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = _encode_cursor(getattr(last, column), last.pk)
+    return Page(records=rows, next_cursor=next_cursor, total=total)
+
+
+def picklist_value_list() -> QuerySet:
+    """Every configurable picklist value, active or retired."""
+    from dealflow.core.models import PicklistValue
+
+    return PicklistValue.objects.all()

@@ -1,0 +1,60 @@
+"""Reads of leads, restricted to what the acting user may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from dealflow.core.access import readable
+from dealflow.core.selectors import ListSpec, Page, page_of, record_get
+from dealflow.leads.models import Lead, LeadStatus
+
+LEAD_LIST = ListSpec(
+    filters={
+        "owner": "owner_user",
+        "owner_queue": "owner_queue",
+        "status": "status__name",
+        "lead_source": "lead_source",
+        "rating": "rating",
+        "industry": "industry",
+        "is_converted": "is_converted",
+        "created_after": "created_at__gte",
+        "created_before": "created_at__lt",
+        "modified_after": "updated_at__gte",
+        "modified_before": "updated_at__lt",
+        "converted_after": "converted_date__gte",
+        "converted_before": "converted_date__lte",
+    },
+    search=("last_name", "first_name", "company", "email"),
+    orderings={
+        "created_date": "created_at",
+        "last_modified_date": "updated_at",
+        "last_name": "last_name",
+        "company": "company",
+    },
+    default_order="-created_date",
+)
+
+
+def lead_queryset() -> QuerySet[Lead]:
+    return Lead.objects.select_related("status")
+
+
+def lead_get(*, actor: Any, lead_id: str) -> Lead:
+    """A lead the actor may see, by public id (NOT_FOUND otherwise)."""
+    return record_get(actor, lead_queryset(), lead_id)
+
+
+def lead_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:
+    """A page of the leads the actor may see."""
+    return page_of(actor, lead_queryset(), LEAD_LIST, filters=filters, **options)
+
+
+def lead_visible(*, actor: Any) -> QuerySet[Lead]:
+    """Every lead the actor may see (reports, exports)."""
+    return readable(actor, lead_queryset())
+
+
+def lead_status_list() -> QuerySet[LeadStatus]:
+    return LeadStatus.objects.all()

@@ -1,0 +1,200 @@
+"""The lead endpoints: create, read, change, list, delete, convert."""
+
+import pytest
+
+from dealflow.accounts.models import Account
+from dealflow.core.models import AuditEvent
+from dealflow.leads.models import Lead
+from dealflow.sales.models import Opportunity
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+NEW_LEAD = {"last_name": "Hopper", "company": "Navy Labs", "email": "grace@navy.test"}
+
+
+def test_create_read_update_delete(api, actor):
+    created = api.post("/leads", NEW_LEAD)
+    assert created.status_code == 201, created.content
+    body = created.json()
+    lead = Lead.objects.get()
+    assert body["id"] == lead.public_id
+    assert (body["last_name"], body["status"], body["owner_id"], body["is_converted"]) == (
+        "Hopper",
+        "Open - Not Contacted",
+        actor.public_id,
+        False,
+    )
+    assert created["ETag"]
+
+    fetched = api.get(f"/leads/{lead.public_id}")
+    assert fetched.status_code == 200
+    assert fetched.json() == body
+    assert (
+        api.get(f"/leads/{lead.public_id}", headers={"If-None-Match": fetched["ETag"]}).status_code
+        == 304
+    )
+
+    changed = api.patch(
+        f"/leads/{lead.public_id}", {"title": "Rear Admiral"}, headers={"If-Match": fetched["ETag"]}
+    )
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["title"] == "Rear Admiral"
+    assert changed["ETag"] != fetched["ETag"]
+
+    stale = api.patch(
+        f"/leads/{lead.public_id}", {"title": "Admiral"}, headers={"If-Match": fetched["ETag"]}
+    )
+    assert stale.status_code == 412
+    assert stale.json()["errors"][0]["code"] == "PRECONDITION_FAILED"
+    assert Lead.objects.get().title == "Rear Admiral"
+
+    deleted = api.delete(f"/leads/{lead.public_id}")
+    assert deleted.status_code == 204
+    assert Lead.objects.count() == 0
+    assert api.get(f"/leads/{lead.public_id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "fields"),
+    [
+        ({"company": "X"}, 400, "REQUIRED_FIELD_MISSING", ["last_name"]),
+        ({**NEW_LEAD, "shoe_size": 9}, 400, "INVALID_FIELD", ["shoe_size"]),
+        (
+            {**NEW_LEAD, "is_converted": True},
+            400,
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            ["is_converted"],
+        ),
+        ({**NEW_LEAD, "id": "00Q000000000001EAA"}, 400, "INVALID_FIELD_FOR_INSERT_UPDATE", ["id"]),
+        ({**NEW_LEAD, "owner_id": "nope"}, 400, "INVALID_ID", ["owner_id"]),
+        ({**NEW_LEAD, "owner_id": "005000000000999AAA"}, 404, "NOT_FOUND", ["owner_id"]),
+        ({**NEW_LEAD, "owner_id": "001000000000001AAA"}, 400, "INVALID_ID", ["owner_id"]),
+        ("not json", 400, "JSON_PARSER_ERROR", []),
+        ([1, 2], 400, "JSON_PARSER_ERROR", []),
+    ],
+)
+def test_create_refuses_bad_input(api, body, status, code, fields):
+    response = api.post("/leads", body)
+    assert response.status_code == status, response.content
+    error = response.json()["errors"][0]
+    assert (error["code"], error["fields"]) == (code, fields)
+    assert Lead.objects.count() == 0
+
+
+def test_duplicate_email_is_a_conflict(api):
+    api.post("/leads", NEW_LEAD)
+    response = api.post("/leads", {**NEW_LEAD, "email": "GRACE@navy.test"})
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "DUPLICATE_VALUE"
+    assert Lead.objects.count() == 1
+
+
+def test_idempotency_key_replays_the_first_response(api):
+    first = api.post("/leads", NEW_LEAD, headers={"Idempotency-Key": "k1"})
+    again = api.post("/leads", NEW_LEAD, headers={"Idempotency-Key": "k1"})
+    other = api.post(
+        "/leads", {**NEW_LEAD, "email": "x@navy.test"}, headers={"Idempotency-Key": "k1"}
+    )
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert other.status_code == 409
+    assert other.json()["errors"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert Lead.objects.count() == 1
+
+
+def test_a_failed_request_keeps_no_idempotency_record(api):
+    refused = api.post("/leads", {"company": "X"}, headers={"Idempotency-Key": "k2"})
+    accepted = api.post(
+        "/leads", {"company": "X", "last_name": "Y"}, headers={"Idempotency-Key": "k2"}
+    )
+    assert (refused.status_code, accepted.status_code) == (400, 201)
+
+
+def test_convert(api, actor):
+    lead = LeadFactory(owner_user=actor, company="Navy Labs")
+
+    response = api.post(
+        f"/leads/{lead.public_id}/convert",
+        {"opportunity_name": "Fleet"},
+        headers={"Idempotency-Key": "c1"},
+    )
+    again = api.post(
+        f"/leads/{lead.public_id}/convert",
+        {"opportunity_name": "Fleet"},
+        headers={"Idempotency-Key": "c1"},
+    )
+    twice = api.post(f"/leads/{lead.public_id}/convert", {})
+
+    assert response.status_code == 200, response.content
+    result = response.json()
+    assert result["account_id"] == Account.objects.get().public_id
+    assert result["opportunity_id"] == Opportunity.objects.get(name="Fleet").public_id
+    assert again.json() == result
+    assert twice.status_code == 400
+    assert twice.json()["errors"][0]["code"] == "CANNOT_UPDATE_CONVERTED_LEAD"
+    assert api.patch(f"/leads/{lead.public_id}", {"title": "x"}).json()["errors"][0]["code"] == (
+        "CANNOT_UPDATE_CONVERTED_LEAD"
+    )
+    assert AuditEvent.objects.filter(action="convert").count() == 1
+
+
+def test_convert_refuses_unknown_options(api, actor):
+    lead = LeadFactory(owner_user=actor)
+    response = api.post(f"/leads/{lead.public_id}/convert", {"make_it_so": True})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["fields"] == ["make_it_so"]
+    assert Account.objects.count() == 0
+
+
+def test_list_filters_orders_and_pages(api, actor):
+    leads = [
+        LeadFactory(owner_user=actor, lead_source="Web" if n % 2 else "Other") for n in range(7)
+    ]
+
+    first = api.get(
+        "/leads", lead_source="Web", limit=2, include_total="true", order_by="created_date"
+    )
+    assert first.status_code == 200, first.content
+    body = first.json()
+    web = [lead.public_id for lead in leads if lead.lead_source == "Web"]
+    assert [record["id"] for record in body["records"]] == web[:2]
+    assert body["total"] == 3
+    second = api.get(
+        "/leads", lead_source="Web", limit=2, order_by="created_date", cursor=body["next_cursor"]
+    )
+    assert [record["id"] for record in second.json()["records"]] == web[2:]
+    assert second.json()["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "fields"),
+    [
+        ({"limit": "0"}, "INVALID_TYPE", ["limit"]),
+        ({"limit": "many"}, "INVALID_TYPE", ["limit"]),
+        ({"order_by": "shoe_size"}, "INVALID_FIELD", ["order_by"]),
+        ({"cursor": "garbage"}, "INVALID_FIELD", ["cursor"]),
+        ({"owner_id": "xyz"}, "INVALID_ID", ["owner_id"]),
+        ({"created_after": "yesterday"}, "INVALID_TYPE", ["created_after"]),
+    ],
+)
+def test_list_refuses_bad_parameters(api, query, code, fields):
+    response = api.get("/leads", **query)
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert (error["code"], error["fields"]) == (code, fields)
+
+
+def test_list_runs_a_constant_number_of_queries(api, actor, django_assert_num_queries):
+    for _ in range(3):
+        LeadFactory(owner_user=actor)
+    api.get("/leads", limit=2)  # warm the sharing-defaults cache
+    with django_assert_num_queries(2):  # the token, the page
+        small = api.get("/leads", limit=2)
+    for _ in range(60):
+        LeadFactory(owner_user=actor)
+    with django_assert_num_queries(2):
+        large = api.get("/leads", limit=50)
+    assert (len(small.json()["records"]), len(large.json()["records"])) == (2, 50)
