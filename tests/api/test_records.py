@@ -1,0 +1,145 @@
+"""Accounts, contacts, opportunities, contact roles, tasks and the directory through the API."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from dealflow.sales.models import OpportunityContactRole, OpportunityHistory, Task
+from tests.factories import (
+    AccountFactory,
+    ContactFactory,
+    LeadFactory,
+    OpportunityFactory,
+    QueueFactory,
+    TaskFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_account_contact_opportunity_flow(api, actor):
+    account = api.post("/accounts", {"name": "Initech", "type": "Prospect", "annual_revenue": 1500000.5})
+    assert account.status_code == 201, account.content
+    account_id = account.json()["id"]
+    assert account.json()["annual_revenue"] == "1500000.50"
+
+    contact = api.post("/contacts", {"last_name": "Lumbergh", "account_id": account_id})
+    assert contact.status_code == 201, contact.content
+    assert contact.json()["account_id"] == account_id
+
+    deal = api.post(
+        "/opportunities",
+        {"name": "Printers", "account_id": account_id, "close_date": "2026-12-31", "stage_name": "Qualification", "amount": "12000"},
+    )
+    assert deal.status_code == 201, deal.content
+    body = deal.json()
+    assert (body["probability"], body["forecast_category_name"], body["expected_revenue"], body["is_closed"]) == (
+        10,
+        "Pipeline",
+        "1200.00",
+        False,
+    )
+
+    won = api.patch(f"/opportunities/{body['id']}", {"stage_name": "Closed Won"})
+    assert won.status_code == 200, won.content
+    assert (won.json()["is_won"], won.json()["probability"], won.json()["forecast_category_name"]) == (
+        True,
+        100,
+        "Closed",
+    )
+    assert OpportunityHistory.objects.count() == 2
+
+    lost = api.patch(f"/opportunities/{body['id']}", {"stage_name": "Closed Lost"})
+    assert lost.status_code == 400
+    assert lost.json()["errors"][0] == {
+        "code": "REQUIRED_FIELD_MISSING",
+        "message": "loss_reason: required when moving to the lost stage 'Closed Lost'",
+        "fields": ["loss_reason"],
+    }
+
+    role = api.post(
+        "/contact-roles",
+        {"opportunity_id": body["id"], "contact_id": contact.json()["id"], "role": "Decision Maker", "is_primary": True},
+    )
+    assert role.status_code == 201, role.content
+    assert role.json()["is_primary"] is True
+    changed = api.patch(f"/contact-roles/{role.json()['id']}", {"role": "Economic Buyer"})
+    assert changed.json()["role"] == "Economic Buyer"
+    refused = api.patch(f"/contact-roles/{role.json()['id']}", {"contact_id": contact.json()["id"]})
+    assert refused.json()["errors"][0]["code"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    assert OpportunityContactRole.objects.get().role == "Economic Buyer"
+
+
+def test_task_flow(api, actor):
+    lead = LeadFactory(owner_user=actor)
+    deal = OpportunityFactory()
+
+    created = api.post(
+        "/tasks",
+        {"subject": "Call", "who_id": lead.public_id, "type": "call", "activity_date": "2026-12-01"},
+    )
+    assert created.status_code == 201, created.content
+    task_id = created.json()["id"]
+    assert (created.json()["who_id"], created.json()["status"], created.json()["activity_date"]) == (
+        lead.public_id,
+        "open",
+        "2026-12-01",
+    )
+    assert api.post("/tasks", {"subject": "x", "who_id": deal.public_id}).json()["errors"][0]["code"] == "INVALID_ID"
+    assert api.patch(f"/tasks/{task_id}", {"status": "completed"}).status_code == 400
+
+    moved = api.patch(f"/tasks/{task_id}", {"what_id": deal.public_id, "priority": "high"})
+    assert moved.status_code == 200, moved.content
+    assert (moved.json()["what_id"], moved.json()["priority"]) == (deal.public_id, "high")
+
+    done = api.post(f"/tasks/{task_id}/complete")
+    assert done.status_code == 200
+    assert done.json()["status"] == "completed"
+    assert Task.objects.get().status == "completed"
+
+
+def test_directory_and_settings(api, actor):
+    queue = QueueFactory(name="Inbound")
+    queue.members.add(actor)
+
+    users = api.get("/users").json()["records"]
+    assert [user["id"] for user in users] == [actor.public_id]
+    assert api.get(f"/queues/{queue.public_id}").json()["member_ids"] == [actor.public_id]
+    stages = api.get("/opportunity-stages").json()["records"]
+    assert [stage["name"] for stage in stages][:2] == ["Prospecting", "Qualification"]
+    statuses = api.get("/lead-statuses").json()["records"]
+    assert [status["name"] for status in statuses if status["is_converted"]] == ["Closed - Converted"]
+    sources = [row["value"] for row in api.get("/picklists").json()["records"] if row["picklist"] == "lead_source"]
+    assert sources[0] == "Web"
+
+
+LIST_FACTORIES = {
+    "/leads": lambda actor: LeadFactory(owner_user=actor),
+    "/accounts": lambda actor: AccountFactory(owner=actor),
+    "/contacts": lambda actor: ContactFactory(owner=actor),
+    "/opportunities": lambda actor: OpportunityFactory(owner=actor),
+    "/contact-roles": lambda actor: OpportunityContactRole.objects.create(
+        opportunity=OpportunityFactory(owner=actor), contact=ContactFactory(owner=actor)
+    ),
+    "/tasks": lambda actor: TaskFactory(owner=actor, lead=LeadFactory(owner_user=actor)),
+    "/users": lambda actor: UserFactory(),
+    "/queues": lambda actor: QueueFactory().members.add(actor),
+}
+
+
+@pytest.mark.parametrize("path", list(LIST_FACTORIES))
+def test_list_endpoints_run_a_constant_number_of_queries(api, actor, path):
+    def queries_for(count):
+        for _ in range(count):
+            LIST_FACTORIES[path](actor)
+        api.get(path, limit=1)  # warm caches
+        with CaptureQueriesContext(connection) as context:
+            response = api.get(path, limit=200)
+        assert response.status_code == 200, response.content
+        return len(context.captured_queries), len(response.json()["records"])
+
+    few_queries, few_records = queries_for(2)
+    many_queries, many_records = queries_for(25)
+    assert many_records > few_records
+    assert many_queries == few_queries
