@@ -723,3 +723,36 @@ def test_lead_filters_work(admin_client):
     today = datetime.date.today()
     response = admin_client.get(admin_url(Lead, "changelist"), {"created_at__year": today.year})
     assert response.status_code == 200
+
+
+# ---------------------------------------------------------------------------------------
+# Access rules in the back office
+
+
+def test_back_office_follows_the_access_rules(client):
+    from dealflow.core.services import sharing_default_set
+    from tests.factories import TeamFactory, UserFactory
+
+    sharing_default_set(actor=None, object_name="Lead", access="private")
+    east, west = TeamFactory(name="East"), TeamFactory(name="West")
+    manager = UserFactory(role=Role.MANAGER, team=east, is_staff=True)
+    team_lead = LeadFactory(owner_user=UserFactory(team=east), last_name="Teamlead")
+    other_lead = LeadFactory(owner_user=UserFactory(team=west), last_name="Otherlead")
+    client.force_login(manager)
+
+    listing = client.get(admin_url(Lead, "changelist"))
+    assert listing.status_code == 200
+    assert b"Teamlead" in listing.content
+    assert b"Otherlead" not in listing.content
+    assert client.get(admin_url(Lead, "change", team_lead.pk)).status_code == 200
+    hidden = client.get(admin_url(Lead, "change", other_lead.pk))
+    assert hidden.status_code == 302  # Django's "doesn't exist" redirect
+    assert client.post(admin_url(Lead, "delete", other_lead.pk), {"post": "yes"}).status_code == 302
+    assert Lead.objects.filter(pk=other_lead.pk).exists()
+
+
+def test_reps_have_no_back_office(client):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(role=Role.REP))
+    assert client.get(admin_url(Lead, "changelist")).status_code == 302

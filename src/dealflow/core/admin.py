@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from dealflow.core import ids
+from dealflow.core.access import can_edit, readable
 from dealflow.core.errors import DomainError
 from dealflow.core.metadata import LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST, get_object
 from dealflow.core.models import AuditEvent, IdempotencyRecord, PicklistValue, SharingDefault
@@ -238,9 +239,32 @@ SYSTEM_FIELDSET = ("System", {"classes": ("collapse",), "fields": ("created_at",
 
 
 class RecordAdmin(PublicIdSearchMixin, ServiceAdmin):
-    """Shared by the service-backed admins; the add form leaves out read-only fields."""
+    """Shared by the service-backed admins; the add form leaves out read-only fields.
+
+    Business records follow dealflow's access rules, not Django's model permissions:
+    staff (admins and managers) use the back office, and see and change exactly what
+    the rules let them (core/access.py), as in every other adapter.
+    """
 
     readonly_fields = ("public_id", "created_at", "updated_at")
+
+    def get_queryset(self, request):
+        return readable(request.user, super().get_queryset(request))
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request) and (obj is None or can_edit(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
