@@ -105,3 +105,9 @@ def require_edit(actor: Any, record: models.Model) -> None:
             f"you may not change {type(record).__name__} {public_id}",
             [],
         )
+
+
+def require_admin(actor: Any, what: str) -> None:
+    """Refuse with INSUFFICIENT_ACCESS_OR_READONLY unless the actor is an admin."""
+    if not is_admin(actor):
+        raise DomainError(ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY, f"only admins change {what}")

@@ -49,12 +49,16 @@ def creation_changes(instance: models.Model, field_names: Iterable[str]) -> dict
 
 
 def audit_event(
-    actor: Any, instance: models.Model, action: AuditAction, changes: Mapping[str, Any]
+    actor: Any,
+    instance: models.Model,
+    action: AuditAction,
+    changes: Mapping[str, Any],
+    object_name: str | None = None,
 ) -> AuditEvent:
     """An unsaved event; callers save it (or bulk-create several) in their transaction."""
     return AuditEvent(
         actor=actor if getattr(actor, "pk", None) else None,
-        object_name=instance.object_name,  # type: ignore[attr-defined]
+        object_name=object_name or instance.object_name,  # type: ignore[attr-defined]
         record_id=instance.pk,
         action=action,
         changes=dict(changes),
@@ -62,9 +66,13 @@ def audit_event(
 
 
 def record_audit(
-    actor: Any, instance: models.Model, action: AuditAction, changes: Mapping[str, Any]
+    actor: Any,
+    instance: models.Model,
+    action: AuditAction,
+    changes: Mapping[str, Any],
+    object_name: str | None = None,
 ) -> AuditEvent:
     """Save one audit event now (inside the caller's transaction)."""
-    event = audit_event(actor, instance, action, changes)
+    event = audit_event(actor, instance, action, changes, object_name)
     event.save()
     return event

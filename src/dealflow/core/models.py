@@ -45,6 +45,8 @@ class Picklist(models.TextChoices):
 class PicklistValue(TimeStampedModel):
     """One allowed value of a configurable picklist (lead source, industry, ...)."""
 
+    object_name = "PicklistValue"
+
     picklist = models.CharField(max_length=40, choices=Picklist.choices)
     value = models.CharField(max_length=255)
     sort_order = models.PositiveIntegerField(default=0)

@@ -6,10 +6,10 @@ from typing import Any
 
 from django.db import models, transaction
 
-from dealflow.core.access import forget_sharing_defaults, is_admin, require_edit
+from dealflow.core.access import forget_sharing_defaults, require_admin, require_edit
 from dealflow.core.audit import json_value, record_audit
 from dealflow.core.errors import DomainError, ErrorCode
-from dealflow.core.models import Access, AuditAction, SharingDefault
+from dealflow.core.models import Access, AuditAction, Picklist, PicklistValue, SharingDefault
 
 
 def record_delete(*, actor: Any, record: models.Model) -> None:
@@ -27,10 +27,7 @@ def record_delete(*, actor: Any, record: models.Model) -> None:
 
 def sharing_default_set(*, actor: Any, object_name: str, access: str) -> SharingDefault:
     """Set an object's organisation-wide default access (admins only)."""
-    if not is_admin(actor):
-        raise DomainError(
-            ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY, "only admins change sharing defaults"
-        )
+    require_admin(actor, "sharing defaults")
     if access not in Access.values:
         raise DomainError(
             ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
@@ -38,8 +35,51 @@ def sharing_default_set(*, actor: Any, object_name: str, access: str) -> Sharing
             ["access"],
         )
     with transaction.atomic():
+        previous = SharingDefault.objects.filter(object_name=object_name).first()
         sharing, _created = SharingDefault.objects.update_or_create(
             object_name=object_name, defaults={"access": access}
         )
+        old_access = previous.access if previous else Access.READ_WRITE
+        record_audit(
+            actor,
+            sharing,
+            AuditAction.UPDATE,
+            {object_name: [old_access, access]},
+            object_name="SharingDefault",
+        )
     forget_sharing_defaults()
     return sharing
+
+
+def picklist_value_set(
+    *, actor: Any, picklist: str, value: str, sort_order: int | None = None, is_active: bool = True
+) -> PicklistValue:
+    """Add a picklist value or change its order and whether it is offered (admins only)."""
+    require_admin(actor, "picklists")
+    if picklist not in Picklist.values:
+        raise DomainError(
+            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+            f"picklist: expected one of {', '.join(Picklist.values)}, got {picklist!r}",
+            ["picklist"],
+        )
+    value = (value or "").strip() if isinstance(value, str) else ""
+    if not value or len(value) > 255:
+        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "value: 1 to 255 characters", ["value"])
+    with transaction.atomic():
+        existing = PicklistValue.objects.select_for_update().filter(picklist=picklist, value=value)
+        row = existing.first() or PicklistValue(picklist=picklist, value=value)
+        before = {"sort_order": row.sort_order, "is_active": row.is_active} if row.pk else {}
+        if sort_order is not None:
+            row.sort_order = sort_order
+        elif row.pk is None:
+            last = PicklistValue.objects.filter(picklist=picklist).order_by("-sort_order").first()
+            row.sort_order = (last.sort_order + 1) if last else 1
+        row.is_active = is_active
+        row.save()
+        changes = {
+            name: [before.get(name), getattr(row, name)]
+            for name in ("sort_order", "is_active")
+            if before.get(name) != getattr(row, name)
+        }
+        record_audit(actor, row, AuditAction.UPDATE if before else AuditAction.CREATE, changes)
+    return row

@@ -13,6 +13,8 @@ from dealflow.core.models import PublicIdMixin, TimeStampedModel
 class LeadStatus(TimeStampedModel):
     """A value of Lead.Status; flags say which are the default, converted and closed ones."""
 
+    object_name = "LeadStatus"
+
     name = models.CharField(max_length=80, unique=True)
     sort_order = models.PositiveIntegerField(default=0)
     is_default = models.BooleanField(default=False)

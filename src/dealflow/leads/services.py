@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
 from dealflow.core import ids
-from dealflow.core.access import require_edit
+from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import audit_event, changes_since, creation_changes, snapshot
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
@@ -565,3 +565,55 @@ def _make_primary_contact(
             {"contact": [None, contact.public_id], "is_primary": [None, True]},
         )
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Lead statuses (configuration)
+
+
+def lead_status_set(
+    *,
+    actor: User,
+    name: str,
+    sort_order: int | None = None,
+    is_default: bool | None = None,
+    is_converted: bool | None = None,
+    is_closed: bool | None = None,
+    is_active: bool | None = None,
+) -> LeadStatus:
+    """Add a lead status or change its flags (admins only); there is one default status."""
+    require_admin(actor, "lead statuses")
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > 80:
+        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "name: 1 to 80 characters", ["name"])
+    with transaction.atomic():
+        status = LeadStatus.objects.select_for_update().filter(name=name).first()
+        status = status or LeadStatus(name=name, sort_order=LeadStatus.objects.count() + 1)
+        before = snapshot(
+            status, ["sort_order", "is_default", "is_converted", "is_closed", "is_active"]
+        )
+        for field, value in (
+            ("sort_order", sort_order),
+            ("is_default", is_default),
+            ("is_converted", is_converted),
+            ("is_closed", is_closed),
+            ("is_active", is_active),
+        ):
+            if value is not None:
+                setattr(status, field, value)
+        if status.is_default and (status.is_converted or not status.is_active):
+            raise DomainError(
+                ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+                "is_default: the default status must be active and not converted",
+                ["is_default"],
+            )
+        if status.is_default:
+            LeadStatus.objects.filter(is_default=True).exclude(pk=status.pk).update(
+                is_default=False
+            )
+        created = status.pk is None
+        status.save()
+        changes = changes_since(before, status)
+        action = AuditAction.CREATE if created else AuditAction.UPDATE
+        audit_event(actor, status, action, changes).save()
+    return status

@@ -17,6 +17,8 @@ class Role(models.TextChoices):
 class Team(TimeStampedModel):
     """A sales team; its manager sees the team's records."""
 
+    object_name = "Team"
+
     name = models.CharField(max_length=80, unique=True)
 
     class Meta:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from dealflow.core.access import require_admin
 from dealflow.core.audit import record_audit
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import AuditAction
-from dealflow.people.models import ApiToken, Role, Team, User
+from dealflow.people.models import ApiToken, Queue, Role, Team, User
 
 TOKEN_PREFIX = "dft_"
 
@@ -32,7 +34,8 @@ def user_create(
     last_name: str = "",
     team: Team | None = None,
 ) -> User:
-    """Create a user who can sign in; admins also get the back office."""
+    """Create a user who can sign in (admins only); admins and managers get the back office."""
+    require_admin(actor, "users")
     username = username.strip()
     if not username:
         raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "username: required", ["username"])
@@ -95,3 +98,41 @@ def token_revoke(*, actor: User | None, api_token: ApiToken) -> ApiToken:
             {"revoked_at": [None, api_token.revoked_at.isoformat()]},
         )
     return api_token
+
+
+def team_create(*, actor: User | None, name: str) -> Team:
+    """Add a team (admins only)."""
+    require_admin(actor, "teams")
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > 80:
+        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "name: 1 to 80 characters", ["name"])
+    if Team.objects.filter(name__iexact=name).exists():
+        raise DomainError(ErrorCode.DUPLICATE_VALUE, f"name: a team {name!r} exists", ["name"])
+    with transaction.atomic():
+        team = Team.objects.create(name=name)
+        record_audit(actor, team, AuditAction.CREATE, {"name": [None, name]})
+    return team
+
+
+def queue_set(
+    *, actor: User | None, name: str, email: str = "", members: list[User] | None = None
+) -> Queue:
+    """Add a queue or change its email and members (admins only)."""
+    require_admin(actor, "queues")
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > 80:
+        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "name: 1 to 80 characters", ["name"])
+    with transaction.atomic():
+        queue, created = Queue.objects.get_or_create(name=name, defaults={"email": email})
+        before_members = sorted(queue.members.values_list("pk", flat=True))
+        if not created and email != queue.email:
+            queue.email = email
+            queue.save(update_fields=["email", "updated_at"])
+        if members is not None:
+            queue.members.set(members)
+        after_members = sorted(queue.members.values_list("pk", flat=True))
+        changes: dict[str, list[Any]] = {"email": [None, email]} if created else {}
+        if before_members != after_members:
+            changes["members"] = [before_members, after_members]
+        record_audit(actor, queue, AuditAction.CREATE if created else AuditAction.UPDATE, changes)
+    return queue

@@ -22,6 +22,8 @@ class ForecastCategory(models.TextChoices):
 class OpportunityStage(TimeStampedModel):
     """A sales stage; moving a deal into it sets probability, forecast category, closed, won."""
 
+    object_name = "OpportunityStage"
+
     name = models.CharField(max_length=80, unique=True)
     sort_order = models.PositiveIntegerField(default=0)
     probability = models.PositiveSmallIntegerField()

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
-from dealflow.core.access import require_edit
+from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import changes_since, creation_changes, record_audit, snapshot
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
@@ -325,7 +325,7 @@ def task_update(*, actor: User, task: Task, data: Mapping[str, Any]) -> Task:
         watched = {name for name in cleaned if name not in ("who", "what")}
         before = snapshot(task, [*watched, "lead", "contact", "account", "opportunity"])
         if "who" in cleaned or "what" in cleaned:
-            who = cleaned.pop("who", None) or task.lead or task.contact
+            who: Lead | Contact = cleaned.pop("who", None) or task.lead or task.contact  # type: ignore[assignment]
             what = cleaned.pop("what") if "what" in data else task.opportunity or task.account
             for name, value in _task_targets(who, what).items():
                 setattr(task, name, value)
@@ -340,3 +340,99 @@ def task_update(*, actor: User, task: Task, data: Mapping[str, Any]) -> Task:
 def task_delete(*, actor: User, task: Task) -> None:
     """Delete a task."""
     record_delete(actor=actor, record=task)
+
+
+# ---------------------------------------------------------------------------------------
+# Opportunity stages (configuration)
+
+
+def opportunity_stage_set(
+    *,
+    actor: User,
+    name: str,
+    sort_order: int | None = None,
+    probability: int | None = None,
+    forecast_category: str | None = None,
+    is_closed: bool | None = None,
+    is_won: bool | None = None,
+    is_active: bool | None = None,
+) -> OpportunityStage:
+    """Add a stage or change it (admins only); deals keep their values until they move."""
+    require_admin(actor, "opportunity stages")
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > 80:
+        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "name: 1 to 80 characters", ["name"])
+    with transaction.atomic():
+        stage = OpportunityStage.objects.select_for_update().filter(name=name).first()
+        if stage is None:
+            if probability is None or forecast_category is None:
+                raise DomainError(
+                    ErrorCode.REQUIRED_FIELD_MISSING,
+                    "a new stage needs probability and forecast_category",
+                    [
+                        name
+                        for name, value in (
+                            ("probability", probability),
+                            ("forecast_category", forecast_category),
+                        )
+                        if value is None
+                    ],
+                )
+            stage = OpportunityStage(name=name, sort_order=OpportunityStage.objects.count() + 1)
+        fields = (
+            "sort_order",
+            "probability",
+            "forecast_category",
+            "is_closed",
+            "is_won",
+            "is_active",
+        )
+        before = snapshot(stage, fields)
+        for field, value in zip(
+            fields,
+            (sort_order, probability, forecast_category, is_closed, is_won, is_active),
+            strict=True,
+        ):
+            if value is not None:
+                setattr(stage, field, value)
+        _check_stage_definition(stage)
+        created = stage.pk is None
+        stage.save()
+        record_audit(
+            actor,
+            stage,
+            AuditAction.CREATE if created else AuditAction.UPDATE,
+            changes_since(before, stage),
+        )
+    return stage
+
+
+def _check_stage_definition(stage: OpportunityStage) -> None:
+    if not 0 <= stage.probability <= 100:
+        raise DomainError(ErrorCode.INVALID_TYPE, "probability: 0 to 100", ["probability"])
+    if stage.forecast_category not in ForecastCategory.values:
+        raise DomainError(
+            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+            f"forecast_category: one of {', '.join(ForecastCategory.values)}",
+            ["forecast_category"],
+        )
+    if stage.is_won and not stage.is_closed:
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION, "is_won: a won stage is also closed", ["is_won"]
+        )
+    closed_category = ForecastCategory.CLOSED if stage.is_won else ForecastCategory.OMITTED
+    if stage.is_closed and stage.forecast_category != closed_category:
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+            f"forecast_category: a {'won' if stage.is_won else 'lost'} stage forecasts {closed_category}",
+            ["forecast_category"],
+        )
+    if not stage.is_closed and stage.forecast_category in (
+        ForecastCategory.CLOSED,
+        ForecastCategory.OMITTED,
+    ):
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+            "forecast_category: an open stage forecasts Pipeline, Best Case or Commit",
+            ["forecast_category"],
+        )
