@@ -186,7 +186,9 @@ def test_convert_into_an_account_the_actor_cannot_see_is_refused(people):
     hidden_account = AccountFactory(owner=people["owner"])
     client = ApiClient(people["other_rep"])
 
-    response = client.post(f"/leads/{lead.public_id}/convert", {"account_id": hidden_account.public_id})
+    response = client.post(
+        f"/leads/{lead.public_id}/convert", {"account_id": hidden_account.public_id}
+    )
 
     assert response.status_code == 404
     assert response.json()["errors"][0]["fields"] == ["account_id"]
@@ -199,7 +201,9 @@ def test_references_to_invisible_records_are_refused(people):
     hidden_account = AccountFactory(owner=people["owner"])
     client = ApiClient(people["other_rep"])
 
-    response = client.post("/contacts", {"last_name": "Sneaky", "account_id": hidden_account.public_id})
+    response = client.post(
+        "/contacts", {"last_name": "Sneaky", "account_id": hidden_account.public_id}
+    )
 
     assert response.status_code == 404
     assert response.json()["errors"][0]["fields"] == ["account_id"]

@@ -7,9 +7,7 @@ pytestmark = pytest.mark.django_db
 def test_openapi_document_lists_every_operation():
     schema = Client().get("/api/v1/openapi.json").json()
     operations = {
-        operation["operationId"]
-        for path in schema["paths"].values()
-        for operation in path.values()
+        operation["operationId"] for path in schema["paths"].values() for operation in path.values()
     }
     for prefix in ("lead", "account", "contact", "opportunity", "contact_role", "task"):
         for verb in ("list", "get", "create", "update", "delete"):

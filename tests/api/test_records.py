@@ -19,7 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_account_contact_opportunity_flow(api, actor):
-    account = api.post("/accounts", {"name": "Initech", "type": "Prospect", "annual_revenue": 1500000.5})
+    account = api.post(
+        "/accounts", {"name": "Initech", "type": "Prospect", "annual_revenue": 1500000.5}
+    )
     assert account.status_code == 201, account.content
     account_id = account.json()["id"]
     assert account.json()["annual_revenue"] == "1500000.50"
@@ -30,11 +32,22 @@ def test_account_contact_opportunity_flow(api, actor):
 
     deal = api.post(
         "/opportunities",
-        {"name": "Printers", "account_id": account_id, "close_date": "2026-12-31", "stage_name": "Qualification", "amount": "12000"},
+        {
+            "name": "Printers",
+            "account_id": account_id,
+            "close_date": "2026-12-31",
+            "stage_name": "Qualification",
+            "amount": "12000",
+        },
     )
     assert deal.status_code == 201, deal.content
     body = deal.json()
-    assert (body["probability"], body["forecast_category_name"], body["expected_revenue"], body["is_closed"]) == (
+    assert (
+        body["probability"],
+        body["forecast_category_name"],
+        body["expected_revenue"],
+        body["is_closed"],
+    ) == (
         10,
         "Pipeline",
         "1200.00",
@@ -43,7 +56,11 @@ def test_account_contact_opportunity_flow(api, actor):
 
     won = api.patch(f"/opportunities/{body['id']}", {"stage_name": "Closed Won"})
     assert won.status_code == 200, won.content
-    assert (won.json()["is_won"], won.json()["probability"], won.json()["forecast_category_name"]) == (
+    assert (
+        won.json()["is_won"],
+        won.json()["probability"],
+        won.json()["forecast_category_name"],
+    ) == (
         True,
         100,
         "Closed",
@@ -60,7 +77,12 @@ def test_account_contact_opportunity_flow(api, actor):
 
     role = api.post(
         "/contact-roles",
-        {"opportunity_id": body["id"], "contact_id": contact.json()["id"], "role": "Decision Maker", "is_primary": True},
+        {
+            "opportunity_id": body["id"],
+            "contact_id": contact.json()["id"],
+            "role": "Decision Maker",
+            "is_primary": True,
+        },
     )
     assert role.status_code == 201, role.content
     assert role.json()["is_primary"] is True
@@ -77,16 +99,28 @@ def test_task_flow(api, actor):
 
     created = api.post(
         "/tasks",
-        {"subject": "Call", "who_id": lead.public_id, "type": "call", "activity_date": "2026-12-01"},
+        {
+            "subject": "Call",
+            "who_id": lead.public_id,
+            "type": "call",
+            "activity_date": "2026-12-01",
+        },
     )
     assert created.status_code == 201, created.content
     task_id = created.json()["id"]
-    assert (created.json()["who_id"], created.json()["status"], created.json()["activity_date"]) == (
+    assert (
+        created.json()["who_id"],
+        created.json()["status"],
+        created.json()["activity_date"],
+    ) == (
         lead.public_id,
         "open",
         "2026-12-01",
     )
-    assert api.post("/tasks", {"subject": "x", "who_id": deal.public_id}).json()["errors"][0]["code"] == "INVALID_ID"
+    assert (
+        api.post("/tasks", {"subject": "x", "who_id": deal.public_id}).json()["errors"][0]["code"]
+        == "INVALID_ID"
+    )
     assert api.patch(f"/tasks/{task_id}", {"status": "completed"}).status_code == 400
 
     moved = api.patch(f"/tasks/{task_id}", {"what_id": deal.public_id, "priority": "high"})
@@ -109,8 +143,14 @@ def test_directory_and_settings(api, actor):
     stages = api.get("/opportunity-stages").json()["records"]
     assert [stage["name"] for stage in stages][:2] == ["Prospecting", "Qualification"]
     statuses = api.get("/lead-statuses").json()["records"]
-    assert [status["name"] for status in statuses if status["is_converted"]] == ["Closed - Converted"]
-    sources = [row["value"] for row in api.get("/picklists").json()["records"] if row["picklist"] == "lead_source"]
+    assert [status["name"] for status in statuses if status["is_converted"]] == [
+        "Closed - Converted"
+    ]
+    sources = [
+        row["value"]
+        for row in api.get("/picklists").json()["records"]
+        if row["picklist"] == "lead_source"
+    ]
     assert sources[0] == "Web"
 
 

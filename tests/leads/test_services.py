@@ -238,3 +238,16 @@ def test_update_may_keep_its_own_email_in_another_case(actor):
 
     lead.refresh_from_db()
     assert lead.email == "Mine@navy.example"
+
+
+def test_nul_characters_are_refused_on_every_database(actor):
+    refused(
+        lambda: lead_create(actor=actor, data={**MINIMAL, "city": "Ber\x00lin"}),
+        ErrorCode.INVALID_TYPE,
+        ["city"],
+    )
+    refused(
+        lambda: lead_create(actor=actor, data={**MINIMAL, "status": "Qualified\x00"}),
+        ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+        ["status"],
+    )

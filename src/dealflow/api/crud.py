@@ -16,6 +16,7 @@ from dealflow.api import docs
 from dealflow.api.support import (
     body_data,
     check_if_match,
+    filter_value,
     page_response,
     read_response,
     record_response,
@@ -68,7 +69,7 @@ def register_crud(
         openapi_extra=docs.list_doc(object_name),
     )
     def list_records(request, filters: Query[filters_schema]) -> HttpResponse:  # type: ignore[valid-type]
-        values = filters.dict()
+        values = {name: filter_value(name, value) for name, value in filters.dict().items()}
         options = {name: values.pop(name) for name in LIST_OPTION_NAMES}
         search = options.pop("q")
         result = page(actor=request.auth, filters=to_filters(values), search=search, **options)

@@ -46,6 +46,26 @@ def _errors(*statuses: int) -> dict[int, Any]:
     }
 
 
+def _header(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "in": "header",
+        "name": name,
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+IF_NONE_MATCH = _header("If-None-Match", "ETags the client holds: 304 when one is current")
+IF_MATCH = _header("If-Match", "ETags the change is based on (`*`: any): 412 when none is current")
+IDEMPOTENCY_KEY = _header(
+    "Idempotency-Key",
+    "Repeating a request with the same key and body replays the first answer",
+    minLength=1,
+    maxLength=255,
+)
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -59,7 +79,7 @@ def page_schema(object_name: str) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "records": {"type": "array", "items": _ref(object_name)},
-            "next_cursor": {"type": "string", "nullable": True},
+            "next_cursor": {"type": ["string", "null"]},
             "total": {"type": "integer"},
         },
         "required": ["records", "next_cursor"],
@@ -72,16 +92,18 @@ def list_doc(object_name: str) -> dict[str, Any]:
 
 def get_doc(object_name: str) -> dict[str, Any]:
     return {
+        "parameters": [IF_NONE_MATCH],
         "responses": {
             200: _json(_ref(object_name), f"The {object_name}; ETag header for If-Match"),
             304: {"description": "Not modified (If-None-Match)"},
             **_errors(401, 404),
-        }
+        },
     }
 
 
 def create_doc(object_name: str, body: str | None = None) -> dict[str, Any]:
     return {
+        "parameters": [IDEMPOTENCY_KEY],
         "requestBody": _body(body or f"{object_name}Create"),
         "responses": {
             201: _json(_ref(object_name), f"The new {object_name}"),
@@ -92,6 +114,7 @@ def create_doc(object_name: str, body: str | None = None) -> dict[str, Any]:
 
 def update_doc(object_name: str, body: str | None = None) -> dict[str, Any]:
     return {
+        "parameters": [IF_MATCH],
         "requestBody": _body(body or f"{object_name}Update"),
         "responses": {
             200: _json(_ref(object_name), f"The changed {object_name}"),
@@ -101,13 +124,20 @@ def update_doc(object_name: str, body: str | None = None) -> dict[str, Any]:
 
 
 def delete_doc() -> dict[str, Any]:
-    return {"responses": {204: {"description": "Deleted"}, **_errors(400, 401, 403, 404, 412)}}
+    return {
+        "parameters": [IF_MATCH],
+        "responses": {204: {"description": "Deleted"}, **_errors(400, 401, 403, 404, 412)},
+    }
 
 
-def action_doc(result_schema: dict[str, Any], body: str | None = None) -> dict[str, Any]:
+def action_doc(
+    result_schema: dict[str, Any], body: str | None = None, *, idempotent: bool = False
+) -> dict[str, Any]:
     extra: dict[str, Any] = {
         "responses": {200: _json(result_schema, "Done"), **_errors(400, 401, 403, 404, 409)}
     }
+    if idempotent:
+        extra["parameters"] = [IDEMPOTENCY_KEY]
     if body:
         extra["requestBody"] = {
             "required": False,

@@ -78,7 +78,7 @@ CONVERSION_REFERENCES = {
 CONVERSION_RESULT = {
     "type": "object",
     "properties": {
-        name: {"type": "string", "nullable": name == "opportunity_id"}
+        name: {"type": ["string", "null"] if name == "opportunity_id" else "string"}
         for name in ("lead_id", "account_id", "contact_id", "opportunity_id")
     },
     "required": ["lead_id", "account_id", "contact_id", "opportunity_id"],
@@ -116,7 +116,7 @@ def conversion_options(actor: Any, body: dict[str, Any]) -> dict[str, Any]:
     "/leads/{lead_id}/convert",
     operation_id="lead_convert",
     summary="Convert a lead into an account, a contact and an opportunity (honours Idempotency-Key)",
-    openapi_extra=docs.action_doc(CONVERSION_RESULT, body="LeadConvert"),
+    openapi_extra=docs.action_doc(CONVERSION_RESULT, body="LeadConvert", idempotent=True),
 )
 def convert_lead(request, lead_id: str):
     def operation():

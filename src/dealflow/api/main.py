@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, re_path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -26,6 +30,52 @@ class DealflowAPI(NinjaAPI):
         components["Errors"] = docs.ERROR_SCHEMA
         components["LeadConvert"] = leads.LEAD_CONVERT_SCHEMA
         return schema
+
+    @property
+    def urls(self) -> tuple[list[Any], str, str]:
+        """ninja's URLs, with its plain-text 405s as JSON errors, and JSON 404s for the rest."""
+        patterns, app_name, namespace = super().urls
+        patterns = [
+            URLPattern(item.pattern, _json_405(item.callback), item.default_args, item.name)
+            if isinstance(item, URLPattern)
+            else item
+            for item in patterns
+        ]
+        patterns.append(re_path(r"^.*$", no_such_endpoint))
+        return patterns, app_name, namespace
+
+
+def _json_405(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405 or response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            return response
+        allowed = response.get("Allow", "")
+        return json_response(
+            {
+                "errors": [
+                    {
+                        "code": str(ErrorCode.METHOD_NOT_ALLOWED),
+                        "message": f"{request.method} is not allowed here (allowed: {allowed})",
+                        "fields": [],
+                    }
+                ]
+            },
+            status=405,
+            headers={"Allow": allowed},
+        )
+
+    return answer
+
+
+@csrf_exempt
+def no_such_endpoint(request: HttpRequest) -> HttpResponse:
+    return error_response(
+        DomainError(ErrorCode.NOT_FOUND, f"no endpoint {request.path} (see docs/api.md)")
+    )
 
 
 api = DealflowAPI(

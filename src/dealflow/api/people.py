@@ -46,7 +46,7 @@ USER_SCHEMA = {
         "last_name": {"type": "string"},
         "email": {"type": "string"},
         "role": {"type": "string", "enum": ["admin", "manager", "rep"]},
-        "team": {"type": "string", "nullable": True},
+        "team": {"type": ["string", "null"]},
         "is_active": {"type": "boolean"},
     },
 }

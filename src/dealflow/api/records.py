@@ -179,17 +179,33 @@ def _field_schema(field_def: FieldDef, *, for_input: bool) -> dict[str, Any]:
     ):
         schema["maxLength"] = field_def.length
     if field_def.choices:
-        schema["enum"] = list(field_def.choices)
+        # A blank field is stored (and shown) as "", and "" is how a client clears one.
+        schema["enum"] = [*field_def.choices, *([""] if field_def.nullable else [])]
+    if field_def.type == "email":
+        # Stored addresses were checked on the way in (or are ""); only input is validated.
+        del schema["format"]
+        if for_input:
+            schema["anyOf"] = [{"format": "email"}, {"maxLength": 0}]
     if field_def.type == "currency" and for_input:
         schema = {"anyOf": [schema, {"type": "number"}]}
+    if field_def.nullable or not for_input:
+        schema = _nullable(schema)
     description = field_def.label
     if field_def.reference_to:
         description += f" ({' or '.join(field_def.reference_to)} id)"
     if field_def.picklist:
         description += f"; values from the {field_def.picklist} picklist"
     schema["description"] = description
-    if field_def.nullable or not for_input:
-        schema = {**schema, "nullable": True} if "anyOf" not in schema else schema
+    return schema
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema that also allows null (OpenAPI 3.1: a type list, not `nullable`)."""
+    if "type" not in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    schema = {**schema, "type": [schema["type"], "null"]}
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
     return schema
 
 

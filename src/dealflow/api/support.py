@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from typing import Any
 
 from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from dealflow.api.records import dumps, etag, from_json, to_json
 from dealflow.core import ids
@@ -27,6 +29,7 @@ STATUS_BY_CODE = {
     ErrorCode.INVALID_AUTH_HEADER: 401,
 }
 IDEMPOTENCY_KEY_LENGTH = 255
+MAX_STORED_KEY = 2**63 - 1  # the largest primary key of a (64-bit) database row
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None):
@@ -63,14 +66,46 @@ def page_response(object_name: str, page: Page) -> HttpResponse:
     return json_response(payload)
 
 
+def check_text(name: str, value: str) -> str:
+    """Refuse text no database can store: NUL characters (PostgreSQL) and lone surrogates."""
+    if "\x00" in value:
+        raise DomainError(
+            ErrorCode.INVALID_TYPE, f"{name}: text cannot contain NUL (\\u0000) characters", [name]
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DomainError(
+            ErrorCode.INVALID_TYPE, f"{name}: text is not valid Unicode (lone surrogate)", [name]
+        ) from None
+    return value
+
+
+def _check_texts(name: str, value: Any) -> None:
+    """check_text on every key and string inside a JSON value, blaming field `name`."""
+    if isinstance(value, str):
+        check_text(name, value)
+    elif isinstance(value, list):
+        for item in value:
+            _check_texts(name, item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_texts(name, key)
+            _check_texts(name, item)
+
+
 def request_body(request: HttpRequest) -> dict[str, Any]:
-    """The request's JSON object, or a JSON_PARSER_ERROR."""
+    """The request's JSON object, or a JSON_PARSER_ERROR (INVALID_TYPE for unstorable text)."""
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError) as error:
         raise DomainError(ErrorCode.JSON_PARSER_ERROR, f"body is not JSON: {error}") from None
     if not isinstance(body, dict):
         raise DomainError(ErrorCode.JSON_PARSER_ERROR, "body must be a JSON object")
+    for key, value in body.items():
+        name = key.encode("utf-8", "backslashreplace").decode("utf-8")
+        _check_texts(name, key)
+        _check_texts(name, value)
     return body
 
 
@@ -137,11 +172,11 @@ def run_idempotent(request: HttpRequest, operation: Callable[[], HttpResponse]) 
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return run(operation)
-    if not key.strip() or len(key) > IDEMPOTENCY_KEY_LENGTH:
+    if not key.strip() or len(key) > IDEMPOTENCY_KEY_LENGTH or "\x00" in key:
         return error_response(
             DomainError(
                 ErrorCode.INVALID_FIELD,
-                f"Idempotency-Key: 1 to {IDEMPOTENCY_KEY_LENGTH} characters",
+                f"Idempotency-Key: 1 to {IDEMPOTENCY_KEY_LENGTH} characters, no NUL",
                 ["Idempotency-Key"],
             )
         )
@@ -199,4 +234,27 @@ def decode_filter_id(name: str, value: str | None, object_names: tuple[str, ...]
         raise DomainError(
             ErrorCode.INVALID_ID, f"{name}: expected a {' or '.join(object_names)} id", [name]
         )
+    if primary_key > MAX_STORED_KEY:  # no row has it, and SQLite cannot even compare it
+        raise DomainError(ErrorCode.INVALID_ID, f"{name}: {value!r} names no record", [name])
     return primary_key
+
+
+def filter_value(name: str, value: Any) -> Any:
+    """A list filter made safe for the database: text checked, datetimes in UTC.
+
+    PostgreSQL refuses UTC offsets beyond 15:59 and SQLite stores UTC text, so datetimes
+    are converted here (naive ones are in the current time zone, as Django takes them);
+    a moment outside years 1 to 9999 in UTC is bad input.
+    """
+    if isinstance(value, str):
+        return check_text(name, value)
+    if not isinstance(value, datetime.datetime):
+        return value
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        return value.astimezone(datetime.UTC)
+    except OverflowError:
+        raise DomainError(
+            ErrorCode.INVALID_TYPE, f"{name}: {value.isoformat()} is out of range", [name]
+        ) from None

@@ -57,6 +57,8 @@ def _clean_string(field_def: FieldDef, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected text, got {value!r}")
+    if "\x00" in value:  # PostgreSQL cannot store NUL in text; refuse it on every database
+        raise _fail(ErrorCode.INVALID_TYPE, field_def, "text may not contain NUL characters")
     value = value.strip()
     if field_def.length and len(value) > field_def.length:
         raise _fail(
@@ -92,7 +94,8 @@ def _clean_decimal(field_def: FieldDef, value: Any) -> Decimal | None:
             number = None
     if number is None or not number.is_finite():
         raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected a number, got {value!r}")
-    number = number.quantize(Decimal("0.01"))
+    if abs(number) <= _MAX_AMOUNT:  # quantize() fails on numbers of too many digits
+        number = number.quantize(Decimal("0.01"))
     if abs(number) > _MAX_AMOUNT:
         raise _fail(ErrorCode.INVALID_TYPE, field_def, "at most 16 digits before the point")
     return number
@@ -201,7 +204,7 @@ def resolve_table_picklist(field_def: FieldDef, value: Any) -> Any:
         return value
     if isinstance(value, model):
         value = value.name  # type: ignore[attr-defined]
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise _fail(
             ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
             field_def,
