@@ -183,3 +183,44 @@ def test_list_endpoints_run_a_constant_number_of_queries(api, actor, path):
     many_queries, many_records = queries_for(25)
     assert many_records > few_records
     assert many_queries == few_queries
+
+
+def test_admins_configure_through_the_api(api_as):
+    from dealflow.people.models import Queue, Role, Team, User
+
+    admin = UserFactory(role=Role.ADMIN)
+    rep = UserFactory(role=Role.REP)
+    client = api_as(admin)
+
+    assert client.post("/teams", {"name": "North"}).status_code == 201
+    created = client.post("/users", {"username": "nina", "role": "manager", "team": "North"})
+    assert created.status_code == 201, created.content
+    assert (created.json()["role"], created.json()["team"]) == ("manager", "North")
+    assert User.objects.get(username="nina").has_usable_password() is False
+    queue = client.post("/queues", {"name": "Partners", "member_ids": [created.json()["id"]]})
+    assert queue.json()["member_ids"] == [created.json()["id"]]
+    stage = client.post(
+        "/opportunity-stages",
+        {"name": "Pilot", "probability": 65, "forecast_category": "Best Case"},
+    )
+    assert stage.status_code == 200, stage.content
+    status = client.post("/lead-statuses", {"name": "Nurture", "is_closed": True})
+    assert status.json()["is_closed"] is True
+    value = client.post("/picklists", {"picklist": "lead_source", "value": "Webinar"})
+    assert value.json() == {
+        "picklist": "lead_source",
+        "value": "Webinar",
+        "sort_order": 8,
+        "is_active": True,
+    }
+
+    bad = client.post("/teams", {"name": "South", "colour": "red"})
+    assert bad.status_code == 400
+    nul = client.post("/teams", {"name": "So\x00uth"})
+    assert nul.status_code == 400
+
+    refused = api_as(rep).post("/teams", {"name": "Rogue"})
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["code"] == "INSUFFICIENT_ACCESS_OR_READONLY"
+    assert sorted(Team.objects.values_list("name", flat=True)) == ["North"]
+    assert Queue.objects.count() == 1

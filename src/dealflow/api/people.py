@@ -1,16 +1,28 @@
-"""The directory (users, teams, queues) and the configurable picklists: read for everyone."""
+"""The directory (users, teams, queues) and the picklists: everyone reads, admins write."""
 
-from typing import Any
+from typing import Any, Literal
 
-from ninja import Router
+from ninja import Router, Schema
+from pydantic import ConfigDict, Field, model_validator
 
 from dealflow.api import docs
-from dealflow.api.support import json_response
+from dealflow.api.support import decode_filter_id, json_response, resolver, run, run_idempotent
 from dealflow.core.selectors import picklist_value_list
+from dealflow.core.services import picklist_value_set
 from dealflow.leads.selectors import lead_status_list
+from dealflow.leads.services import lead_status_set
 from dealflow.people.models import Queue, User
-from dealflow.people.selectors import queue_get, queue_list, team_list, user_get, user_list
+from dealflow.people.selectors import (
+    queue_get,
+    queue_list,
+    team_get,
+    team_list,
+    user_get,
+    user_list,
+)
+from dealflow.people.services import queue_set, team_create, user_create
 from dealflow.sales.selectors import stage_list
+from dealflow.sales.services import opportunity_stage_set
 
 router = Router(tags=["People and settings"])
 
@@ -132,3 +144,189 @@ def list_stages(request):
 def list_picklists(request):
     values = picklist_value_list().values("picklist", "value", "sort_order", "is_active")
     return json_response({"records": list(values)})
+
+
+# ---------------------------------------------------------------------------------------
+# Admin writes (the services refuse anyone else with 403)
+
+
+class Strict(Schema):
+    """A request body: unknown fields refused, no text a database cannot store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def storable_text(self):
+        for name, value in self:
+            for text in value if isinstance(value, list) else [value]:
+                if isinstance(text, str) and ("\x00" in text or _has_surrogate(text)):
+                    raise ValueError(f"{name}: text with NUL or invalid Unicode")
+        return self
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= character <= "\udfff" for character in text)
+
+
+class UserIn(Strict):
+    username: str = Field(..., min_length=1, max_length=150)
+    role: Literal["admin", "manager", "rep"] = "rep"
+    email: str = Field("", max_length=254)
+    first_name: str = Field("", max_length=150)
+    last_name: str = Field("", max_length=150)
+    team: str | None = Field(None, description="A team name")
+    password: str | None = Field(
+        None, min_length=12, description="Absent: the user works with API tokens only"
+    )
+
+
+class TeamIn(Strict):
+    name: str = Field(..., min_length=1, max_length=80)
+
+
+class QueueIn(Strict):
+    name: str = Field(..., min_length=1, max_length=80)
+    email: str = Field("", max_length=254)
+    member_ids: list[str] | None = Field(None, description="User ids; absent: unchanged")
+
+
+class LeadStatusIn(Strict):
+    name: str = Field(..., min_length=1, max_length=80)
+    sort_order: int | None = Field(None, ge=0, le=100_000)
+    is_default: bool | None = None
+    is_converted: bool | None = None
+    is_closed: bool | None = None
+    is_active: bool | None = None
+
+
+class StageIn(Strict):
+    name: str = Field(..., min_length=1, max_length=80)
+    sort_order: int | None = Field(None, ge=0, le=100_000)
+    probability: int | None = Field(None, ge=0, le=100)
+    forecast_category: str | None = None
+    is_closed: bool | None = None
+    is_won: bool | None = None
+    is_active: bool | None = None
+
+
+class PicklistValueIn(Strict):
+    picklist: str
+    value: str = Field(..., min_length=1, max_length=255)
+    sort_order: int | None = Field(None, ge=0, le=100_000)
+    is_active: bool = True
+
+
+def _written(schema: dict[str, Any], status: int = 201) -> dict[str, Any]:
+    return {
+        "responses": {
+            status: {"description": "Saved", "content": {"application/json": {"schema": schema}}},
+            **docs._errors(400, 401, 403, 404, 409),
+        }
+    }
+
+
+def _status_json(status: Any) -> dict[str, Any]:
+    fields = ("name", "sort_order", "is_default", "is_converted", "is_closed", "is_active")
+    return {name: getattr(status, name) for name in fields}
+
+
+def _stage_json(stage: Any) -> dict[str, Any]:
+    fields = (
+        "name",
+        "sort_order",
+        "probability",
+        "forecast_category",
+        "is_closed",
+        "is_won",
+        "is_active",
+    )
+    return {name: getattr(stage, name) for name in fields}
+
+
+def _picklist_json(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in ("picklist", "value", "sort_order", "is_active")}
+
+
+@router.post("/users", operation_id="user_create", openapi_extra=_written(USER_SCHEMA))
+def create_user(request, body: UserIn):
+    def operation():
+        team = team_get(name=body.team) if body.team else None
+        user = user_create(
+            actor=request.auth,
+            username=body.username,
+            password=body.password,
+            role=body.role,
+            email=body.email,
+            first_name=body.first_name,
+            last_name=body.last_name,
+            team=team,
+        )
+        return json_response(user_json(user), status=201)
+
+    return run_idempotent(request, operation)
+
+
+@router.post("/teams", operation_id="team_create", openapi_extra=_written(NAMED_SCHEMA))
+def create_team(request, body: TeamIn):
+    def operation():
+        team = team_create(actor=request.auth, name=body.name)
+        return json_response({"name": team.name}, status=201)
+
+    return run_idempotent(request, operation)
+
+
+@router.post(
+    "/queues",
+    operation_id="queue_set",
+    summary="Create a queue, or change its email and members (by name)",
+    openapi_extra=_written(QUEUE_SCHEMA, status=200),
+)
+def set_queue(request, body: QueueIn):
+    def operation():
+        members = None
+        if body.member_ids is not None:
+            members = [
+                resolver(request.auth)("member_ids", "User", member_id)
+                for member_id in body.member_ids
+                if decode_filter_id("member_ids", member_id, ("User",))
+            ]
+        queue = queue_set(actor=request.auth, name=body.name, email=body.email, members=members)
+        return json_response(queue_json(queue))
+
+    return run(operation)
+
+
+@router.post(
+    "/lead-statuses",
+    operation_id="lead_status_set",
+    summary="Create or change a lead status (by name)",
+    openapi_extra=_written(NAMED_SCHEMA, status=200),
+)
+def set_lead_status(request, body: LeadStatusIn):
+    return run(
+        lambda: json_response(_status_json(lead_status_set(actor=request.auth, **body.dict())))
+    )
+
+
+@router.post(
+    "/opportunity-stages",
+    operation_id="opportunity_stage_set",
+    summary="Create or change an opportunity stage (by name)",
+    openapi_extra=_written(NAMED_SCHEMA, status=200),
+)
+def set_stage(request, body: StageIn):
+    return run(
+        lambda: json_response(_stage_json(opportunity_stage_set(actor=request.auth, **body.dict())))
+    )
+
+
+@router.post(
+    "/picklists",
+    operation_id="picklist_value_set",
+    summary="Add a picklist value or change its order and whether it is offered",
+    openapi_extra=_written(NAMED_SCHEMA, status=200),
+)
+def set_picklist_value(request, body: PicklistValueIn):
+    return run(
+        lambda: json_response(_picklist_json(picklist_value_set(actor=request.auth, **body.dict())))
+    )

@@ -32,6 +32,13 @@ def team_list() -> QuerySet[Team]:
     return Team.objects.all()
 
 
+def team_get(*, name: str) -> Team:
+    team = Team.objects.filter(name=name).first()
+    if team is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"team: no team named {name!r}", ["team"])
+    return team
+
+
 def queue_list() -> QuerySet[Queue]:
     return Queue.objects.prefetch_related("members")
 

@@ -27,7 +27,7 @@ def user_create(
     *,
     actor: User | None,
     username: str,
-    password: str,
+    password: str | None,
     role: str = Role.REP,
     email: str = "",
     first_name: str = "",
@@ -45,6 +45,10 @@ def user_create(
             f"role: expected one of {', '.join(Role.values)}, got {role!r}",
             ["role"],
         )
+    if len(username) > 150 or "\x00" in username:
+        raise DomainError(
+            ErrorCode.STRING_TOO_LONG, "username: at most 150 characters, no NUL", ["username"]
+        )
     if User.objects.filter(username__iexact=username).exists():
         raise DomainError(
             ErrorCode.DUPLICATE_VALUE, f"username: {username!r} is taken", ["username"]
@@ -59,7 +63,10 @@ def user_create(
         is_staff=role in (Role.ADMIN, Role.MANAGER),
         is_superuser=role == Role.ADMIN,
     )
-    user.set_password(password)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()  # signs in with an API token, or after a reset
     with transaction.atomic():
         user.save()
         record_audit(
