@@ -53,10 +53,10 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def fresh_sharing_defaults():
-    """Each test starts with the sharing defaults read from its own database."""
-    from dealflow.core.access import forget_sharing_defaults
+def fresh_configuration_caches():
+    """Each test reads sharing defaults, statuses and stages from its own database."""
+    from dealflow.core.cache import forget_all
 
-    forget_sharing_defaults()
+    forget_all()
     yield
-    forget_sharing_defaults()
+    forget_all()

@@ -275,3 +275,27 @@ def test_the_token_never_appears_in_responses_or_logs(people, caplog):
         assert client.token not in response.content.decode()
         assert client.token not in str(response.headers)
     assert client.token not in caplog.text
+
+
+def test_last_use_is_noted_at_most_every_five_minutes(people):
+    import datetime
+
+    from django.utils import timezone
+
+    client = ApiClient(people["owner"])
+    token = people["owner"].api_tokens.get()
+    assert token.last_used_at is None
+
+    client.get("/users")
+    token.refresh_from_db()
+    first_use = token.last_used_at
+    assert first_use is not None
+    client.get("/users")
+    token.refresh_from_db()
+    assert token.last_used_at == first_use
+
+    old = timezone.now() - datetime.timedelta(minutes=6)
+    type(token).objects.filter(pk=token.pk).update(last_used_at=old)
+    client.get("/users")
+    token.refresh_from_db()
+    assert token.last_used_at > old + datetime.timedelta(minutes=5)

@@ -7,8 +7,8 @@ import datetime
 from django.utils import timezone
 from ninja.security import HttpBearer
 
-from dealflow.people.models import ApiToken
-from dealflow.people.services import token_digest
+from dealflow.people.selectors import token_user
+from dealflow.people.services import token_digest, token_used
 
 # last_used_at is refreshed at most this often, so reads do not turn into writes.
 _LAST_USED_PRECISION = datetime.timedelta(minutes=5)
@@ -18,14 +18,10 @@ class BearerToken(HttpBearer):
     """Finds the active token by its digest; the token itself is never stored or logged."""
 
     def authenticate(self, request, token: str):
-        api_token = (
-            ApiToken.objects.select_related("user", "user__team")
-            .filter(digest=token_digest(token), revoked_at=None, user__is_active=True)
-            .first()
-        )
-        if api_token is None:
-            return None
         now = timezone.now()
-        if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_USED_PRECISION:
-            ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
-        return api_token.user
+        user = token_user(digest=token_digest(token), used_since=now - _LAST_USED_PRECISION)
+        if user is None:
+            return None
+        if user.token_use_is_old:
+            token_used(token_id=user.token_id, at=now)
+        return user

@@ -12,34 +12,30 @@ Contact roles follow their opportunity; everything else has an owner.
 
 from __future__ import annotations
 
-import time
 from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models import Q, QuerySet
 
+from dealflow.core.cache import TimedCache
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import Access, SharingDefault
 
 Record = TypeVar("Record", bound=models.Model)
 
-# Processes cache the sharing defaults briefly: a change takes effect everywhere within
-# this many seconds (at once in the process that made it).
-_CACHE_SECONDS = 30.0
-_cache: dict[str, Any] = {"loaded_at": 0.0, "defaults": {}}
+_sharing_defaults: TimedCache[dict[str, str]] = TimedCache(
+    lambda: dict(SharingDefault.objects.values_list("object_name", "access"))
+)
 
 
 def forget_sharing_defaults() -> None:
-    """Drop the cached defaults (after a change, and between tests)."""
-    _cache["loaded_at"] = 0.0
+    """Drop the cached defaults (after a change)."""
+    _sharing_defaults.forget()
 
 
 def sharing_default(object_name: str) -> Access:
-    """The organisation-wide default access of an object."""
-    if time.monotonic() - _cache["loaded_at"] > _CACHE_SECONDS:
-        _cache["defaults"] = dict(SharingDefault.objects.values_list("object_name", "access"))
-        _cache["loaded_at"] = time.monotonic()
-    return Access(_cache["defaults"].get(object_name, Access.READ_WRITE))
+    """The organisation-wide default access of an object (cached briefly, see core/cache)."""
+    return Access(_sharing_defaults.get().get(object_name, Access.READ_WRITE))
 
 
 def is_admin(actor: Any) -> bool:

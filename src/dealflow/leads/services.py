@@ -20,6 +20,7 @@ from dealflow.accounts.models import Account, Contact
 from dealflow.core import ids
 from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import audit_event, changes_since, creation_changes, snapshot
+from dealflow.core.cache import TimedCache
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, AuditEvent, IdempotencyRecord
@@ -47,19 +48,6 @@ def _refuse_converted_status(status: LeadStatus) -> None:
         )
 
 
-def _refuse_duplicate_email(email: str, *, excluding: int | None = None) -> None:
-    if not email:
-        return
-    duplicates = Lead.objects.annotate(email_lower=Lower("email")).filter(
-        email_lower=email.lower(), is_converted=False
-    )
-    if excluding is not None:
-        duplicates = duplicates.exclude(pk=excluding)
-    existing = duplicates.only("pk").first()
-    if existing is not None:
-        raise _duplicate_email_error(email, existing.public_id)
-
-
 def _duplicate_email_error(email: str, existing_id: str | None = None) -> DomainError:
     where = f" ({existing_id})" if existing_id else ""
     return DomainError(
@@ -70,28 +58,52 @@ def _duplicate_email_error(email: str, existing_id: str | None = None) -> Domain
 
 
 def _save_lead(lead: Lead, **save_options: Any) -> None:
-    """Save in a savepoint, so a lost race on the unique email becomes a clear error."""
+    """Save in a savepoint; the partial unique index on lower(email) finds duplicates.
+
+    Letting the index decide costs no query on the common path and cannot be raced;
+    only after a conflict is the existing lead looked up, to name it in the error.
+    """
     try:
         with transaction.atomic():
             lead.save(**save_options)
     except IntegrityError as error:
-        if "lead_unconverted_email_unique" in str(error) or "UNIQUE" in str(error).upper():
-            raise _duplicate_email_error(lead.email) from error
-        raise
+        if "lead_unconverted_email_unique" not in str(error):
+            raise
+        existing = (
+            Lead.objects.annotate(email_lower=Lower("email"))
+            .filter(email_lower=lead.email.lower(), is_converted=False)
+            .exclude(pk=lead.pk)
+            .order_by()
+            .only("pk")
+            .first()
+        )
+        raise _duplicate_email_error(
+            lead.email, existing.public_id if existing else None
+        ) from error
+
+
+_lead_statuses: TimedCache[list[LeadStatus]] = TimedCache(lambda: list(LeadStatus.objects.all()))
+
+
+def default_lead_status() -> LeadStatus:
+    """The status new leads get."""
+    for status in _lead_statuses.get():
+        if status.is_default:
+            return status
+    raise DomainError(ErrorCode.INVALID_STATUS, "No default lead status is configured", ["status"])
 
 
 def lead_create(*, actor: User, data: Mapping[str, Any]) -> Lead:
     """Create a lead with the default status; the owner defaults to the acting user."""
     cleaned = clean_values(get_object("Lead"), data, creating=True)
     owner = cleaned.pop("owner", None) or actor
-    status = cleaned.pop("status", None) or LeadStatus.objects.get(is_default=True)
+    status = cleaned.pop("status", None) or default_lead_status()
     _refuse_converted_status(status)
     lead = Lead(status=status)
     _set_owner(lead, owner)
     apply_values(lead, cleaned)
     lead.phone_digits = phone_digits(lead.phone or lead.mobile_phone)
     with transaction.atomic():
-        _refuse_duplicate_email(lead.email)
         _save_lead(lead)
         names = [field.name for field in get_object("Lead").fields if field.createable]
         changes = creation_changes(lead, [*names, "status"])
@@ -138,8 +150,6 @@ def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
         changes = changes_since(before, lead)
         if not changes:
             return lead
-        if "email" in changes:
-            _refuse_duplicate_email(lead.email, excluding=lead.pk)
         lead.phone_digits = phone_digits(lead.phone or lead.mobile_phone)
         _save_lead(lead, update_fields=[*changes, "phone_digits", "updated_at"])
         audit_event(actor, lead, AuditAction.UPDATE, changes).save()
@@ -240,16 +250,18 @@ def _conversion_fingerprint(**request: Any) -> str:
 
 
 def _converted_status(name: str | None) -> LeadStatus:
-    statuses = LeadStatus.objects.filter(is_converted=True, is_active=True)
-    status = statuses.filter(name=name).first() if name else statuses.first()
-    if status is None:
-        allowed = ", ".join(statuses.values_list("name", flat=True)) or "none configured"
+    statuses = [
+        status for status in _lead_statuses.get() if status.is_converted and status.is_active
+    ]
+    matching = [status for status in statuses if status.name == name] if name else statuses
+    if not matching:
+        allowed = ", ".join(status.name for status in statuses) or "none configured"
         raise DomainError(
             ErrorCode.INVALID_STATUS,
             f"converted_status: {name!r} is not a converted status (allowed: {allowed})",
             ["converted_status"],
         )
-    return status
+    return matching[0]
 
 
 @dataclass
@@ -616,4 +628,5 @@ def lead_status_set(
         changes = changes_since(before, status)
         action = AuditAction.CREATE if created else AuditAction.UPDATE
         audit_event(actor, status, action, changes).save()
+    _lead_statuses.forget()
     return status

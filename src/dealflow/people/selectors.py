@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+
+from django.db import connection
 from django.db.models import QuerySet
 
 from dealflow.core import ids
 from dealflow.core.errors import DomainError, ErrorCode
-from dealflow.people.models import Queue, Team, User
+from dealflow.people.models import ApiToken, Queue, Team, User
 
 
 def _by_public_id(queryset: QuerySet, object_name: str, public_id: str):
@@ -45,3 +48,25 @@ def queue_list() -> QuerySet[Queue]:
 
 def queue_get(*, queue_id: str) -> Queue:
     return _by_public_id(queue_list(), "Queue", queue_id)
+
+
+def _token_user_sql() -> str:
+    user_table = User._meta.db_table
+    token_table = ApiToken._meta.db_table
+    return (
+        f'SELECT u.*, t."id" AS token_id, '
+        f'(t."last_used_at" IS NULL OR t."last_used_at" < %s) AS token_use_is_old '
+        f'FROM "{token_table}" t JOIN "{user_table}" u ON u."id" = t."user_id" '
+        f'WHERE t."digest" = %s AND t."revoked_at" IS NULL AND u."is_active"'
+    )
+
+
+def token_user(*, digest: str, used_since: datetime.datetime) -> User | None:
+    """The active user of an active token, or None.
+
+    The user carries `token_id`, and `token_use_is_old` when the token's last use was
+    before `used_since`. This runs on every API request, so it is one raw statement
+    (table names from the models, values as parameters) instead of a compiled ORM query.
+    """
+    cutoff = connection.ops.adapt_datetimefield_value(used_since)
+    return next(iter(User.objects.raw(_token_user_sql(), [cutoff, digest])), None)

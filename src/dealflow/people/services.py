@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import secrets
 from typing import Any
@@ -143,3 +144,8 @@ def queue_set(
             changes["members"] = [before_members, after_members]
         record_audit(actor, queue, AuditAction.CREATE if created else AuditAction.UPDATE, changes)
     return queue
+
+
+def token_used(*, token_id: int, at: datetime.datetime) -> None:
+    """Note when a token was last used (not audited: it is not a change anyone made)."""
+    ApiToken.objects.filter(pk=token_id).update(last_used_at=at)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from dealflow.accounts.models import Account, Contact
 from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import changes_since, creation_changes, record_audit, snapshot
+from dealflow.core.cache import TimedCache
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, Picklist, PicklistValue
@@ -94,14 +95,19 @@ def history_row(
     )
 
 
+_stages: TimedCache[list[OpportunityStage]] = TimedCache(
+    lambda: list(OpportunityStage.objects.all())
+)
+
+
 def first_open_stage() -> OpportunityStage:
     """The stage new deals start in: the lowest sort order among active open stages."""
-    stage = OpportunityStage.objects.filter(is_active=True, is_closed=False).first()
-    if stage is None:
-        raise DomainError(
-            ErrorCode.FIELD_INTEGRITY_EXCEPTION, "No active open opportunity stage is configured"
-        )
-    return stage
+    for stage in _stages.get():
+        if stage.is_active and not stage.is_closed:
+            return stage
+    raise DomainError(
+        ErrorCode.FIELD_INTEGRITY_EXCEPTION, "No active open opportunity stage is configured"
+    )
 
 
 def opportunity_create(*, actor: User, data: Mapping[str, Any]) -> Opportunity:
@@ -404,6 +410,7 @@ def opportunity_stage_set(
             AuditAction.CREATE if created else AuditAction.UPDATE,
             changes_since(before, stage),
         )
+    _stages.forget()
     return stage
 
 
