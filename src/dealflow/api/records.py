@@ -20,6 +20,8 @@ from django.db import models
 from dealflow.core import ids
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import FieldDef, ObjectDef, get_object
+from dealflow.leads.selectors import lead_status_name
+from dealflow.sales.selectors import stage_name
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -55,8 +57,10 @@ def _getter(object_def: ObjectDef, field_def: FieldDef) -> Callable[[Any], Any]:
         attribute = f"{name}_id"
         target = field_def.reference_to[0]
         return lambda record: _public_id(target, getattr(record, attribute))
-    if field_def.picklist in ("lead_status", "opportunity_stage"):
-        return lambda record: getattr(record, name).name
+    if field_def.picklist == "lead_status":
+        return lambda record: lead_status_name(record.status_id)
+    if field_def.picklist == "opportunity_stage":
+        return lambda record: stage_name(record.stage_id)
     if field_def.type == "currency":
         return lambda record: _decimal_text(getattr(record, name))
     return lambda record: getattr(record, name)

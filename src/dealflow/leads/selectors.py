@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from dealflow.core.access import readable
+from dealflow.core.cache import TimedCache
 from dealflow.core.selectors import ListSpec, Page, page_of, record_get
 from dealflow.leads.models import Lead, LeadStatus
 
@@ -37,8 +38,23 @@ LEAD_LIST = ListSpec(
 )
 
 
+# Statuses are read by every lead write and shown with every lead; see core/cache.py.
+lead_statuses: TimedCache[list[LeadStatus]] = TimedCache(lambda: list(LeadStatus.objects.all()))
+
+
+def lead_status_name(status_id: int) -> str:
+    """A status's name by id, from the cache (reloaded once for a status it has not seen)."""
+    for attempt in range(2):
+        for status in lead_statuses.get():
+            if status.pk == status_id:
+                return status.name
+        if attempt == 0:
+            lead_statuses.forget()
+    raise LookupError(f"no lead status {status_id}")
+
+
 def lead_queryset() -> QuerySet[Lead]:
-    return Lead.objects.select_related("status")
+    return Lead.objects.all()
 
 
 def lead_get(*, actor: Any, lead_id: str) -> Lead:

@@ -20,13 +20,13 @@ from dealflow.accounts.models import Account, Contact
 from dealflow.core import ids
 from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import audit_event, changes_since, creation_changes, snapshot
-from dealflow.core.cache import TimedCache
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, AuditEvent, IdempotencyRecord
 from dealflow.core.services import record_delete
 from dealflow.core.validation import apply_values, clean_values, phone_digits
 from dealflow.leads.models import Lead, LeadStatus
+from dealflow.leads.selectors import lead_statuses
 from dealflow.people.models import Queue, User
 from dealflow.sales.models import Opportunity, OpportunityContactRole, Task, TaskStatus
 from dealflow.sales.services import first_open_stage, history_row
@@ -82,12 +82,9 @@ def _save_lead(lead: Lead, **save_options: Any) -> None:
         ) from error
 
 
-_lead_statuses: TimedCache[list[LeadStatus]] = TimedCache(lambda: list(LeadStatus.objects.all()))
-
-
 def default_lead_status() -> LeadStatus:
     """The status new leads get."""
-    for status in _lead_statuses.get():
+    for status in lead_statuses.get():
         if status.is_default:
             return status
     raise DomainError(ErrorCode.INVALID_STATUS, "No default lead status is configured", ["status"])
@@ -251,7 +248,7 @@ def _conversion_fingerprint(**request: Any) -> str:
 
 def _converted_status(name: str | None) -> LeadStatus:
     statuses = [
-        status for status in _lead_statuses.get() if status.is_converted and status.is_active
+        status for status in lead_statuses.get() if status.is_converted and status.is_active
     ]
     matching = [status for status in statuses if status.name == name] if name else statuses
     if not matching:
@@ -628,5 +625,5 @@ def lead_status_set(
         changes = changes_since(before, status)
         action = AuditAction.CREATE if created else AuditAction.UPDATE
         audit_event(actor, status, action, changes).save()
-    _lead_statuses.forget()
+    lead_statuses.forget()
     return status

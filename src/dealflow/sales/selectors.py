@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from dealflow.core.cache import TimedCache
 from dealflow.core.selectors import ListSpec, Page, page_of, record_get
 from dealflow.sales.models import Opportunity, OpportunityContactRole, OpportunityStage, Task
 
@@ -61,8 +62,25 @@ TASK_LIST = ListSpec(
 )
 
 
+# Stages are read by every new deal and shown with every deal; see core/cache.py.
+stages: TimedCache[list[OpportunityStage]] = TimedCache(
+    lambda: list(OpportunityStage.objects.all())
+)
+
+
+def stage_name(stage_id: int) -> str:
+    """A stage's name by id, from the cache (reloaded once for a stage it has not seen)."""
+    for attempt in range(2):
+        for stage in stages.get():
+            if stage.pk == stage_id:
+                return stage.name
+        if attempt == 0:
+            stages.forget()
+    raise LookupError(f"no opportunity stage {stage_id}")
+
+
 def opportunity_queryset() -> QuerySet[Opportunity]:
-    return Opportunity.objects.select_related("stage")
+    return Opportunity.objects.all()
 
 
 def opportunity_get(*, actor: Any, opportunity_id: str) -> Opportunity:

@@ -12,7 +12,6 @@ from django.utils import timezone
 from dealflow.accounts.models import Account, Contact
 from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import changes_since, creation_changes, record_audit, snapshot
-from dealflow.core.cache import TimedCache
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, Picklist, PicklistValue
@@ -31,6 +30,7 @@ from dealflow.sales.models import (
     TaskStatus,
     TaskType,
 )
+from dealflow.sales.selectors import stages
 
 # A change of any of these appends an OpportunityHistory row.
 HISTORY_FIELDS = ("amount", "probability", "stage", "close_date")
@@ -95,14 +95,9 @@ def history_row(
     )
 
 
-_stages: TimedCache[list[OpportunityStage]] = TimedCache(
-    lambda: list(OpportunityStage.objects.all())
-)
-
-
 def first_open_stage() -> OpportunityStage:
     """The stage new deals start in: the lowest sort order among active open stages."""
-    for stage in _stages.get():
+    for stage in stages.get():
         if stage.is_active and not stage.is_closed:
             return stage
     raise DomainError(
@@ -410,7 +405,7 @@ def opportunity_stage_set(
             AuditAction.CREATE if created else AuditAction.UPDATE,
             changes_since(before, stage),
         )
-    _stages.forget()
+    stages.forget()
     return stage
 
 
