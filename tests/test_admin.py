@@ -756,3 +756,25 @@ def test_reps_have_no_back_office(client):
 
     client.force_login(UserFactory(role=Role.REP))
     assert client.get(admin_url(Lead, "changelist")).status_code == 302
+
+
+def test_editing_a_stage_in_the_back_office_is_audited_and_seen_at_once(admin_client):
+    from dealflow.sales.models import OpportunityStage
+    from dealflow.sales.selectors import stage_name
+
+    stage = OpportunityStage.objects.get(name="Prospecting")
+    assert stage_name(stage.pk) == "Prospecting"  # now cached
+    response = admin_client.post(
+        admin_url(OpportunityStage, "change", stage.pk),
+        {
+            "name": "Discovery",
+            "sort_order": 1,
+            "probability": 10,
+            "forecast_category": "Pipeline",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302, response.content
+    assert stage_name(stage.pk) == "Discovery"
+    event = AuditEvent.objects.get(object_name="OpportunityStage")
+    assert event.changes == {"name": ["Prospecting", "Discovery"]}

@@ -20,8 +20,11 @@ from dealflow.core.admin import (
     public_id,
     record_admin_link,
 )
+from dealflow.core.audit import record_audit
 from dealflow.core.errors import DomainError
+from dealflow.core.models import AuditAction
 from dealflow.leads.models import Lead, LeadStatus
+from dealflow.leads.selectors import lead_statuses
 from dealflow.leads.services import lead_convert, lead_create, lead_update
 from dealflow.people.models import User
 
@@ -43,6 +46,16 @@ class LeadStatusAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     ordering = ("sort_order", "name")
     readonly_fields = ("created_at", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        # Configuration edited here: audit it and let this process see it at once
+        # (others within 30 s, see core/cache.py).
+        before = {name: form.initial.get(name) for name in form.changed_data}
+        super().save_model(request, obj, form, change)
+        changes = {name: [before[name], form.cleaned_data[name]] for name in form.changed_data}
+        action = AuditAction.UPDATE if change else AuditAction.CREATE
+        record_audit(request.user, obj, action, changes)
+        lead_statuses.forget()
 
 
 class LeadForm(ServiceForm):

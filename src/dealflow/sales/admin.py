@@ -19,6 +19,8 @@ from dealflow.core.admin import (
     ServiceForm,
     public_id,
 )
+from dealflow.core.audit import record_audit
+from dealflow.core.models import AuditAction
 from dealflow.sales.models import (
     Opportunity,
     OpportunityContactRole,
@@ -27,6 +29,7 @@ from dealflow.sales.models import (
     Task,
     TaskStatus,
 )
+from dealflow.sales.selectors import stages
 from dealflow.sales.services import (
     contact_role_set,
     opportunity_create,
@@ -51,6 +54,16 @@ class OpportunityStageAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     ordering = ("sort_order", "name")
     readonly_fields = ("created_at", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        # Configuration edited here: audit it and let this process see it at once
+        # (others within 30 s, see core/cache.py).
+        before = {name: form.initial.get(name) for name in form.changed_data}
+        super().save_model(request, obj, form, change)
+        changes = {name: [before[name], form.cleaned_data[name]] for name in form.changed_data}
+        action = AuditAction.UPDATE if change else AuditAction.CREATE
+        record_audit(request.user, obj, action, changes)
+        stages.forget()
 
 
 # ---------------------------------------------------------------------------------------
