@@ -162,33 +162,27 @@ def _clean_value(field_def: FieldDef, value: Any) -> Any:
 
 
 def _check_picklists(object_def: ObjectDef, cleaned: dict[str, Any]) -> None:
-    """Every picklist value given must be an active value of its picklist (one query)."""
-    wanted = {
-        name: value
+    """Every picklist value given must be an active value of its picklist (one query).
+
+    Statuses and stages were already resolved to their rows; fixed choices (a task's
+    type) come from the model; the rest are rows of PicklistValue.
+    """
+    given = [
+        (field_def, value)
         for name, value in cleaned.items()
-        if value and (field_def := object_def.field(name)) and field_def.is_picklist
-    }
-    stored_picklists = {
-        object_def.field(name).picklist  # type: ignore[union-attr]
-        for name in wanted
-        if object_def.field(name).picklist not in (None, *_TABLE_PICKLISTS)  # type: ignore[union-attr]
-    }
-    allowed: dict[str, set[str]] = {}
-    if stored_picklists:
-        for picklist, value in PicklistValue.objects.filter(
-            picklist__in=stored_picklists, is_active=True
-        ).values_list("picklist", "value"):
+        if value
+        and (field_def := object_def.field(name)) is not None
+        and field_def.is_picklist
+        and field_def.picklist not in _TABLE_PICKLISTS
+    ]
+    stored = {field_def.picklist for field_def, _value in given if not field_def.choices}
+    allowed: dict[str | None, set[str]] = {}
+    if stored:
+        rows = PicklistValue.objects.filter(picklist__in=stored, is_active=True)
+        for picklist, value in rows.values_list("picklist", "value"):
             allowed.setdefault(picklist, set()).add(value)
-    for name, value in wanted.items():
-        field_def = object_def.field(name)
-        assert field_def is not None
-        if field_def.picklist in _TABLE_PICKLISTS:
-            continue
-        values = (
-            set(field_def.choices)
-            if field_def.choices
-            else allowed.get(field_def.picklist or "", set())
-        )
+    for field_def, value in given:
+        values = set(field_def.choices) or allowed.get(field_def.picklist, set())
         if value not in values:
             raise _fail(
                 ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
