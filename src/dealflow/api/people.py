@@ -7,8 +7,10 @@ from pydantic import ConfigDict, Field, model_validator
 
 from dealflow.api import docs
 from dealflow.api.support import decode_filter_id, json_response, resolver, run, run_idempotent
+from dealflow.core.errors import DomainError
 from dealflow.core.selectors import picklist_value_list
 from dealflow.core.services import picklist_value_set
+from dealflow.core.validation import check_storable_text
 from dealflow.leads.selectors import lead_status_list
 from dealflow.leads.services import lead_status_set
 from dealflow.people.models import Queue, User
@@ -159,13 +161,12 @@ class Strict(Schema):
     def storable_text(self):
         for name, value in self:
             for text in value if isinstance(value, list) else [value]:
-                if isinstance(text, str) and ("\x00" in text or _has_surrogate(text)):
-                    raise ValueError(f"{name}: text with NUL or invalid Unicode")
+                if isinstance(text, str):
+                    try:
+                        check_storable_text(name, text)
+                    except DomainError as error:
+                        raise ValueError(error.message) from None
         return self
-
-
-def _has_surrogate(text: str) -> bool:
-    return any("\ud800" <= character <= "\udfff" for character in text)
 
 
 class UserIn(Strict):

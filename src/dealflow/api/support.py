@@ -17,6 +17,7 @@ from dealflow.core import ids
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import IdempotencyRecord
 from dealflow.core.selectors import Page
+from dealflow.core.validation import check_storable_text
 
 STATUS_BY_CODE = {
     ErrorCode.NOT_FOUND: 404,
@@ -66,25 +67,10 @@ def page_response(object_name: str, page: Page) -> HttpResponse:
     return json_response(payload)
 
 
-def check_text(name: str, value: str) -> str:
-    """Refuse text no database can store: NUL characters (PostgreSQL) and lone surrogates."""
-    if "\x00" in value:
-        raise DomainError(
-            ErrorCode.INVALID_TYPE, f"{name}: text cannot contain NUL (\\u0000) characters", [name]
-        )
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise DomainError(
-            ErrorCode.INVALID_TYPE, f"{name}: text is not valid Unicode (lone surrogate)", [name]
-        ) from None
-    return value
-
-
 def _check_texts(name: str, value: Any) -> None:
-    """check_text on every key and string inside a JSON value, blaming field `name`."""
+    """check_storable_text on every key and string inside a JSON value, blaming `name`."""
     if isinstance(value, str):
-        check_text(name, value)
+        check_storable_text(name, value)
     elif isinstance(value, list):
         for item in value:
             _check_texts(name, item)
@@ -247,7 +233,7 @@ def filter_value(name: str, value: Any) -> Any:
     a moment outside years 1 to 9999 in UTC is bad input.
     """
     if isinstance(value, str):
-        return check_text(name, value)
+        return check_storable_text(name, value)
     if not isinstance(value, datetime.datetime):
         return value
     try:

@@ -48,6 +48,21 @@ def phone_digits(value: str) -> str:
     return "".join(character for character in value if character.isdigit())
 
 
+def check_storable_text(name: str, value: str) -> str:
+    """Refuse text no database can store: NUL characters (PostgreSQL) and lone surrogates."""
+    if "\x00" in value:
+        raise DomainError(
+            ErrorCode.INVALID_TYPE, f"{name}: text cannot contain NUL (\\u0000) characters", [name]
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DomainError(
+            ErrorCode.INVALID_TYPE, f"{name}: text is not valid Unicode (lone surrogate)", [name]
+        ) from None
+    return value
+
+
 def _fail(code: ErrorCode, field_def: FieldDef, expected: str) -> DomainError:
     return DomainError(code, f"{field_def.name}: {expected}", [field_def.name])
 
@@ -57,9 +72,7 @@ def _clean_string(field_def: FieldDef, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected text, got {value!r}")
-    if "\x00" in value:  # PostgreSQL cannot store NUL in text; refuse it on every database
-        raise _fail(ErrorCode.INVALID_TYPE, field_def, "text may not contain NUL characters")
-    value = value.strip()
+    value = check_storable_text(field_def.name, value).strip()
     if field_def.length and len(value) > field_def.length:
         raise _fail(
             ErrorCode.STRING_TOO_LONG,
@@ -198,13 +211,18 @@ def resolve_table_picklist(field_def: FieldDef, value: Any) -> Any:
         return value
     if isinstance(value, model):
         value = value.name  # type: ignore[attr-defined]
-    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+    if not isinstance(value, str) or not value.strip():
         raise _fail(
             ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
             field_def,
             f"expected the name of a {model._meta.verbose_name}, got {value!r}",
         )
-    row = model.objects.filter(name=value.strip(), is_active=True).first()
+    try:
+        check_storable_text(field_def.name, value)
+    except DomainError:
+        row = None  # no status or stage can have such a name
+    else:
+        row = model.objects.filter(name=value.strip(), is_active=True).first()
     if row is None:
         names = ", ".join(model.objects.filter(is_active=True).values_list("name", flat=True))
         raise _fail(

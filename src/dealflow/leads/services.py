@@ -24,7 +24,12 @@ from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, AuditEvent, IdempotencyRecord
 from dealflow.core.services import record_delete
-from dealflow.core.validation import apply_values, clean_values, phone_digits
+from dealflow.core.validation import (
+    apply_values,
+    check_storable_text,
+    clean_values,
+    phone_digits,
+)
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.selectors import lead_statuses
 from dealflow.people.models import Queue, User
@@ -337,7 +342,9 @@ def lead_convert(
     exactly one wins; a retry with the same idempotency key returns the first result.
     """
     lead_id = lead.pk if isinstance(lead, Lead) else lead
-    opportunity_name = (opportunity_name or "").strip() or None
+    opportunity_name = (
+        check_storable_text("opportunity_name", opportunity_name or "").strip() or None
+    )
     fingerprint = _conversion_fingerprint(
         lead=lead_id,
         status=converted_status,
