@@ -9,8 +9,6 @@ from dealflow.api import docs
 from dealflow.api.accounts import CommonFilters, reference_filters
 from dealflow.api.crud import ListOptions, register_crud
 from dealflow.api.support import decode_filter_id, record_response, run
-from dealflow.core.metadata import get_object
-from dealflow.core.validation import clean_values
 from dealflow.sales.selectors import (
     contact_role_get,
     contact_role_page,
@@ -20,8 +18,9 @@ from dealflow.sales.selectors import (
     task_page,
 )
 from dealflow.sales.services import (
+    contact_role_create,
     contact_role_delete,
-    contact_role_set,
+    contact_role_update,
     opportunity_create,
     opportunity_delete,
     opportunity_update,
@@ -73,28 +72,6 @@ class ContactRoleFilters(ListOptions):
     is_primary: bool | None = None
 
 
-def contact_role_create(actor: Any, data: dict[str, Any]):
-    cleaned = clean_values(get_object("OpportunityContactRole"), data, creating=True)
-    return contact_role_set(
-        actor=actor,
-        opportunity=cleaned["opportunity"],
-        contact=cleaned["contact"],
-        role=cleaned.get("role", ""),
-        is_primary=cleaned.get("is_primary", False),
-    )
-
-
-def contact_role_update(actor: Any, contact_role: Any, data: dict[str, Any]):
-    cleaned = clean_values(get_object("OpportunityContactRole"), data, creating=False)
-    return contact_role_set(
-        actor=actor,
-        opportunity=contact_role.opportunity,
-        contact=contact_role.contact,
-        role=cleaned.get("role", contact_role.role),
-        is_primary=cleaned.get("is_primary", contact_role.is_primary),
-    )
-
-
 register_crud(
     router,
     object_name="OpportunityContactRole",
@@ -104,8 +81,10 @@ register_crud(
     to_filters=reference_filters(opportunity=("Opportunity",), contact=("Contact",)),
     get=lambda actor, record_id: contact_role_get(actor=actor, contact_role_id=record_id),
     page=contact_role_page,
-    create=contact_role_create,
-    update=contact_role_update,
+    create=lambda actor, data: contact_role_create(actor=actor, data=data),
+    update=lambda actor, record, data: contact_role_update(
+        actor=actor, contact_role=record, data=data
+    ),
     delete=lambda actor, record: contact_role_delete(actor=actor, contact_role=record),
 )
 
@@ -131,21 +110,6 @@ def task_filters(values: dict[str, Any]) -> dict[str, Any]:
     return reference_filters(owner=("User",))(values)
 
 
-def task_create_from(actor: Any, data: dict[str, Any]):
-    cleaned = clean_values(get_object("Task"), data, creating=True)
-    return task_create(
-        actor=actor,
-        subject=cleaned["subject"],
-        who=cleaned["who"],
-        what=cleaned.get("what"),
-        type=cleaned.get("type") or "todo",
-        priority=cleaned.get("priority") or "normal",
-        due_date=cleaned.get("due_date"),
-        description=cleaned.get("description", ""),
-        owner=cleaned.get("owner"),
-    )
-
-
 register_crud(
     router,
     object_name="Task",
@@ -155,7 +119,7 @@ register_crud(
     to_filters=task_filters,
     get=lambda actor, record_id: task_get(actor=actor, task_id=record_id),
     page=task_page,
-    create=task_create_from,
+    create=lambda actor, data: task_create(actor=actor, **data),
     update=lambda actor, record, data: task_update(actor=actor, task=record, data=data),
     delete=lambda actor, record: task_delete(actor=actor, task=record),
 )

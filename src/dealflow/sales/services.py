@@ -14,7 +14,7 @@ from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import changes_since, creation_changes, record_audit, snapshot
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
-from dealflow.core.models import AuditAction, Picklist, PicklistValue
+from dealflow.core.models import AuditAction
 from dealflow.core.services import record_delete
 from dealflow.core.validation import apply_values, clean_values
 from dealflow.leads.models import Lead
@@ -157,20 +157,6 @@ def opportunity_update(
     return opportunity
 
 
-def _check_contact_role(role: str) -> None:
-    if (
-        role
-        and not PicklistValue.objects.filter(
-            picklist=Picklist.CONTACT_ROLE, value=role, is_active=True
-        ).exists()
-    ):
-        raise DomainError(
-            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
-            f"role: {role!r} is not an active contact role",
-            ["role"],
-        )
-
-
 def contact_role_set(
     *,
     actor: User,
@@ -180,8 +166,42 @@ def contact_role_set(
     is_primary: bool = False,
 ) -> OpportunityContactRole:
     """Give a contact a role on an opportunity; a new primary replaces the old one."""
-    role = role.strip()
-    _check_contact_role(role)
+    cleaned = clean_values(
+        get_object("OpportunityContactRole"),
+        {"opportunity": opportunity, "contact": contact, "role": role, "is_primary": is_primary},
+        creating=True,
+    )
+    return _write_contact_role(actor, **cleaned)
+
+
+def contact_role_create(*, actor: User, data: Mapping[str, Any]) -> OpportunityContactRole:
+    """contact_role_set from native field values (opportunity, contact, role, is_primary)."""
+    cleaned = clean_values(get_object("OpportunityContactRole"), data, creating=True)
+    return _write_contact_role(actor, **cleaned)
+
+
+def contact_role_update(
+    *, actor: User, contact_role: OpportunityContactRole, data: Mapping[str, Any]
+) -> OpportunityContactRole:
+    """Change a contact role's role or primary flag (its deal and contact stay)."""
+    cleaned = clean_values(get_object("OpportunityContactRole"), data, creating=False)
+    return _write_contact_role(
+        actor,
+        opportunity=contact_role.opportunity,
+        contact=contact_role.contact,
+        role=cleaned.get("role", contact_role.role),
+        is_primary=cleaned.get("is_primary", contact_role.is_primary),
+    )
+
+
+def _write_contact_role(
+    actor: User,
+    *,
+    opportunity: Opportunity,
+    contact: Contact,
+    role: str = "",
+    is_primary: bool = False,
+) -> OpportunityContactRole:
     with transaction.atomic():
         # Lock the deal so two concurrent "make primary" calls cannot both win.
         opportunity = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
@@ -238,42 +258,31 @@ def _task_targets(who: Lead | Contact, what: Account | Opportunity | None) -> di
 def task_create(
     *,
     actor: User,
-    subject: str,
-    who: Lead | Contact,
+    subject: str = "",
+    who: Lead | Contact | None = None,
     what: Account | Opportunity | None = None,
     type: str = TaskType.TODO,
     priority: str = TaskPriority.NORMAL,
-    due_date: datetime.date | None = None,
+    due_date: datetime.date | str | None = None,
     description: str = "",
     owner: User | None = None,
 ) -> Task:
-    """Create an open activity about a lead or a contact."""
-    subject = (subject or "").strip()
-    if not subject:
-        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "subject: required", ["subject"])
-    if len(subject) > 255:
-        raise DomainError(ErrorCode.STRING_TOO_LONG, "subject: at most 255 characters", ["subject"])
-    if type not in TaskType.values:
-        raise DomainError(
-            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
-            f"type: expected one of {', '.join(TaskType.values)}",
-            ["type"],
-        )
-    if priority not in TaskPriority.values:
-        raise DomainError(
-            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
-            f"priority: expected one of {', '.join(TaskPriority.values)}",
-            ["priority"],
-        )
-    task = Task(
-        subject=subject,
-        type=type,
-        priority=priority,
-        due_date=due_date,
-        description=description,
-        owner=owner or actor,
-        **_task_targets(who, what),
+    """Create an open activity about a lead or a contact (`who`), optionally on a `what`."""
+    cleaned = clean_values(
+        get_object("Task"),
+        {
+            "subject": subject,
+            "who": who,
+            "what": what,
+            "type": type or TaskType.TODO,
+            "priority": priority or TaskPriority.NORMAL,
+            "due_date": due_date,
+            "description": description,
+        },
+        creating=True,
     )
+    task = Task(owner=owner or actor, **_task_targets(cleaned.pop("who"), cleaned.pop("what")))
+    apply_values(task, cleaned)
     with transaction.atomic():
         task.save()
         record_audit(
