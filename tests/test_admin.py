@@ -778,3 +778,37 @@ def test_editing_a_stage_in_the_back_office_is_audited_and_seen_at_once(admin_cl
     assert stage_name(stage.pk) == "Discovery"
     event = AuditEvent.objects.get(object_name="OpportunityStage")
     assert event.changes == {"name": ["Prospecting", "Discovery"]}
+
+
+def test_a_second_default_status_in_the_back_office_replaces_the_first(admin_client):
+    status = LeadStatus.objects.get(name="Working - Contacted")
+    response = admin_client.post(
+        admin_url(LeadStatus, "change", status.pk),
+        {"name": "Working - Contacted", "sort_order": 2, "is_default": "on", "is_active": "on"},
+    )
+    assert response.status_code == 302, response.content
+    assert list(LeadStatus.objects.filter(is_default=True).values_list("name", flat=True)) == [
+        "Working - Contacted"
+    ]
+
+
+def test_an_inconsistent_stage_is_a_form_error_in_the_back_office(admin_client):
+    from dealflow.sales.models import OpportunityStage
+
+    stage = OpportunityStage.objects.get(name="Closed Won")
+    response = admin_client.post(
+        admin_url(OpportunityStage, "change", stage.pk),
+        {
+            "name": "Closed Won",
+            "sort_order": 9,
+            "probability": 100,
+            "forecast_category": "Commit",
+            "is_closed": "on",
+            "is_won": "on",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert b"a won stage forecasts Closed" in response.content
+    stage.refresh_from_db()
+    assert stage.forecast_category == "Closed"

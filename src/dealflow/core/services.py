@@ -10,6 +10,7 @@ from dealflow.core.access import forget_sharing_defaults, require_admin, require
 from dealflow.core.audit import json_value, record_audit
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import Access, AuditAction, Picklist, PicklistValue, SharingDefault
+from dealflow.core.validation import check_storable_text
 
 
 def record_delete(*, actor: Any, record: models.Model) -> None:
@@ -83,3 +84,24 @@ def picklist_value_set(
         }
         record_audit(actor, row, AuditAction.UPDATE if before else AuditAction.CREATE, changes)
     return row
+
+
+def configuration_name(name: Any) -> str:
+    """A status's or stage's name, trimmed, or REQUIRED_FIELD_MISSING."""
+    name = check_storable_text("name", name).strip() if isinstance(name, str) else ""
+    if not name or len(name) > 80:
+        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "name: 1 to 80 characters", ["name"])
+    return name
+
+
+def locked_configuration_row(model: Any, name: str, row: Any) -> Any:
+    """The configuration row to change (locked): `row` if given, else the one called `name`.
+
+    Renaming to a name another row has is refused.
+    """
+    rows = model.objects.select_for_update()
+    if row is None:
+        return rows.filter(name=name).first()
+    if model.objects.filter(name=name).exclude(pk=row.pk).exists():
+        raise DomainError(ErrorCode.DUPLICATE_VALUE, f"name: {name!r} is taken", ["name"])
+    return rows.get(pk=row.pk)

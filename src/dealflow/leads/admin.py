@@ -16,16 +16,14 @@ from dealflow.core import ids
 from dealflow.core.admin import (
     SYSTEM_FIELDSET,
     RecordAdmin,
+    ServiceAdmin,
     ServiceForm,
     public_id,
     record_admin_link,
 )
-from dealflow.core.audit import record_audit
 from dealflow.core.errors import DomainError
-from dealflow.core.models import AuditAction
 from dealflow.leads.models import Lead, LeadStatus
-from dealflow.leads.selectors import lead_statuses
-from dealflow.leads.services import lead_convert, lead_create, lead_update
+from dealflow.leads.services import lead_convert, lead_create, lead_status_set, lead_update
 from dealflow.people.models import User
 
 CONVERSION_FIELDS = (
@@ -39,23 +37,31 @@ CONVERSION_FIELDS = (
 MAX_CONVERT = 100
 
 
+STATUS_FIELDS = ("name", "sort_order", "is_default", "is_converted", "is_closed", "is_active")
+
+
+class LeadStatusForm(ServiceForm):
+    """Writes through lead_status_set (one default status, never a converted one)."""
+
+    class Meta:
+        model = LeadStatus
+        fields = STATUS_FIELDS
+
+    def call_service(self, data: dict[str, Any]) -> LeadStatus:
+        values = {name: self.cleaned_data[name] for name in STATUS_FIELDS}
+        return lead_status_set(
+            actor=self.actor, status=None if self.adding else self.instance, **values
+        )
+
+
 @admin.register(LeadStatus)
-class LeadStatusAdmin(admin.ModelAdmin):
-    list_display = ("name", "sort_order", "is_default", "is_converted", "is_closed", "is_active")
+class LeadStatusAdmin(ServiceAdmin):
+    form = LeadStatusForm
+    list_display = STATUS_FIELDS
     list_filter = ("is_converted", "is_closed", "is_active")
     search_fields = ("name",)
     ordering = ("sort_order", "name")
     readonly_fields = ("created_at", "updated_at")
-
-    def save_model(self, request, obj, form, change):
-        # Configuration edited here: audit it and let this process see it at once
-        # (others within 30 s, see core/cache.py).
-        before = {name: form.initial.get(name) for name in form.changed_data}
-        super().save_model(request, obj, form, change)
-        changes = {name: [before[name], form.cleaned_data[name]] for name in form.changed_data}
-        action = AuditAction.UPDATE if change else AuditAction.CREATE
-        record_audit(request.user, obj, action, changes)
-        lead_statuses.forget()
 
 
 class LeadForm(ServiceForm):

@@ -23,7 +23,7 @@ from dealflow.core.audit import audit_event, changes_since, creation_changes, sn
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, AuditEvent, IdempotencyRecord
-from dealflow.core.services import record_delete
+from dealflow.core.services import configuration_name, locked_configuration_row, record_delete
 from dealflow.core.validation import (
     apply_values,
     check_storable_text,
@@ -591,23 +591,27 @@ def lead_status_set(
     *,
     actor: User,
     name: str,
+    status: LeadStatus | None = None,
     sort_order: int | None = None,
     is_default: bool | None = None,
     is_converted: bool | None = None,
     is_closed: bool | None = None,
     is_active: bool | None = None,
 ) -> LeadStatus:
-    """Add a lead status or change its flags (admins only); there is one default status."""
+    """Add a lead status or change one (admins only); there is one default status.
+
+    Without `status` the status called `name` is changed, or added; with it, that status
+    is changed and may be renamed.
+    """
     require_admin(actor, "lead statuses")
-    name = name.strip() if isinstance(name, str) else ""
-    if not name or len(name) > 80:
-        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "name: 1 to 80 characters", ["name"])
+    name = configuration_name(name)
     with transaction.atomic():
-        status = LeadStatus.objects.select_for_update().filter(name=name).first()
+        status = locked_configuration_row(LeadStatus, name, status)
         status = status or LeadStatus(name=name, sort_order=LeadStatus.objects.count() + 1)
         before = snapshot(
-            status, ["sort_order", "is_default", "is_converted", "is_closed", "is_active"]
+            status, ["name", "sort_order", "is_default", "is_converted", "is_closed", "is_active"]
         )
+        status.name = name
         for field, value in (
             ("sort_order", sort_order),
             ("is_default", is_default),

@@ -16,11 +16,10 @@ from dealflow.core.admin import (
     OwnedRecordForm,
     ReadOnlyAdmin,
     RecordAdmin,
+    ServiceAdmin,
     ServiceForm,
     public_id,
 )
-from dealflow.core.audit import record_audit
-from dealflow.core.models import AuditAction
 from dealflow.sales.models import (
     Opportunity,
     OpportunityContactRole,
@@ -29,41 +28,48 @@ from dealflow.sales.models import (
     Task,
     TaskStatus,
 )
-from dealflow.sales.selectors import stages
 from dealflow.sales.services import (
     contact_role_set,
     opportunity_create,
+    opportunity_stage_set,
     opportunity_update,
     task_complete,
     task_create,
 )
 
+STAGE_FIELDS = (
+    "name",
+    "sort_order",
+    "probability",
+    "forecast_category",
+    "is_closed",
+    "is_won",
+    "is_active",
+)
+
+
+class OpportunityStageForm(ServiceForm):
+    """Writes through opportunity_stage_set (a won stage is closed, forecasts Closed, ...)."""
+
+    class Meta:
+        model = OpportunityStage
+        fields = STAGE_FIELDS
+
+    def call_service(self, data: dict[str, Any]) -> OpportunityStage:
+        values = {name: self.cleaned_data[name] for name in STAGE_FIELDS}
+        return opportunity_stage_set(
+            actor=self.actor, stage=None if self.adding else self.instance, **values
+        )
+
 
 @admin.register(OpportunityStage)
-class OpportunityStageAdmin(admin.ModelAdmin):
-    list_display = (
-        "name",
-        "sort_order",
-        "probability",
-        "forecast_category",
-        "is_closed",
-        "is_won",
-        "is_active",
-    )
+class OpportunityStageAdmin(ServiceAdmin):
+    form = OpportunityStageForm
+    list_display = STAGE_FIELDS
     list_filter = ("is_closed", "is_won", "is_active", "forecast_category")
     search_fields = ("name",)
     ordering = ("sort_order", "name")
     readonly_fields = ("created_at", "updated_at")
-
-    def save_model(self, request, obj, form, change):
-        # Configuration edited here: audit it and let this process see it at once
-        # (others within 30 s, see core/cache.py).
-        before = {name: form.initial.get(name) for name in form.changed_data}
-        super().save_model(request, obj, form, change)
-        changes = {name: [before[name], form.cleaned_data[name]] for name in form.changed_data}
-        action = AuditAction.UPDATE if change else AuditAction.CREATE
-        record_audit(request.user, obj, action, changes)
-        stages.forget()
 
 
 # ---------------------------------------------------------------------------------------

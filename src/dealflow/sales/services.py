@@ -15,7 +15,7 @@ from dealflow.core.audit import changes_since, creation_changes, record_audit, s
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction
-from dealflow.core.services import record_delete
+from dealflow.core.services import configuration_name, locked_configuration_row, record_delete
 from dealflow.core.validation import apply_values, clean_values
 from dealflow.leads.models import Lead
 from dealflow.people.models import User
@@ -360,6 +360,7 @@ def opportunity_stage_set(
     *,
     actor: User,
     name: str,
+    stage: OpportunityStage | None = None,
     sort_order: int | None = None,
     probability: int | None = None,
     forecast_category: str | None = None,
@@ -367,13 +368,15 @@ def opportunity_stage_set(
     is_won: bool | None = None,
     is_active: bool | None = None,
 ) -> OpportunityStage:
-    """Add a stage or change it (admins only); deals keep their values until they move."""
+    """Add a stage or change one (admins only); deals keep their values until they move.
+
+    Without `stage` the stage called `name` is changed, or added; with it, that stage is
+    changed and may be renamed.
+    """
     require_admin(actor, "opportunity stages")
-    name = name.strip() if isinstance(name, str) else ""
-    if not name or len(name) > 80:
-        raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "name: 1 to 80 characters", ["name"])
+    name = configuration_name(name)
     with transaction.atomic():
-        stage = OpportunityStage.objects.select_for_update().filter(name=name).first()
+        stage = locked_configuration_row(OpportunityStage, name, stage)
         if stage is None:
             if probability is None or forecast_category is None:
                 raise DomainError(
@@ -397,7 +400,8 @@ def opportunity_stage_set(
             "is_won",
             "is_active",
         )
-        before = snapshot(stage, fields)
+        before = snapshot(stage, ["name", *fields])
+        stage.name = name
         for field, value in zip(
             fields,
             (sort_order, probability, forecast_category, is_closed, is_won, is_active),
