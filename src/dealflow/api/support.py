@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from dealflow.api.records import dumps, etag, from_json, to_json
 from dealflow.core import ids
 from dealflow.core.errors import DomainError, ErrorCode
-from dealflow.core.models import IdempotencyRecord
+from dealflow.core.idempotency import fingerprint, once
 from dealflow.core.selectors import Page
 from dealflow.core.validation import check_storable_text
 
@@ -29,7 +28,6 @@ STATUS_BY_CODE = {
     ErrorCode.INVALID_SESSION_ID: 401,
     ErrorCode.INVALID_AUTH_HEADER: 401,
 }
-IDEMPOTENCY_KEY_LENGTH = 255
 MAX_STORED_KEY = 2**63 - 1  # the largest primary key of a (64-bit) database row
 
 
@@ -151,61 +149,37 @@ def run(operation: Callable[[], HttpResponse]) -> HttpResponse:
 def run_idempotent(request: HttpRequest, operation: Callable[[], HttpResponse]) -> HttpResponse:
     """Honour Idempotency-Key on POST: the same key and body get the first response again.
 
-    The key's row is written first in the operation's own transaction, so a concurrent
-    retry waits on it and then replays the stored answer instead of writing twice.
-    Failed requests keep nothing (they changed nothing), so they may be retried.
+    Keys are per user; see core/idempotency.py for how concurrent retries are kept to one.
     """
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return run(operation)
-    if not key.strip() or len(key) > IDEMPOTENCY_KEY_LENGTH or "\x00" in key:
-        return error_response(
-            DomainError(
-                ErrorCode.INVALID_FIELD,
-                f"Idempotency-Key: 1 to {IDEMPOTENCY_KEY_LENGTH} characters, no NUL",
-                ["Idempotency-Key"],
-            )
-        )
-    scope = f"api:{request.auth.pk}"  # type: ignore[attr-defined]
-    fingerprint = hashlib.sha256(
-        request.method.encode() + b" " + request.path.encode() + b"\n" + request.body
-    ).hexdigest()
+
+    def perform() -> dict[str, Any]:
+        response = operation()
+        return {
+            "status": response.status_code,
+            "body": json.loads(response.content),
+            "etag": response.get("ETag"),
+        }
+
     try:
-        with transaction.atomic():
-            stored = IdempotencyRecord.objects.create(
-                operation=scope,
-                key=key,
-                request_fingerprint=fingerprint,
-                result={},
-                actor=request.auth,
-            )
-            response = run(operation)
-            if response.status_code >= 400:
-                transaction.set_rollback(True)
-                return response
-            stored.result = {
-                "status": response.status_code,
-                "body": json.loads(response.content),
-                "etag": response.get("ETag"),
-            }
-            stored.save(update_fields=["result", "updated_at"])
-            return response
-    except IntegrityError:
-        earlier = IdempotencyRecord.objects.filter(operation=scope, key=key).first()
-        if earlier is None:
-            raise
-    if earlier.request_fingerprint != fingerprint:
-        return error_response(
-            DomainError(
-                ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                "Idempotency-Key: already used for a different request",
-                ["Idempotency-Key"],
-            )
+        stored, replayed = once(
+            scope=f"api:{request.auth.pk}",  # type: ignore[attr-defined]
+            key=key,
+            request_fingerprint=fingerprint(
+                request.method.encode() + b" " + request.path.encode() + b"\n" + request.body
+            ),
+            actor=request.auth,
+            perform=perform,
+            key_field="Idempotency-Key",
         )
-    headers = {"Idempotent-Replayed": "true"}
-    if earlier.result.get("etag"):
-        headers["ETag"] = earlier.result["etag"]
-    return json_response(earlier.result["body"], earlier.result["status"], headers=headers)
+    except DomainError as error:
+        return error_response(error)
+    headers = {"ETag": stored["etag"]} if stored.get("etag") else {}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(stored["body"], stored["status"], headers=headers)
 
 
 def decode_filter_id(name: str, value: str | None, object_names: tuple[str, ...]) -> int | None:

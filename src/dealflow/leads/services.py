@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import calendar
 import datetime
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -21,8 +19,9 @@ from dealflow.core import ids
 from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import audit_event, changes_since, creation_changes, snapshot
 from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.idempotency import fingerprint, once
 from dealflow.core.metadata import get_object
-from dealflow.core.models import AuditAction, AuditEvent, IdempotencyRecord
+from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.core.services import configuration_name, locked_configuration_row, record_delete
 from dealflow.core.validation import (
     apply_values,
@@ -246,11 +245,6 @@ def _fill_blanks(record: Any, lead: Lead, mapping: Mapping[str, str]) -> dict[st
     return changes_since(before, record)
 
 
-def _conversion_fingerprint(**request: Any) -> str:
-    text = json.dumps(request, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _converted_status(name: str | None) -> LeadStatus:
     statuses = [
         status for status in lead_statuses.get() if status.is_converted and status.is_active
@@ -345,79 +339,70 @@ def lead_convert(
     opportunity_name = (
         check_storable_text("opportunity_name", opportunity_name or "").strip() or None
     )
-    fingerprint = _conversion_fingerprint(
-        lead=lead_id,
-        status=converted_status,
-        account=getattr(account, "pk", None),
-        contact=getattr(contact, "pk", None),
-        opportunity=getattr(opportunity, "pk", None),
+    options: dict[str, Any] = {
+        "converted_status": converted_status,
+        "account": account,
+        "contact": contact,
+        "opportunity": opportunity,
+        "create_opportunity": create_opportunity,
+        "opportunity_name": opportunity_name,
+        "owner": owner,
+        "overwrite_lead_source": overwrite_lead_source,
+    }
+    if not idempotency_key:
+        with transaction.atomic():
+            return _convert_lead(actor, lead_id, **options)
+    request = {name: getattr(value, "pk", value) for name, value in options.items()}
+    result, _replayed = once(
+        scope=f"lead_convert:{actor.pk or 0}",
+        key=idempotency_key,
+        request_fingerprint=fingerprint({"lead": lead_id, **request}),
+        actor=actor,
+        perform=lambda: asdict(_convert_lead(actor, lead_id, **options)),
+    )
+    return ConversionResult(**result)
+
+
+def _convert_lead(
+    actor: User,
+    lead_id: int,
+    *,
+    converted_status: str | None,
+    account: Account | None,
+    contact: Contact | None,
+    opportunity: Opportunity | None,
+    create_opportunity: bool,
+    opportunity_name: str | None,
+    owner: User | None,
+    overwrite_lead_source: bool,
+) -> ConversionResult:
+    """The conversion itself; the caller holds the transaction (once() or atomic())."""
+    locked_lead = _locked_lead(lead_id)
+    require_edit(actor, locked_lead)
+    if contact is not None and account is None and contact.account_id:
+        account = contact.account  # the contact's own account is the obvious one
+    if owner is None and locked_lead.owner_user is None:
+        raise DomainError(
+            ErrorCode.REQUIRED_FIELD_MISSING,
+            "owner: the lead is owned by a queue; name the user who owns the new records",
+            ["owner"],
+        )
+    plan = _ConversionPlan(
+        lead=locked_lead,
+        status=_converted_status(converted_status),
+        account=account,
+        contact=contact,
+        opportunity=opportunity,
         create_opportunity=create_opportunity,
-        opportunity_name=opportunity_name,
-        owner=getattr(owner, "pk", None),
+        opportunity_name=opportunity_name or locked_lead.company[:OPPORTUNITY_NAME_LENGTH],
+        owner=owner or locked_lead.owner_user,  # type: ignore[arg-type]
         overwrite_lead_source=overwrite_lead_source,
     )
-    try:
-        with transaction.atomic():
-            locked_lead = _locked_lead(lead_id)
-            require_edit(actor, locked_lead)
-            if idempotency_key:
-                earlier = _earlier_result(idempotency_key, fingerprint)
-                if earlier is not None:
-                    return earlier
-            if contact is not None and account is None and contact.account_id:
-                account = contact.account  # the contact's own account is the obvious one
-            if owner is None and locked_lead.owner_user is None:
-                raise DomainError(
-                    ErrorCode.REQUIRED_FIELD_MISSING,
-                    "owner: the lead is owned by a queue; name the user who owns the new records",
-                    ["owner"],
-                )
-            plan = _ConversionPlan(
-                lead=locked_lead,
-                status=_converted_status(converted_status),
-                account=account,
-                contact=contact,
-                opportunity=opportunity,
-                create_opportunity=create_opportunity,
-                opportunity_name=opportunity_name or locked_lead.company[:OPPORTUNITY_NAME_LENGTH],
-                owner=owner or locked_lead.owner_user,  # type: ignore[arg-type]
-                overwrite_lead_source=overwrite_lead_source,
-            )
-            _check_conversion(plan, opportunity_name)
-            for existing in (plan.account, plan.contact, plan.opportunity):
-                if existing is not None:
-                    require_edit(actor, existing)  # conversion fills their blank fields
-            result = _convert(plan, actor)
-            if idempotency_key:
-                IdempotencyRecord.objects.create(
-                    operation="lead_convert",
-                    key=idempotency_key,
-                    request_fingerprint=fingerprint,
-                    result=asdict(result),
-                    actor=actor if actor.pk else None,
-                )
-            return result
-    except IntegrityError as error:
-        if "idempotency_key_unique" in str(error):
-            # A concurrent retry with the same key committed first: answer with its result.
-            with transaction.atomic():
-                earlier = _earlier_result(idempotency_key or "", fingerprint)
-            if earlier is not None:
-                return earlier
-        raise
-
-
-def _earlier_result(key: str, fingerprint: str) -> ConversionResult | None:
-    record = IdempotencyRecord.objects.filter(operation="lead_convert", key=key).first()
-    if record is None:
-        return None
-    if record.request_fingerprint != fingerprint:
-        raise DomainError(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "idempotency_key: already used for a different conversion request",
-            ["idempotency_key"],
-        )
-    return ConversionResult(**record.result)
+    _check_conversion(plan, opportunity_name)
+    for existing in (plan.account, plan.contact, plan.opportunity):
+        if existing is not None:
+            require_edit(actor, existing)  # conversion fills their blank fields
+    return _convert(plan, actor)
 
 
 def _convert(plan: _ConversionPlan, actor: User) -> ConversionResult:
