@@ -8,6 +8,7 @@ from pydantic import Field
 
 from dealflow.api import docs
 from dealflow.api.crud import ListOptions, register_crud
+from dealflow.api.records import resolve_reference
 from dealflow.api.support import (
     decode_filter_id,
     json_response,
@@ -104,9 +105,10 @@ def conversion_options(actor: Any, body: dict[str, Any]) -> dict[str, Any]:
                 ErrorCode.INVALID_TYPE, f"{name}: expected a {expected.__name__}", [name]
             )
         if name in CONVERSION_REFERENCES:
-            object_name = CONVERSION_REFERENCES[name]
-            decode_filter_id(name, value, (object_name,))
-            options[name.removesuffix("_id")] = resolve(name, object_name, value)
+            object_names = (CONVERSION_REFERENCES[name],)
+            options[name.removesuffix("_id")] = resolve_reference(
+                name, value, object_names, resolve
+            )
         else:
             options[name] = value
     return options

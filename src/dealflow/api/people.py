@@ -6,7 +6,8 @@ from ninja import Router, Schema
 from pydantic import ConfigDict, Field, model_validator
 
 from dealflow.api import docs
-from dealflow.api.support import decode_filter_id, json_response, resolver, run, run_idempotent
+from dealflow.api.records import resolve_reference
+from dealflow.api.support import json_response, resolver, run, run_idempotent
 from dealflow.core.errors import DomainError
 from dealflow.core.selectors import picklist_value_list
 from dealflow.core.services import picklist_value_set
@@ -286,10 +287,10 @@ def set_queue(request, body: QueueIn):
     def operation():
         members = None
         if body.member_ids is not None:
+            resolve = resolver(request.auth)
             members = [
-                resolver(request.auth)("member_ids", "User", member_id)
+                resolve_reference("member_ids", member_id, ("User",), resolve)
                 for member_id in body.member_ids
-                if decode_filter_id("member_ids", member_id, ("User",))
             ]
         queue = queue_set(actor=request.auth, name=body.name, email=body.email, members=members)
         return json_response(queue_json(queue))

@@ -125,26 +125,35 @@ def from_json(
                 [key],
             )
         if field_def.type == "reference" and value is not None:
-            value = _resolve_reference(field_def, key, value, resolve)
+            value = resolve_reference(key, value, field_def.reference_to, resolve)
         data[field_def.name] = value
     return data
 
 
-def _resolve_reference(field_def: FieldDef, key: str, value: Any, resolve: Resolver) -> Any:
-    expected = " or ".join(field_def.reference_to)
+def decode_id(name: str, value: Any, object_names: tuple[str, ...]) -> tuple[str, int]:
+    """(object, primary key) of a public id sent as `name`; INVALID_ID unless one of them."""
+    expected = " or ".join(object_names)
     if not isinstance(value, str):
-        raise DomainError(ErrorCode.INVALID_ID, f"{key}: expected a {expected} id", [key])
+        raise DomainError(ErrorCode.INVALID_ID, f"{name}: expected a {expected} id", [name])
     try:
-        found_object, _primary_key = ids.decode(value)
+        found_object, primary_key = ids.decode(value)
     except ids.InvalidIdError as error:
-        raise DomainError(ErrorCode.INVALID_ID, f"{key}: {error}", [key]) from None
-    if found_object not in field_def.reference_to:
+        raise DomainError(ErrorCode.INVALID_ID, f"{name}: {error}", [name]) from None
+    if found_object not in object_names:
         raise DomainError(
             ErrorCode.INVALID_ID,
-            f"{key}: {value} is a {found_object} id, not a {expected} id",
-            [key],
+            f"{name}: {value} is a {found_object} id, not a {expected} id",
+            [name],
         )
-    return resolve(key, found_object, value)
+    return found_object, primary_key
+
+
+def resolve_reference(
+    name: str, value: Any, object_names: tuple[str, ...], resolve: Resolver
+) -> Any:
+    """The record a reference names, loaded through `resolve` (which applies access)."""
+    found_object, _primary_key = decode_id(name, value, object_names)
+    return resolve(name, found_object, value)
 
 
 def etag(record: models.Model) -> str:

@@ -9,6 +9,7 @@ from dealflow.api import docs
 from dealflow.api.accounts import CommonFilters, reference_filters
 from dealflow.api.crud import ListOptions, register_crud
 from dealflow.api.support import decode_filter_id, record_response, run
+from dealflow.core import ids
 from dealflow.sales.selectors import (
     contact_role_get,
     contact_role_page,
@@ -98,15 +99,13 @@ class TaskFilters(CommonFilters):
     due_to: datetime.date | None = None
 
 
-TASK_TARGETS = {"00Q": "lead", "003": "contact", "001": "account", "006": "opportunity"}
-
-
 def task_filters(values: dict[str, Any]) -> dict[str, Any]:
+    """who_id / what_id become a filter on the lead, contact, account or opportunity column."""
     for key, targets in (("who_id", ("Lead", "Contact")), ("what_id", ("Account", "Opportunity"))):
         public_id = values.pop(key)
         primary_key = decode_filter_id(key, public_id, targets)
         if primary_key is not None:
-            values[TASK_TARGETS[public_id[:3]]] = primary_key
+            values[ids.OBJECTS_BY_PREFIX[public_id[:3]].lower()] = primary_key
     return reference_filters(owner=("User",))(values)
 
 

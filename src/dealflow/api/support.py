@@ -11,8 +11,7 @@ from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from dealflow.api.records import dumps, etag, from_json, to_json
-from dealflow.core import ids
+from dealflow.api.records import decode_id, dumps, etag, from_json, to_json
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.idempotency import fingerprint, once
 from dealflow.core.selectors import Page
@@ -186,14 +185,7 @@ def decode_filter_id(name: str, value: str | None, object_names: tuple[str, ...]
     """A filter's public id as a primary key (INVALID_ID when malformed)."""
     if value is None:
         return None
-    try:
-        found, primary_key = ids.decode(value)
-    except ids.InvalidIdError as error:
-        raise DomainError(ErrorCode.INVALID_ID, f"{name}: {error}", [name]) from None
-    if found not in object_names:
-        raise DomainError(
-            ErrorCode.INVALID_ID, f"{name}: expected a {' or '.join(object_names)} id", [name]
-        )
+    _object, primary_key = decode_id(name, value, object_names)
     if primary_key > MAX_STORED_KEY:  # no row has it, and SQLite cannot even compare it
         raise DomainError(ErrorCode.INVALID_ID, f"{name}: {value!r} names no record", [name])
     return primary_key
