@@ -30,6 +30,23 @@ from dealflow.sales.services import opportunity_stage_set
 router = Router(tags=["People and settings"])
 
 
+STATUS_FIELDS = ("name", "sort_order", "is_default", "is_converted", "is_closed", "is_active")
+STAGE_FIELDS = (
+    "name",
+    "sort_order",
+    "probability",
+    "forecast_category",
+    "is_closed",
+    "is_won",
+    "is_active",
+)
+PICKLIST_FIELDS = ("picklist", "value", "sort_order", "is_active")
+
+
+def fields_json(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in fields}
+
+
 def user_json(user: User) -> dict[str, Any]:
     return {
         "id": user.public_id,
@@ -117,8 +134,7 @@ def get_queue(request, queue_id: str):
     openapi_extra=docs.plain_list_doc(NAMED_SCHEMA),
 )
 def list_lead_statuses(request):
-    fields = ("name", "sort_order", "is_default", "is_converted", "is_closed", "is_active")
-    return json_response({"records": list(lead_status_list().values(*fields))})
+    return json_response({"records": list(lead_status_list().values(*STATUS_FIELDS))})
 
 
 @router.get(
@@ -127,16 +143,7 @@ def list_lead_statuses(request):
     openapi_extra=docs.plain_list_doc(NAMED_SCHEMA),
 )
 def list_stages(request):
-    fields = (
-        "name",
-        "sort_order",
-        "probability",
-        "forecast_category",
-        "is_closed",
-        "is_won",
-        "is_active",
-    )
-    return json_response({"records": list(stage_list().values(*fields))})
+    return json_response({"records": list(stage_list().values(*STAGE_FIELDS))})
 
 
 @router.get(
@@ -145,7 +152,7 @@ def list_stages(request):
     openapi_extra=docs.plain_list_doc(NAMED_SCHEMA),
 )
 def list_picklists(request):
-    values = picklist_value_list().values("picklist", "value", "sort_order", "is_active")
+    values = picklist_value_list().values(*PICKLIST_FIELDS)
     return json_response({"records": list(values)})
 
 
@@ -227,28 +234,6 @@ def _written(schema: dict[str, Any], status: int = 201) -> dict[str, Any]:
     }
 
 
-def _status_json(status: Any) -> dict[str, Any]:
-    fields = ("name", "sort_order", "is_default", "is_converted", "is_closed", "is_active")
-    return {name: getattr(status, name) for name in fields}
-
-
-def _stage_json(stage: Any) -> dict[str, Any]:
-    fields = (
-        "name",
-        "sort_order",
-        "probability",
-        "forecast_category",
-        "is_closed",
-        "is_won",
-        "is_active",
-    )
-    return {name: getattr(stage, name) for name in fields}
-
-
-def _picklist_json(row: Any) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in ("picklist", "value", "sort_order", "is_active")}
-
-
 @router.post("/users", operation_id="user_create", openapi_extra=_written(USER_SCHEMA))
 def create_user(request, body: UserIn):
     def operation():
@@ -306,7 +291,9 @@ def set_queue(request, body: QueueIn):
 )
 def set_lead_status(request, body: LeadStatusIn):
     return run(
-        lambda: json_response(_status_json(lead_status_set(actor=request.auth, **body.dict())))
+        lambda: json_response(
+            fields_json(lead_status_set(actor=request.auth, **body.dict()), STATUS_FIELDS)
+        )
     )
 
 
@@ -318,7 +305,9 @@ def set_lead_status(request, body: LeadStatusIn):
 )
 def set_stage(request, body: StageIn):
     return run(
-        lambda: json_response(_stage_json(opportunity_stage_set(actor=request.auth, **body.dict())))
+        lambda: json_response(
+            fields_json(opportunity_stage_set(actor=request.auth, **body.dict()), STAGE_FIELDS)
+        )
     )
 
 
@@ -330,5 +319,7 @@ def set_stage(request, body: StageIn):
 )
 def set_picklist_value(request, body: PicklistValueIn):
     return run(
-        lambda: json_response(_picklist_json(picklist_value_set(actor=request.auth, **body.dict())))
+        lambda: json_response(
+            fields_json(picklist_value_set(actor=request.auth, **body.dict()), PICKLIST_FIELDS)
+        )
     )

@@ -25,19 +25,22 @@ Record = TypeVar("Record", bound=models.Model)
 MAX_PAGE_SIZE = 200
 
 
-def record_get(actor: Any, queryset: QuerySet[Record], public_id: str) -> Record:
-    """The record with this public id if the actor may see it; NOT_FOUND otherwise."""
+def record_by_id(queryset: QuerySet[Record], public_id: str) -> Record:
+    """The record of the queryset with this public id; NOT_FOUND otherwise."""
     object_name = queryset.model.object_name  # type: ignore[attr-defined]
     try:
         _object, primary_key = ids.decode(public_id, object_name)
     except ids.InvalidIdError:
-        raise DomainError(
-            ErrorCode.NOT_FOUND, f"no {object_name} with id {public_id!r}", ["id"]
-        ) from None
-    record = readable(actor, queryset).filter(pk=primary_key).first()
+        primary_key = None
+    record = queryset.filter(pk=primary_key).first() if primary_key else None
     if record is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"no {object_name} with id {public_id!r}", ["id"])
     return record
+
+
+def record_get(actor: Any, queryset: QuerySet[Record], public_id: str) -> Record:
+    """The record with this public id if the actor may see it; NOT_FOUND otherwise."""
+    return record_by_id(readable(actor, queryset), public_id)
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,9 @@ import datetime
 from django.db import connection
 from django.db.models import QuerySet
 
-from dealflow.core import ids
 from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.selectors import record_by_id
 from dealflow.people.models import ApiToken, Queue, Team, User
-
-
-def _by_public_id(queryset: QuerySet, object_name: str, public_id: str):
-    try:
-        _object, primary_key = ids.decode(public_id, object_name)
-    except ids.InvalidIdError:
-        primary_key = None
-    record = queryset.filter(pk=primary_key).first() if primary_key else None
-    if record is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"no {object_name} with id {public_id!r}", ["id"])
-    return record
 
 
 def user_list() -> QuerySet[User]:
@@ -28,7 +17,7 @@ def user_list() -> QuerySet[User]:
 
 
 def user_get(*, user_id: str) -> User:
-    return _by_public_id(user_list(), "User", user_id)
+    return record_by_id(user_list(), user_id)
 
 
 def team_list() -> QuerySet[Team]:
@@ -47,7 +36,7 @@ def queue_list() -> QuerySet[Queue]:
 
 
 def queue_get(*, queue_id: str) -> Queue:
-    return _by_public_id(queue_list(), "Queue", queue_id)
+    return record_by_id(queue_list(), queue_id)
 
 
 def _token_user_sql() -> str:
