@@ -1,9 +1,13 @@
 """Accounts, contacts, opportunities, contact roles, tasks and the directory through the API."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dealflow.api.records import row_to_json, to_json
+from dealflow.core import rows
 from dealflow.sales.models import OpportunityContactRole, OpportunityHistory, Task
 from tests.factories import (
     AccountFactory,
@@ -224,3 +228,43 @@ def test_admins_configure_through_the_api(api_as):
     assert refused.json()["errors"][0]["code"] == "INSUFFICIENT_ACCESS_OR_READONLY"
     assert sorted(Team.objects.values_list("name", flat=True)) == ["North"]
     assert Queue.objects.count() == 1
+
+
+GET_FACTORIES = {
+    "Lead": lambda actor: LeadFactory(owner_user=actor, annual_revenue=Decimal("99.50")),
+    "Account": lambda actor: AccountFactory(owner=actor, annual_revenue=Decimal("10")),
+    "Contact": lambda actor: ContactFactory(owner=actor),
+    "Opportunity": lambda actor: OpportunityFactory(owner=actor, amount=Decimal("1000.05")),
+    "OpportunityContactRole": lambda actor: OpportunityContactRole.objects.create(
+        opportunity=OpportunityFactory(owner=actor), contact=ContactFactory(owner=actor)
+    ),
+    "Task": lambda actor: TaskFactory(owner=actor, lead=LeadFactory(owner_user=actor)),
+}
+
+
+@pytest.mark.parametrize("object_name", list(GET_FACTORIES))
+def test_a_listed_row_shows_exactly_as_the_record_does(actor, object_name):
+    record = GET_FACTORIES[object_name](actor)
+    model = type(record)
+    (row,) = rows.fetch(model.objects.filter(pk=record.pk))
+    shown = to_json(object_name, model.objects.get(pk=record.pk))
+    assert row_to_json(object_name, row) == shown
+    assert shown["id"] == record.public_id
+
+
+def test_get_lead_runs_two_queries_token_and_lead(api, actor):
+    lead = LeadFactory(owner_user=actor)
+    api.get(f"/leads/{lead.public_id}")  # warm the status cache
+    with CaptureQueriesContext(connection) as context:
+        response = api.get(f"/leads/{lead.public_id}")
+    assert response.status_code == 200
+    assert response.json()["status"] == "Open - Not Contacted"
+    assert len(context.captured_queries) == 2, [q["sql"] for q in context.captured_queries]
+
+
+def test_a_status_filter_matches_by_name_and_an_unknown_name_matches_nothing(api, actor):
+    LeadFactory(owner_user=actor)
+    found = api.get("/leads", status="Open - Not Contacted").json()["records"]
+    assert [lead["status"] for lead in found] == ["Open - Not Contacted"]
+    assert api.get("/leads", status="Working - Contacted").json()["records"] == []
+    assert api.get("/leads", status="No Such Status").json()["records"] == []

@@ -33,7 +33,7 @@ CONTACT_LIST = ListSpec(
 
 
 def account_get(*, actor: Any, account_id: str) -> Account:
-    return record_get(actor, Account.objects.all(), account_id)
+    return record_get(actor, Account, account_id)
 
 
 def account_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:
@@ -41,7 +41,7 @@ def account_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page
 
 
 def contact_get(*, actor: Any, contact_id: str) -> Contact:
-    return record_get(actor, Contact.objects.all(), contact_id)
+    return record_get(actor, Contact, contact_id)
 
 
 def contact_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:

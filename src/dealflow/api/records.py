@@ -8,19 +8,21 @@ amounts are decimal strings (exact); dates ISO 8601.
 from __future__ import annotations
 
 import datetime
-import json
+import operator
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import orjson
 from django.db import models
 
-from dealflow.core import ids
+from dealflow.core import ids, rows
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import FieldDef, ObjectDef, get_object
 from dealflow.leads.selectors import lead_status_name
+from dealflow.sales.models import expected_revenue
 from dealflow.sales.selectors import stage_name
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -35,35 +37,62 @@ def _public_id(object_name: str, primary_key: int | None) -> str | None:
     return ids.encode(object_name, primary_key) if primary_key else None
 
 
-def _getter(object_def: ObjectDef, field_def: FieldDef) -> Callable[[Any], Any]:
-    """How to read one field's JSON value off a record, without extra queries."""
+Reader = Callable[[Any], Any]
+
+
+def _getter(object_def: ObjectDef, field_def: FieldDef, read: Callable[[str], Reader]) -> Reader:
+    """How to make one field's JSON value from a record, without extra queries.
+
+    `read(attname)` gives the function that reads a column off a record: an attribute of
+    a model instance, or a position in a row (see core/rows.py).
+    """
     name = field_def.name
     if name == "id":
-        return lambda record: record.public_id
+        return _public_id_of(object_def.name, read("id"))
     if object_def.name == "Lead" and name == "owner":
-        return lambda record: (
-            _public_id("User", record.owner_user_id) or _public_id("Queue", record.owner_queue_id)
+        return _first_public_id_of(
+            ("User", read("owner_user_id")), ("Queue", read("owner_queue_id"))
         )
     if object_def.name == "Task" and name == "who":
-        return lambda record: (
-            _public_id("Lead", record.lead_id) or _public_id("Contact", record.contact_id)
-        )
+        return _first_public_id_of(("Lead", read("lead_id")), ("Contact", read("contact_id")))
     if object_def.name == "Task" and name == "what":
-        return lambda record: (
-            _public_id("Opportunity", record.opportunity_id)
-            or _public_id("Account", record.account_id)
+        return _first_public_id_of(
+            ("Opportunity", read("opportunity_id")), ("Account", read("account_id"))
+        )
+    if object_def.name == "Opportunity" and name == "expected_revenue":
+        amount_of, probability_of = read("amount"), read("probability")
+        return lambda record: _decimal_text(
+            expected_revenue(amount_of(record), probability_of(record))
         )
     if field_def.type == "reference":
-        attribute = f"{name}_id"
-        target = field_def.reference_to[0]
-        return lambda record: _public_id(target, getattr(record, attribute))
+        return _public_id_of(field_def.reference_to[0], read(f"{name}_id"))
     if field_def.picklist == "lead_status":
-        return lambda record: lead_status_name(record.status_id)
+        status_of = read(f"{name}_id")
+        return lambda record: lead_status_name(status_of(record))
     if field_def.picklist == "opportunity_stage":
-        return lambda record: stage_name(record.stage_id)
+        stage_of = read(f"{name}_id")
+        return lambda record: stage_name(stage_of(record))
+    value_of = read(name)
     if field_def.type == "currency":
-        return lambda record: _decimal_text(getattr(record, name))
-    return lambda record: getattr(record, name)
+        return lambda record: _decimal_text(value_of(record))
+    return value_of
+
+
+def _public_id_of(object_name: str, key_of: Reader) -> Reader:
+    return lambda record: _public_id(object_name, key_of(record))
+
+
+def _first_public_id_of(*choices: tuple[str, Reader]) -> Reader:
+    """The public id of the first of several references that is set (owner, who, what)."""
+
+    def first(record: Any) -> str | None:
+        for object_name, key_of in choices:
+            public_id = _public_id(object_name, key_of(record))
+            if public_id:
+                return public_id
+        return None
+
+    return first
 
 
 def _decimal_text(value: Decimal | None) -> str | None:
@@ -71,26 +100,46 @@ def _decimal_text(value: Decimal | None) -> str | None:
 
 
 @cache
-def _getters(object_name: str) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+def _record_getters(object_name: str) -> tuple[tuple[str, Reader], ...]:
     object_def = get_object(object_name)
-    return tuple((json_name(field), _getter(object_def, field)) for field in object_def.fields)
+    return tuple(
+        (json_name(field), _getter(object_def, field, operator.attrgetter))
+        for field in object_def.fields
+    )
+
+
+@cache
+def _row_getters(object_name: str) -> tuple[tuple[str, Reader], ...]:
+    object_def = get_object(object_name)
+    positions = {attname: index for index, attname in enumerate(rows.attnames(object_def.model))}
+
+    def row_reader(attname: str) -> Reader:
+        return operator.itemgetter(positions[attname])
+
+    return tuple(
+        (json_name(field), _getter(object_def, field, row_reader)) for field in object_def.fields
+    )
 
 
 def to_json(object_name: str, record: models.Model) -> dict[str, Any]:
     """A record as a JSON-ready dict, in registry field order."""
-    return {name: getter(record) for name, getter in _getters(object_name)}
+    return {name: getter(record) for name, getter in _record_getters(object_name)}
+
+
+def row_to_json(object_name: str, row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row of `rows.attnames(model)` columns as the same dict `to_json` makes."""
+    return {name: getter(row) for name, getter in _row_getters(object_name)}
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime.datetime | datetime.date):
-        return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def dumps(payload: Any) -> str:
-    return json.dumps(payload, default=_json_default, separators=(",", ":"))
+def dumps(payload: Any) -> bytes:
+    """JSON bytes; orjson writes dates and times as ISO 8601, as `isoformat()` does."""
+    return orjson.dumps(payload, default=_json_default)
 
 
 @cache

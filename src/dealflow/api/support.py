@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from dealflow.api.records import decode_id, dumps, etag, from_json, to_json
+from dealflow.api.records import decode_id, dumps, etag, from_json, row_to_json, to_json
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.idempotency import fingerprint, once
 from dealflow.core.selectors import Page
@@ -56,7 +56,7 @@ def read_response(request: HttpRequest, object_name: str, record: models.Model) 
 
 def page_response(object_name: str, page: Page) -> HttpResponse:
     payload: dict[str, Any] = {
-        "records": [to_json(object_name, record) for record in page.records],
+        "records": [row_to_json(object_name, row) for row in page.records],
         "next_cursor": page.next_cursor,
     }
     if page.total is not None:

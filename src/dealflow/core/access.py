@@ -84,12 +84,21 @@ def readable(actor: Any, queryset: QuerySet[Record]) -> QuerySet[Record]:
     return queryset.filter(condition) if condition else queryset
 
 
-def can_edit(actor: Any, record: models.Model) -> bool:
-    """Whether the actor may change or delete this record (at most one query)."""
-    condition = editable_q(actor, type(record))
+def _matches(record: models.Model, condition: Q) -> bool:
+    """Whether the record meets an access condition (no query when there is none)."""
     if not condition:
         return True
     return type(record)._default_manager.filter(condition, pk=record.pk).exists()
+
+
+def can_read(actor: Any, record: models.Model) -> bool:
+    """Whether the actor may see this record (at most one query)."""
+    return _matches(record, readable_q(actor, type(record)))
+
+
+def can_edit(actor: Any, record: models.Model) -> bool:
+    """Whether the actor may change or delete this record (at most one query)."""
+    return _matches(record, editable_q(actor, type(record)))
 
 
 def require_edit(actor: Any, record: models.Model) -> None:

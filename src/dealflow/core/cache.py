@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Value = TypeVar("Value")
 
@@ -35,6 +35,19 @@ class TimedCache(Generic[Value]):
                 self._value = self._load()
                 self._loaded_at = time.monotonic()
             return self._value  # type: ignore[return-value]
+
+    def find(self, matches: Callable[[Any], bool]) -> Any | None:
+        """The first cached item that matches; reloaded once first if none does.
+
+        The reload lets a process see at once a row another process just added.
+        """
+        for attempt in range(2):
+            for item in self.get():  # type: ignore[attr-defined]
+                if matches(item):
+                    return item
+            if attempt == 0:
+                self.forget()
+        return None
 
     def forget(self) -> None:
         with self._lock:

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from django.db import models
 from django.db.models import Q, QuerySet
 
-from dealflow.core import ids
-from dealflow.core.access import readable
+from dealflow.core import ids, rows
+from dealflow.core.access import can_read, readable
 from dealflow.core.errors import DomainError, ErrorCode
 
 Record = TypeVar("Record", bound=models.Model)
@@ -38,14 +38,28 @@ def record_by_id(queryset: QuerySet[Record], public_id: str) -> Record:
     return record
 
 
-def record_get(actor: Any, queryset: QuerySet[Record], public_id: str) -> Record:
-    """The record with this public id if the actor may see it; NOT_FOUND otherwise."""
-    return record_by_id(readable(actor, queryset), public_id)
+def record_get(actor: Any, model: type[Record], public_id: str) -> Record:
+    """The record with this public id if the actor may see it; NOT_FOUND otherwise.
+
+    Read by primary key without compiling a query (see core/rows.py), then checked
+    against the access rules, which cost a query only when the object is private.
+    """
+    object_name = model.object_name  # type: ignore[attr-defined]
+    try:
+        _object, primary_key = ids.decode(public_id, object_name)
+    except ids.InvalidIdError:
+        primary_key = None
+    record = rows.by_primary_key(model, primary_key) if primary_key else None
+    if record is None or not can_read(actor, record):
+        raise DomainError(ErrorCode.NOT_FOUND, f"no {object_name} with id {public_id!r}", ["id"])
+    return record
 
 
 @dataclass(frozen=True)
 class Page:
-    records: list[Any]
+    """Records as rows: tuples of `rows.attnames(model)`, cheaper than model instances."""
+
+    records: list[tuple[Any, ...]]
     next_cursor: str | None
     total: int | None
 
@@ -130,13 +144,18 @@ def page_of(
             Q(**{f"{column}__{after}": value}) | Q(**{column: value, f"pk__{after}": last_id})
         )
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    rows = list(queryset.order_by(f"{sign}{column}", f"{sign}pk")[: limit + 1])
+    records = rows.fetch(queryset.order_by(f"{sign}{column}", f"{sign}pk")[: limit + 1])
     next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = _encode_cursor(getattr(last, column), last.pk)
-    return Page(records=rows, next_cursor=next_cursor, total=total)
+    if len(records) > limit:
+        records = records[:limit]
+        attnames = rows.attnames(queryset.model)
+        options = queryset.model._meta
+        last = records[-1]
+        next_cursor = _encode_cursor(
+            last[attnames.index(options.get_field(column).attname)],
+            last[attnames.index(options.pk.attname)],
+        )
+    return Page(records=records, next_cursor=next_cursor, total=total)
 
 
 def picklist_value_list() -> QuerySet:

@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
-from dealflow.core import ids
+from dealflow.core import ids, rows
 from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import audit_event, changes_since, creation_changes, snapshot
 from dealflow.core.errors import DomainError, ErrorCode
@@ -30,7 +30,7 @@ from dealflow.core.validation import (
     phone_digits,
 )
 from dealflow.leads.models import Lead, LeadStatus
-from dealflow.leads.selectors import lead_statuses
+from dealflow.leads.selectors import lead_status, lead_statuses
 from dealflow.people.models import Queue, User
 from dealflow.sales.models import Opportunity, OpportunityContactRole, Task, TaskStatus
 from dealflow.sales.services import first_open_stage, history_row
@@ -115,14 +115,17 @@ def lead_create(*, actor: User, data: Mapping[str, Any]) -> Lead:
 def _locked_lead(lead_id: int) -> Lead:
     """The lead, its row locked until the transaction ends (PostgreSQL; SQLite locks it all).
 
-    The lock is taken by a query without joins: PostgreSQL re-checks a locked row's join
-    conditions after waiting, so a waiter joined to the old status row would find nothing.
+    One statement without joins: PostgreSQL re-checks a locked row's join conditions
+    after waiting, so a waiter joined to the old status row would find nothing. The
+    status comes from the cache; the owner loads when first used.
     """
-    if not Lead.objects.select_for_update().filter(pk=lead_id).values_list("pk").exists():
+    lead = rows.by_primary_key(Lead, lead_id, for_update=True)
+    if lead is None:
         raise DomainError(
             ErrorCode.NOT_FOUND, f"lead {ids.encode('Lead', lead_id)} does not exist", ["lead"]
         )
-    return Lead.objects.select_related("status", "owner_user", "owner_queue").get(pk=lead_id)
+    lead.status = lead_status(lead.status_id)
+    return lead
 
 
 def _refuse_converted_lead(lead: Lead) -> None:
@@ -381,7 +384,7 @@ def _convert_lead(
     require_edit(actor, locked_lead)
     if contact is not None and account is None and contact.account_id:
         account = contact.account  # the contact's own account is the obvious one
-    if owner is None and locked_lead.owner_user is None:
+    if owner is None and locked_lead.owner_user_id is None:
         raise DomainError(
             ErrorCode.REQUIRED_FIELD_MISSING,
             "owner: the lead is owned by a queue; name the user who owns the new records",
@@ -395,7 +398,7 @@ def _convert_lead(
         opportunity=opportunity,
         create_opportunity=create_opportunity,
         opportunity_name=opportunity_name or locked_lead.company[:OPPORTUNITY_NAME_LENGTH],
-        owner=owner or locked_lead.owner_user,  # type: ignore[arg-type]
+        owner=owner or _lead_owner(locked_lead, actor),
         overwrite_lead_source=overwrite_lead_source,
     )
     _check_conversion(plan, opportunity_name)
@@ -403,6 +406,13 @@ def _convert_lead(
         if existing is not None:
             require_edit(actor, existing)  # conversion fills their blank fields
     return _convert(plan, actor)
+
+
+def _lead_owner(lead: Lead, actor: User) -> User:
+    """The user who owns the lead; no query when that is the acting user, as it usually is."""
+    if actor is not None and lead.owner_user_id == actor.pk:
+        return actor
+    return lead.owner_user  # type: ignore[return-value]
 
 
 def _convert(plan: _ConversionPlan, actor: User) -> ConversionResult:

@@ -7,6 +7,7 @@ import datetime
 from django.db import connection
 from django.db.models import QuerySet
 
+from dealflow.core import rows
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.selectors import record_by_id
 from dealflow.people.models import ApiToken, Queue, Team, User
@@ -40,13 +41,14 @@ def queue_get(*, queue_id: str) -> Queue:
 
 
 def _token_user_sql() -> str:
-    user_table = User._meta.db_table
-    token_table = ApiToken._meta.db_table
+    quote = connection.ops.quote_name
     return (
-        f'SELECT u.*, t."id" AS token_id, '
-        f'(t."last_used_at" IS NULL OR t."last_used_at" < %s) AS token_use_is_old '
-        f'FROM "{token_table}" t JOIN "{user_table}" u ON u."id" = t."user_id" '
-        f'WHERE t."digest" = %s AND t."revoked_at" IS NULL AND u."is_active"'
+        f"SELECT {rows.columns(User, 'u').sql}, t.{quote('id')}, "
+        f"(t.{quote('last_used_at')} IS NULL OR t.{quote('last_used_at')} < %s) "
+        f"FROM {quote(ApiToken._meta.db_table)} t "
+        f"JOIN {quote(User._meta.db_table)} u ON u.{quote('id')} = t.{quote('user_id')} "
+        f"WHERE t.{quote('digest')} = %s AND t.{quote('revoked_at')} IS NULL "
+        f"AND u.{quote('is_active')}"
     )
 
 
@@ -54,8 +56,15 @@ def token_user(*, digest: str, used_since: datetime.datetime) -> User | None:
     """The active user of an active token, or None.
 
     The user carries `token_id`, and `token_use_is_old` when the token's last use was
-    before `used_since`. This runs on every API request, so it is one raw statement
-    (table names from the models, values as parameters) instead of a compiled ORM query.
+    before `used_since`. This runs on every API request, so it is one hand-written
+    statement (see core/rows.py) instead of a compiled ORM query.
     """
     cutoff = connection.ops.adapt_datetimefield_value(used_since)
-    return next(iter(User.objects.raw(_token_user_sql(), [cutoff, digest])), None)
+    with connection.cursor() as cursor:
+        cursor.execute(_token_user_sql(), [cutoff, digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user = rows.from_row(User, rows.columns(User, "u"), row)
+    user.token_id, user.token_use_is_old = row[-2], bool(row[-1])  # type: ignore[attr-defined]
+    return user

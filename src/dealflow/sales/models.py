@@ -99,10 +99,14 @@ class Opportunity(PublicIdMixin, TimeStampedModel):
 
     @property
     def expected_revenue(self) -> Decimal | None:
-        """Amount x Probability / 100, rounded to cents; None without an amount."""
-        if self.amount is None:
-            return None
-        return (self.amount * self.probability / Decimal(100)).quantize(Decimal("0.01"))
+        return expected_revenue(self.amount, self.probability)
+
+
+def expected_revenue(amount: Decimal | None, probability: int) -> Decimal | None:
+    """Amount x Probability / 100, rounded to cents; None without an amount."""
+    if amount is None:
+        return None
+    return (amount * probability / Decimal(100)).quantize(Decimal("0.01"))
 
 
 class OpportunityContactRole(PublicIdMixin, TimeStampedModel):

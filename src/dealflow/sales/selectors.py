@@ -20,7 +20,7 @@ _COMMON_FILTERS = {
 OPPORTUNITY_LIST = ListSpec(
     filters={
         **_COMMON_FILTERS,
-        "stage": "stage__name",
+        "stage": "stage_id",
         "account": "account",
         "lead_source": "lead_source",
         "type": "type",
@@ -69,14 +69,17 @@ stages: TimedCache[list[OpportunityStage]] = TimedCache(
 
 
 def stage_name(stage_id: int) -> str:
-    """A stage's name by id, from the cache (reloaded once for a stage it has not seen)."""
-    for attempt in range(2):
-        for stage in stages.get():
-            if stage.pk == stage_id:
-                return stage.name
-        if attempt == 0:
-            stages.forget()
-    raise LookupError(f"no opportunity stage {stage_id}")
+    """A stage's name by id, from the cache."""
+    stage = stages.find(lambda stage: stage.pk == stage_id)
+    if stage is None:
+        raise LookupError(f"no opportunity stage {stage_id}")
+    return stage.name
+
+
+def _stage_id(name: str) -> int:
+    """A stage's id by name, from the cache; 0, which no row has, for an unknown name."""
+    stage = stages.find(lambda stage: stage.name == name)
+    return stage.pk if stage else 0
 
 
 def opportunity_queryset() -> QuerySet[Opportunity]:
@@ -84,15 +87,18 @@ def opportunity_queryset() -> QuerySet[Opportunity]:
 
 
 def opportunity_get(*, actor: Any, opportunity_id: str) -> Opportunity:
-    return record_get(actor, opportunity_queryset(), opportunity_id)
+    return record_get(actor, Opportunity, opportunity_id)
 
 
 def opportunity_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:
+    """A page of the opportunities the actor may see (a stage is matched by id: no join)."""
+    if filters.get("stage") is not None:
+        filters = {**filters, "stage": _stage_id(filters["stage"])}
     return page_of(actor, opportunity_queryset(), OPPORTUNITY_LIST, filters=filters, **options)
 
 
 def contact_role_get(*, actor: Any, contact_role_id: str) -> OpportunityContactRole:
-    return record_get(actor, OpportunityContactRole.objects.all(), contact_role_id)
+    return record_get(actor, OpportunityContactRole, contact_role_id)
 
 
 def contact_role_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:
@@ -102,7 +108,7 @@ def contact_role_page(*, actor: Any, filters: dict[str, Any], **options: Any) ->
 
 
 def task_get(*, actor: Any, task_id: str) -> Task:
-    return record_get(actor, Task.objects.all(), task_id)
+    return record_get(actor, Task, task_id)
 
 
 def task_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:
