@@ -3,6 +3,7 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from dealflow.accounts.models import Account
 from dealflow.core.models import AuditEvent
@@ -171,6 +172,22 @@ def test_list_filters_orders_and_pages(api, actor):
     assert second.json()["next_cursor"] is None
 
 
+@pytest.mark.parametrize("order_by", ["-created_date", "created_date"])
+def test_pages_split_leads_created_at_the_same_moment_by_id(api, actor, order_by):
+    leads = [LeadFactory(owner_user=actor) for _ in range(5)]
+    moment = timezone.now()
+    Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(created_at=moment)
+    seen, cursor = [], None
+    for _page in range(3):
+        query = {"limit": 2, "order_by": order_by, **({"cursor": cursor} if cursor else {})}
+        body = api.get("/leads", **query).json()
+        seen += [record["id"] for record in body["records"]]
+        cursor = body["next_cursor"]
+    expected = [lead.public_id for lead in leads]
+    assert seen == (expected[::-1] if order_by.startswith("-") else expected)
+    assert cursor is None
+
+
 @pytest.mark.parametrize(
     ("query", "code", "fields"),
     [
@@ -178,6 +195,7 @@ def test_list_filters_orders_and_pages(api, actor):
         ({"limit": "many"}, "INVALID_TYPE", ["limit"]),
         ({"order_by": "shoe_size"}, "INVALID_FIELD", ["order_by"]),
         ({"cursor": "garbage"}, "INVALID_FIELD", ["cursor"]),
+        ({"cursor": "W251bGwsIDVd"}, "INVALID_FIELD", ["cursor"]),  # [null, 5]
         ({"owner_id": "xyz"}, "INVALID_ID", ["owner_id"]),
         ({"created_after": "yesterday"}, "INVALID_TYPE", ["created_after"]),
     ],

@@ -1,6 +1,7 @@
 """Admin-only configuration: picklists, statuses, stages, teams, queues, sharing defaults."""
 
 import pytest
+from django.db import connection
 
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import AuditEvent, PicklistValue, SharingDefault
@@ -128,3 +129,10 @@ def test_sharing_default_change_is_audited(admin):
     sharing_default_set(actor=admin, object_name="Lead", access="private")
     event = AuditEvent.objects.get(object_name="SharingDefault")
     assert (event.actor_id, event.changes) == (admin.pk, {"Lead": ["read_write", "private"]})
+
+
+@pytest.mark.postgres_only
+def test_postgresql_connections_plan_for_data_in_memory(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone() == ("1.1",)

@@ -88,11 +88,9 @@ def _decode_cursor(cursor: str, field: models.Field) -> tuple[Any, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value, primary_key = json.loads(raw)
-        if not isinstance(primary_key, int):
-            raise ValueError("bad id")
-        if value is not None:
-            value = field.to_python(value)
-        return value, primary_key
+        if not isinstance(primary_key, int) or value is None:  # orderings are never null
+            raise ValueError("bad cursor")
+        return field.to_python(value), primary_key
     except Exception:
         raise DomainError(
             ErrorCode.INVALID_FIELD, "cursor: not a cursor this list returned", ["cursor"]
@@ -140,9 +138,13 @@ def page_of(
     if cursor:
         value, last_id = _decode_cursor(cursor, queryset.model._meta.get_field(column))
         after = "lt" if descending else "gt"
-        queryset = queryset.filter(
-            Q(**{f"{column}__{after}": value}) | Q(**{column: value, f"pk__{after}": last_id})
+        next_rows = Q(**{f"{column}__{after}": value}) | Q(
+            **{column: value, f"pk__{after}": last_id}
         )
+        # The same rows, plus a bound the database can start an index scan from:
+        # without it, page 2,000 reads the 100,000 rows before it.
+        next_rows &= Q(**{f"{column}__{after}e": value})
+        queryset = queryset.filter(next_rows)
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     records = rows.fetch(queryset.order_by(f"{sign}{column}", f"{sign}pk")[: limit + 1])
     next_cursor = None
