@@ -100,6 +100,8 @@ def _database() -> dict:
         url = f"sqlite:///{VAR_DIR / 'dealflow.sqlite3'}"
     config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend with a health check that needs no round trip (see there).
+        config["ENGINE"] = "dealflow.core.postgresql"
         # The usual setting for SSDs and data that fits in memory. At the default (4),
         # the planner walks the created_at index past thousands of leads of other
         # statuses rather than read a status's newest leads off lead_status_created_idx.

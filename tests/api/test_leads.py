@@ -85,12 +85,23 @@ def test_create_refuses_bad_input(api, body, status, code, fields):
     assert Lead.objects.count() == 0
 
 
-def test_duplicate_email_is_a_conflict(api):
-    api.post("/leads", NEW_LEAD)
+def test_duplicate_email_is_a_conflict_naming_the_existing_lead(api):
+    existing_id = api.post("/leads", NEW_LEAD).json()["id"]
     response = api.post("/leads", {**NEW_LEAD, "email": "GRACE@navy.test"})
     assert response.status_code == 409
-    assert response.json()["errors"][0]["code"] == "DUPLICATE_VALUE"
+    error = response.json()["errors"][0]
+    assert (error["code"], error["fields"]) == ("DUPLICATE_VALUE", ["email"])
+    assert existing_id in error["message"]
     assert Lead.objects.count() == 1
+
+
+def test_changing_to_a_taken_email_is_a_conflict_and_changes_nothing(api):
+    existing_id = api.post("/leads", NEW_LEAD).json()["id"]
+    other = api.post("/leads", {**NEW_LEAD, "email": "other@navy.test"}).json()
+    response = api.patch(f"/leads/{other['id']}", {"email": "Grace@Navy.test", "title": "CTO"})
+    assert response.status_code == 409
+    assert existing_id in response.json()["errors"][0]["message"]
+    assert api.get(f"/leads/{other['id']}").json() == other
 
 
 def test_idempotency_key_replays_the_first_response(api):
@@ -230,3 +241,14 @@ def test_convert_runs_a_fixed_number_of_queries(api, actor):
     # pairs: the conversion's, and the request's transaction (a savepoint inside the
     # test's). The issue allows 20.
     assert len(context.captured_queries) == 15, [q["sql"][:60] for q in context.captured_queries]
+
+
+def test_create_runs_three_queries_token_lead_and_audit_event(api, actor):
+    api.post("/leads", {"last_name": "Warm", "company": "Up"})  # warm the status cache
+    with CaptureQueriesContext(connection) as context:
+        response = api.post("/leads", {"last_name": "Ng", "company": "Acme", "email": "a@b.co"})
+    assert response.status_code == 201, response.content
+    statements = [query["sql"].split()[0] for query in context.captured_queries]
+    # The savepoint pair is the create's transaction inside the test's; in production
+    # it is BEGIN and COMMIT, which Django does not list.
+    assert statements == ["SELECT", "SAVEPOINT", "INSERT", "INSERT", "RELEASE"], statements

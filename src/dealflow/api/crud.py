@@ -97,7 +97,9 @@ def register_crud(
                 data = body_data(request, object_name, creating=True)
                 return record_response(object_name, create(request.auth, data), status=201)
 
-            return run_idempotent(request, operation)
+            # Reading the body's references writes nothing; the create service has its
+            # own transaction.
+            return run_idempotent(request, operation, atomic=False)
 
     if update is not None:
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import calendar
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -61,29 +62,28 @@ def _duplicate_email_error(email: str, existing_id: str | None = None) -> Domain
     )
 
 
-def _save_lead(lead: Lead, **save_options: Any) -> None:
-    """Save in a savepoint; the partial unique index on lower(email) finds duplicates.
+@contextmanager
+def _duplicate_email_refused(email: str, lead_id: int | None = None) -> Iterator[None]:
+    """Turn the unique index's refusal of an email into DUPLICATE_VALUE naming the lead.
 
-    Letting the index decide costs no query on the common path and cannot be raced;
-    only after a conflict is the existing lead looked up, to name it in the error.
+    Letting the index decide costs no query on the common path and cannot be raced. Put
+    this around the transaction (or savepoint): once it has rolled back, the existing
+    lead can be looked up to name it in the error.
     """
     try:
-        with transaction.atomic():
-            lead.save(**save_options)
+        yield
     except IntegrityError as error:
         if "lead_unconverted_email_unique" not in str(error):
             raise
         existing = (
             Lead.objects.annotate(email_lower=Lower("email"))
-            .filter(email_lower=lead.email.lower(), is_converted=False)
-            .exclude(pk=lead.pk)
+            .filter(email_lower=email.lower(), is_converted=False)
+            .exclude(pk=lead_id)
             .order_by()
             .only("pk")
             .first()
         )
-        raise _duplicate_email_error(
-            lead.email, existing.public_id if existing else None
-        ) from error
+        raise _duplicate_email_error(email, existing.public_id if existing else None) from error
 
 
 def default_lead_status() -> LeadStatus:
@@ -104,8 +104,8 @@ def lead_create(*, actor: User, data: Mapping[str, Any]) -> Lead:
     _set_owner(lead, owner)
     apply_values(lead, cleaned)
     lead.phone_digits = phone_digits(lead.phone or lead.mobile_phone)
-    with transaction.atomic():
-        _save_lead(lead)
+    with _duplicate_email_refused(lead.email), transaction.atomic():
+        lead.save()
         names = [field.name for field in get_object("Lead").fields if field.createable]
         changes = creation_changes(lead, [*names, "status"])
         audit_event(actor, lead, AuditAction.CREATE, changes).save()
@@ -140,7 +140,7 @@ def _refuse_converted_lead(lead: Lead) -> None:
 def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
     """Change fields of an unconverted lead; a converted status is refused."""
     cleaned = clean_values(get_object("Lead"), data, creating=False)
-    with transaction.atomic():
+    with _duplicate_email_refused(cleaned.get("email", ""), lead.pk), transaction.atomic():
         lead = _locked_lead(lead.pk)
         require_edit(actor, lead)
         _refuse_converted_lead(lead)
@@ -155,7 +155,7 @@ def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
         if not changes:
             return lead
         lead.phone_digits = phone_digits(lead.phone or lead.mobile_phone)
-        _save_lead(lead, update_fields=[*changes, "phone_digits", "updated_at"])
+        lead.save(update_fields=[*changes, "phone_digits", "updated_at"])
         audit_event(actor, lead, AuditAction.UPDATE, changes).save()
     return lead
 
