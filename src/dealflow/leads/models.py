@@ -48,7 +48,7 @@ class Lead(PublicIdMixin, TimeStampedModel):
     email = models.CharField(max_length=80, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     mobile_phone = models.CharField(max_length=40, blank=True)
-    phone_digits = models.CharField(max_length=40, blank=True, db_index=True, editable=False)
+    phone_digits = models.CharField(max_length=40, blank=True, editable=False)
     website = models.CharField(max_length=255, blank=True)
     street = models.CharField(max_length=255, blank=True)
     city = models.CharField(max_length=40, blank=True)
@@ -94,6 +94,7 @@ class Lead(PublicIdMixin, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="converted_leads",
         editable=False,
+        db_index=False,
     )
     converted_contact = models.ForeignKey(
         "accounts.Contact",
@@ -102,6 +103,7 @@ class Lead(PublicIdMixin, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="converted_leads",
         editable=False,
+        db_index=False,
     )
     converted_opportunity = models.ForeignKey(
         "sales.Opportunity",
@@ -110,6 +112,7 @@ class Lead(PublicIdMixin, TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="converted_leads",
         editable=False,
+        db_index=False,
     )
 
     class Meta:
@@ -134,7 +137,24 @@ class Lead(PublicIdMixin, TimeStampedModel):
             # A status's newest leads first, the default list, read straight off the index.
             models.Index(fields=["status", "created_at", "id"], name="lead_status_created_idx"),
             models.Index(fields=["lead_source"], name="lead_source_idx"),
-            models.Index(fields=["is_converted", "converted_date"], name="lead_converted_idx"),
+            # Partial indexes: most leads have none of these values yet, and a row a
+            # partial index leaves out costs no index write when it is inserted.
+            models.Index(
+                fields=["converted_date"],
+                condition=Q(converted_date__isnull=False),
+                name="lead_converted_date_idx",
+            ),
+            *(
+                models.Index(
+                    fields=[field],
+                    condition=Q(**{f"{field}__isnull": False}),
+                    name=f"lead_{field}_idx",
+                )
+                for field in ("converted_account", "converted_contact", "converted_opportunity")
+            ),
+            models.Index(
+                fields=["phone_digits"], condition=~Q(phone_digits=""), name="lead_phone_digits_idx"
+            ),
         ]
 
     def __str__(self) -> str:
