@@ -93,3 +93,39 @@ def test_attnames_are_the_concrete_columns_in_order():
         assert rows.attnames(model) == tuple(field.attname for field in model._meta.concrete_fields)
     assert rows.attnames(Lead)[0] == "id"
     assert "owner_user_id" in rows.attnames(Lead)
+
+
+@pytest.mark.django_db
+def test_insert_stores_what_save_would_and_sets_key_and_timestamps(actor):
+    from dealflow.core.audit import audit_event
+    from dealflow.core.models import AuditAction, AuditEvent
+    from dealflow.leads.models import LeadStatus
+
+    status = LeadStatus.objects.get(is_default=True)
+    values = {
+        "last_name": "Ng",
+        "company": "Acme",
+        "email": "ng@acme.test",
+        "annual_revenue": Decimal("1500.25"),
+        "status": status,
+        "owner_user": actor,
+    }
+    saved = Lead(**values)
+    saved.save()
+    inserted = Lead(**{**values, "email": "other@acme.test"})
+    with CaptureQueriesContext(connection) as context:
+        rows.insert(inserted)
+    assert len(context.captured_queries) == 1
+    assert inserted.pk == saved.pk + 1
+    assert inserted._state.adding is False
+    assert inserted.created_at <= inserted.updated_at  # set on insert, as save() sets them
+    stored = _field_values(Lead.objects.get(pk=inserted.pk))
+    assert stored == _field_values(inserted)
+    expected = {**_field_values(Lead.objects.get(pk=saved.pk)), "email": "other@acme.test"}
+    for ignored in ("id", "created_at", "updated_at"):
+        del stored[ignored], expected[ignored]
+    assert stored == expected
+
+    event = audit_event(actor, inserted, AuditAction.CREATE, {"email": [None, "other@acme.test"]})
+    rows.insert(event)
+    assert AuditEvent.objects.get(pk=event.pk).changes == {"email": [None, "other@acme.test"]}
