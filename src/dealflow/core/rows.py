@@ -18,10 +18,19 @@ from functools import cache
 from typing import Any, TypeVar
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 
 Record = TypeVar("Record", bound=Model)
+
+
+def _database() -> BaseDatabaseWrapper:
+    """This thread's connection itself: each attribute read through the `connection`
+    proxy looks the thread's connection up again, which adds up over 40 fields."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 Converter = Callable[[Any, Any, Any], Any]
 MAX_PRIMARY_KEY = 2**63 - 1  # the largest key a (64-bit) row can have
 
@@ -62,18 +71,22 @@ def columns(model: type[Model], table_alias: str) -> Columns:
     return _columns(model, table_alias, connection.vendor)
 
 
-def _converted(model_columns: Columns, row: Sequence[Any]) -> list[Any]:
+def _converted(
+    model_columns: Columns, row: Sequence[Any], database: BaseDatabaseWrapper
+) -> list[Any]:
     """The first `len(attnames)` values of a row, as the ORM would give them."""
     values = list(row[: len(model_columns.attnames)])
     for index, converters, column in model_columns.converters:
         for converter in converters:
-            values[index] = converter(values[index], column, connection)
+            values[index] = converter(values[index], column, database)
     return values
 
 
 def from_row(model: type[Record], model_columns: Columns, row: Sequence[Any]) -> Record:
     """The model instance of the first `len(attnames)` values of a row."""
-    return model.from_db(connection.alias, model_columns.attnames, _converted(model_columns, row))
+    database = _database()
+    values = _converted(model_columns, row, database)
+    return model.from_db(database.alias, model_columns.attnames, values)
 
 
 def fetch(queryset: QuerySet) -> list[tuple[Any, ...]]:
@@ -90,12 +103,13 @@ def fetch(queryset: QuerySet) -> list[tuple[Any, ...]]:
     except EmptyResultSet:  # a condition no row can meet, such as `pk__in=[]`
         return []
     model_columns = columns(model, model._meta.db_table)
-    with connection.cursor() as cursor:
+    database = _database()
+    with database.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     if not model_columns.converters:
         return fetched
-    return [tuple(_converted(model_columns, row)) for row in fetched]
+    return [tuple(_converted(model_columns, row, database)) for row in fetched]
 
 
 @cache
@@ -120,8 +134,9 @@ def by_primary_key(
     """
     if not 0 < primary_key <= MAX_PRIMARY_KEY:
         return None
-    sql = _by_primary_key_sql(model, connection.vendor, for_update)
-    with connection.cursor() as cursor:
+    database = _database()
+    sql = _by_primary_key_sql(model, database.vendor, for_update)
+    with database.cursor() as cursor:
         cursor.execute(sql, [primary_key])
         row = cursor.fetchone()
     if row is None:
@@ -146,18 +161,19 @@ def _insert_statement(model: type[Model], vendor: str) -> tuple[str, tuple[Any, 
 
 def insert(record: Model) -> None:
     """Insert a new record (its key set by the database), as `record.save()` would."""
-    sql, fields = _insert_statement(type(record), connection.vendor)
+    database = _database()
+    sql, fields = _insert_statement(type(record), database.vendor)
     values = [
-        field.get_db_prep_save(field.pre_save(record, True), connection)  # type: ignore[attr-defined]
+        field.get_db_prep_save(field.pre_save(record, True), database)  # type: ignore[attr-defined]
         for field in fields
     ]
-    with connection.cursor() as cursor:
+    with database.cursor() as cursor:
         cursor.execute(sql, values)
-        if connection.features.can_return_columns_from_insert:
+        if database.features.can_return_columns_from_insert:
             (record.pk,) = cursor.fetchone()
         else:
-            record.pk = connection.ops.last_insert_id(
+            record.pk = database.ops.last_insert_id(
                 cursor, record._meta.db_table, record._meta.pk.column
             )
     record._state.adding = False
-    record._state.db = connection.alias
+    record._state.db = database.alias
