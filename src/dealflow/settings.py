@@ -121,6 +121,9 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
+# PostgreSQL plans the statements every request runs once per connection (see
+# core/postgresql); "off" for a connection pooler that cannot keep prepared statements.
+DEALFLOW_PREPARED_STATEMENTS = os.environ.get("DEALFLOW_PREPARED_STATEMENTS", "on") != "off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "people.User"
 LOGIN_URL = "/login/"

@@ -25,6 +25,13 @@ from django.db.models import Model, QuerySet
 Record = TypeVar("Record", bound=Model)
 
 
+def prepared_cursor(database: BaseDatabaseWrapper) -> Any:
+    """A cursor that has PostgreSQL plan its statement once per connection (see
+    core/postgresql); an ordinary one elsewhere. Only for statements whose text is fixed."""
+    prepared = getattr(database, "prepared_cursor", None)
+    return prepared() if prepared else database.cursor()
+
+
 def _database() -> BaseDatabaseWrapper:
     """This thread's connection itself: each attribute read through the `connection`
     proxy looks the thread's connection up again, which adds up over 40 fields."""
@@ -136,7 +143,7 @@ def by_primary_key(
         return None
     database = _database()
     sql = _by_primary_key_sql(model, database.vendor, for_update)
-    with database.cursor() as cursor:
+    with prepared_cursor(database) as cursor:
         cursor.execute(sql, [primary_key])
         row = cursor.fetchone()
     if row is None:

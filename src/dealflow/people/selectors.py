@@ -60,7 +60,7 @@ def token_user(*, digest: str, used_since: datetime.datetime) -> User | None:
     statement (see core/rows.py) instead of a compiled ORM query.
     """
     cutoff = connection.ops.adapt_datetimefield_value(used_since)
-    with connection.cursor() as cursor:
+    with rows.prepared_cursor(connection) as cursor:
         cursor.execute(_token_user_sql(), [cutoff, digest])
         row = cursor.fetchone()
     if row is None:
