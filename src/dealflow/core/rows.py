@@ -174,7 +174,7 @@ def insert(record: Model) -> None:
         field.get_db_prep_save(field.pre_save(record, True), database)  # type: ignore[attr-defined]
         for field in fields
     ]
-    with database.cursor() as cursor:
+    with prepared_cursor(database) as cursor:
         cursor.execute(sql, values)
         if database.features.can_return_columns_from_insert:
             (record.pk,) = cursor.fetchone()
