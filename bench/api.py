@@ -1218,7 +1218,12 @@ def main() -> int:
     read_ceiling = results["read ceiling (GET /bench/ping)"]
     write_ceiling = results["write ceiling (POST /bench/insert)"]
     create, get = results["create lead"], results["get lead"]
-    listed = results["list 50 (status filter)"]
+    # The list target holds for every filter: judge the slower of the two list scenarios.
+    listed_name = max(
+        ("list 50 (status filter)", "list 50 (other filters)"),
+        key=lambda name: results[name].percentile(0.95),
+    )
+    listed = results[listed_name]
     create_ratio = create.rate / write_ceiling.rate if write_ceiling.rate else 0.0
     get_ratio = get.rate / read_ceiling.rate if read_ceiling.rate else 0.0
     checks = [
@@ -1231,9 +1236,9 @@ def main() -> int:
             get_ratio >= TARGET_GET_RATIO,
         ),
         (
-            f"list 50 with a filter p95 = {listed.percentile(0.95):.1f} ms at {CLIENTS} clients"
-            f" (target <= {TARGET_LIST_P95_MS:g} ms; from 1 client:"
-            f" {single['list 50 (status filter)'].percentile(0.95):.1f} ms)",
+            f"{listed_name} p95 = {listed.percentile(0.95):.1f} ms at {CLIENTS} clients,"
+            f" the slower list (target <= {TARGET_LIST_P95_MS:g} ms; status filter from 1"
+            f" client: {single['list 50 (status filter)'].percentile(0.95):.1f} ms)",
             listed.percentile(0.95) <= TARGET_LIST_P95_MS,
         ),
         (

@@ -132,11 +132,13 @@ class Lead(PublicIdMixin, TimeStampedModel):
         ]
         indexes = [
             models.Index(Lower("email"), name="lead_email_lower_idx"),
-            models.Index(fields=["owner_user", "is_converted"], name="lead_owner_user_idx"),
-            models.Index(fields=["owner_queue", "is_converted"], name="lead_owner_queue_idx"),
-            # A status's newest leads first, the default list, read straight off the index.
-            models.Index(fields=["status", "created_at", "id"], name="lead_status_created_idx"),
-            models.Index(fields=["lead_source"], name="lead_source_idx"),
+            # The list's filters, each with the default order (newest first), so a
+            # page of 50 is read straight off an index whatever the filter's value.
+            *(
+                models.Index(fields=[field, "created_at", "id"], name=f"lead_{field}_created_idx")
+                for field in ("owner_user", "owner_queue", "status", "lead_source")
+                + ("industry", "rating")
+            ),
             # Partial indexes: most leads have none of these values yet, and a row a
             # partial index leaves out costs no index write when it is inserted.
             models.Index(
