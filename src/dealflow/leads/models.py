@@ -35,6 +35,10 @@ class LeadStatus(TimeStampedModel):
         return self.name
 
 
+# Fields the lead list filters on, each indexed with the list's default order.
+LIST_FILTER_FIELDS = ("owner_user", "owner_queue", "status", "lead_source", "industry", "rating")
+
+
 class Lead(PublicIdMixin, TimeStampedModel):
     """An unqualified prospect, until conversion turns it into account, contact and deal."""
 
@@ -136,8 +140,7 @@ class Lead(PublicIdMixin, TimeStampedModel):
             # page of 50 is read straight off an index whatever the filter's value.
             *(
                 models.Index(fields=[field, "created_at", "id"], name=f"lead_{field}_created_idx")
-                for field in ("owner_user", "owner_queue", "status", "lead_source")
-                + ("industry", "rating")
+                for field in LIST_FILTER_FIELDS
             ),
             # Partial indexes: most leads have none of these values yet, and a row a
             # partial index leaves out costs no index write when it is inserted.

@@ -63,7 +63,7 @@ def _duplicate_email_error(email: str, existing_id: str | None = None) -> Domain
 
 
 @contextmanager
-def _duplicate_email_refused(email: str, lead_id: int | None = None) -> Iterator[None]:
+def _duplicate_email_refused(email: str, lead_id: int = 0) -> Iterator[None]:
     """Turn the unique index's refusal of an email into DUPLICATE_VALUE naming the lead.
 
     Letting the index decide costs no query on the common path and cannot be raced. Put
@@ -78,7 +78,7 @@ def _duplicate_email_refused(email: str, lead_id: int | None = None) -> Iterator
         existing = (
             Lead.objects.annotate(email_lower=Lower("email"))
             .filter(email_lower=email.lower(), is_converted=False)
-            .exclude(pk=lead_id)
+            .exclude(pk=lead_id)  # the lead being changed (0, no lead, on create)
             .order_by()
             .only("pk")
             .first()

@@ -6,113 +6,187 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_initial'),
-        ('leads', '0003_default_lead_statuses'),
-        ('people', '0001_initial'),
-        ('sales', '0002_default_stages'),
+        ("accounts", "0002_initial"),
+        ("leads", "0003_default_lead_statuses"),
+        ("people", "0001_initial"),
+        ("sales", "0002_default_stages"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='lead',
-            name='lead_owner_user_idx',
+            model_name="lead",
+            name="lead_owner_user_idx",
         ),
         migrations.RemoveIndex(
-            model_name='lead',
-            name='lead_owner_queue_idx',
+            model_name="lead",
+            name="lead_owner_queue_idx",
         ),
         migrations.RemoveIndex(
-            model_name='lead',
-            name='lead_status_idx',
+            model_name="lead",
+            name="lead_status_idx",
         ),
         migrations.RemoveIndex(
-            model_name='lead',
-            name='lead_source_idx',
+            model_name="lead",
+            name="lead_source_idx",
         ),
         migrations.RemoveIndex(
-            model_name='lead',
-            name='lead_converted_idx',
+            model_name="lead",
+            name="lead_converted_idx",
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='converted_account',
-            field=models.ForeignKey(blank=True, db_index=False, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='converted_leads', to='accounts.account'),
+            model_name="lead",
+            name="converted_account",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="converted_leads",
+                to="accounts.account",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='converted_contact',
-            field=models.ForeignKey(blank=True, db_index=False, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='converted_leads', to='accounts.contact'),
+            model_name="lead",
+            name="converted_contact",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="converted_leads",
+                to="accounts.contact",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='converted_opportunity',
-            field=models.ForeignKey(blank=True, db_index=False, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='converted_leads', to='sales.opportunity'),
+            model_name="lead",
+            name="converted_opportunity",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                editable=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="converted_leads",
+                to="sales.opportunity",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='owner_queue',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='people.queue'),
+            model_name="lead",
+            name="owner_queue",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="leads",
+                to="people.queue",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='owner_user',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='owned_leads', to=settings.AUTH_USER_MODEL),
+            model_name="lead",
+            name="owner_user",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="owned_leads",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='phone_digits',
+            model_name="lead",
+            name="phone_digits",
             field=models.CharField(blank=True, editable=False, max_length=40),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='status',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='leads.leadstatus'),
+            model_name="lead",
+            name="status",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="leads",
+                to="leads.leadstatus",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['owner_user', 'created_at', 'id'], name='lead_owner_user_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["owner_user", "created_at", "id"], name="lead_owner_user_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['owner_queue', 'created_at', 'id'], name='lead_owner_queue_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["owner_queue", "created_at", "id"], name="lead_owner_queue_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['status', 'created_at', 'id'], name='lead_status_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["status", "created_at", "id"], name="lead_status_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['lead_source', 'created_at', 'id'], name='lead_lead_source_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["lead_source", "created_at", "id"], name="lead_lead_source_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['industry', 'created_at', 'id'], name='lead_industry_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["industry", "created_at", "id"], name="lead_industry_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['rating', 'created_at', 'id'], name='lead_rating_created_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["rating", "created_at", "id"], name="lead_rating_created_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('converted_date__isnull', False)), fields=['converted_date'], name='lead_converted_date_idx'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("converted_date__isnull", False)),
+                fields=["converted_date"],
+                name="lead_converted_date_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('converted_account__isnull', False)), fields=['converted_account'], name='lead_converted_account_idx'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("converted_account__isnull", False)),
+                fields=["converted_account"],
+                name="lead_converted_account_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('converted_contact__isnull', False)), fields=['converted_contact'], name='lead_converted_contact_idx'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("converted_contact__isnull", False)),
+                fields=["converted_contact"],
+                name="lead_converted_contact_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('converted_opportunity__isnull', False)), fields=['converted_opportunity'], name='lead_converted_opportunity_idx'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("converted_opportunity__isnull", False)),
+                fields=["converted_opportunity"],
+                name="lead_converted_opportunity_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(condition=models.Q(('phone_digits', ''), _negated=True), fields=['phone_digits'], name='lead_phone_digits_idx'),
+            model_name="lead",
+            index=models.Index(
+                condition=models.Q(("phone_digits", ""), _negated=True),
+                fields=["phone_digits"],
+                name="lead_phone_digits_idx",
+            ),
         ),
     ]
