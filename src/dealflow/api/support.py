@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from dealflow.api.records import decode_id, dumps, etag, from_json, row_to_json, to_json
+from dealflow.core import rows
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.idempotency import fingerprint, once
 from dealflow.core.selectors import Page
@@ -27,7 +28,6 @@ STATUS_BY_CODE = {
     ErrorCode.INVALID_SESSION_ID: 401,
     ErrorCode.INVALID_AUTH_HEADER: 401,
 }
-MAX_STORED_KEY = 2**63 - 1  # the largest primary key of a (64-bit) database row
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None):
@@ -196,7 +196,7 @@ def decode_filter_id(name: str, value: str | None, object_names: tuple[str, ...]
     if value is None:
         return None
     _object, primary_key = decode_id(name, value, object_names)
-    if primary_key > MAX_STORED_KEY:  # no row has it, and SQLite cannot even compare it
+    if primary_key > rows.MAX_PRIMARY_KEY:  # no row has it, and SQLite cannot compare it
         raise DomainError(ErrorCode.INVALID_ID, f"{name}: {value!r} names no record", [name])
     return primary_key
 

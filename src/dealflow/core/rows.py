@@ -23,13 +23,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 
 Record = TypeVar("Record", bound=Model)
-
-
-def prepared_cursor(database: BaseDatabaseWrapper) -> Any:
-    """A cursor that has PostgreSQL plan its statement once per connection (see
-    core/postgresql); an ordinary one elsewhere. Only for statements whose text is fixed."""
-    prepared = getattr(database, "prepared_cursor", None)
-    return prepared() if prepared else database.cursor()
+Converter = Callable[[Any, Any, Any], Any]
+MAX_PRIMARY_KEY = 2**63 - 1  # the largest key a (64-bit) row can have
 
 
 def _database() -> BaseDatabaseWrapper:
@@ -38,8 +33,11 @@ def _database() -> BaseDatabaseWrapper:
     return connections[DEFAULT_DB_ALIAS]
 
 
-Converter = Callable[[Any, Any, Any], Any]
-MAX_PRIMARY_KEY = 2**63 - 1  # the largest key a (64-bit) row can have
+def prepared_cursor(database: BaseDatabaseWrapper) -> Any:
+    """A cursor that has PostgreSQL plan its statement once per connection (see
+    core/postgresql); an ordinary one elsewhere. Only for statements whose text is fixed."""
+    prepared = getattr(database, "prepared_cursor", None)
+    return prepared() if prepared else database.cursor()
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,26 @@ Record = TypeVar("Record", bound=models.Model)
 MAX_PAGE_SIZE = 200
 
 
-def record_by_id(queryset: QuerySet[Record], public_id: str) -> Record:
-    """The record of the queryset with this public id; NOT_FOUND otherwise."""
-    object_name = queryset.model.object_name  # type: ignore[attr-defined]
+def _primary_key(public_id: str, object_name: str) -> int | None:
+    """The primary key a public id of this object names, or None if it names none."""
     try:
         _object, primary_key = ids.decode(public_id, object_name)
     except ids.InvalidIdError:
-        primary_key = None
+        return None
+    return primary_key
+
+
+def _not_found(object_name: str, public_id: str) -> DomainError:
+    return DomainError(ErrorCode.NOT_FOUND, f"no {object_name} with id {public_id!r}", ["id"])
+
+
+def record_by_id(queryset: QuerySet[Record], public_id: str) -> Record:
+    """The record of the queryset with this public id; NOT_FOUND otherwise."""
+    object_name = queryset.model.object_name  # type: ignore[attr-defined]
+    primary_key = _primary_key(public_id, object_name)
     record = queryset.filter(pk=primary_key).first() if primary_key else None
     if record is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"no {object_name} with id {public_id!r}", ["id"])
+        raise _not_found(object_name, public_id)
     return record
 
 
@@ -45,13 +55,10 @@ def record_get(actor: Any, model: type[Record], public_id: str) -> Record:
     against the access rules, which cost a query only when the object is private.
     """
     object_name = model.object_name  # type: ignore[attr-defined]
-    try:
-        _object, primary_key = ids.decode(public_id, object_name)
-    except ids.InvalidIdError:
-        primary_key = None
+    primary_key = _primary_key(public_id, object_name)
     record = rows.by_primary_key(model, primary_key) if primary_key else None
     if record is None or not can_read(actor, record):
-        raise DomainError(ErrorCode.NOT_FOUND, f"no {object_name} with id {public_id!r}", ["id"])
+        raise _not_found(object_name, public_id)
     return record
 
 
