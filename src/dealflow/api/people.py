@@ -1,7 +1,9 @@
 """The directory (users, teams, queues) and the picklists: everyone reads, admins write."""
 
+from collections.abc import Callable
 from typing import Any, Literal
 
+from django.http import HttpResponse
 from ninja import Router, Schema
 from pydantic import ConfigDict, Field, model_validator
 
@@ -9,9 +11,11 @@ from dealflow.api import docs
 from dealflow.api.records import resolve_reference
 from dealflow.api.support import json_response, resolver, run, run_idempotent
 from dealflow.core.errors import DomainError
+from dealflow.core.models import PicklistValue
 from dealflow.core.selectors import picklist_value_list
 from dealflow.core.services import picklist_value_set
 from dealflow.core.validation import check_storable_text
+from dealflow.leads.models import LeadStatus
 from dealflow.leads.selectors import lead_status_list
 from dealflow.leads.services import lead_status_set
 from dealflow.people.models import Queue, User
@@ -24,23 +28,11 @@ from dealflow.people.selectors import (
     user_list,
 )
 from dealflow.people.services import queue_set, team_create, user_create
+from dealflow.sales.models import OpportunityStage
 from dealflow.sales.selectors import stage_list
 from dealflow.sales.services import opportunity_stage_set
 
 router = Router(tags=["People and settings"])
-
-
-STATUS_FIELDS = ("name", "sort_order", "is_default", "is_converted", "is_closed", "is_active")
-STAGE_FIELDS = (
-    "name",
-    "sort_order",
-    "probability",
-    "forecast_category",
-    "is_closed",
-    "is_won",
-    "is_active",
-)
-PICKLIST_FIELDS = ("picklist", "value", "sort_order", "is_active")
 
 
 def fields_json(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -134,7 +126,7 @@ def get_queue(request, queue_id: str):
     openapi_extra=docs.plain_list_doc(NAMED_SCHEMA),
 )
 def list_lead_statuses(request):
-    return json_response({"records": list(lead_status_list().values(*STATUS_FIELDS))})
+    return json_response({"records": list(lead_status_list().values(*LeadStatus.SETTINGS))})
 
 
 @router.get(
@@ -143,7 +135,7 @@ def list_lead_statuses(request):
     openapi_extra=docs.plain_list_doc(NAMED_SCHEMA),
 )
 def list_stages(request):
-    return json_response({"records": list(stage_list().values(*STAGE_FIELDS))})
+    return json_response({"records": list(stage_list().values(*OpportunityStage.SETTINGS))})
 
 
 @router.get(
@@ -152,7 +144,7 @@ def list_stages(request):
     openapi_extra=docs.plain_list_doc(NAMED_SCHEMA),
 )
 def list_picklists(request):
-    values = picklist_value_list().values(*PICKLIST_FIELDS)
+    values = picklist_value_list().values(*PicklistValue.SETTINGS)
     return json_response({"records": list(values)})
 
 
@@ -283,6 +275,16 @@ def set_queue(request, body: QueueIn):
     return run(operation)
 
 
+def _set_setting(request, service: Callable[..., Any], body: Schema) -> HttpResponse:
+    """Run a configuration service with the body's fields; answer with the row's settings."""
+
+    def operation() -> HttpResponse:
+        row = service(actor=request.auth, **body.dict())
+        return json_response(fields_json(row, type(row).SETTINGS))
+
+    return run(operation)
+
+
 @router.post(
     "/lead-statuses",
     operation_id="lead_status_set",
@@ -290,11 +292,7 @@ def set_queue(request, body: QueueIn):
     openapi_extra=_written(NAMED_SCHEMA, status=200),
 )
 def set_lead_status(request, body: LeadStatusIn):
-    return run(
-        lambda: json_response(
-            fields_json(lead_status_set(actor=request.auth, **body.dict()), STATUS_FIELDS)
-        )
-    )
+    return _set_setting(request, lead_status_set, body)
 
 
 @router.post(
@@ -304,11 +302,7 @@ def set_lead_status(request, body: LeadStatusIn):
     openapi_extra=_written(NAMED_SCHEMA, status=200),
 )
 def set_stage(request, body: StageIn):
-    return run(
-        lambda: json_response(
-            fields_json(opportunity_stage_set(actor=request.auth, **body.dict()), STAGE_FIELDS)
-        )
-    )
+    return _set_setting(request, opportunity_stage_set, body)
 
 
 @router.post(
@@ -318,8 +312,4 @@ def set_stage(request, body: StageIn):
     openapi_extra=_written(NAMED_SCHEMA, status=200),
 )
 def set_picklist_value(request, body: PicklistValueIn):
-    return run(
-        lambda: json_response(
-            fields_json(picklist_value_set(actor=request.auth, **body.dict()), PICKLIST_FIELDS)
-        )
-    )
+    return _set_setting(request, picklist_value_set, body)

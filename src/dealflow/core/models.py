@@ -46,6 +46,8 @@ class PicklistValue(TimeStampedModel):
     """One allowed value of a configurable picklist (lead source, industry, ...)."""
 
     object_name = "PicklistValue"
+    # What an admin sets (picklist_value_set), in the order the API shows it.
+    SETTINGS = ("picklist", "value", "sort_order", "is_active")
 
     picklist = models.CharField(max_length=40, choices=Picklist.choices)
     value = models.CharField(max_length=255)

@@ -37,18 +37,15 @@ CONVERSION_FIELDS = (
 MAX_CONVERT = 100
 
 
-STATUS_FIELDS = ("name", "sort_order", "is_default", "is_converted", "is_closed", "is_active")
-
-
 class LeadStatusForm(ServiceForm):
     """Writes through lead_status_set (one default status, never a converted one)."""
 
     class Meta:
         model = LeadStatus
-        fields = STATUS_FIELDS
+        fields = LeadStatus.SETTINGS
 
     def call_service(self, data: dict[str, Any]) -> LeadStatus:
-        values = {name: self.cleaned_data[name] for name in STATUS_FIELDS}
+        values = {name: self.cleaned_data[name] for name in LeadStatus.SETTINGS}
         return lead_status_set(
             actor=self.actor, status=None if self.adding else self.instance, **values
         )
@@ -57,7 +54,7 @@ class LeadStatusForm(ServiceForm):
 @admin.register(LeadStatus)
 class LeadStatusAdmin(ServiceAdmin):
     form = LeadStatusForm
-    list_display = STATUS_FIELDS
+    list_display = LeadStatus.SETTINGS
     list_filter = ("is_converted", "is_closed", "is_active")
     search_fields = ("name",)
     ordering = ("sort_order", "name")

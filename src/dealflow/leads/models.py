@@ -14,6 +14,8 @@ class LeadStatus(TimeStampedModel):
     """A value of Lead.Status; flags say which are the default, converted and closed ones."""
 
     object_name = "LeadStatus"
+    # What an admin sets (lead_status_set), in the order the back office and API show it.
+    SETTINGS = ("name", "sort_order", "is_default", "is_converted", "is_closed", "is_active")
 
     name = models.CharField(max_length=80, unique=True)
     sort_order = models.PositiveIntegerField(default=0)

@@ -604,9 +604,7 @@ def lead_status_set(
     with transaction.atomic():
         status = locked_configuration_row(LeadStatus, name, status)
         status = status or LeadStatus(name=name, sort_order=LeadStatus.objects.count() + 1)
-        before = snapshot(
-            status, ["name", "sort_order", "is_default", "is_converted", "is_closed", "is_active"]
-        )
+        before = snapshot(status, LeadStatus.SETTINGS)
         status.name = name
         for field, value in (
             ("sort_order", sort_order),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from functools import cache
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -40,7 +41,8 @@ def queue_get(*, queue_id: str) -> Queue:
     return record_by_id(queue_list(), queue_id)
 
 
-def _token_user_sql() -> str:
+@cache
+def _token_user_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     return (
         f"SELECT {rows.columns(User, 'u').sql}, t.{quote('id')}, "
@@ -61,7 +63,7 @@ def token_user(*, digest: str, used_since: datetime.datetime) -> User | None:
     """
     cutoff = connection.ops.adapt_datetimefield_value(used_since)
     with rows.prepared_cursor(connection) as cursor:
-        cursor.execute(_token_user_sql(), [cutoff, digest])
+        cursor.execute(_token_user_sql(connection.vendor), [cutoff, digest])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -37,26 +37,16 @@ from dealflow.sales.services import (
     task_create,
 )
 
-STAGE_FIELDS = (
-    "name",
-    "sort_order",
-    "probability",
-    "forecast_category",
-    "is_closed",
-    "is_won",
-    "is_active",
-)
-
 
 class OpportunityStageForm(ServiceForm):
     """Writes through opportunity_stage_set (a won stage is closed, forecasts Closed, ...)."""
 
     class Meta:
         model = OpportunityStage
-        fields = STAGE_FIELDS
+        fields = OpportunityStage.SETTINGS
 
     def call_service(self, data: dict[str, Any]) -> OpportunityStage:
-        values = {name: self.cleaned_data[name] for name in STAGE_FIELDS}
+        values = {name: self.cleaned_data[name] for name in OpportunityStage.SETTINGS}
         return opportunity_stage_set(
             actor=self.actor, stage=None if self.adding else self.instance, **values
         )
@@ -65,7 +55,7 @@ class OpportunityStageForm(ServiceForm):
 @admin.register(OpportunityStage)
 class OpportunityStageAdmin(ServiceAdmin):
     form = OpportunityStageForm
-    list_display = STAGE_FIELDS
+    list_display = OpportunityStage.SETTINGS
     list_filter = ("is_closed", "is_won", "is_active", "forecast_category")
     search_fields = ("name",)
     ordering = ("sort_order", "name")

@@ -23,6 +23,16 @@ class OpportunityStage(TimeStampedModel):
     """A sales stage; moving a deal into it sets probability, forecast category, closed, won."""
 
     object_name = "OpportunityStage"
+    # What an admin sets (opportunity_stage_set), in the order the back office and API show.
+    SETTINGS = (
+        "name",
+        "sort_order",
+        "probability",
+        "forecast_category",
+        "is_closed",
+        "is_won",
+        "is_active",
+    )
 
     name = models.CharField(max_length=80, unique=True)
     sort_order = models.PositiveIntegerField(default=0)

@@ -392,15 +392,8 @@ def opportunity_stage_set(
                     ],
                 )
             stage = OpportunityStage(name=name, sort_order=OpportunityStage.objects.count() + 1)
-        fields = (
-            "sort_order",
-            "probability",
-            "forecast_category",
-            "is_closed",
-            "is_won",
-            "is_active",
-        )
-        before = snapshot(stage, ["name", *fields])
+        fields = OpportunityStage.SETTINGS[1:]  # all but the name
+        before = snapshot(stage, OpportunityStage.SETTINGS)
         stage.name = name
         for field, value in zip(
             fields,
