@@ -9,18 +9,24 @@ from dealflow.core.demo import DemoDataExists, load_demo_data
 
 class Command(BaseCommand):
     help = (
-        "Load demo data (users, leads, accounts, contacts, opportunities with nine months "
-        "of stage history, tasks) into an empty database."
+        "Load demo data into an empty database: users, leads, accounts, contacts, "
+        "opportunities with nine months of stage history, tasks. `dealflow bootstrap` "
+        "then gives the demo's users their passwords and prints one login per role."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--seed", type=int, default=7, help="random seed; the same seed gives the same data"
+            "--seed",
+            type=int,
+            default=7,
+            help="random seed; the same seed on the same day gives the same data "
+            "(default: %(default)s)",
         )
         parser.add_argument(
             "--if-empty",
             action="store_true",
-            help="do nothing (and succeed) when the database already has leads or accounts",
+            help="do nothing (and succeed) when the database already has leads or accounts "
+            "(default: fail then)",
         )
 
     def handle(self, *args, **options):

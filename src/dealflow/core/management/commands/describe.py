@@ -15,8 +15,14 @@ class Command(BaseCommand):
     help = "Print an object's fields: native and API names, type, length, picklist, flags."
 
     def add_arguments(self, parser):
-        parser.add_argument("object", nargs="?", help="Lead, Account, Contact, Opportunity, ...")
-        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        parser.add_argument(
+            "object",
+            nargs="?",
+            help="Lead, Account, Contact, Opportunity, ... (default: list the objects)",
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="print JSON instead of a table (default: a table)"
+        )
 
     def handle(self, *args, **options):
         if not options["object"]:

@@ -14,14 +14,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True)
         create = actions.add_parser("create", help="create a token (printed once, never stored)")
-        create.add_argument("username")
-        create.add_argument("--name", default="cli", help="what the token is for")
+        create.add_argument("username", help="whose token it is")
+        create.add_argument(
+            "--name", default="cli", help="what the token is for (default: %(default)s)"
+        )
         revoke = actions.add_parser(
             "revoke", help="revoke a token by the prefix `token list` shows"
         )
-        revoke.add_argument("prefix")
+        revoke.add_argument("prefix", help="the token's first characters, as listed")
         listing = actions.add_parser("list", help="list tokens (prefixes only)")
-        listing.add_argument("username", nargs="?")
+        listing.add_argument(
+            "username", nargs="?", help="only this user's tokens (default: everyone's)"
+        )
 
     def handle(self, *args, **options):
         getattr(self, f"handle_{options['action']}")(options)

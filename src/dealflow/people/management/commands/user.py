@@ -18,16 +18,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True)
         create = actions.add_parser("create", help="create a user")
-        create.add_argument("username")
-        create.add_argument("--role", choices=Role.values, default=Role.REP)
-        create.add_argument("--email", default="")
-        create.add_argument("--first-name", default="")
-        create.add_argument("--last-name", default="")
-        create.add_argument("--team", help="team name (created if missing)")
+        create.add_argument("username", help="the name the user signs in with")
+        create.add_argument(
+            "--role",
+            choices=Role.values,
+            default=str(Role.REP),
+            help="admins configure dealflow, managers oversee their team, reps work their "
+            "records (default: %(default)s)",
+        )
+        create.add_argument("--email", default="", help="email address (default: none)")
+        create.add_argument("--first-name", default="", help="first name (default: none)")
+        create.add_argument("--last-name", default="", help="last name (default: none)")
+        create.add_argument("--team", help="team name, created if missing (default: no team)")
         create.add_argument(
             "--password-stdin",
             action="store_true",
-            help="read the password from standard input instead of generating one",
+            help="read the password from standard input (default: generate one and print it once)",
         )
 
     def handle(self, *args, **options):
