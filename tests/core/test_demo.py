@@ -13,6 +13,7 @@ from io import StringIO
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
@@ -168,12 +169,31 @@ def test_users_teams_and_queue(demo):
     assert sorted(roles.values()).count(Role.REP) == 6
     assert sorted(roles.values()).count(Role.MANAGER) == 2
     assert admin.role == Role.ADMIN and admin.is_superuser
-    # The caller (`dealflow bootstrap`) sets and prints the admin password.
+    # The caller (`dealflow bootstrap`) sets and prints the passwords.
     assert not admin.has_usable_password()
+    assert [user for user in User.objects.all() if user.has_usable_password()] == []
     assert set(Team.objects.values_list("name", flat=True)) == {"East", "West"}
     assert User.objects.filter(role=Role.MANAGER, team__isnull=True).count() == 0
     assert inbound.members.count() == 3
     assert set(inbound.members.values_list("role", flat=True)) == {Role.REP}
+
+
+def test_bootstrap_prints_a_login_per_role_that_signs_in(demo, settings, tmp_path, monkeypatch):
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("PORT", "8765")
+    monkeypatch.delenv("DEALFLOW_HOST", raising=False)
+    output = StringIO()
+
+    call_command("bootstrap", stdout=output)
+
+    lines = output.getvalue().splitlines()
+    logins = [line.split()[1::2] for line in lines[1:4]]
+    assert lines[0] == "Sign in at http://127.0.0.1:8765/login/ as"
+    assert [line.split()[0] for line in lines[1:4]] == ["admin", "manager", "rep"]
+    assert [
+        authenticate(username=username, password=password).role for username, password in logins
+    ] == ["admin", "manager", "rep"]
+    assert len((tmp_path / "demo-logins.txt").read_text().splitlines()) == 1 + 8
 
 
 def test_leads_cover_every_source_and_status(demo):

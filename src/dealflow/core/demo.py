@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
 
 from django.db import transaction
@@ -78,6 +79,7 @@ STAFF = [
     ("lnguyen", "Liam", "Nguyen", Role.REP, "West"),
     ("amartinez", "Ava", "Martinez", Role.REP, "West"),
 ]
+DEMO_LOGINS_FILE = "demo-logins.txt"  # under settings.VAR_DIR, mode 0600
 QUEUE_NAME = "Inbound"
 QUEUE_MEMBERS = ["spatel", "nkim", "lnguyen"]
 STAFF_DOMAIN = "dealflow.example"
@@ -426,8 +428,9 @@ class _Demo:
             self.users[username] = existing or user_create(
                 actor=None,
                 username=username,
-                # Nobody knows these passwords; an admin sets real ones (`changepassword`).
-                password=secrets.token_urlsafe(24),
+                # `dealflow bootstrap` gives them passwords (`demo_logins`) and prints them;
+                # loading data must not choose or print secrets.
+                password=None,
                 role=role,
                 email=f"{username}@{STAFF_DOMAIN}",
                 first_name=first,
@@ -435,11 +438,6 @@ class _Demo:
                 team=teams[team] if team else None,
             )
             created += existing is None
-            if existing is None and username == "admin":
-                # The caller (`dealflow bootstrap`) gives an admin without a usable
-                # password a fresh one and prints it; the demo must not choose it.
-                self.users[username].set_unusable_password()
-                self.users[username].save(update_fields=["password"])
         self.reps = [self.users[row[0]] for row in STAFF if row[3] == Role.REP]
         self.queue, _created = Queue.objects.get_or_create(
             name=QUEUE_NAME, defaults={"email": f"inbound@{STAFF_DOMAIN}"}
@@ -887,3 +885,68 @@ def load_demo_data(*, seed: int = 7, stdout: Writer | None = None) -> dict[str, 
                 "empty database."
             )
         return _Demo(seed=seed, stdout=stdout).run()
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """How one of the demo's staff signs in."""
+
+    role: str
+    username: str
+    password: str
+
+
+def demo_logins(var_dir: Path) -> list[DemoLogin]:
+    """The demo staff's logins (the admin's is `bootstrap`'s), kept in `var_dir`; [] without a demo.
+
+    A password is made only for a demo user missing from the file or without a usable
+    password, so running this again prints the same logins and keeps passwords set since.
+    """
+    # The reserved .example domain marks the demo's users: no real user has such an address.
+    staff = [row for row in STAFF if row[0] != "admin"]
+    users = {
+        user.username: user
+        for user in User.objects.filter(username__in=[row[0] for row in staff])
+        if user.email == f"{user.username}@{STAFF_DOMAIN}"
+    }
+    if not users:
+        return []
+    path = var_dir / DEMO_LOGINS_FILE
+    kept = _read_logins(path)
+    logins, changed = [], False
+    for username, _first, _last, role, _team in staff:
+        user = users.get(username)
+        if user is None:
+            continue
+        password = kept.get(username)
+        if password is None or not user.has_usable_password():
+            password = secrets.token_urlsafe(12)
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            changed = True
+        logins.append(DemoLogin(role=str(role), username=username, password=password))
+    if changed:
+        _write_logins(path, logins)
+    return logins
+
+
+def _read_logins(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    kept = {}
+    for line in path.read_text().splitlines():
+        words = line.split()
+        if len(words) == 3 and not line.startswith("#"):
+            _role, username, password = words
+            kept[username] = password
+    return kept
+
+
+def _write_logins(path: Path, logins: list[DemoLogin]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Created private before the secrets go in; never committed (var/ is ignored).
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    lines = ["# dealflow demo logins: role, username, password (`dealflow changepassword USER`)"]
+    lines += [f"{login.role}\t{login.username}\t{login.password}" for login in logins]
+    path.write_text("\n".join(lines) + "\n")
