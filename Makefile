@@ -1,4 +1,5 @@
-# dealflow: `make run` serves a demo on http://127.0.0.1:8000, `make test` runs lint and the suite.
+# dealflow: `make run` serves a demo on http://127.0.0.1:8000 (PORT=N for another port),
+# `make test` runs lint and the suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -26,11 +27,14 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The port `make run` serves on and prints: `PORT=8765 make run` or `make run PORT=8765`.
+PORT ?= 8000
+
 run: install
 	$(BIN)/dealflow migrate --noinput
 	$(BIN)/dealflow demo --if-empty
-	$(BIN)/dealflow bootstrap
-	$(BIN)/dealflow serve
+	$(BIN)/dealflow bootstrap --port $(PORT)
+	$(BIN)/dealflow serve --port $(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench
