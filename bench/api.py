@@ -230,7 +230,8 @@ INSERT INTO leads_lead (
     phone, mobile_phone, phone_digits, website, street, city, state, postal_code, country,
     lead_source, rating, industry, annual_revenue, number_of_employees, description,
     do_not_call, has_opted_out_of_email, is_converted, converted_date,
-    owner_user_id, owner_queue_id, status_id
+    owner_user_id, owner_queue_id, status_id,
+    first_name_key, last_name_key, company_key, email_key
 )
 SELECT
     created_at,
@@ -284,7 +285,14 @@ SELECT
     CASE WHEN r_owner < 0.05 THEN NULL
          ELSE (%(reps)s::bigint[])[1 + floor(r_owner * r_owner * 6)::int] END,
     CASE WHEN r_owner < 0.05 THEN %(queue)s::bigint END,
-    status_id
+    status_id,
+    -- The matching keys (core/matching.py): the data is ASCII, so folding is lower().
+    lower(first_name),
+    lower(last_name),
+    lower(company),
+    CASE WHEN r_misc < 0.04 THEN ''
+         ELSE lower(first_name) || '.' || lower(last_name) || '.' || g || '@'
+              || lower(replace(company, ' ', '-')) || '.example.com' END
 FROM (
     SELECT *,
         CASE WHEN r_status < least(0.85, age_days / 180.0) THEN

@@ -231,7 +231,8 @@ def test_adding_a_lead_runs_lead_create(admin_client, admin_user):
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     lead = Lead.objects.get()
-    assert lead.email == "Jane@acme.test"  # the service normalised the domain
+    assert lead.email == "Jane@ACME.Test"  # stored as typed
+    assert lead.email_key == "jane@acme.test"  # matched folded
     assert lead.owner_user == admin_user  # and made the actor the owner
     assert lead.status == default_status()
     event = AuditEvent.objects.get(object_name="Lead", record_id=lead.pk)
@@ -332,7 +333,7 @@ def test_adding_an_account_and_a_contact(admin_client, admin_user):
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     contact = Contact.objects.get()
-    assert (contact.account, contact.email, contact.owner) == (account, "s@globex.test", admin_user)
+    assert (contact.account, contact.email, contact.owner) == (account, "s@GLOBEX.test", admin_user)
     assert AuditEvent.objects.filter(action=AuditAction.CREATE).count() == 2
 
 

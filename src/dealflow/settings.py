@@ -107,6 +107,8 @@ def _database() -> dict:
         # statuses rather than read a status's newest leads off lead_status_created_idx.
         config.setdefault("OPTIONS", {}).setdefault("options", "-c random_page_cost=1.1")
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        # The same backend with decimals stored exactly (see there).
+        config["ENGINE"] = "dealflow.core.sqlite"
         config["CONN_MAX_AGE"] = 0
         config["OPTIONS"] = {
             # IMMEDIATE takes the write lock when a transaction starts, so two writers

@@ -47,7 +47,7 @@ def test_account_create_and_update_are_audited(actor):
         (
             {"name": "A", "created_at": "2020-01-01"},
             ErrorCode.INVALID_FIELD_FOR_INSERT_UPDATE,
-            ["created_at"],
+            ["created_date"],  # errors use the public name
         ),
     ],
 )
@@ -73,8 +73,9 @@ def test_contact_create_normalises_email_and_phone(actor):
     contact_update(actor=actor, contact=contact, data={"phone": "(555) 0100"})
 
     contact.refresh_from_db()
-    assert (contact.email, contact.phone_digits, contact.account_id) == (
-        "Bill@initech.test",
+    assert (contact.email, contact.email_key, contact.phone_digits, contact.account_id) == (
+        "Bill@INITECH.test",
+        "bill@initech.test",
         "5550100",
         account.pk,
     )
@@ -92,6 +93,9 @@ def test_update_cannot_blank_the_owner(actor):
     account = account_create(actor=actor, data={"name": "Initech"})
     with pytest.raises(DomainError) as raised:
         account_update(actor=actor, account=account, data={"owner": None})
-    assert (raised.value.code, raised.value.fields) == (ErrorCode.REQUIRED_FIELD_MISSING, ["owner"])
+    assert (raised.value.code, raised.value.fields) == (
+        ErrorCode.REQUIRED_FIELD_MISSING,
+        ["owner_id"],
+    )
     account.refresh_from_db()
     assert account.owner_id == actor.pk

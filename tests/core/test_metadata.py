@@ -95,6 +95,9 @@ def test_describe_command_prints_json(capsys):
         "createable": True,
         "updateable": True,
         "reference_to": [],
+        "public_name": "company",
+        "precision": None,
+        "scale": None,
     }
 
 

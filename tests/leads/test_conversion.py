@@ -4,11 +4,11 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
 from dealflow.core.errors import DomainError, ErrorCode
-from dealflow.core.models import AuditEvent, IdempotencyRecord
+from dealflow.core.models import Access, AuditEvent, IdempotencyRecord
+from dealflow.core.services import sharing_default_set
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.services import end_of_fiscal_quarter, lead_convert, lead_update
 from dealflow.sales.models import (
@@ -29,6 +29,15 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+# Conversion dates the lead and closes the new deal at the end of the fiscal quarter; the
+# clock is frozen on a day that is no quarter's end, so "today" is never the right answer.
+TODAY = datetime.date(2026, 11, 27)
+
+
+@pytest.fixture(autouse=True)
+def frozen_today(freeze_clock):
+    freeze_clock(datetime.datetime(2026, 11, 27, 12, 0, tzinfo=datetime.UTC))
 
 
 def full_lead(**overrides):
@@ -125,7 +134,7 @@ def test_every_combination_of_new_and_existing_records(
     )
     lead.refresh_from_db()
     assert lead.is_converted is True
-    assert lead.converted_date == timezone.localdate()
+    assert lead.converted_date == TODAY
     assert lead.status.name == "Closed - Converted"
     assert lead.converted_account_id == result.account_id
     assert lead.converted_contact_id == result.contact_id
@@ -252,7 +261,7 @@ def test_new_records_take_the_mapped_lead_fields(actor):
         False,
         "Trade Show",
         None,
-        end_of_fiscal_quarter(timezone.localdate()),
+        datetime.date(2026, 12, 31),
         actor.pk,
     )
     history = list(opportunity.history.values_list("stage_name", "probability", "previous_amount"))
@@ -387,6 +396,95 @@ def test_named_opportunity_owner_and_status(actor):
     assert lead.owner_user_id == actor.pk
 
 
+@pytest.mark.parametrize(
+    ("first_month", "close_date"),
+    [
+        (1, datetime.date(2026, 3, 31)),
+        (2, datetime.date(2026, 4, 30)),
+        (12, datetime.date(2026, 2, 28)),
+    ],
+)
+def test_the_new_deal_closes_at_the_end_of_the_configured_fiscal_quarter(
+    actor, settings, freeze_clock, first_month, close_date
+):
+    settings.DEALFLOW_FISCAL_YEAR_START_MONTH = first_month
+    freeze_clock(datetime.datetime(2026, 2, 10, 9, 30, tzinfo=datetime.UTC))
+    lead = full_lead(owner_user=actor)
+
+    result = lead_convert(actor=actor, lead=lead)
+
+    assert Opportunity.objects.get(pk=result.opportunity_id).close_date == close_date
+    lead.refresh_from_db()
+    assert lead.converted_date == datetime.date(2026, 2, 10)
+
+
+def test_an_inactive_converted_status_is_refused_and_never_chosen(actor):
+    LeadStatus.objects.create(
+        name="Converted - Legacy", is_converted=True, is_active=False, sort_order=0
+    )
+    lead = full_lead(owner_user=actor)
+    before = database_state()
+
+    with pytest.raises(DomainError) as raised:
+        lead_convert(actor=actor, lead=lead, converted_status="Converted - Legacy")
+
+    assert raised.value.code == ErrorCode.INVALID_STATUS
+    assert database_state() == before
+    lead_convert(actor=actor, lead=lead)  # without a name: the first active one
+    lead.refresh_from_db()
+    assert lead.status.name == "Closed - Converted"
+
+
+@pytest.mark.parametrize("read_only", ["lead", "account", "contact", "opportunity"])
+def test_conversion_needs_edit_access_to_the_lead_and_every_attached_record(actor, read_only):
+    """Conversion fills the blank fields of what it attaches: reading them is not enough."""
+    for object_name in ("Lead", "Account", "Contact", "Opportunity"):
+        sharing_default_set(actor=None, object_name=object_name, access=Access.READ)
+    other = UserFactory()
+
+    def owner(name):
+        return other if name == read_only else actor
+
+    account = AccountFactory(owner=owner("account"))
+    attached = {
+        "account": account,
+        "contact": ContactFactory(account=account, owner=owner("contact"), title=""),
+        "opportunity": OpportunityFactory(
+            account=account, owner=owner("opportunity"), lead_source=""
+        ),
+    }
+    lead = full_lead(owner_user=owner("lead"))
+    before = database_state()
+
+    with pytest.raises(DomainError) as raised:
+        lead_convert(actor=actor, lead=lead, **attached)
+
+    assert raised.value.code == ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY
+    assert database_state() == before
+
+
+def test_conversion_into_records_the_actor_owns_is_allowed_under_read_only_defaults(actor):
+    for object_name in ("Lead", "Account", "Contact", "Opportunity"):
+        sharing_default_set(actor=None, object_name=object_name, access=Access.READ)
+    account = AccountFactory(owner=actor)
+    contact = ContactFactory(account=account, owner=actor)
+    opportunity = OpportunityFactory(account=account, owner=actor)
+
+    result = lead_convert(
+        actor=actor,
+        lead=full_lead(owner_user=actor),
+        account=account,
+        contact=contact,
+        opportunity=opportunity,
+    )
+
+    assert (result.account_id, result.contact_id, result.opportunity_id) == (
+        account.pk,
+        contact.pk,
+        opportunity.pk,
+    )
+
+
 def test_default_opportunity_name_is_cut_to_120_characters(actor):
     lead = full_lead(owner_user=actor, company="C" * 200)
 
@@ -443,7 +541,10 @@ def test_queue_owned_lead_needs_an_owner(actor):
     with pytest.raises(DomainError) as raised:
         lead_convert(actor=actor, lead=lead)
 
-    assert (raised.value.code, raised.value.fields) == (ErrorCode.REQUIRED_FIELD_MISSING, ["owner"])
+    assert (raised.value.code, raised.value.fields) == (
+        ErrorCode.REQUIRED_FIELD_MISSING,
+        ["owner_id"],
+    )
     assert database_state() == before
     result = lead_convert(actor=actor, lead=lead, owner=actor)
     assert Account.objects.get(pk=result.account_id).owner_id == actor.pk
@@ -511,31 +612,31 @@ def guard_missing_lead(actor):
         (
             guard_already_converted,
             ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD,
-            ["lead"],
+            ["id"],
             "was converted on",
         ),
         (
             guard_contact_outside_account,
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
-            ["contact", "account"],
+            ["contact_id", "account_id"],
             "does not belong to account",
         ),
         (
             guard_contact_without_any_account,
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
-            ["contact", "account"],
+            ["contact_id", "account_id"],
             "does not belong to account no account",
         ),
         (
             guard_existing_opportunity_and_new_name,
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
-            ["opportunity", "opportunity_name"],
+            ["opportunity_id", "opportunity_name"],
             "not both",
         ),
         (
             guard_opportunity_of_another_account,
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
-            ["opportunity", "account"],
+            ["opportunity_id", "account_id"],
             "belongs to another account",
         ),
         (
@@ -557,7 +658,7 @@ def guard_missing_lead(actor):
             "existing contact",
         ),
         (guard_opportunity_name_too_long, ErrorCode.STRING_TOO_LONG, ["opportunity_name"], "120"),
-        (guard_missing_lead, ErrorCode.NOT_FOUND, ["lead"], "does not exist"),
+        (guard_missing_lead, ErrorCode.NOT_FOUND, ["id"], "does not exist"),
     ],
 )
 def test_each_guard_refuses_with_its_own_error_and_changes_nothing(

@@ -46,6 +46,7 @@ def test_create_sets_defaults_normalises_and_audits(actor):
     assert (
         lead.first_name,
         lead.email,
+        lead.email_key,
         lead.phone,
         lead.phone_digits,
         lead.status.name,
@@ -56,7 +57,8 @@ def test_create_sets_defaults_normalises_and_audits(actor):
         lead.is_converted,
     ) == (
         "Grace",
-        "Grace.Hopper@navy.example",
+        "Grace.Hopper@NAVY.Example",  # trimmed, otherwise as typed
+        "grace.hopper@navy.example",  # the matching key (core/matching.py)
         "+1 (555) 010-2000",
         "15550102000",
         "Open - Not Contacted",
@@ -73,7 +75,7 @@ def test_create_sets_defaults_normalises_and_audits(actor):
         lead.pk,
         "create",
     )
-    assert event.changes["email"] == [None, "Grace.Hopper@navy.example"]
+    assert event.changes["email"] == [None, "Grace.Hopper@NAVY.Example"]
     assert event.changes["status"] == [None, "Open - Not Contacted"]
 
 
@@ -118,10 +120,14 @@ def test_create_for_a_queue(actor):
         ({**MINIMAL, "status": "Closed - Converted"}, ErrorCode.INVALID_STATUS, ["status"]),
         ({**MINIMAL, "annual_revenue": "lots"}, ErrorCode.INVALID_TYPE, ["annual_revenue"]),
         ({**MINIMAL, "number_of_employees": 2.5}, ErrorCode.INVALID_TYPE, ["number_of_employees"]),
-        ({**MINIMAL, "number_of_employees": -1}, ErrorCode.INVALID_TYPE, ["number_of_employees"]),
+        (
+            {**MINIMAL, "number_of_employees": -1},
+            ErrorCode.NUMBER_OUTSIDE_VALID_RANGE,
+            ["number_of_employees"],
+        ),
         ({**MINIMAL, "do_not_call": "yes"}, ErrorCode.INVALID_TYPE, ["do_not_call"]),
         ({**MINIMAL, "company": 42}, ErrorCode.INVALID_TYPE, ["company"]),
-        ({**MINIMAL, "owner": "005000000000001AAA"}, ErrorCode.INVALID_TYPE, ["owner"]),
+        ({**MINIMAL, "owner": "005000000000001AAA"}, ErrorCode.INVALID_TYPE, ["owner_id"]),
     ],
 )
 def test_create_refuses_bad_input_and_writes_nothing(actor, data, code, fields):
@@ -219,7 +225,7 @@ def test_update_refuses_a_converted_status(actor):
         (
             {"converted_account": None},
             ErrorCode.INVALID_FIELD_FOR_INSERT_UPDATE,
-            ["converted_account"],
+            ["converted_account_id"],
         ),
         ({"email": "taken@navy.example"}, ErrorCode.DUPLICATE_VALUE, ["email"]),
     ],
@@ -251,3 +257,15 @@ def test_nul_characters_are_refused_on_every_database(actor):
         ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
         ["status"],
     )
+
+
+def test_update_recomputes_the_phone_digits_from_the_phone_or_the_mobile(actor):
+    lead = lead_create(actor=actor, data={**MINIMAL, "phone": "+1 (555) 010-2000"})
+
+    lead_update(actor=actor, lead=lead, data={"phone": "+44 20 7946 0000"})
+    lead.refresh_from_db()
+    assert lead.phone_digits == "442079460000"
+
+    lead_update(actor=actor, lead=lead, data={"phone": "", "mobile_phone": "+44 7700 900123"})
+    lead.refresh_from_db()
+    assert lead.phone_digits == "447700900123"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models import Q
 
+from dealflow.core.fields import MatchKeyField
 from dealflow.core.models import PublicIdMixin, TimeStampedModel
 
 
@@ -32,11 +33,15 @@ class Account(PublicIdMixin, TimeStampedModel):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_accounts"
     )
+    # Matching keys (core/matching.py): search, sort and conversion's account suggestions.
+    name_key = MatchKeyField(sources=("name",))
+    website_key = MatchKeyField(sources=("website",))
 
     class Meta:
         ordering = ["name", "id"]
         indexes = [
-            models.Index(Lower("name"), name="account_name_lower_idx"),
+            models.Index(fields=["name_key", "id"], name="account_name_key_idx"),
+            models.Index(fields=["website_key", "id"], name="account_website_key_idx"),
         ]
 
     def __str__(self) -> str:
@@ -58,7 +63,9 @@ class Contact(PublicIdMixin, TimeStampedModel):
     email = models.CharField(max_length=80, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     mobile_phone = models.CharField(max_length=40, blank=True)
-    phone_digits = models.CharField(max_length=40, blank=True, db_index=True, editable=False)
+    phone_digits = MatchKeyField(
+        max_length=40, sources=("phone", "mobile_phone"), normaliser="digits"
+    )
     mailing_street = models.CharField(max_length=255, blank=True)
     mailing_city = models.CharField(max_length=40, blank=True)
     mailing_state = models.CharField(max_length=80, blank=True)
@@ -71,11 +78,23 @@ class Contact(PublicIdMixin, TimeStampedModel):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_contacts"
     )
+    # Matching keys (core/matching.py): search, sort and duplicate checks.
+    first_name_key = MatchKeyField(max_length=120, sources=("first_name",))
+    last_name_key = MatchKeyField(sources=("last_name",))
+    email_key = MatchKeyField(sources=("email",), normaliser="email")
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
         indexes = [
-            models.Index(Lower("email"), name="contact_email_lower_idx"),
+            *(
+                models.Index(fields=[key, "id"], name=f"contact_{key}_idx")
+                for key in ("first_name_key", "last_name_key", "email_key")
+            ),
+            models.Index(
+                fields=["phone_digits"],
+                condition=~Q(phone_digits=""),
+                name="contact_phone_digits_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,19 +16,29 @@ _COMMON_FILTERS = {
 }
 ACCOUNT_LIST = ListSpec(
     filters={**_COMMON_FILTERS, "type": "type", "industry": "industry", "rating": "rating"},
-    search=("name", "website"),
-    orderings={"created_date": "created_at", "last_modified_date": "updated_at", "name": "name"},
-    default_order="name",
-)
-CONTACT_LIST = ListSpec(
-    filters={**_COMMON_FILTERS, "account": "account", "lead_source": "lead_source"},
-    search=("last_name", "first_name", "email"),
+    search=("name_key", "website_key"),
+    # Each by an index; names sort case-insensitively (by their matching keys).
     orderings={
         "created_date": "created_at",
         "last_modified_date": "updated_at",
-        "last_name": "last_name",
+        "name": "name_key",
+        "website": "website_key",
+    },
+    default_order="name",
+    picklists={"type": "account_type", "industry": "industry", "rating": "rating"},
+)
+CONTACT_LIST = ListSpec(
+    filters={**_COMMON_FILTERS, "account": "account", "lead_source": "lead_source"},
+    search=("last_name_key", "first_name_key", "email_key"),
+    orderings={
+        "created_date": "created_at",
+        "last_modified_date": "updated_at",
+        "first_name": "first_name_key",
+        "last_name": "last_name_key",
+        "email": "email_key",
     },
     default_order="last_name",
+    picklists={"lead_source": "lead_source"},
 )
 
 

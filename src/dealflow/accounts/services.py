@@ -13,7 +13,7 @@ from dealflow.core.audit import changes_since, creation_changes, record_audit, s
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction
 from dealflow.core.services import record_delete
-from dealflow.core.validation import apply_values, clean_values, phone_digits
+from dealflow.core.validation import apply_values, clean_values
 from dealflow.people.models import User
 
 Record = TypeVar("Record", Account, Contact)
@@ -24,8 +24,6 @@ def _create(model: type[Record], *, actor: User, data: Mapping[str, Any]) -> Rec
     cleaned = clean_values(object_def, data, creating=True)
     record = model(owner=cleaned.pop("owner", None) or actor)
     apply_values(record, cleaned)
-    if isinstance(record, Contact):
-        record.phone_digits = phone_digits(record.phone or record.mobile_phone)
     with transaction.atomic():
         record.save()
         names = [field.name for field in object_def.fields if field.createable]
@@ -44,11 +42,7 @@ def _update(record: Record, *, actor: User, data: Mapping[str, Any]) -> Record:
         changes: dict[str, list[Any]] = changes_since(before, record)
         if not changes:
             return record
-        update_fields = [*changes, "updated_at"]
-        if isinstance(record, Contact):
-            record.phone_digits = phone_digits(record.phone or record.mobile_phone)
-            update_fields.append("phone_digits")
-        record.save(update_fields=update_fields)
+        record.save(update_fields=[*changes, "updated_at"])  # and the keys (TimeStampedModel)
         record_audit(actor, record, AuditAction.UPDATE, changes)
     return record
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import operator
-import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import cache
@@ -25,12 +24,10 @@ from dealflow.leads.selectors import lead_status_name
 from dealflow.sales.models import expected_revenue
 from dealflow.sales.selectors import stage_name
 
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
 
 def json_name(field_def: FieldDef) -> str:
     """The native API name of a field: snake_case of its API name."""
-    return _CAMEL_BOUNDARY.sub("_", field_def.api_name).lower()
+    return field_def.public_name
 
 
 def _public_id(object_name: str, primary_key: int | None) -> str | None:

@@ -23,7 +23,12 @@ from django.utils.html import format_html
 from dealflow.core import ids
 from dealflow.core.access import can_edit, readable
 from dealflow.core.errors import DomainError
-from dealflow.core.metadata import LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST, get_object
+from dealflow.core.metadata import (
+    LEAD_STATUS_PICKLIST,
+    OPPORTUNITY_STAGE_PICKLIST,
+    get_object,
+    registry,
+)
 from dealflow.core.models import AuditEvent, IdempotencyRecord, PicklistValue, SharingDefault
 from dealflow.core.services import sharing_default_set
 
@@ -110,13 +115,30 @@ class ServiceForm(forms.ModelForm):
             self.instance = record
             self.wrote_through_service = True
 
+    def _form_names(self, public_name: str) -> list[str]:
+        """Names a form field may have for a field an error names publicly (`stage_name`
+        is the model's `stage`; conversion's `account_id` is the form's `account`)."""
+        object_name = getattr(self._meta.model, "object_name", "")
+        native = public_name
+        if object_name in registry():
+            native = get_object(object_name).field_by_public_name(public_name)
+            native = native.name if native else public_name
+        return [public_name, native, public_name.removesuffix("_id")]
+
     def add_domain_error(self, error: DomainError) -> None:
         """Show a service's refusal on the fields it names, or above the form."""
         problem = ValidationError(error.message, code=str(error.code))
         targets = []
         for name in error.fields:
-            target = self.error_fields.get(name, name)
-            if target in self.fields and target not in targets:
+            target = next(
+                (
+                    target
+                    for candidate in self._form_names(name)
+                    if (target := self.error_fields.get(candidate, candidate)) in self.fields
+                ),
+                None,
+            )
+            if target and target not in targets:
                 targets.append(target)
         if not targets:
             self.add_error(None, problem)

@@ -10,12 +10,14 @@ rule, picklists, fields hidden from the outside, virtual fields).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 
 from django.apps import apps
 from django.db import models
 
+from dealflow.core.fields import MatchKeyField
 from dealflow.core.ids import KEY_PREFIXES
 
 # Picklists that live in their own tables rather than in PicklistValue.
@@ -25,6 +27,7 @@ OPPORTUNITY_STAGE_PICKLIST = "opportunity_stage"
 # Fields every object has that nobody writes.
 SYSTEM_FIELDS = {"id", "created_at", "updated_at"}
 SYSTEM_API_NAMES = {"id": "Id", "created_at": "CreatedDate", "updated_at": "LastModifiedDate"}
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -43,14 +46,25 @@ class FieldDef:
     updateable: bool = True
     reference_to: tuple[str, ...] = ()
     nullable: bool = True
+    # Digits in all and after the point, for currency fields (Salesforce's describe has both).
+    precision: int | None = None
+    scale: int | None = None
 
     @property
     def is_picklist(self) -> bool:
         return self.type == "picklist"
 
+    @property
+    def public_name(self) -> str:
+        """The one name the outside sees (native API, errors, filters, sorts): the
+        snake_case of the Salesforce API name (`StageName` -> `stage_name`, `OwnerId` ->
+        `owner_id`). `name` is the model's, for code inside dealflow."""
+        return _CAMEL_BOUNDARY.sub("_", self.api_name).lower()
+
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
+            "public_name": self.public_name,
             "api_name": self.api_name,
             "label": self.label,
             "type": self.type,
@@ -61,6 +75,8 @@ class FieldDef:
             "createable": self.createable,
             "updateable": self.updateable,
             "reference_to": list(self.reference_to),
+            "precision": self.precision,
+            "scale": self.scale,
         }
 
 
@@ -85,6 +101,15 @@ class ObjectDef:
     def field(self, name: str) -> FieldDef | None:
         """A field by native name."""
         return self._by_name.get(name)
+
+    def field_by_public_name(self, public_name: str) -> FieldDef | None:
+        """A field by the name the native API uses (`stage_name`, `owner_id`)."""
+        return next((item for item in self.fields if item.public_name == public_name), None)
+
+    def public_name(self, name: str) -> str:
+        """The public name of the field with native name `name` (`name` itself if none)."""
+        field_def = self.field(name)
+        return field_def.public_name if field_def else name
 
     def field_by_api_name(self, api_name: str) -> FieldDef | None:
         """A field by Salesforce API name, case-insensitively as Salesforce does."""
@@ -112,7 +137,7 @@ OBJECT_SPECS: dict[str, ObjectSpec] = {
     "Lead": ObjectSpec(
         model="leads.Lead",
         label_plural="Leads",
-        hidden=("phone_digits", "owner_user", "owner_queue"),
+        hidden=("owner_user", "owner_queue"),
         api_names={"status": "Status"},
         defaulted=("status",),
         picklists={
@@ -149,7 +174,6 @@ OBJECT_SPECS: dict[str, ObjectSpec] = {
     "Contact": ObjectSpec(
         model="accounts.Contact",
         label_plural="Contacts",
-        hidden=("phone_digits",),
         picklists={"salutation": "salutation", "lead_source": "lead_source"},
         types={"email": "email", "phone": "phone", "mobile_phone": "phone"},
     ),
@@ -173,6 +197,8 @@ OBJECT_SPECS: dict[str, ObjectSpec] = {
                 type="currency",
                 createable=False,
                 updateable=False,
+                precision=18,
+                scale=2,
             ),
         ),
     ),
@@ -287,6 +313,8 @@ def _field_def(spec: ObjectSpec, model_field: models.Field) -> FieldDef:
         updateable=createable and name not in spec.create_only,
         reference_to=reference_to,
         nullable=model_field.null or model_field.blank,
+        precision=getattr(model_field, "max_digits", None),
+        scale=getattr(model_field, "decimal_places", None),
     )
 
 
@@ -295,7 +323,7 @@ def _build_object(name: str, spec: ObjectSpec) -> ObjectDef:
     field_defs = [
         _field_def(spec, model_field)
         for model_field in model._meta.concrete_fields
-        if model_field.name not in spec.hidden
+        if model_field.name not in spec.hidden and not isinstance(model_field, MatchKeyField)
     ]
     field_defs.extend(spec.extra)
     return ObjectDef(

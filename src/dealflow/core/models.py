@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
 
 from dealflow.core import ids
+from dealflow.core.fields import match_keys_of
 
 
 class TimeStampedModel(models.Model):
@@ -18,6 +19,16 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a partial save (`update_fields`) also writes the keys made from those fields."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = [
+                *update_fields,
+                *match_keys_of(type(self), update_fields),
+            ]
+        super().save(*args, **kwargs)
 
 
 class PublicIdMixin:

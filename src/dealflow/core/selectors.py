@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import models
@@ -19,7 +20,11 @@ from django.db.models import Q, QuerySet
 
 from dealflow.core import ids, rows
 from dealflow.core.access import can_read, readable
+from dealflow.core.cache import TimedCache
 from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.fields import MatchKeyField
+from dealflow.core.matching import NORMALISERS, fold, prefix_range
+from dealflow.core.models import PicklistValue
 
 Record = TypeVar("Record", bound=models.Model)
 MAX_PAGE_SIZE = 200
@@ -73,35 +78,106 @@ class Page:
 
 @dataclass(frozen=True)
 class ListSpec:
-    """What a list of one object may be filtered, searched and ordered by."""
+    """What a list of one object may be filtered, searched and ordered by.
+
+    Names are the public ones (core/metadata.py `public_name`); the adapter has already
+    turned public ids into primary keys.
+    """
 
     # query parameter -> ORM lookup (values arrive already typed by the adapter)
     filters: Mapping[str, str]
-    # columns `q` searches (case-insensitive prefix)
+    # matching keys `q` searches by prefix (MatchKeyField columns, see core/matching.py)
     search: Sequence[str]
-    # order name -> model field; "-name" sorts descending
+    # order name -> indexed column; "-name" sorts descending
     orderings: Mapping[str, str]
     default_order: str
+    # filter name -> picklist whose values it takes, matched case-insensitively
+    picklists: Mapping[str, str] = field(default_factory=dict)
 
 
-def _encode_cursor(value: Any, primary_key: int) -> str:
+# Every picklist value, for matching a filter's value to the stored spelling.
+_picklist_values: TimedCache[list[tuple[str, str]]] = TimedCache(
+    lambda: list(PicklistValue.objects.values_list("picklist", "value"))
+)
+
+
+def forget_picklist_values() -> None:
+    """Drop the cached picklist values (after a change)."""
+    _picklist_values.forget()
+
+
+def picklist_spelling(picklist: str, value: str) -> str:
+    """The stored spelling of a picklist value matched after folding (`web` -> `Web`).
+
+    A value no picklist entry matches is returned as given: it may still be stored on
+    records (imported, or retired from the picklist).
+    """
+    wanted = fold(value)
+    found = _picklist_values.find(lambda item: item[0] == picklist and fold(item[1]) == wanted)
+    return found[1] if found else value
+
+
+def _fingerprint(order: str, conditions: Mapping[str, Any], search: str | None) -> str:
+    """What a cursor was made under: its order, filters and search (8 hex digits)."""
+    described = json.dumps([order, sorted(conditions.items()), search or ""], default=str)
+    return hashlib.sha256(described.encode()).hexdigest()[:8]
+
+
+def _encode_cursor(value: Any, primary_key: int, fingerprint: str) -> str:
     if isinstance(value, datetime.datetime | datetime.date):
         value = value.isoformat()
-    raw = json.dumps([value, primary_key], default=str).encode()
+    raw = json.dumps([value, primary_key, fingerprint], default=str).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, field: models.Field) -> tuple[Any, int]:
+def _decode_cursor(cursor: str, column: models.Field, fingerprint: str) -> tuple[Any, int]:
+    """(sort value, primary key) of a cursor made under the same order, filters and search."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value, primary_key = json.loads(raw)
-        if not isinstance(primary_key, int) or value is None:  # orderings are never null
-            raise ValueError("bad cursor")
-        return field.to_python(value), primary_key
+        value, primary_key, made_under = json.loads(raw)
+        if not isinstance(primary_key, int) or not 0 < primary_key <= rows.MAX_PRIMARY_KEY:
+            raise ValueError("bad key")
+        if value is None:  # orderings are never null
+            raise ValueError("bad value")
+        value = column.to_python(value)
+        if isinstance(value, datetime.datetime):
+            value.astimezone(datetime.UTC)  # a moment outside years 1 to 9999 in UTC fails
     except Exception:
         raise DomainError(
             ErrorCode.INVALID_FIELD, "cursor: not a cursor this list returned", ["cursor"]
         ) from None
+    if made_under != fingerprint:
+        raise DomainError(
+            ErrorCode.INVALID_FIELD,
+            "cursor: it was made for another order_by, filters or q; "
+            "repeat the request that returned it, or start again without a cursor",
+            ["cursor"],
+        )
+    return value, primary_key
+
+
+def _search_condition(model: type[models.Model], spec: ListSpec, search: str) -> Q | None:
+    """Keys that start with the search text, each normalised as its key is (index-backed)."""
+    condition = Q()
+    for column in spec.search:
+        key_field = model._meta.get_field(column)
+        assert isinstance(key_field, MatchKeyField), f"{column} is not a matching key"
+        term = NORMALISERS[key_field.normaliser](search)
+        if term:
+            low, high = prefix_range(term)
+            condition |= Q(**{f"{column}__gte": low, f"{column}__lt": high})
+    return condition or None
+
+
+def _conditions(spec: ListSpec, filters: Mapping[str, Any]) -> dict[str, Any]:
+    conditions = {}
+    for name, value in filters.items():
+        if value is None or name not in spec.filters:
+            continue
+        if name in spec.picklists and isinstance(value, str):
+            value = picklist_spelling(spec.picklists[name], value)
+        conditions[spec.filters[name]] = value
+    return conditions
 
 
 def page_of(
@@ -116,22 +192,21 @@ def page_of(
     cursor: str | None = None,
     include_total: bool = False,
 ) -> Page:
-    """One page of the records the actor may see, filtered and ordered."""
+    """One page of the records the actor may see, filtered, searched and ordered.
+
+    `search` matches the start of any of the spec's matching keys after Unicode
+    normalisation and case folding (core/matching.py), off their indexes. A cursor is
+    honoured only under the order, filters and search it was made with (INVALID_FIELD).
+    """
     queryset = readable(actor, queryset)
-    conditions = {
-        spec.filters[name]: value
-        for name, value in filters.items()
-        if value is not None and name in spec.filters
-    }
+    conditions = _conditions(spec, filters)
     queryset = queryset.filter(**conditions)
     if search:
-        text_match = Q()
-        for column in spec.search:
-            text_match |= Q(**{f"{column}__istartswith": search.strip()})
-        queryset = queryset.filter(text_match)
+        text_match = _search_condition(queryset.model, spec, search)
+        queryset = queryset.filter(text_match) if text_match else queryset.none()
     order = order_by or spec.default_order
     descending = order.startswith("-")
-    order_name = order.lstrip("-")
+    order_name = order.removeprefix("-")
     if order_name not in spec.orderings:
         allowed = ", ".join(sorted(spec.orderings))
         raise DomainError(
@@ -141,9 +216,10 @@ def page_of(
         )
     column = spec.orderings[order_name]
     sign = "-" if descending else ""
+    fingerprint = _fingerprint(order, conditions, search)
     total = queryset.count() if include_total else None
     if cursor:
-        value, last_id = _decode_cursor(cursor, queryset.model._meta.get_field(column))
+        value, last_id = _decode_cursor(cursor, queryset.model._meta.get_field(column), fingerprint)
         after = "lt" if descending else "gt"
         next_rows = Q(**{f"{column}__{after}": value}) | Q(
             **{column: value, f"pk__{after}": last_id}
@@ -163,12 +239,11 @@ def page_of(
         next_cursor = _encode_cursor(
             last[attnames.index(options.get_field(column).attname)],
             last[attnames.index(options.pk.attname)],
+            fingerprint,
         )
     return Page(records=records, next_cursor=next_cursor, total=total)
 
 
 def picklist_value_list() -> QuerySet:
     """Every configurable picklist value, active or retired."""
-    from dealflow.core.models import PicklistValue
-
     return PicklistValue.objects.all()

@@ -10,6 +10,7 @@ from dealflow.core.access import forget_sharing_defaults, require_admin, require
 from dealflow.core.audit import json_value, record_audit
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import Access, AuditAction, Picklist, PicklistValue, SharingDefault
+from dealflow.core.selectors import forget_picklist_values
 from dealflow.core.validation import check_storable_text
 
 
@@ -83,6 +84,7 @@ def picklist_value_set(
             if before.get(name) != getattr(row, name)
         }
         record_audit(actor, row, AuditAction.UPDATE if before else AuditAction.CREATE, changes)
+    forget_picklist_values()
     return row
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 from django.apps import apps
@@ -24,28 +24,19 @@ from dealflow.core.metadata import (
 )
 from dealflow.core.models import PicklistValue
 
+# The largest whole number an int field takes: a round limit below PostgreSQL's 32-bit
+# integer column (2,147,483,647).
+MAX_INTEGER = 2_000_000_000
 _STRING_TYPES = {"string", "textarea", "email", "phone", "url", "picklist"}
 _TABLE_PICKLISTS = {
     LEAD_STATUS_PICKLIST: "leads.LeadStatus",
     OPPORTUNITY_STAGE_PICKLIST: "sales.OpportunityStage",
 }
-_MAX_AMOUNT = Decimal("9999999999999999.99")
 
 
 def normalise_email(value: str) -> str:
-    """Trim, and lower-case the domain (the local part may be case-sensitive)."""
-    value = value.strip()
-    if not value:
-        return ""
-    local, at, domain = value.rpartition("@")
-    if not at:
-        return value
-    return f"{local}@{domain.lower()}"
-
-
-def phone_digits(value: str) -> str:
-    """The digits of a phone number, for matching ('+1 (555) 010-2000' -> '15550102000')."""
-    return "".join(character for character in value if character.isdigit())
+    """An email address as stored: trimmed, otherwise as typed (matching uses email_key)."""
+    return value.strip()
 
 
 def check_storable_text(name: str, value: str) -> str:
@@ -64,7 +55,9 @@ def check_storable_text(name: str, value: str) -> str:
 
 
 def _fail(code: ErrorCode, field_def: FieldDef, expected: str) -> DomainError:
-    return DomainError(code, f"{field_def.name}: {expected}", [field_def.name])
+    """An error naming the field by its public name (`stage_name`, not `stage`)."""
+    name = field_def.public_name
+    return DomainError(code, f"{name}: {expected}", [name])
 
 
 def _clean_string(field_def: FieldDef, value: Any) -> str:
@@ -72,7 +65,7 @@ def _clean_string(field_def: FieldDef, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected text, got {value!r}")
-    value = check_storable_text(field_def.name, value).strip()
+    value = check_storable_text(field_def.public_name, value).strip()
     if field_def.length and len(value) > field_def.length:
         raise _fail(
             ErrorCode.STRING_TOO_LONG,
@@ -96,37 +89,62 @@ def _clean_boolean(field_def: FieldDef, value: Any) -> bool:
     raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected true or false, got {value!r}")
 
 
-def _clean_decimal(field_def: FieldDef, value: Any) -> Decimal | None:
+def _number(field_def: FieldDef, value: Any, expected: str) -> Decimal | None:
+    """The exact decimal of a JSON-ish number or numeric text; None for blank."""
     if value is None or value == "":
         return None
     number = None
     if not isinstance(value, bool) and isinstance(value, int | float | str | Decimal):
         try:
+            # str() of a float is its shortest repr: 0.125 stays 0.125, as the client wrote it.
             number = Decimal(str(value).strip())
         except InvalidOperation:
             number = None
     if number is None or not number.is_finite():
-        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected a number, got {value!r}")
-    if abs(number) <= _MAX_AMOUNT:  # quantize() fails on numbers of too many digits
-        number = number.quantize(Decimal("0.01"))
-    if abs(number) > _MAX_AMOUNT:
-        raise _fail(ErrorCode.INVALID_TYPE, field_def, "at most 16 digits before the point")
+        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected {expected}, got {value!r}")
     return number
 
 
-def _clean_integer(field_def: FieldDef, value: Any, maximum: int) -> int | None:
-    if value is None or value == "":
+def _rounded(number: Decimal, decimal_places: int) -> Decimal:
+    """Rounded half up to `decimal_places` (Salesforce's rounding, not half-even); no -0."""
+    exponent = Decimal(1).scaleb(-decimal_places)
+    if number.adjusted() > 40:  # far out of range; quantize() would need that many digits
+        return number
+    rounded = number.quantize(exponent, ROUND_HALF_UP, Context(prec=60))
+    return rounded if rounded else abs(rounded)
+
+
+def _refuse_outside(field_def: FieldDef, number: Decimal, low: Decimal, high: Decimal) -> None:
+    if not low <= number <= high:
+        raise _fail(
+            ErrorCode.NUMBER_OUTSIDE_VALID_RANGE,
+            field_def,
+            f"must be between {low} and {high}, got {number}",
+        )
+
+
+def _clean_decimal(field_def: FieldDef, value: Any) -> Decimal | None:
+    """A currency value, rounded half up to the column's scale and checked against its range."""
+    number = _number(field_def, value, "a number")
+    if number is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal | float):
+    places, digits = field_def.scale or 0, field_def.precision or 18
+    number = _rounded(number, places)
+    largest = Decimal(10) ** (digits - places) - Decimal(1).scaleb(-places)
+    _refuse_outside(field_def, number, -largest, largest)
+    return number
+
+
+def _clean_integer(field_def: FieldDef, value: Any, maximum: int, *, rounds: bool) -> int | None:
+    """A whole number from 0 to `maximum`; a percent's decimals round half up (`rounds`)."""
+    number = _number(field_def, value, "a whole number")
+    if number is None:
+        return None
+    if rounds:
+        number = _rounded(number, 0)
+    elif number != number.to_integral_value():
         raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected a whole number, got {value!r}")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if not number.is_finite() or number != number.to_integral_value():
-        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected a whole number, got {value!r}")
-    if not 0 <= number <= maximum:
-        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected 0 to {maximum}, got {value!r}")
+    _refuse_outside(field_def, number, Decimal(0), Decimal(maximum))
     return int(number)
 
 
@@ -164,9 +182,9 @@ def _clean_value(field_def: FieldDef, value: Any) -> Any:
     if field_def.type == "currency":
         return _clean_decimal(field_def, value)
     if field_def.type == "int":
-        return _clean_integer(field_def, value, maximum=2_000_000_000)
+        return _clean_integer(field_def, value, maximum=MAX_INTEGER, rounds=False)
     if field_def.type == "percent":
-        return _clean_integer(field_def, value, maximum=100)
+        return _clean_integer(field_def, value, maximum=100, rounds=True)
     if field_def.type == "date":
         return _clean_date(field_def, value)
     if field_def.type == "reference":
@@ -218,7 +236,7 @@ def resolve_table_picklist(field_def: FieldDef, value: Any) -> Any:
             f"expected the name of a {model._meta.verbose_name}, got {value!r}",
         )
     try:
-        check_storable_text(field_def.name, value)
+        check_storable_text(field_def.public_name, value)
     except DomainError:
         row = None  # no status or stage can have such a name
     else:
@@ -255,14 +273,14 @@ def clean_values(
             verb = "set" if creating else "changed"
             raise DomainError(
                 ErrorCode.INVALID_FIELD_FOR_INSERT_UPDATE,
-                f"{object_def.name}.{name} cannot be {verb}",
-                [name],
+                f"{object_def.name}.{field_def.public_name} cannot be {verb}",
+                [field_def.public_name],
             )
         cleaned[name] = _clean_value(field_def, value)
         if field_def.picklist in _TABLE_PICKLISTS and value is not None:
             cleaned[name] = resolve_table_picklist(field_def, value)
     missing = [
-        field_def.name
+        field_def.public_name
         for field_def in object_def.fields
         if (field_def.required or not (creating or field_def.nullable))
         and (field_def.name in cleaned or creating)

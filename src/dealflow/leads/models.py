@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
 
+from dealflow.core.fields import MatchKeyField
 from dealflow.core.models import PublicIdMixin, TimeStampedModel
 
 
@@ -54,7 +54,9 @@ class Lead(PublicIdMixin, TimeStampedModel):
     email = models.CharField(max_length=80, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     mobile_phone = models.CharField(max_length=40, blank=True)
-    phone_digits = models.CharField(max_length=40, blank=True, editable=False)
+    phone_digits = MatchKeyField(
+        max_length=40, sources=("phone", "mobile_phone"), normaliser="digits"
+    )
     website = models.CharField(max_length=255, blank=True)
     street = models.CharField(max_length=255, blank=True)
     city = models.CharField(max_length=40, blank=True)
@@ -120,13 +122,18 @@ class Lead(PublicIdMixin, TimeStampedModel):
         editable=False,
         db_index=False,
     )
+    # Matching keys (core/matching.py): search, sort and the email uniqueness rule.
+    first_name_key = MatchKeyField(max_length=120, sources=("first_name",))
+    last_name_key = MatchKeyField(sources=("last_name",))
+    company_key = MatchKeyField(sources=("company",))
+    email_key = MatchKeyField(sources=("email",), normaliser="email")
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                Lower("email"),
-                condition=Q(is_converted=False) & ~Q(email=""),
+                fields=["email_key"],
+                condition=Q(is_converted=False) & ~Q(email_key=""),
                 name="lead_unconverted_email_unique",
                 violation_error_message="An unconverted lead with this email already exists.",
             ),
@@ -137,7 +144,11 @@ class Lead(PublicIdMixin, TimeStampedModel):
             ),
         ]
         indexes = [
-            models.Index(Lower("email"), name="lead_email_lower_idx"),
+            # Search and sort by name, company and email (prefix ranges; see core/matching).
+            *(
+                models.Index(fields=[key, "id"], name=f"lead_{key}_idx")
+                for key in ("first_name_key", "last_name_key", "company_key", "email_key")
+            ),
             # The list's filters, each with the default order (newest first), so a
             # page of 50 is read straight off an index whatever the filter's value.
             *(

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from dealflow.core.access import readable
 from dealflow.core.cache import TimedCache
+from dealflow.core.matching import fold
 from dealflow.core.selectors import ListSpec, Page, page_of, record_get
 from dealflow.leads.models import Lead, LeadStatus
 
@@ -27,14 +28,18 @@ LEAD_LIST = ListSpec(
         "converted_after": "converted_date__gte",
         "converted_before": "converted_date__lte",
     },
-    search=("last_name", "first_name", "company", "email"),
+    search=("last_name_key", "first_name_key", "company_key", "email_key"),
+    # Each by an index; names sort case-insensitively (by their matching keys).
     orderings={
         "created_date": "created_at",
         "last_modified_date": "updated_at",
-        "last_name": "last_name",
-        "company": "company",
+        "first_name": "first_name_key",
+        "last_name": "last_name_key",
+        "company": "company_key",
+        "email": "email_key",
     },
     default_order="-created_date",
+    picklists={"lead_source": "lead_source", "rating": "rating", "industry": "industry"},
 )
 
 
@@ -55,8 +60,10 @@ def lead_status_name(status_id: int) -> str:
 
 
 def _status_id(name: str) -> int:
-    """A status's id by name, from the cache; 0, which no row has, for an unknown name."""
-    status = lead_statuses.find(lambda status: status.name == name)
+    """A status's id by name matched case-insensitively (core/matching.py), from the
+    cache; 0, which no row has, for an unknown name."""
+    wanted = fold(name)
+    status = lead_statuses.find(lambda status: fold(status.name) == wanted)
     return status.pk if status else 0
 
 

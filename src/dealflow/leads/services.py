@@ -12,24 +12,20 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Value
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
 from dealflow.core import ids, rows
-from dealflow.core.access import require_admin, require_edit
+from dealflow.core.access import can_read, require_admin, require_edit
 from dealflow.core.audit import audit_event, changes_since, creation_changes, snapshot
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.idempotency import fingerprint, once
+from dealflow.core.matching import email_key
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.core.services import configuration_name, locked_configuration_row, record_delete
-from dealflow.core.validation import (
-    apply_values,
-    check_storable_text,
-    clean_values,
-    phone_digits,
-)
+from dealflow.core.validation import apply_values, check_storable_text, clean_values
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.selectors import lead_status, lead_statuses
 from dealflow.people.models import Queue, User
@@ -53,37 +49,39 @@ def _refuse_converted_status(status: LeadStatus) -> None:
         )
 
 
-def _duplicate_email_error(email: str, existing_id: str | None = None) -> DomainError:
-    where = f" ({existing_id})" if existing_id else ""
+def _duplicate_email_error(actor: User, email: str, existing: Lead | None) -> DomainError:
+    """DUPLICATE_VALUE naming the lead that has the email only if the actor may see it."""
+    if existing is not None and can_read(actor, existing):
+        holder = f"an unconverted lead ({existing.public_id})"
+    else:
+        holder = "an unconverted lead you cannot see"
     return DomainError(
-        ErrorCode.DUPLICATE_VALUE,
-        f"email: an unconverted lead{where} already has the email {email!r}",
-        ["email"],
+        ErrorCode.DUPLICATE_VALUE, f"email: {holder} already has the email {email!r}", ["email"]
     )
 
 
 @contextmanager
-def _duplicate_email_refused(email: str, lead_id: int = 0) -> Iterator[None]:
-    """Turn the unique index's refusal of an email into DUPLICATE_VALUE naming the lead.
+def _duplicate_email_refused(actor: User, email: str, lead_id: int = 0) -> Iterator[None]:
+    """Turn the unique index's refusal of an email into DUPLICATE_VALUE.
 
-    Letting the index decide costs no query on the common path and cannot be raced. Put
-    this around the transaction (or savepoint): once it has rolled back, the existing
-    lead can be looked up to name it in the error.
+    Letting the index (on the email's matching key, core/matching.py) decide costs no
+    query on the common path and cannot be raced. Put this around the transaction (or
+    savepoint): once it has rolled back, the existing lead can be looked up to name it.
     """
     try:
         yield
     except IntegrityError as error:
-        if "lead_unconverted_email_unique" not in str(error):
+        text = str(error)
+        # PostgreSQL names the index; SQLite names the indexed column.
+        if "lead_unconverted_email_unique" not in text and "leads_lead.email_key" not in text:
             raise
         existing = (
-            Lead.objects.annotate(email_lower=Lower("email"))
-            .filter(email_lower=email.lower(), is_converted=False)
+            Lead.objects.filter(email_key=email_key(email), is_converted=False)
             .exclude(pk=lead_id)  # the lead being changed (0, no lead, on create)
             .order_by()
-            .only("pk")
             .first()
         )
-        raise _duplicate_email_error(email, existing.public_id if existing else None) from error
+        raise _duplicate_email_error(actor, email, existing) from error
 
 
 def default_lead_status() -> LeadStatus:
@@ -103,8 +101,7 @@ def lead_create(*, actor: User, data: Mapping[str, Any]) -> Lead:
     lead = Lead(status=status)
     _set_owner(lead, owner)
     apply_values(lead, cleaned)
-    lead.phone_digits = phone_digits(lead.phone or lead.mobile_phone)
-    with _duplicate_email_refused(lead.email), transaction.atomic():
+    with _duplicate_email_refused(actor, lead.email), transaction.atomic():
         # The busiest write: two inserts without compiling a query (see core/rows.py).
         rows.insert(lead)
         names = [field.name for field in get_object("Lead").fields if field.createable]
@@ -123,7 +120,7 @@ def _locked_lead(lead_id: int) -> Lead:
     lead = rows.by_primary_key(Lead, lead_id, for_update=True)
     if lead is None:
         raise DomainError(
-            ErrorCode.NOT_FOUND, f"lead {ids.encode('Lead', lead_id)} does not exist", ["lead"]
+            ErrorCode.NOT_FOUND, f"lead {ids.encode('Lead', lead_id)} does not exist", ["id"]
         )
     lead.status = lead_status(lead.status_id)
     return lead
@@ -134,14 +131,14 @@ def _refuse_converted_lead(lead: Lead) -> None:
         raise DomainError(
             ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD,
             f"lead {lead.public_id} was converted on {lead.converted_date} and is read-only",
-            ["lead"],
+            ["id"],
         )
 
 
 def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
     """Change fields of an unconverted lead; a converted status is refused."""
     cleaned = clean_values(get_object("Lead"), data, creating=False)
-    with _duplicate_email_refused(cleaned.get("email", ""), lead.pk), transaction.atomic():
+    with _duplicate_email_refused(actor, cleaned.get("email", ""), lead.pk), transaction.atomic():
         lead = _locked_lead(lead.pk)
         require_edit(actor, lead)
         _refuse_converted_lead(lead)
@@ -155,8 +152,7 @@ def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
         changes = changes_since(before, lead)
         if not changes:
             return lead
-        lead.phone_digits = phone_digits(lead.phone or lead.mobile_phone)
-        lead.save(update_fields=[*changes, "phone_digits", "updated_at"])
+        lead.save(update_fields=[*changes, "updated_at"])  # and the keys (TimeStampedModel)
         audit_event(actor, lead, AuditAction.UPDATE, changes).save()
     return lead
 
@@ -287,14 +283,14 @@ def _check_conversion(plan: _ConversionPlan, opportunity_name: str | None) -> No
         account_text = plan.account.public_id if plan.account else "no account"
         raise DomainError(
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
-            f"contact: {plan.contact.public_id} does not belong to account {account_text}",
-            ["contact", "account"],
+            f"contact_id: {plan.contact.public_id} does not belong to account {account_text}",
+            ["contact_id", "account_id"],
         )
     if plan.opportunity is not None and opportunity_name:
         raise DomainError(
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
             "opportunity_name: give an existing opportunity or a name for a new one, not both",
-            ["opportunity", "opportunity_name"],
+            ["opportunity_id", "opportunity_name"],
         )
     if plan.opportunity is not None and plan.opportunity.account_id not in (
         None,
@@ -302,8 +298,8 @@ def _check_conversion(plan: _ConversionPlan, opportunity_name: str | None) -> No
     ):
         raise DomainError(
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
-            f"opportunity: {plan.opportunity.public_id} belongs to another account",
-            ["opportunity", "account"],
+            f"opportunity_id: {plan.opportunity.public_id} belongs to another account",
+            ["opportunity_id", "account_id"],
         )
     if plan.overwrite_lead_source and plan.contact is None:
         raise DomainError(
@@ -388,8 +384,8 @@ def _convert_lead(
     if owner is None and locked_lead.owner_user_id is None:
         raise DomainError(
             ErrorCode.REQUIRED_FIELD_MISSING,
-            "owner: the lead is owned by a queue; name the user who owns the new records",
-            ["owner"],
+            "owner_id: the lead is owned by a queue; name the user who owns the new records",
+            ["owner_id"],
         )
     plan = _ConversionPlan(
         lead=locked_lead,
@@ -437,7 +433,7 @@ def _convert(plan: _ConversionPlan, actor: User) -> ConversionResult:
 
     contact = plan.contact
     if contact is None:
-        contact = Contact(owner=plan.owner, account=account, phone_digits=lead.phone_digits)
+        contact = Contact(owner=plan.owner, account=account)
         _fill_blanks(contact, lead, CONTACT_MAPPING)
         contact.save()
         events.append(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from dealflow.core.fields import MatchKeyField
 from dealflow.core.models import PublicIdMixin, TimeStampedModel
 
 
@@ -89,6 +90,7 @@ class Opportunity(PublicIdMixin, TimeStampedModel):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_opportunities"
     )
+    name_key = MatchKeyField(max_length=120, sources=("name",))  # search and sort (core/matching)
 
     class Meta:
         ordering = ["close_date", "id"]
@@ -102,6 +104,7 @@ class Opportunity(PublicIdMixin, TimeStampedModel):
             models.Index(fields=["owner", "is_closed"], name="opportunity_owner_idx"),
             models.Index(fields=["stage"], name="opportunity_stage_idx"),
             models.Index(fields=["is_closed", "close_date"], name="opportunity_close_idx"),
+            models.Index(fields=["name_key", "id"], name="opportunity_name_key_idx"),
         ]
 
     def __str__(self) -> str:
@@ -113,10 +116,12 @@ class Opportunity(PublicIdMixin, TimeStampedModel):
 
 
 def expected_revenue(amount: Decimal | None, probability: int) -> Decimal | None:
-    """Amount x Probability / 100, rounded to cents; None without an amount."""
+    """Amount x Probability / 100 (DOMAIN.md section 4), rounded half up to cents as
+    Salesforce rounds (`10.01` at 75% is `7.51`, `0.25` at 50% is `0.13`); None without an amount."""
     if amount is None:
         return None
-    return (amount * probability / Decimal(100)).quantize(Decimal("0.01"))
+    revenue = (amount * probability / Decimal(100)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return revenue if revenue else abs(revenue)  # never -0.00
 
 
 class OpportunityContactRole(PublicIdMixin, TimeStampedModel):
@@ -132,6 +137,7 @@ class OpportunityContactRole(PublicIdMixin, TimeStampedModel):
     )
     role = models.CharField(max_length=255, blank=True)
     is_primary = models.BooleanField(default=False)
+    role_key = MatchKeyField(sources=("role",))  # search (core/matching)
 
     class Meta:
         ordering = ["opportunity", "-is_primary", "id"]
@@ -226,6 +232,7 @@ class Task(PublicIdMixin, TimeStampedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_tasks"
     )
     completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    subject_key = MatchKeyField(sources=("subject",))  # search (core/matching)
 
     class Meta:
         ordering = ["due_date", "id"]
@@ -239,6 +246,7 @@ class Task(PublicIdMixin, TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["owner", "status"], name="task_owner_status_idx"),
+            models.Index(fields=["subject_key", "id"], name="task_subject_key_idx"),
         ]
 
     def __str__(self) -> str:

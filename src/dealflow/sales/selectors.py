@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from dealflow.core.cache import TimedCache
+from dealflow.core.matching import fold
 from dealflow.core.selectors import ListSpec, Page, page_of, record_get
 from dealflow.sales.models import Opportunity, OpportunityContactRole, OpportunityStage, Task
 
@@ -29,18 +30,19 @@ OPPORTUNITY_LIST = ListSpec(
         "close_date_from": "close_date__gte",
         "close_date_to": "close_date__lte",
     },
-    search=("name",),
+    search=("name_key",),
     orderings={
         "created_date": "created_at",
         "last_modified_date": "updated_at",
         "close_date": "close_date",
-        "name": "name",
+        "name": "name_key",
     },
     default_order="close_date",
+    picklists={"lead_source": "lead_source", "type": "opportunity_type"},
 )
 CONTACT_ROLE_LIST = ListSpec(
     filters={"opportunity": "opportunity", "contact": "contact", "is_primary": "is_primary"},
-    search=("role",),
+    search=("role_key",),
     orderings={"created_date": "created_at"},
     default_order="created_date",
 )
@@ -56,8 +58,12 @@ TASK_LIST = ListSpec(
         "due_from": "due_date__gte",
         "due_to": "due_date__lte",
     },
-    search=("subject",),
-    orderings={"created_date": "created_at", "last_modified_date": "updated_at"},
+    search=("subject_key",),
+    orderings={
+        "created_date": "created_at",
+        "last_modified_date": "updated_at",
+        "subject": "subject_key",
+    },
     default_order="-created_date",
 )
 
@@ -77,8 +83,10 @@ def stage_name(stage_id: int) -> str:
 
 
 def _stage_id(name: str) -> int:
-    """A stage's id by name, from the cache; 0, which no row has, for an unknown name."""
-    stage = stages.find(lambda stage: stage.name == name)
+    """A stage's id by name matched case-insensitively (core/matching.py), from the
+    cache; 0, which no row has, for an unknown name."""
+    wanted = fold(name)
+    stage = stages.find(lambda stage: fold(stage.name) == wanted)
     return stage.pk if stage else 0
 
 

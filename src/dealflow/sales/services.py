@@ -59,14 +59,14 @@ def _check_stage_rules(opportunity: Opportunity) -> None:
     if stage.is_closed and opportunity.forecast_category != stage.forecast_category:
         raise DomainError(
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
-            f"forecast_category: must be {stage.forecast_category!r} in stage {stage.name!r}",
-            ["forecast_category"],
+            f"forecast_category_name: must be {stage.forecast_category!r} in stage {stage.name!r}",
+            ["forecast_category_name"],
         )
     if not stage.is_closed and opportunity.forecast_category == ForecastCategory.CLOSED:
         raise DomainError(
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
-            f"forecast_category: 'Closed' needs a closed stage, not {stage.name!r}",
-            ["forecast_category"],
+            f"forecast_category_name: 'Closed' needs a closed stage, not {stage.name!r}",
+            ["forecast_category_name"],
         )
 
 
@@ -234,14 +234,16 @@ def _task_targets(who: Lead | Contact, what: Account | Opportunity | None) -> di
         if who.is_converted:
             raise DomainError(
                 ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD,
-                f"who: lead {who.public_id} is converted; add the task to its contact",
-                ["who"],
+                f"who_id: lead {who.public_id} is converted; add the task to its contact",
+                ["who_id"],
             )
         targets: dict[str, Any] = {"lead": who, "contact": None, "account": None}
     elif isinstance(who, Contact):
         targets = {"lead": None, "contact": who, "account": who.account}
     else:
-        raise DomainError(ErrorCode.INVALID_TYPE, "who: expected a Lead or a Contact", ["who"])
+        raise DomainError(
+            ErrorCode.INVALID_TYPE, "who_id: expected a Lead or a Contact", ["who_id"]
+        )
     targets["opportunity"] = None
     if isinstance(what, Opportunity):
         targets["opportunity"] = what
@@ -250,7 +252,7 @@ def _task_targets(who: Lead | Contact, what: Account | Opportunity | None) -> di
         targets["account"] = what
     elif what is not None:
         raise DomainError(
-            ErrorCode.INVALID_TYPE, "what: expected an Account or an Opportunity", ["what"]
+            ErrorCode.INVALID_TYPE, "what_id: expected an Account or an Opportunity", ["what_id"]
         )
     return targets
 

@@ -1,0 +1,77 @@
+"""Model fields of the ground floor: matching keys kept in step with the fields they copy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models
+
+from dealflow.core.matching import NORMALISERS
+
+
+class MatchKeyField(models.CharField):
+    """A normalised copy of other fields (see core/matching.py), for index-backed matching.
+
+    The key is made from the first non-blank of `sources` whenever the record is saved
+    (including `bulk_create` and `core.rows.insert`), so no writer can forget it; a
+    `save(update_fields=...)` naming a source also writes the key (TimeStampedModel).
+    Keys compare byte for byte: on PostgreSQL the column uses the "C" collation, the
+    order SQLite's BINARY collation has, so prefix ranges and ORDER BY use the index
+    and agree on both databases.
+    """
+
+    def __init__(
+        self, *args: Any, sources: Iterable[str] = (), normaliser: str = "text", **kwargs: Any
+    ) -> None:
+        self.sources = tuple(sources)
+        self.normaliser = normaliser
+        kwargs.setdefault("max_length", 255)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        kwargs["editable"] = False
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["sources"] = list(self.sources)
+        kwargs["normaliser"] = self.normaliser
+        kwargs.pop("editable", None)
+        return name, path, args, kwargs
+
+    def db_parameters(self, connection: Any) -> dict[str, Any]:
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = "C"
+        return parameters
+
+    def key_of(self, record: models.Model) -> str:
+        """The key of the record's current source values."""
+        value = next((text for name in self.sources if (text := getattr(record, name))), "")
+        return NORMALISERS[self.normaliser](value)[: self.max_length]
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        key = self.key_of(model_instance)
+        setattr(model_instance, self.attname, key)
+        return key
+
+
+def match_keys_of(model: type[models.Model], field_names: Iterable[str]) -> list[str]:
+    """The matching keys of `model` made from any of `field_names`."""
+    names = set(field_names)
+    return [
+        field.name
+        for field in model._meta.concrete_fields
+        if isinstance(field, MatchKeyField) and names.intersection(field.sources)
+    ]
+
+
+class ExactSum(models.Sum):
+    """SUM of a decimal column, exact on both databases at any total.
+
+    SQLite's own SUM stops at 64-bit integers (see core/sqlite); there this runs
+    `decimal_sum`, which sums in Python integers. PostgreSQL's NUMERIC sum is exact.
+    """
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return super().as_sql(compiler, connection, function="decimal_sum", **extra_context)

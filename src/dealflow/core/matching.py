@@ -1,0 +1,61 @@
+"""Matching keys: the one way text is compared for search, filters and duplicates.
+
+Both databases compare the keys made here byte for byte, so matching is the same on
+SQLite and PostgreSQL whatever their collations and case rules: `fold` applies Unicode
+normalisation (NFC) and full case folding (`"Straße"` and `"STRASSE"` match, as do
+`"Ёлкин"` and `"ёлкин"`, a final and a middle Greek sigma), `email_key` does that and also reads the
+domain through IDNA so that `ana@münchen.example`, `ana@xn--mnchen-3ya.example` and the
+decomposed spelling are one mailbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+
+import idna
+
+# The largest code point: every text that starts with a prefix sorts between the prefix
+# and the prefix followed by this (byte-wise UTF-8 order, which is code point order).
+PREFIX_END = "\U0010ffff"
+
+
+def fold(text: str) -> str:
+    """NFC and full case folding ("caseless matching" of Unicode section 3.13)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold()).strip()
+
+
+def _domain_key(domain: str) -> str:
+    """The domain in its Unicode form, folded; as typed (folded) when IDNA refuses it."""
+    with contextlib.suppress(idna.IDNAError, UnicodeError, ValueError):
+        domain = idna.decode(domain, uts46=True)
+    return fold(domain)
+
+
+def email_key(email: str) -> str:
+    """The key of an email address: one per mailbox however it is spelled ("" for none).
+
+    The whole address is case folded (DOMAIN.md section 2: unique case-insensitively),
+    the domain read through IDNA (UTS 46), so A-labels and U-labels give one key.
+    """
+    email = unicodedata.normalize("NFC", email).strip()
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return fold(email)
+    return f"{fold(local)}@{_domain_key(domain)}"
+
+
+def phone_digits(value: str) -> str:
+    """The digits of a phone number, for matching ('+1 (555) 010-2000' -> '15550102000').
+
+    Decimal digits of any script count, as ASCII digits ('٠١٢' -> '012').
+    """
+    return "".join(str(int(character)) for character in value if character.isdecimal())
+
+
+NORMALISERS = {"text": fold, "email": email_key, "digits": phone_digits}
+
+
+def prefix_range(text: str) -> tuple[str, str]:
+    """(low, high) such that a key starts with `text` exactly when low <= key < high."""
+    return text, text + PREFIX_END

@@ -1,0 +1,1 @@
+"""Django's SQLite backend, with decimals stored exactly (see base.py)."""

@@ -1,0 +1,104 @@
+"""Django's SQLite backend, with every decimal stored exactly as an integer of its smallest unit.
+
+SQLite has no exact decimal type: a DECIMAL column holds a 64-bit float, so
+`9999999999999999.99` comes back as `10000000000000000` and `12345678901234.56` as
+`.60` (Django keeps 15 significant digits of the float). Here a decimal field's value is
+stored as an integer of its smallest unit (cents for a field with two decimal places):
+`12345678901234.56` is stored as `1234567890123456`, exactly, and comparisons, ORDER BY
+and SUM work on those integers unchanged. `decimal_sum()` sums them as Python integers,
+beyond SQLite's 64-bit SUM (see `core.fields.ExactSum`).
+
+What this asks of SQL written against SQLite: arithmetic on a decimal column in SQL
+(`F("amount") * 2` is fine, `F("amount") + 1` adds one cent) works in smallest units,
+and an expression whose output field has no `decimal_places` is read unscaled. Reading
+never fails: a value that is not a number (written by hand with another tool) reads as
+None, and is logged.
+
+PostgreSQL's NUMERIC needs none of this.
+"""
+
+from __future__ import annotations
+
+import decimal
+import logging
+from typing import Any
+
+from django.db.backends.sqlite3 import base, operations
+
+logger = logging.getLogger(__name__)
+
+
+def to_smallest_unit(value: decimal.Decimal, decimal_places: int) -> int | str:
+    """The integer of smallest units; extra decimals round half up (as Salesforce rounds).
+
+    A value with more digits than any integer column holds is passed on as text, for
+    SQLite to compare as a number (only a lookup can carry one: writes are range-checked).
+    """
+    scaled = value.scaleb(decimal_places).to_integral_value(rounding=decimal.ROUND_HALF_UP)
+    if abs(scaled) >= 2**63:
+        return str(scaled)
+    return int(scaled)
+
+
+def from_smallest_unit(value: Any, decimal_places: int | None) -> decimal.Decimal | None:
+    """The decimal of a stored integer (or the text decimal_sum returns), never raising."""
+    if value is None:
+        return None
+    try:
+        number = decimal.Decimal(value if isinstance(value, int | str) else repr(value))
+    except (decimal.InvalidOperation, TypeError, ValueError):
+        logger.warning("a decimal column holds %r, which is not a number; read as null", value)
+        return None
+    if not number.is_finite():
+        logger.warning("a decimal column holds %r, which is not a number; read as null", value)
+        return None
+    if decimal_places is None:
+        return number
+    number = number.scaleb(-decimal_places)
+    exponent = decimal.Decimal(1).scaleb(-decimal_places)
+    context = decimal.Context(prec=max(28, number.adjusted() + decimal_places + 2))
+    number = number.quantize(exponent, rounding=decimal.ROUND_HALF_UP, context=context)
+    return number if number else abs(number)  # never -0.00
+
+
+class DecimalSum:
+    """SUM of integers as a Python integer, returned as text (no 64-bit overflow)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.seen = False
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        self.seen = True
+        self.total += int(value) if isinstance(value, int) else int(decimal.Decimal(str(value)))
+
+    def finalize(self) -> str | None:
+        return str(self.total) if self.seen else None
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def adapt_decimalfield_value(
+        self, value: Any, max_digits: int | None = None, decimal_places: int | None = None
+    ) -> Any:
+        if value is None or decimal_places is None:
+            return super().adapt_decimalfield_value(value, max_digits, decimal_places)
+        return to_smallest_unit(value, decimal_places)
+
+    def get_decimalfield_converter(self, expression: Any) -> Any:
+        decimal_places = getattr(expression.output_field, "decimal_places", None)
+
+        def converter(value: Any, expression: Any, connection: Any) -> decimal.Decimal | None:
+            return from_smallest_unit(value, decimal_places)
+
+        return converter
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        connection = super().get_new_connection(conn_params)
+        connection.create_aggregate("decimal_sum", 1, DecimalSum)
+        return connection
