@@ -121,9 +121,25 @@ def test_probability_and_forecast_category_may_be_overridden(actor):
     assert (opportunity.probability, opportunity.forecast_category) == (75, "Pipeline")
 
 
-def test_expected_revenue_is_amount_times_probability():
-    opportunity = OpportunityFactory(amount=Decimal("12345.67"), probability=75)
-    assert opportunity.expected_revenue == Decimal("9259.25")
+@pytest.mark.parametrize(
+    ("amount", "probability", "expected"),
+    [
+        ("12345.67", 75, "9259.25"),  # 9259.2525
+        ("10.01", 75, "7.51"),  # 7.5075: rounded to the nearest cent, never down
+        ("0.50", 25, "0.13"),  # 0.125: half up (Salesforce), not half to even
+        ("0.25", 50, "0.13"),
+        ("99.99", 100, "99.99"),
+        ("250.00", 0, "0.00"),
+    ],
+)
+def test_expected_revenue_is_amount_times_probability_rounded_half_up(
+    amount, probability, expected
+):
+    opportunity = OpportunityFactory(amount=Decimal(amount), probability=probability)
+    assert str(opportunity.expected_revenue) == expected
+
+
+def test_expected_revenue_without_an_amount_is_none():
     assert OpportunityFactory(amount=None).expected_revenue is None
 
 
