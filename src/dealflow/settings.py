@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body or answers an error in HTML (see there).
+    "dealflow.api.middleware.ApiErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -147,6 +149,11 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing folder
 # Serve straight from the apps' static folders: no collectstatic step on a laptop.
 WHITENOISE_USE_FINDERS = True
+
+# The largest request body, in bytes (default 2.5 MB, Django's): the API answers 413
+# without reading a larger one, and Django refuses it everywhere else.
+DEALFLOW_MAX_REQUEST_BYTES = int(os.environ.get("DEALFLOW_MAX_REQUEST_BYTES", "2621440"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = DEALFLOW_MAX_REQUEST_BYTES
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

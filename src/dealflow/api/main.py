@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, re_path
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.operation import Operation
 
 from dealflow.api import accounts, docs, leads, people, sales
 from dealflow.api.auth import BearerToken
@@ -29,20 +30,88 @@ class DealflowAPI(NinjaAPI):
             components.update(object_schemas(object_name))
         components["Errors"] = docs.ERROR_SCHEMA
         components["LeadConvert"] = leads.LEAD_CONVERT_SCHEMA
+        # Every operation refuses unknown query parameters (see _refuse_unknown_query).
+        bad_input = docs._errors(400)[400]
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if 400 not in responses and "400" not in responses:
+                    responses[400] = bad_input
         return schema
 
     @property
     def urls(self) -> tuple[list[Any], str, str]:
-        """ninja's URLs, with its plain-text 405s as JSON errors, and JSON 404s for the rest."""
+        """ninja's URLs, with its plain-text 405s as JSON errors, and JSON 404s for the rest.
+
+        The root (ninja's "api-root", kept for reversing) answers 404 too, and every
+        operation refuses query parameters it does not declare.
+        """
         patterns, app_name, namespace = super().urls
-        patterns = [
-            URLPattern(item.pattern, _json_405(item.callback), item.default_args, item.name)
-            if isinstance(item, URLPattern)
-            else item
-            for item in patterns
-        ]
+        patterns = [_answer_in_json(item) for item in patterns]
         patterns.append(re_path(r"^.*$", no_such_endpoint))
+        for operation in self._operations():
+            if not getattr(operation._run_checks, "refuses_unknown_query", False):
+                _refuse_unknown_query(operation)
         return patterns, app_name, namespace
+
+    def _operations(self) -> Iterator[Operation]:
+        """The operations the URLs run (ninja's copies bound to this API, not the routers')."""
+        for bound_router in self._get_bound_routers():
+            for path_view in bound_router.path_operations.values():
+                yield from path_view.operations
+
+
+def query_names(operation: Operation) -> list[str]:
+    """The query parameters an operation declares, as ninja reads them from the request."""
+    names: list[str] = []
+    for model in operation.models:
+        if model.__ninja_param_source__ == "query":
+            flattened = getattr(model, "__ninja_flatten_map__", None)
+            names.extend(flattened or (f.alias or name for name, f in model.model_fields.items()))
+    return names
+
+
+def _refuse_unknown_query(operation: Operation) -> None:
+    """Make the operation refuse (INVALID_FIELD) query parameters it does not declare.
+
+    The check runs after authentication and before ninja validates the parameters.
+    """
+    accepted = query_names(operation)
+    run_checks = operation._run_checks
+
+    def refusal(request: HttpRequest) -> HttpResponse | None:
+        unknown = [name for name in request.GET if name not in accepted]
+        if not unknown:
+            return None
+        noun = "parameters" if len(unknown) > 1 else "parameter"
+        return error_response(
+            DomainError(
+                ErrorCode.INVALID_FIELD,
+                f"unknown query {noun} {', '.join(unknown)} "
+                f"(accepted: {', '.join(accepted) or 'none'})",
+                unknown,
+            )
+        )
+
+    def checks(request: HttpRequest) -> HttpResponse | None:
+        error = run_checks(request)
+        return refusal(request) if error is None else error
+
+    async def async_checks(request: HttpRequest) -> HttpResponse | None:
+        error = await run_checks(request)  # type: ignore[misc]
+        return refusal(request) if error is None else error
+
+    wrapper: Any = async_checks if operation.is_async else checks
+    wrapper.refuses_unknown_query = True
+    operation._run_checks = wrapper  # type: ignore[method-assign]
+
+
+def _answer_in_json(item: Any) -> Any:
+    if not isinstance(item, URLPattern):
+        return item
+    # ninja's root view raises Http404 and is not CSRF-exempt (a POST would get a 403).
+    view = no_such_endpoint if item.name == "api-root" else _json_405(item.callback)
+    return URLPattern(item.pattern, view, item.default_args, item.name)
 
 
 def _json_405(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -96,6 +165,11 @@ for router in (leads.router, accounts.router, sales.router, people.router):
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
     return error_response(error)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return error_response(DomainError(ErrorCode.NOT_FOUND, f"{request.path}: not found"))
 
 
 @api.exception_handler(AuthenticationError)
