@@ -174,12 +174,14 @@ LIST_FACTORIES = {
 
 @pytest.mark.parametrize("path", list(LIST_FACTORIES))
 def test_list_endpoints_run_a_constant_number_of_queries(api, actor, path):
+    paged = path not in ("/users", "/queues")  # those two lists are short and unpaged
+
     def queries_for(count):
         for _ in range(count):
             LIST_FACTORIES[path](actor)
-        api.get(path, limit=1)  # warm caches
+        api.get(path, **({"limit": 1} if paged else {}))  # warm caches
         with CaptureQueriesContext(connection) as context:
-            response = api.get(path, limit=200)
+            response = api.get(path, **({"limit": 200} if paged else {}))
         assert response.status_code == 200, response.content
         return len(context.captured_queries), len(response.json()["records"])
 

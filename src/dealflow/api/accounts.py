@@ -5,7 +5,14 @@ from typing import Any
 
 from ninja import Router
 
-from dealflow.accounts.selectors import account_get, account_page, contact_get, contact_page
+from dealflow.accounts.selectors import (
+    ACCOUNT_LIST,
+    CONTACT_LIST,
+    account_get,
+    account_page,
+    contact_get,
+    contact_page,
+)
 from dealflow.accounts.services import (
     account_create,
     account_delete,
@@ -57,6 +64,7 @@ register_crud(
     path="/accounts",
     operation_prefix="account",
     filters_schema=AccountFilters,
+    list_spec=ACCOUNT_LIST,
     to_filters=reference_filters(owner=("User",)),
     get=lambda actor, record_id: account_get(actor=actor, account_id=record_id),
     page=account_page,
@@ -70,6 +78,7 @@ register_crud(
     path="/contacts",
     operation_prefix="contact",
     filters_schema=ContactFilters,
+    list_spec=CONTACT_LIST,
     to_filters=reference_filters(owner=("User",), account=("Account",)),
     get=lambda actor, record_id: contact_get(actor=actor, contact_id=record_id),
     page=contact_page,

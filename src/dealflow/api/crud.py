@@ -22,13 +22,18 @@ from dealflow.api.support import (
     record_response,
     run_idempotent,
 )
+from dealflow.core.selectors import ListSpec
 
 
 class ListOptions(Schema):
     """Paging, search and order: the same for every list."""
 
     q: str | None = Field(
-        None, description="Case-insensitive prefix search on the main text fields"
+        None,
+        description=(
+            "Prefix search on the main text fields, after Unicode normalisation and case "
+            "folding (`борис` finds Борис, `strasse` finds Straße)"
+        ),
     )
     order_by: str | None = Field(None, description="A field name, `-` prefixed to sort descending")
     limit: int = Field(50, ge=1, le=200, description="Records per page")
@@ -46,6 +51,35 @@ Updater = Callable[[Actor, Any, dict[str, Any]], models.Model]
 Deleter = Callable[[Actor, Any], None]
 
 
+def _with_list_spec(filters_schema: type[Schema], spec: ListSpec) -> type[Schema]:
+    """The filters schema with this list's sort orders and search fields in the document."""
+    names = sorted(spec.orderings)
+    searched = ", ".join(column.removesuffix("_key") for column in spec.search)
+    return type(
+        filters_schema.__name__,
+        (filters_schema,),
+        {
+            "__annotations__": {"order_by": str | None, "q": str | None},
+            "__module__": filters_schema.__module__,
+            "order_by": Field(
+                None,
+                description=(
+                    f"Sort order (default `{spec.default_order}`); "
+                    "`-` sorts descending. Names sort case-insensitively."
+                ),
+                json_schema_extra={"enum": [*names, *(f"-{name}" for name in names)]},
+            ),
+            "q": Field(
+                None,
+                description=(
+                    f"Prefix search on {searched}, after Unicode normalisation and case "
+                    "folding (`борис` finds Борис, `strasse` finds Straße)"
+                ),
+            ),
+        },
+    )
+
+
 def register_crud(
     router: Router,
     *,
@@ -53,6 +87,7 @@ def register_crud(
     path: str,
     operation_prefix: str,
     filters_schema: type[Schema],
+    list_spec: ListSpec,
     to_filters: Callable[[dict[str, Any]], dict[str, Any]],
     get: Getter,
     page: Pager,
@@ -61,6 +96,7 @@ def register_crud(
     delete: Deleter | None,
 ) -> None:
     """Add the five endpoints of one object to a router."""
+    filters_schema = _with_list_spec(filters_schema, list_spec)
 
     @router.get(
         path,

@@ -17,7 +17,7 @@ from dealflow.api.support import (
     run_idempotent,
 )
 from dealflow.core.errors import DomainError, ErrorCode
-from dealflow.leads.selectors import lead_get, lead_page
+from dealflow.leads.selectors import LEAD_LIST, lead_get, lead_page
 from dealflow.leads.services import lead_convert, lead_create, lead_delete, lead_update
 
 router = Router(tags=["Leads"])
@@ -52,6 +52,7 @@ register_crud(
     path="/leads",
     operation_prefix="lead",
     filters_schema=LeadFilters,
+    list_spec=LEAD_LIST,
     to_filters=lead_filters,
     get=lambda actor, record_id: lead_get(actor=actor, lead_id=record_id),
     page=lead_page,

@@ -11,6 +11,9 @@ from dealflow.api.crud import ListOptions, register_crud
 from dealflow.api.support import decode_filter_id, record_response, run
 from dealflow.core import ids
 from dealflow.sales.selectors import (
+    CONTACT_ROLE_LIST,
+    OPPORTUNITY_LIST,
+    TASK_LIST,
     contact_role_get,
     contact_role_page,
     opportunity_get,
@@ -56,6 +59,7 @@ register_crud(
     path="/opportunities",
     operation_prefix="opportunity",
     filters_schema=OpportunityFilters,
+    list_spec=OPPORTUNITY_LIST,
     to_filters=opportunity_filters,
     get=lambda actor, record_id: opportunity_get(actor=actor, opportunity_id=record_id),
     page=opportunity_page,
@@ -79,6 +83,7 @@ register_crud(
     path="/contact-roles",
     operation_prefix="contact_role",
     filters_schema=ContactRoleFilters,
+    list_spec=CONTACT_ROLE_LIST,
     to_filters=reference_filters(opportunity=("Opportunity",), contact=("Contact",)),
     get=lambda actor, record_id: contact_role_get(actor=actor, contact_role_id=record_id),
     page=contact_role_page,
@@ -115,6 +120,7 @@ register_crud(
     path="/tasks",
     operation_prefix="task",
     filters_schema=TaskFilters,
+    list_spec=TASK_LIST,
     to_filters=task_filters,
     get=lambda actor, record_id: task_get(actor=actor, task_id=record_id),
     page=task_page,

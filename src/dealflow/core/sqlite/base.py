@@ -29,13 +29,14 @@ logger = logging.getLogger(__name__)
 
 
 def to_smallest_unit(value: decimal.Decimal, decimal_places: int) -> int | str:
-    """The integer of smallest units; extra decimals round half up (as Salesforce rounds).
+    """The integer of smallest units (`12.34` -> `1234` for two places).
 
-    A value with more digits than any integer column holds is passed on as text, for
-    SQLite to compare as a number (only a lookup can carry one: writes are range-checked).
+    A value with more decimals than the field (`amount__gt=0.005`), or more digits than
+    an integer holds, is passed on as exact text, which SQLite compares as a number.
+    Services round and range-check what they store, so only a lookup carries one.
     """
-    scaled = value.scaleb(decimal_places).to_integral_value(rounding=decimal.ROUND_HALF_UP)
-    if abs(scaled) >= 2**63:
+    scaled = value.scaleb(decimal_places)
+    if scaled != scaled.to_integral_value() or abs(scaled) >= 2**63:
         return str(scaled)
     return int(scaled)
 
