@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dealflow.accounts.models import Account
-from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.fields import ExactSum
 from dealflow.leads.models import Lead
 from dealflow.sales.models import Opportunity, expected_revenue
