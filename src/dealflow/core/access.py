@@ -104,11 +104,13 @@ def can_edit(actor: Any, record: models.Model) -> bool:
 def require_edit(actor: Any, record: models.Model) -> None:
     """Refuse with INSUFFICIENT_ACCESS_OR_READONLY unless the actor may change the record."""
     if not can_edit(actor, record):
-        public_id = getattr(record, "public_id", record.pk)
+        # Name the record only to who may see it: a refusal must not confirm that a
+        # record the actor cannot read exists (a contact's account, say).
+        named = f"{type(record).__name__} {getattr(record, 'public_id', record.pk)}"
+        if not can_read(actor, record):
+            named = "a record you cannot see"
         raise DomainError(
-            ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY,
-            f"you may not change {type(record).__name__} {public_id}",
-            [],
+            ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY, f"you may not change {named}", []
         )
 
 
