@@ -96,6 +96,7 @@ def test_describe_command_prints_json(capsys):
         "updateable": True,
         "reference_to": [],
         "public_name": "company",
+        "json_type": "string",
         "precision": None,
         "scale": None,
     }
@@ -104,3 +105,20 @@ def test_describe_command_prints_json(capsys):
 def test_describe_command_refuses_unknown_objects():
     with pytest.raises(CommandError, match="unknown object 'Widget'"):
         call_command("describe", "Widget")
+
+
+def test_describe_command_shows_the_api_salesforce_and_model_names_and_types(capsys):
+    call_command("describe", "Opportunity")
+    lines = capsys.readouterr().out.splitlines()
+    stage = next(line for line in lines if "StageName" in line)
+    assert [cell.strip() for cell in stage.split("│")[1:7]] == [
+        "stage_name",
+        "StageName",
+        "stage",
+        "Stage",
+        "picklist",
+        "string",
+    ]
+    amount = next(line for line in lines if "│ amount " in line)
+    assert "string (decimal)" in amount
+    assert "18,2" in amount

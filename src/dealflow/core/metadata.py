@@ -28,6 +28,17 @@ OPPORTUNITY_STAGE_PICKLIST = "opportunity_stage"
 SYSTEM_FIELDS = {"id", "created_at", "updated_at"}
 SYSTEM_API_NAMES = {"id": "Id", "created_at": "CreatedDate", "updated_at": "LastModifiedDate"}
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# How the native API writes each type in JSON (docs/api.md): money as exact decimal text.
+JSON_TYPES = {
+    "id": "string (id)",
+    "reference": "string (id)",
+    "currency": "string (decimal)",
+    "int": "integer",
+    "percent": "integer (0-100)",
+    "boolean": "boolean",
+    "date": "string (date)",
+    "datetime": "string (date-time)",
+}
 
 
 @dataclass(frozen=True)
@@ -61,11 +72,17 @@ class FieldDef:
         `owner_id`). `name` is the model's, for code inside dealflow."""
         return _CAMEL_BOUNDARY.sub("_", self.api_name).lower()
 
+    @property
+    def json_type(self) -> str:
+        """The field's type in the native API's JSON ("string (decimal)", "integer", ...)."""
+        return JSON_TYPES.get(self.type, "string")
+
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
             "public_name": self.public_name,
             "api_name": self.api_name,
+            "json_type": self.json_type,
             "label": self.label,
             "type": self.type,
             "length": self.length,

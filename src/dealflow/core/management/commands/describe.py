@@ -12,7 +12,10 @@ from dealflow.core.metadata import get_object, registry
 
 
 class Command(BaseCommand):
-    help = "Print an object's fields: native and API names, type, length, picklist, flags."
+    help = (
+        "Print an object's fields: their API, Salesforce and model names, types, length, "
+        "picklist and flags."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -44,9 +47,23 @@ class Command(BaseCommand):
             }
             self.stdout.write(json.dumps(description, indent=2))
             return
-        table = Table(title=f"{object_def.name} ({object_def.key_prefix})")
-        for column in ("name", "api name", "label", "type", "length", "picklist", "flags"):
-            table.add_column(column)
+        table = Table(
+            title=f"{object_def.name} ({object_def.key_prefix})",
+            caption="API: the native API's name (also in errors, filters and sorts); "
+            "Salesforce: the API name; model: the name inside dealflow",
+        )
+        for column in (
+            "API",
+            "Salesforce",
+            "model",
+            "label",
+            "type",
+            "JSON",
+            "length",
+            "picklist",
+            "flags",
+        ):
+            table.add_column(column, no_wrap=column in ("API", "Salesforce", "model"))
         for field in object_def.fields:
             flags = [
                 flag
@@ -58,13 +75,16 @@ class Command(BaseCommand):
                 if is_set
             ]
             picklist = field.picklist or ", ".join(field.choices) or ", ".join(field.reference_to)
+            size = f"{field.precision},{field.scale}" if field.precision else field.length
             table.add_row(
-                field.name,
+                field.public_name,
                 field.api_name,
+                field.name,
                 field.label,
                 field.type,
-                str(field.length or ""),
+                field.json_type,
+                str(size or ""),
                 picklist,
                 " ".join(flags),
             )
-        Console(file=self.stdout, width=160).print(table)
+        Console(file=self.stdout, width=200).print(table)
