@@ -161,6 +161,8 @@ def test_public_read_write_is_the_default(people, object_name, path, factory, ch
     patched = client.patch(f"{path}/{record.public_id}", change)
 
     assert patched.status_code == 200, patched.content
+    field, value = next(iter(change.items()))
+    assert getattr(type(record).objects.get(pk=record.pk), field) == value
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dealflow.accounts.models import Account
-from dealflow.core.models import AuditEvent
+from dealflow.core.models import AuditEvent, IdempotencyRecord
 from dealflow.leads.models import Lead
 from dealflow.sales.models import Opportunity
 from tests.factories import LeadFactory
@@ -121,10 +121,32 @@ def test_idempotency_key_replays_the_first_response(api):
 
 def test_a_failed_request_keeps_no_idempotency_record(api):
     refused = api.post("/leads", {"company": "X"}, headers={"Idempotency-Key": "k2"})
+    assert refused.status_code == 400
+    assert IdempotencyRecord.objects.count() == 0
+    assert Lead.objects.count() == 0
+
     accepted = api.post(
         "/leads", {"company": "X", "last_name": "Y"}, headers={"Idempotency-Key": "k2"}
     )
-    assert (refused.status_code, accepted.status_code) == (400, 201)
+    assert accepted.status_code == 201
+    assert IdempotencyRecord.objects.count() == 1
+    assert Lead.objects.count() == 1
+
+
+def test_delete_honours_if_match(api, actor):
+    lead = LeadFactory(owner_user=actor)
+    url = f"/leads/{lead.public_id}"
+    first_etag = api.get(url)["ETag"]
+    assert api.patch(url, {"title": "Changed"}).status_code == 200
+
+    stale = api.delete(url, headers={"If-Match": first_etag})
+
+    assert stale.status_code == 412
+    assert stale.json()["errors"][0]["code"] == "PRECONDITION_FAILED"
+    assert Lead.objects.filter(pk=lead.pk).exists()
+    current = api.get(url)["ETag"]
+    assert api.delete(url, headers={"If-Match": f"{first_etag}, {current}"}).status_code == 204
+    assert not Lead.objects.filter(pk=lead.pk).exists()
 
 
 def test_convert(api, actor):
