@@ -245,10 +245,12 @@ def test_history_steps_through_the_stages_over_nine_months(demo):
     now = timezone.now()
     six_months_ago = now - datetime.timedelta(days=183)
     sort_order = dict(OpportunityStage.objects.values_list("name", "sort_order"))
-    opportunities = Opportunity.objects.select_related("stage").prefetch_related("history")
+    opportunities = list(Opportunity.objects.select_related("stage").prefetch_related("history"))
+    assert len(opportunities) == EXPECTED_COUNTS["opportunities"]
 
     for opportunity in opportunities:
         rows = list(opportunity.history.all())
+        assert rows, f"{opportunity.name} has no history"
         orders = [sort_order[row.stage_name] for row in rows]
         assert orders == sorted(set(orders))
         assert rows[0].created_at == opportunity.created_at
