@@ -45,15 +45,37 @@ format: install-dev
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-# The suite runs on SQLite, then again on PostgreSQL when DATABASE_URL points at one.
+# The suite runs on SQLite, then again on PostgreSQL: the one DATABASE_URL points at, or
+# else a local one when it answers on 127.0.0.1:5432 (as LOCAL_POSTGRES_URL).
+LOCAL_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/dealflow_test
 test: lint
 	env -u DATABASE_URL -u DEALFLOW_REQUIRE_POSTGRES $(BIN)/pytest
 	@if [ -n "$$DATABASE_URL" ]; then \
 		echo "--- again on $${DATABASE_URL%%:*} (DATABASE_URL)"; \
 		$(BIN)/pytest; \
+	elif command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; then \
+		echo "--- again on the local PostgreSQL ($(LOCAL_POSTGRES_URL))"; \
+		DATABASE_URL=$(LOCAL_POSTGRES_URL) $(BIN)/pytest; \
 	else \
-		echo "--- DATABASE_URL not set: PostgreSQL run skipped (.ci/run makes it mandatory)"; \
+		echo "--- DATABASE_URL not set and no PostgreSQL answers on 127.0.0.1:5432: PostgreSQL run skipped (.ci/run makes it mandatory)"; \
 	fi
+
+# Mutation testing of the access rules and the lead and sales services (docs/testing.md):
+# mutmut on SQLite, MUTATION_JOBS workers at low priority; fails under MUTATION_MIN percent.
+MUTATION_JOBS ?= 2
+MUTATION_MIN ?= 95
+.PHONY: mutation
+mutation: install-dev
+	rm -rf mutants
+	env -u DATABASE_URL -u DEALFLOW_REQUIRE_POSTGRES \
+		DEALFLOW_TEST_DB_TEMPLATE=$(CURDIR)/mutants/var/test-template.sqlite3 \
+		nice -n 10 $(BIN)/mutmut run --max-children $(MUTATION_JOBS)
+	$(BIN)/mutmut results
+	$(BIN)/mutmut export-cicd-stats
+	@$(BIN)/python -c 'import json, sys; s = json.load(open("mutants/mutmut-cicd-stats.json")); \
+		tried = s["total"] - s["skipped"]; score = 100 * (s["killed"] + s["timeout"]) / tried; \
+		print(f"mutation score: {score:.1f}% ({s}); wanted: $(MUTATION_MIN)%"); \
+		sys.exit(score < $(MUTATION_MIN))'
 
 bench: install-dev
 	@for script in bench/*.py; do [ -e "$$script" ] || continue; echo "--- $$script"; $(BIN)/python "$$script" || exit 1; done
