@@ -34,11 +34,6 @@ _TABLE_PICKLISTS = {
 }
 
 
-def normalise_email(value: str) -> str:
-    """An email address as stored: trimmed, otherwise as typed (matching uses email_key)."""
-    return value.strip()
-
-
 def check_storable_text(name: str, value: str) -> str:
     """Refuse text no database can store: NUL characters (PostgreSQL) and lone surrogates."""
     if "\x00" in value:
@@ -72,8 +67,8 @@ def _clean_string(field_def: FieldDef, value: Any) -> str:
             field_def,
             f"at most {field_def.length} characters, got {len(value)}",
         )
+    # An email is stored as typed (trimmed); matching uses its key (core/matching.py).
     if field_def.type == "email" and value:
-        value = normalise_email(value)
         try:
             validate_email(value)
         except ValidationError:
