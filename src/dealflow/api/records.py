@@ -246,7 +246,11 @@ def _field_schema(field_def: FieldDef, *, for_input: bool) -> dict[str, Any]:
         if for_input:
             schema["anyOf"] = [{"format": "email"}, {"maxLength": 0}]
     if field_def.type == "currency" and for_input:
-        schema = {"anyOf": [schema, {"type": "number"}]}
+        # More decimals are taken and rounded half up (docs/api.md); the range is checked.
+        text = {**schema, "pattern": r"^-?\d{1,16}(\.\d+)?$"}
+        schema = {"anyOf": [text, {"type": "number"}]}
+    if field_def.type == "percent" and for_input:
+        schema = {**schema, "type": "number"}  # decimals round half up to a whole percent
     if field_def.nullable or not for_input:
         schema = _nullable(schema)
     description = field_def.label
