@@ -10,7 +10,7 @@ from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import AuditEvent
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.services import ConversionResult, lead_convert, lead_delete
-from dealflow.sales.models import Opportunity, OpportunityContactRole, Task
+from dealflow.sales.models import Opportunity, OpportunityContactRole, OpportunityStage, Task
 from tests.factories import (
     AccountFactory,
     ContactFactory,
@@ -333,3 +333,28 @@ def test_a_conversion_result_is_the_same_after_a_replay(actor):
     again = lead_convert(actor=actor, lead=lead.pk, idempotency_key="k")
     assert isinstance(again, ConversionResult)
     assert again == first
+
+
+def test_the_new_deal_starts_in_the_first_active_open_stage(actor):
+    OpportunityStage.objects.filter(name="Prospecting").update(is_active=False)
+    forget_all()
+
+    result = lead_convert(actor=actor, lead=LeadFactory(owner_user=actor))
+
+    assert Opportunity.objects.get(pk=result.opportunity_id).stage.name == "Qualification"
+
+
+def test_without_an_active_open_stage_no_deal_can_be_made(actor):
+    OpportunityStage.objects.filter(is_closed=False).update(is_active=False)
+    forget_all()
+    lead = LeadFactory(owner_user=actor)
+
+    with pytest.raises(DomainError) as raised:
+        lead_convert(actor=actor, lead=lead)
+
+    assert (raised.value.code, raised.value.message) == (
+        ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+        "No active open opportunity stage is configured",
+    )
+    assert Lead.objects.get(pk=lead.pk).is_converted is False
+    assert lead_convert(actor=actor, lead=lead, create_opportunity=False).opportunity_id is None

@@ -129,8 +129,11 @@ def test_a_converted_lead_takes_no_task(actor):
     lead = LeadFactory(is_converted=True)
     with pytest.raises(DomainError) as raised:
         task_create(actor=actor, subject="Call", who=lead)
-    assert raised.value.code == ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD
-    assert lead.public_id in raised.value.message
+    assert (raised.value.code, raised.value.fields) == (
+        ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD,
+        ["who_id"],
+    )
+    assert raised.value.message.startswith(f"who_id: lead {lead.public_id} is converted")
     assert Task.objects.count() == 0
 
 
@@ -406,3 +409,41 @@ def test_deleting_a_role_and_a_deal_is_audited(actor, deal):
     assert not OpportunityContactRole.objects.exists()
     assert events("OpportunityContactRole")[-1][:3] == (actor.pk, role_id, "delete")
     assert events("Opportunity")[-1][:3] == (actor.pk, deal_id, "delete")
+
+
+def test_contact_role_create_defaults_to_no_role_and_not_primary(actor, deal):
+    contact = ContactFactory()
+
+    contact_role_create(actor=actor, data={"opportunity": deal, "contact": contact})
+
+    assert roles(deal) == {(contact.pk, "", False)}
+
+
+def test_a_new_primary_touches_only_the_old_primary_of_the_same_deal(actor, deal, freeze_clock):
+    other_deal = OpportunityFactory()
+    elsewhere = contact_role_set(
+        actor=actor, opportunity=other_deal, contact=ContactFactory(), is_primary=True
+    )
+    bystander = contact_role_set(actor=actor, opportunity=deal, contact=ContactFactory())
+    first = ContactFactory()
+    contact_role_set(actor=actor, opportunity=deal, contact=first, is_primary=True)
+    before = {
+        role.pk: role.updated_at
+        for role in OpportunityContactRole.objects.filter(pk__in=[elsewhere.pk, bystander.pk])
+    }
+    freeze_clock(NOW)
+
+    second = ContactFactory()
+    contact_role_set(actor=actor, opportunity=deal, contact=second, is_primary=True)
+
+    assert roles(other_deal) == {(elsewhere.contact_id, "", True)}
+    assert roles(deal) == {
+        (bystander.contact_id, "", False),
+        (first.pk, "", False),
+        (second.pk, "", True),
+    }
+    after = {
+        role.pk: role.updated_at
+        for role in OpportunityContactRole.objects.filter(pk__in=[elsewhere.pk, bystander.pk])
+    }
+    assert after == before
