@@ -154,8 +154,9 @@ def test_completing_a_task_stamps_the_time_once_and_audits_it(actor, freeze_cloc
     ]
 
 
-def test_completing_someone_elses_read_only_task_is_refused(actor):
-    sharing_default_set(actor=None, object_name="Task", access=Access.READ)
+def test_completing_a_task_of_someone_elses_read_only_lead_is_refused(actor):
+    # A task follows its lead (core/access.py CONTROLLED_BY_PARENT).
+    sharing_default_set(actor=None, object_name="Lead", access=Access.READ)
     task = TaskFactory(lead=LeadFactory())
 
     with pytest.raises(DomainError) as raised:
@@ -250,8 +251,8 @@ def test_a_task_update_may_not_complete_it(actor):
     assert Task.objects.get(pk=task.pk).status == "open"
 
 
-def test_a_read_only_task_may_not_be_updated_or_deleted(actor):
-    sharing_default_set(actor=None, object_name="Task", access=Access.READ)
+def test_a_task_of_a_read_only_lead_may_not_be_updated_or_deleted(actor):
+    sharing_default_set(actor=None, object_name="Lead", access=Access.READ)
     task = TaskFactory(lead=LeadFactory(), subject="Theirs")
 
     for call in (

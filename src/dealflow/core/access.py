@@ -7,7 +7,8 @@ have it on the leads the queue owns, a manager has it on the records of the user
 their team, and admins have it on everything. A `None` actor is the system itself (the
 console, migrations, scheduled jobs).
 
-Contact roles follow their opportunity; everything else has an owner.
+Tasks and contact roles follow the records they belong to (CONTROLLED_BY_PARENT);
+everything else has an owner.
 """
 
 from __future__ import annotations
@@ -42,40 +43,61 @@ def is_admin(actor: Any) -> bool:
     return actor is None or actor.is_superuser or actor.role == "admin"
 
 
-def _owner_path(model: type[models.Model]) -> tuple[str, str]:
-    """(object whose sharing applies, lookup prefix of the owning record) for a model."""
-    object_name = getattr(model, "object_name", model.__name__)
-    if object_name == "OpportunityContactRole":
-        return "Opportunity", "opportunity__"
-    return object_name, ""
+# Records whose access follows the records they belong to ("controlled by parent", as
+# Salesforce's activities and contact roles): the foreign keys to those records. Such a
+# record is visible (editable) exactly when every record it is linked to is.
+CONTROLLED_BY_PARENT = {
+    "OpportunityContactRole": ("opportunity",),
+    "Task": ("lead", "contact", "account", "opportunity"),
+}
 
 
 def _owned_q(actor: Any, model: type[models.Model], prefix: str) -> Q:
-    """Records the actor owns, or owns through a queue or as the team's manager."""
-    owns_through_queue = prefix == "" and hasattr(model, "owner_queue")
+    """Records the actor owns, or owns through a queue or as the team's manager.
+
+    `prefix` is the lookup path from the filtered model to `model` ("" for itself).
+    """
+    owns_through_queue = hasattr(model, "owner_queue")
     owner_field = prefix + ("owner_user" if owns_through_queue else "owner")
     condition = Q(**{owner_field: actor})
     if actor.role == "manager" and actor.team_id:
         condition |= Q(**{f"{owner_field}__team_id": actor.team_id})
     if owns_through_queue:
-        condition |= Q(owner_queue__in=actor.queues.values("pk"))
+        condition |= Q(**{f"{prefix}owner_queue__in": actor.queues.values("pk")})
+    return condition
+
+
+def _own_access_q(actor: Any, model: type[models.Model], prefix: str, *, write: bool) -> Q:
+    """The records of an owned object the actor may see (or change); Q() for all of them."""
+    access = sharing_default(getattr(model, "object_name", model.__name__))
+    unrestricted = access == Access.READ_WRITE if write else access != Access.PRIVATE
+    if is_admin(actor) or unrestricted:
+        return Q()
+    return _owned_q(actor, model, prefix)
+
+
+def _access_q(actor: Any, model: type[models.Model], *, write: bool) -> Q:
+    """A filter for the records of `model` the actor may see (or change); Q() for all."""
+    parents = CONTROLLED_BY_PARENT.get(getattr(model, "object_name", model.__name__))
+    if not parents:
+        return _own_access_q(actor, model, "", write=write)
+    condition = Q()
+    for field_name in parents:
+        parent = model._meta.get_field(field_name).related_model
+        allowed = _own_access_q(actor, parent, f"{field_name}__", write=write)  # type: ignore[arg-type]
+        if allowed:  # an unset link restricts nothing; Q() (all records) would be lost in |
+            condition &= Q(**{f"{field_name}__isnull": True}) | allowed
     return condition
 
 
 def readable_q(actor: Any, model: type[models.Model]) -> Q:
     """A filter for the records of `model` the actor may see."""
-    object_name, prefix = _owner_path(model)
-    if is_admin(actor) or sharing_default(object_name) != Access.PRIVATE:
-        return Q()
-    return _owned_q(actor, model, prefix)
+    return _access_q(actor, model, write=False)
 
 
 def editable_q(actor: Any, model: type[models.Model]) -> Q:
     """A filter for the records of `model` the actor may change or delete."""
-    object_name, prefix = _owner_path(model)
-    if is_admin(actor) or sharing_default(object_name) == Access.READ_WRITE:
-        return Q()
-    return _owned_q(actor, model, prefix)
+    return _access_q(actor, model, write=True)
 
 
 def readable(actor: Any, queryset: QuerySet[Record]) -> QuerySet[Record]:
