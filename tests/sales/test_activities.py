@@ -448,3 +448,16 @@ def test_a_new_primary_touches_only_the_old_primary_of_the_same_deal(actor, deal
         for role in OpportunityContactRole.objects.filter(pk__in=[elsewhere.pk, bystander.pk])
     }
     assert after == before
+
+
+def test_a_task_needs_a_subject_and_has_no_description_unless_given(actor):
+    with pytest.raises(DomainError) as raised:
+        task_create(actor=actor, who=LeadFactory())
+    assert (raised.value.code, raised.value.fields) == (
+        ErrorCode.REQUIRED_FIELD_MISSING,
+        ["subject"],
+    )
+    assert Task.objects.count() == 0
+
+    task = task_create(actor=actor, subject="Call", who=LeadFactory())
+    assert Task.objects.get(pk=task.pk).description == ""
