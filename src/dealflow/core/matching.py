@@ -14,6 +14,7 @@ import contextlib
 import unicodedata
 
 import idna
+from confusable_homoglyphs import categories
 
 # The largest code point: every text that starts with a prefix sorts between the prefix
 # and the prefix followed by this (byte-wise UTF-8 order, which is code point order).
@@ -59,3 +60,33 @@ NORMALISERS = {"text": fold, "email": email_key, "digits": phone_digits}
 def prefix_range(text: str) -> tuple[str, str]:
     """(low, high) such that a key starts with `text` exactly when low <= key < high."""
     return text, text + PREFIX_END
+
+
+# Scripts one domain label may mix: Unicode's "Highly Restrictive" level (UTS #39
+# section 5.2): one script, or Latin with the scripts Japanese, Chinese or Korean use.
+_SCRIPT_SETS = (
+    {"LATIN", "HAN", "HIRAGANA", "KATAKANA"},
+    {"LATIN", "HAN", "BOPOMOFO"},
+    {"LATIN", "HAN", "HANGUL"},
+)
+
+
+def _scripts(text: str) -> set[str]:
+    return {categories.alias(character) for character in text} - {"COMMON", "INHERITED"}
+
+
+def mixed_script_label(domain: str) -> str | None:
+    """The first label of a domain whose letters mix scripts ("fictive" spelled with a
+    Cyrillic letter ie, a look-alike), read in its Unicode form; None when there is none."""
+    with contextlib.suppress(idna.IDNAError, UnicodeError, ValueError):
+        domain = idna.decode(domain, uts46=True)
+    for label in domain.split("."):
+        scripts = _scripts(label)
+        if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_SETS):
+            return label
+    return None
+
+
+def label_scripts(label: str) -> list[str]:
+    """The scripts of a label's letters, for an error message (`['CYRILLIC', 'LATIN']`)."""
+    return sorted(_scripts(label))

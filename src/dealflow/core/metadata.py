@@ -27,6 +27,8 @@ OPPORTUNITY_STAGE_PICKLIST = "opportunity_stage"
 # Fields every object has that nobody writes.
 SYSTEM_FIELDS = {"id", "created_at", "updated_at"}
 SYSTEM_API_NAMES = {"id": "Id", "created_at": "CreatedDate", "updated_at": "LastModifiedDate"}
+# Long text (Description) holds at most what Salesforce's Long Text Area(32000) holds.
+LONG_TEXT_LENGTH = 32_000
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # How the native API writes each type in JSON (docs/api.md): money as exact decimal text.
 JSON_TYPES = {
@@ -310,7 +312,7 @@ def _field_def(spec: ObjectSpec, model_field: models.Field) -> FieldDef:
         and name not in spec.defaulted
     )
     reference_to: tuple[str, ...] = ()
-    length = model_field.max_length
+    length = model_field.max_length or (LONG_TEXT_LENGTH if type_name == "textarea" else None)
     related_model = model_field.related_model
     if is_reference and picklist and isinstance(related_model, type):
         length = related_model._meta.get_field("name").max_length  # type: ignore[union-attr]

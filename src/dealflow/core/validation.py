@@ -7,6 +7,7 @@ model-ready values or raises one DomainError naming the field and what was expec
 from __future__ import annotations
 
 import datetime
+import unicodedata
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.matching import label_scripts, mixed_script_label
 from dealflow.core.metadata import (
     LEAD_STATUS_PICKLIST,
     OPPORTUNITY_STAGE_PICKLIST,
@@ -55,12 +57,60 @@ def _fail(code: ErrorCode, field_def: FieldDef, expected: str) -> DomainError:
     return DomainError(code, f"{name}: {expected}", [name])
 
 
+# Characters that change how text reads without being seen: zero-width characters and
+# the bidirectional controls (Unicode's Bidi_Control; U+202E turns `Smith<RLO>gnp.exe`
+# into what reads as `Smithexe.png`). Refused in single-line text; free text keeps them.
+# Zero-width joiners (U+200C, U+200D) spell Persian and Indic names and emoji, so names
+# keep them; emails and phone numbers refuse every format character.
+_HIDDEN = {
+    *"\u200b\u2060\u2061\u2062\u2063\u2064\ufeff\u180e",  # zero-width space, joiners, BOM
+    *"\u200e\u200f\u061c",  # left-to-right, right-to-left and Arabic letter marks
+    *(chr(code) for code in range(0x202A, 0x202F)),  # embeddings and overrides
+    *(chr(code) for code in range(0x2066, 0x206A)),  # isolates
+}
+_SINGLE_LINE_TYPES = {"string", "email", "phone", "url", "picklist"}
+
+
+def _is_visible(character: str) -> bool:
+    """A letter, digit, punctuation mark or symbol: something a reader sees."""
+    return unicodedata.category(character)[0] in "LNPS"
+
+
+def _check_hidden_characters(field_def: FieldDef, value: str) -> None:
+    strict = field_def.type in ("email", "phone")
+    for character in value:
+        hidden = character in _HIDDEN or (strict and unicodedata.category(character) == "Cf")
+        if hidden:
+            name = unicodedata.name(character, "a control character")
+            raise _fail(
+                ErrorCode.INVALID_TYPE,
+                field_def,
+                f"contains an invisible character (U+{ord(character):04X} {name}); "
+                "retype the value",
+            )
+
+
+def _check_email_domain(field_def: FieldDef, email: str) -> None:
+    label = mixed_script_label(email.rpartition("@")[2])
+    if label is not None:
+        scripts = " and ".join(script.title() for script in label_scripts(label))
+        raise _fail(
+            ErrorCode.INVALID_EMAIL_ADDRESS,
+            field_def,
+            f"the domain part {label!r} mixes {scripts} letters, as look-alike domains do",
+        )
+
+
 def _clean_string(field_def: FieldDef, value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
         raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected text, got {value!r}")
     value = check_storable_text(field_def.public_name, value).strip()
+    if not any(_is_visible(character) for character in value):
+        return ""  # only spaces, marks or format characters: blank (and "required" says so)
+    if field_def.type in _SINGLE_LINE_TYPES:
+        _check_hidden_characters(field_def, value)
     if field_def.length and len(value) > field_def.length:
         raise _fail(
             ErrorCode.STRING_TOO_LONG,
@@ -75,6 +125,7 @@ def _clean_string(field_def: FieldDef, value: Any) -> str:
             raise _fail(
                 ErrorCode.INVALID_EMAIL_ADDRESS, field_def, f"{value!r} is not an email address"
             ) from None
+        _check_email_domain(field_def, value)
     return value
 
 
