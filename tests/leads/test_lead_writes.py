@@ -114,4 +114,6 @@ def test_a_taken_email_of_a_lead_the_actor_cannot_see_is_not_named(actor):
 
     assert raised.value.code == ErrorCode.DUPLICATE_VALUE
     assert holder.public_id not in raised.value.message
-    assert "an unconverted lead you cannot see" in raised.value.message
+    assert raised.value.message == (
+        "email: an unconverted lead you cannot see already has the email 'hidden@navy.example'"
+    )

@@ -155,3 +155,15 @@ def test_stage_rule_refusals_say_what_is_wrong(actor, data, message):
         opportunity_update(actor=actor, opportunity=deal, data=data)
     assert message in raised.value.message
     assert events("update") == []
+
+
+@pytest.mark.parametrize("missing", ["name", "close_date", "stage"])
+def test_a_new_deal_needs_a_name_a_close_date_and_a_stage(actor, missing):
+    data = {"name": "Fleet", "close_date": "2026-12-15", "stage": "Prospecting"}
+    del data[missing]
+
+    with pytest.raises(DomainError) as raised:
+        opportunity_create(actor=actor, data=data)
+
+    assert raised.value.code == ErrorCode.REQUIRED_FIELD_MISSING
+    assert Opportunity.objects.count() == 0
