@@ -36,9 +36,10 @@ def test_without_a_default_status_a_lead_cannot_be_created(actor):
     with pytest.raises(DomainError) as raised:
         lead_create(actor=actor, data=MINIMAL)
 
-    assert (raised.value.code, raised.value.message) == (
+    assert (raised.value.code, raised.value.message, raised.value.fields) == (
         ErrorCode.INVALID_STATUS,
         "No default lead status is configured",
+        ["status"],
     )
     assert Lead.objects.count() == 0
 
@@ -116,4 +117,14 @@ def test_a_taken_email_of_a_lead_the_actor_cannot_see_is_not_named(actor):
     assert holder.public_id not in raised.value.message
     assert raised.value.message == (
         "email: an unconverted lead you cannot see already has the email 'hidden@navy.example'"
+    )
+
+
+def test_a_converted_status_is_refused_with_a_reason(actor):
+    with pytest.raises(DomainError) as raised:
+        lead_create(actor=actor, data={**MINIMAL, "status": "Closed - Converted"})
+
+    assert (raised.value.code, raised.value.message) == (
+        ErrorCode.INVALID_STATUS,
+        "status: 'Closed - Converted' is a converted status; convert the lead instead",
     )
