@@ -7,6 +7,8 @@ import hashlib
 import secrets
 from typing import Any
 
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +24,16 @@ TOKEN_PREFIX = "dft_"
 def token_digest(token: str) -> str:
     """The SHA-256 digest stored in place of a token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def password_check(password: str, user: User) -> None:
+    """Refuse a password that fails the one policy (settings.AUTH_PASSWORD_VALIDATORS)."""
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise DomainError(
+            ErrorCode.INVALID_FIELD, f"password: {' '.join(error.messages)}", ["password"]
+        ) from None
 
 
 def user_create(
@@ -65,6 +77,7 @@ def user_create(
         is_superuser=role == Role.ADMIN,
     )
     if password:
+        password_check(password, user)
         user.set_password(password)
     else:
         user.set_unusable_password()  # signs in with an API token, or after a reset
