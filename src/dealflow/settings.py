@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import secrets
 from pathlib import Path
@@ -10,6 +11,23 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("DEALFLOW_VAR_DIR", Path.cwd() / "var"))
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Take group and other access off `path` when an older install left it open."""
+    status = path.stat()
+    # Only our own files: a folder the operator shares is theirs to set.
+    if status.st_mode & 0o077 and status.st_uid == os.getuid():
+        path.chmod(mode)
+
+
+def _private_directory(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(path, 0o700)
+
+
+# It holds the database, the secret key and the generated passwords.
+_private_directory(VAR_DIR)
 
 
 def _env_flag(name: str, default: bool = False) -> bool:
@@ -26,8 +44,8 @@ def _secret_key() -> str:
         return configured
     key_file = VAR_DIR / "secret_key"
     if key_file.exists():
+        _tighten(key_file, 0o600)
         return key_file.read_text().strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(50)
     key_file.touch(mode=0o600)
     key_file.write_text(key)
@@ -55,6 +73,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # serves the API docs page's scripts from the package, not a CDN
+    "axes",  # login throttling (see AXES_ below)
     "dealflow.core",
     "dealflow.people",
     "dealflow.accounts",
@@ -74,6 +93,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a locked-out sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dealflow.urls"
@@ -98,7 +119,6 @@ TEMPLATES = [
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL")
     if not url:
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{VAR_DIR / 'dealflow.sqlite3'}"
     config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.postgresql":
@@ -134,10 +154,48 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
+# One password policy for every channel that sets a password: people.services, the
+# `dealflow user` command, the API, the back office and `changepassword` (docs/security.md).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Failed sign-ins are counted per username and per client address on every login form
+# (/login/ and /admin/login/); past the limit both are refused until the cool-off has
+# passed since the last failure. API bearer tokens do not go through this.
+AUTHENTICATION_BACKENDS = [
+    "dealflow.web.throttling.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = _env_flag("DEALFLOW_LOGIN_THROTTLING", default=True)
+AXES_FAILURE_LIMIT = int(os.environ.get("DEALFLOW_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=int(os.environ.get("DEALFLOW_LOGIN_COOLOFF_MINUTES", "15"))
+)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A lock lasts the cool-off from the failure that set it; attempts while locked are
+# refused without being counted, so they neither extend it nor fill the log.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "dealflow.web.throttling.client_username"
+AXES_CLIENT_IP_CALLABLE = "dealflow.web.throttling.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# A success does not wipe the failures: an attacker with one account of their own would
+# sign in with it every few guesses to start their address's count again.
+AXES_RESET_ON_SUCCESS = False
+# Successful sign-ins are logged, not kept in a table that only grows.
+AXES_DISABLE_ACCESS_LOG = True
+# The username and address stay readable in the lock's log line; passwords are always masked.
+AXES_SENSITIVE_PARAMETERS = ["csrfmiddlewaretoken"]
+AXES_VERBOSE = False  # no banner on every command's start
+# The proxies in front of dealflow that append the client's address to X-Forwarded-For;
+# 0: the connection's own address is the client's.
+DEALFLOW_PROXY_COUNT = int(os.environ.get("DEALFLOW_PROXY_COUNT", "0"))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DEALFLOW_TIME_ZONE", "UTC")
@@ -146,7 +204,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing folder
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing folder
 # Serve straight from the apps' static folders: no collectstatic step on a laptop.
 WHITENOISE_USE_FINDERS = True
 
@@ -159,6 +217,22 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Served over TLS (by a proxy in front): secure cookies, HSTS for a year and a redirect
+# from http. The proxy must set X-Forwarded-Proto itself, replacing any a client sent.
+DEALFLOW_HTTPS = _env_flag("DEALFLOW_HTTPS")
+if DEALFLOW_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True  # the subdomains of dealflow's own host only
+    # Preloading commits the whole registrable domain to HTTPS in every browser, so it
+    # is the operator's choice; without it check --deploy's W021 only says it is off.
+    SECURE_HSTS_PRELOAD = _env_flag("DEALFLOW_HSTS_PRELOAD")
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # The first month of the fiscal year (1 = January); conversion's default close date is
 # the last day of the current fiscal quarter.
@@ -177,5 +251,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DEALFLOW_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Its INFO lines narrate every sign-in; failures and locks are warnings.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import decimal
 import logging
+import os
 from typing import Any
 
 from django.db.backends.sqlite3 import base, operations
@@ -100,6 +101,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
     ops_class = DatabaseOperations
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        # The file holds password hashes and token digests: created 0600 (SQLite gives its
+        # -wal and -shm files the database's mode), and tightened if an older install
+        # left it open. An in-memory or URI database has no file of ours.
+        path = str(conn_params["database"])
+        on_disk = not path.startswith("file:") and path not in ("", ":memory:")
+        if on_disk and not os.path.exists(path):
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # no O_TRUNC: never empties
         connection = super().get_new_connection(conn_params)
         connection.create_aggregate("decimal_sum", 1, DecimalSum)
+        for name in (path, f"{path}-wal", f"{path}-shm") if on_disk else ():
+            status = os.stat(name) if os.path.exists(name) else None
+            if status and status.st_mode & 0o077 and status.st_uid == os.getuid():
+                os.chmod(name, 0o600)
         return connection
