@@ -9,7 +9,12 @@ from dealflow.core.cache import forget_all
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import AuditEvent
 from dealflow.leads.models import Lead, LeadStatus
-from dealflow.leads.services import ConversionResult, lead_convert, lead_delete
+from dealflow.leads.services import (
+    ConversionResult,
+    end_of_fiscal_quarter,
+    lead_convert,
+    lead_delete,
+)
 from dealflow.sales.models import Opportunity, OpportunityContactRole, OpportunityStage, Task
 from tests.factories import (
     AccountFactory,
@@ -358,3 +363,38 @@ def test_without_an_active_open_stage_no_deal_can_be_made(actor):
     )
     assert Lead.objects.get(pk=lead.pk).is_converted is False
     assert lead_convert(actor=actor, lead=lead, create_opportunity=False).opportunity_id is None
+
+
+def test_the_fiscal_year_starts_in_january_by_default():
+    assert end_of_fiscal_quarter(datetime.date(2026, 2, 10)) == datetime.date(2026, 3, 31)
+
+
+def test_filling_an_existing_account_is_audited_with_the_actor(actor):
+    account = AccountFactory(website="")
+    lead = LeadFactory(owner_user=actor, website="https://acme.test")
+
+    lead_convert(actor=actor, lead=lead, account=account)
+
+    (update,) = events("Account", "update")
+    assert update[:3] == (actor.pk, account.pk, "update")
+    assert update[3]["website"] == ["", "https://acme.test"]
+
+
+def test_making_the_contact_primary_leaves_other_roles_and_deals_alone(actor, freeze_clock):
+    account = AccountFactory()
+    deal, other_deal = OpportunityFactory(account=account), OpportunityFactory()
+    freeze_clock(NOW - datetime.timedelta(days=1))
+    elsewhere = OpportunityContactRole.objects.create(
+        opportunity=other_deal, contact=ContactFactory(), is_primary=True
+    )
+    bystander = OpportunityContactRole.objects.create(
+        opportunity=deal, contact=ContactFactory(account=account), is_primary=False
+    )
+    freeze_clock(NOW)
+
+    lead_convert(actor=actor, lead=LeadFactory(owner_user=actor), account=account, opportunity=deal)
+
+    elsewhere.refresh_from_db()
+    bystander.refresh_from_db()
+    assert (elsewhere.is_primary, elsewhere.updated_at) == (True, NOW - datetime.timedelta(days=1))
+    assert (bystander.is_primary, bystander.updated_at) == (False, NOW - datetime.timedelta(days=1))
