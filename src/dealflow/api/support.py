@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -77,12 +78,64 @@ def _check_texts(name: str, value: Any) -> None:
             _check_texts(name, item)
 
 
+# How deeply a request body may nest arrays and objects. A record body is one flat
+# object (depth 1), so 32 is generous; it keeps every recursive step after parsing
+# (json.loads, text checks, field conversion) far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
+# A complete JSON string: what lies inside cannot open or close anything.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(byte for byte in range(128) if byte not in b"[]{}") + bytes(range(128, 256))
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")
+
+
+def check_json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON text nesting arrays and objects deeper than `limit`, without recursing.
+
+    Counts brackets outside strings, so it can run before anything parses the text.
+    """
+    if text.count("[") + text.count("{") <= limit:  # the usual body: no deeper than that
+        return
+    # As UTF-8 bytes (no character but a bracket encodes to a bracket byte), which
+    # translate() and replace() sift in C: a Python loop over megabytes is slow.
+    outside_strings = _JSON_STRING.sub("", text).encode("utf-8", "surrogatepass")
+    brackets = outside_strings.translate(_ONE_KIND, _NOT_BRACKETS)
+    # Each pass drops the innermost pairs, so `limit` passes empty a body no deeper.
+    rest = brackets
+    for _ in range(limit):
+        shorter = rest.replace(b"[]", b"")
+        if len(shorter) == len(rest):
+            break
+        rest = shorter
+    if not rest:
+        return
+    # Deeper, or brackets that do not match: count, so malformed text is called that.
+    depth = 0
+    for bracket in brackets:
+        depth += 1 if bracket == ord("[") else -1
+        if depth > limit:
+            raise DomainError(
+                ErrorCode.JSON_PARSER_ERROR,
+                f"body nests arrays and objects deeper than {limit} levels",
+            )
+        if depth < 0:  # json.loads stops at this closer, before anything deeper
+            return
+
+
 def request_body(request: HttpRequest) -> dict[str, Any]:
     """The request's JSON object, or a JSON_PARSER_ERROR (INVALID_TYPE for unstorable text)."""
+    raw = request.body or b"{}"
     try:
-        body = json.loads(request.body or b"{}")
+        # Decoded as json.loads would decode it, so the depth check sees the same text.
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        check_json_depth(text)
+        body = json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise DomainError(ErrorCode.JSON_PARSER_ERROR, f"body is not JSON: {error}") from None
+    except RecursionError:  # check_json_depth refuses such bodies first; never answer 500
+        raise DomainError(
+            ErrorCode.JSON_PARSER_ERROR,
+            f"body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels",
+        ) from None
     if not isinstance(body, dict):
         raise DomainError(ErrorCode.JSON_PARSER_ERROR, "body must be a JSON object")
     for key, value in body.items():
