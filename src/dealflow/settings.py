@@ -237,6 +237,7 @@ if DEALFLOW_HTTPS:
 # The first month of the fiscal year (1 = January); conversion's default close date is
 # the last day of the current fiscal quarter.
 DEALFLOW_FISCAL_YEAR_START_MONTH = int(os.environ.get("DEALFLOW_FISCAL_YEAR_START_MONTH", "1"))
+DEALFLOW_IDEMPOTENCY_HOURS = int(os.environ.get("DEALFLOW_IDEMPOTENCY_HOURS", "24"))
 
 # Background jobs: Celery with Redis in production; without a broker, run in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
