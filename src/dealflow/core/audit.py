@@ -1,4 +1,8 @@
-"""Audit events: who changed which record and each field's old and new value."""
+"""Audit events: who changed which record and each field's old and new value.
+
+Text longer than AUDIT_TEXT_LIMIT characters is kept as its beginning and a marker
+(`bounded`): the record holds the whole value, and an event need not copy it again.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,21 @@ from typing import Any
 from django.db import models
 
 from dealflow.core.models import AuditAction, AuditEvent
+
+AUDIT_TEXT_LIMIT = 1000
+
+
+def bounded(value: Any) -> Any:
+    """A change's value with every text over AUDIT_TEXT_LIMIT characters cut, marked so."""
+    if isinstance(value, str):
+        if len(value) <= AUDIT_TEXT_LIMIT:
+            return value
+        return f"{value[:AUDIT_TEXT_LIMIT]}… [truncated, {len(value)} characters]"
+    if isinstance(value, list | tuple):
+        return type(value)(bounded(item) for item in value)
+    if isinstance(value, dict):
+        return {key: bounded(item) for key, item in value.items()}
+    return value
 
 
 def json_value(value: Any) -> Any:
@@ -55,13 +74,16 @@ def audit_event(
     changes: Mapping[str, Any],
     object_name: str | None = None,
 ) -> AuditEvent:
-    """An unsaved event; callers save it (or bulk-create several) in their transaction."""
+    """An unsaved event; callers save it (or bulk-create several) in their transaction.
+
+    Every event is made here, so this is where long texts are cut (`bounded`).
+    """
     return AuditEvent(
         actor=actor if getattr(actor, "pk", None) else None,
         object_name=object_name or instance.object_name,  # type: ignore[attr-defined]
         record_id=instance.pk,
         action=action,
-        changes=dict(changes),
+        changes={name: bounded(value) for name, value in changes.items()},
     )
 
 
