@@ -56,6 +56,7 @@ def test_help_lists_dealflows_commands_with_one_line_each(capsys):
         "demo",
         "describe",
         "migrate",
+        "purge",
         "serve",
         "token",
         "user",
