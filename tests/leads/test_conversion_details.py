@@ -398,3 +398,42 @@ def test_making_the_contact_primary_leaves_other_roles_and_deals_alone(actor, fr
     bystander.refresh_from_db()
     assert (elsewhere.is_primary, elsewhere.updated_at) == (True, NOW - datetime.timedelta(days=1))
     assert (bystander.is_primary, bystander.updated_at) == (False, NOW - datetime.timedelta(days=1))
+
+
+def test_only_the_converted_leads_open_tasks_move(actor):
+    lead = LeadFactory(owner_user=actor)
+    other_lead = LeadFactory(owner_user=actor)
+    others_task = TaskFactory(lead=other_lead)
+
+    lead_convert(actor=actor, lead=lead)
+
+    others_task.refresh_from_db()
+    assert (others_task.lead_id, others_task.contact_id, others_task.account_id) == (
+        other_lead.pk,
+        None,
+        None,
+    )
+
+
+def test_the_lead_event_names_the_new_deal(actor):
+    lead = LeadFactory(owner_user=actor)
+
+    result = lead_convert(actor=actor, lead=lead)
+
+    (convert,) = events("Lead", "convert")
+    assert convert[3]["converted_opportunity"] == [None, result.public_ids()["opportunity_id"]]
+
+
+def test_a_contact_of_another_account_is_refused_naming_the_account(actor):
+    account = AccountFactory()
+    contact = ContactFactory()
+
+    with pytest.raises(DomainError) as raised:
+        lead_convert(
+            actor=actor, lead=LeadFactory(owner_user=actor), account=account, contact=contact
+        )
+
+    assert raised.value.code == ErrorCode.FIELD_INTEGRITY_EXCEPTION
+    assert raised.value.message.endswith(
+        f"{contact.public_id} does not belong to account {account.public_id}"
+    )
