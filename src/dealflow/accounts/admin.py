@@ -9,8 +9,10 @@ from django.contrib import admin
 from dealflow.accounts.models import Account, Contact
 from dealflow.accounts.services import (
     account_create,
+    account_delete,
     account_update,
     contact_create,
+    contact_delete,
     contact_update,
 )
 from dealflow.core.admin import SYSTEM_FIELDSET, OwnedRecordForm, RecordAdmin, public_id
@@ -93,6 +95,9 @@ class AccountAdmin(RecordAdmin):
         SYSTEM_FIELDSET,
     )
 
+    def delete_record(self, actor: Any, obj: Account) -> None:
+        account_delete(actor=actor, account=obj)
+
 
 @admin.register(Contact)
 class ContactAdmin(RecordAdmin):
@@ -133,3 +138,6 @@ class ContactAdmin(RecordAdmin):
         ("Preferences", {"fields": ("do_not_call", "has_opted_out_of_email")}),
         SYSTEM_FIELDSET,
     )
+
+    def delete_record(self, actor: Any, obj: Contact) -> None:
+        contact_delete(actor=actor, contact=obj)

@@ -5,6 +5,11 @@ service while the admin validates the form, so a `DomainError` becomes an error 
 form (shown next to the field it names) and nothing is written. `ServiceAdmin` wraps
 each POST of a change form in one transaction that is rolled back unless the admin
 reached `save_model`, so no code path can leave a half-done write behind.
+
+Every dealflow ModelAdmin derives from `AccessRulesAdmin`: its records, the choices of
+every related-record field (select, autocomplete, raw id) and of every related list
+filter are what the acting user may read (core/access.py), so a key the user may not
+see is answered exactly as a key that does not exist.
 """
 
 from __future__ import annotations
@@ -15,13 +20,21 @@ from typing import Any, ClassVar
 from django import forms
 from django.apps import apps
 from django.contrib import admin
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget, ManyToManyRawIdWidget
+from django.core.exceptions import (
+    FieldDoesNotExist,
+    ImproperlyConfigured,
+    PermissionDenied,
+    ValidationError,
+)
 from django.db import models, router, transaction
+from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from dealflow.core import ids
-from dealflow.core.access import can_edit, readable
+from dealflow.core.access import can_edit, is_admin, readable, readable_q
 from dealflow.core.errors import DomainError
 from dealflow.core.metadata import (
     LEAD_STATUS_PICKLIST,
@@ -30,14 +43,152 @@ from dealflow.core.metadata import (
     registry,
 )
 from dealflow.core.models import AuditEvent, IdempotencyRecord, PicklistValue, SharingDefault
-from dealflow.core.services import sharing_default_set
+from dealflow.core.services import picklist_value_set, record_delete, sharing_default_set
 
 _TABLE_PICKLISTS = {LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST}
 _SAVED_FLAG = "_dealflow_admin_saved"
 
 
 # ---------------------------------------------------------------------------------------
+# Choices and records follow the access rules
+
+# Shown in place of the name of a record the user may not read (a current value only).
+HIDDEN_RECORD_LABEL = "(a record you cannot see)"
+
+
+def readable_choices(actor: Any, queryset: models.QuerySet) -> models.QuerySet:
+    """The records of a choice field's queryset the actor may read."""
+    return readable(actor, queryset)
+
+
+def _readable_limit(field: Any, actor: Any, limit: Any = None) -> Q:
+    """A field's own limit_choices_to (or `limit`), and the related records' access rules."""
+    own_limit = getattr(field, "get_limit_choices_to", lambda: None)
+    own = limit if limit is not None else (own_limit() or {})
+    own_q = own if isinstance(own, Q) else Q(**own)
+    # Never empty, so get_choices cannot fall back to the field's limit alone.
+    return own_q & readable_q(actor, field.related_model) & Q(pk__isnull=False)
+
+
+class ReadableRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """A related list filter that lists only the records the user may read."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            ordering=ordering,
+            limit_choices_to=_readable_limit(field, request.user),
+        )
+
+
+class ReadableRelatedOnlyFieldListFilter(admin.RelatedOnlyFieldListFilter):
+    """RelatedOnlyFieldListFilter limited to the records the user may read."""
+
+    def field_choices(self, field, request, model_admin):
+        used = (
+            model_admin.get_queryset(request)
+            .distinct()
+            .values_list(f"{self.field_path}__pk", flat=True)
+        )
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            ordering=ordering,
+            limit_choices_to=_readable_limit(field, request.user, Q(pk__in=used)),
+        )
+
+
+class ReadableRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw-id input that names the chosen record only when the user may read it."""
+
+    def __init__(self, rel: Any, admin_site: Any, actor: Any, **kwargs: Any) -> None:
+        super().__init__(rel, admin_site, **kwargs)
+        self.actor = actor
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        manager = self.rel.model._default_manager.using(self.db)
+        try:
+            found = readable(self.actor, manager.filter(**{key: value})).exists()
+        except (ValueError, ValidationError):
+            found = False
+        return super().label_and_url_for_value(value) if found else ("", "")
+
+
+def _related_filter(model: type[models.Model], entry: Any) -> Any:
+    """A list_filter entry whose choices follow the access rules, when it lists records."""
+    if isinstance(entry, str):
+        try:
+            field = get_fields_from_path(model, entry)[-1]
+        except (FieldDoesNotExist, admin.utils.NotRelationField):
+            return entry
+        return (entry, ReadableRelatedFieldListFilter) if field.is_relation else entry
+    if isinstance(entry, list | tuple) and len(entry) == 2 and isinstance(entry[1], type):
+        name, filter_class = entry
+        if issubclass(filter_class, admin.RelatedOnlyFieldListFilter):
+            if not issubclass(filter_class, ReadableRelatedOnlyFieldListFilter):
+                return (name, ReadableRelatedOnlyFieldListFilter)
+        elif issubclass(filter_class, admin.RelatedFieldListFilter) and not issubclass(
+            filter_class, ReadableRelatedFieldListFilter
+        ):
+            return (name, ReadableRelatedFieldListFilter)
+    return entry
+
+
+class AccessRulesAdmin(admin.ModelAdmin):
+    """The base of every dealflow ModelAdmin: records, choices and filters the user may read.
+
+    A record the user may not read is not found (Django's "doesn't exist" answer, the same
+    as for a key nobody has), and is neither offered, accepted nor named by any field.
+    """
+
+    def get_queryset(self, request):
+        return readable(request.user, super().get_queryset(request))
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if (
+            "widget" not in kwargs
+            and db_field.name in self.raw_id_fields
+            and db_field.name not in self.get_autocomplete_fields(request)
+        ):
+            kwargs["widget"] = ReadableRawIdWidget(
+                db_field.remote_field, self.admin_site, request.user, using=kwargs.get("using")
+            )
+        form_field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return self._readable_field(form_field, request)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        return self._readable_field(
+            super().formfield_for_manytomany(db_field, request, **kwargs), request
+        )
+
+    def _readable_field(self, form_field: Any, request) -> Any:
+        if form_field is not None and hasattr(form_field, "queryset"):
+            form_field.queryset = readable_choices(request.user, form_field.queryset)
+            if isinstance(form_field.widget, ForeignKeyRawIdWidget) and not isinstance(
+                form_field.widget, ReadableRawIdWidget | ManyToManyRawIdWidget
+            ):
+                raise ImproperlyConfigured(  # it would name records the user may not read
+                    f"{type(self).__name__}: use ReadableRawIdWidget for {form_field.label}"
+                )
+        return form_field
+
+    def get_list_filter(self, request):
+        return [_related_filter(self.model, entry) for entry in super().get_list_filter(request)]
+
+
+# ---------------------------------------------------------------------------------------
 # Forms that write through a service
+
+
+def _label_unless(hidden_pk: Any, label: Any) -> Any:
+    """A choice label that does not name the record with primary key `hidden_pk`."""
+
+    def label_from_instance(obj: models.Model) -> str:
+        return HIDDEN_RECORD_LABEL if str(obj.pk) == str(hidden_pk) else label(obj)
+
+    return label_from_instance
 
 
 class ServiceForm(forms.ModelForm):
@@ -59,12 +210,30 @@ class ServiceForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._offer_readable_choices()
         if self.picklist_object:
             self._use_picklist_widgets(self.picklist_object)
 
     @property
     def adding(self) -> bool:
         return self.instance.pk is None
+
+    def _offer_readable_choices(self) -> None:
+        """Offer only records the actor may read; a current value they may not read stays
+        (so saving other fields keeps it) under a label that does not name it."""
+        for name, field in self.fields.items():
+            if not isinstance(field, forms.ModelChoiceField):
+                continue
+            offered = readable_choices(self.actor, field.queryset)
+            current = None if self.adding else self.initial.get(name)
+            if (
+                current is not None
+                and not isinstance(field, forms.ModelMultipleChoiceField)
+                and not offered.filter(pk=current).exists()
+            ):
+                offered = offered | field.queryset.model._default_manager.filter(pk=current)
+                field.label_from_instance = _label_unless(current, field.label_from_instance)
+            field.queryset = offered
 
     def _use_picklist_widgets(self, object_name: str) -> None:
         """Stored picklists (lead source, industry, ...) as selects of their active values."""
@@ -146,7 +315,7 @@ class ServiceForm(forms.ModelForm):
             self.add_error(target, problem)
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(AccessRulesAdmin):
     """A ModelAdmin whose form writes through a service (see ServiceForm)."""
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -161,6 +330,13 @@ class ServiceAdmin(admin.ModelAdmin):
         if not getattr(form, "wrote_through_service", False):
             super().save_model(request, obj, form, change)
         setattr(request, _SAVED_FLAG, True)
+
+    def save_related(self, request, form, formsets, change):
+        # The service wrote the many-to-many fields it takes (a queue's members, ...).
+        if not getattr(form, "wrote_through_service", False):
+            form.save_m2m()
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
@@ -198,7 +374,7 @@ def public_id(obj: Any) -> str:
     return obj.public_id or "-"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(AccessRulesAdmin):
     """Records written only by the services: viewable, never added, changed or deleted."""
 
     def has_add_permission(self, request, obj=None):
@@ -270,9 +446,6 @@ class RecordAdmin(PublicIdSearchMixin, ServiceAdmin):
 
     readonly_fields = ("public_id", "created_at", "updated_at")
 
-    def get_queryset(self, request):
-        return readable(request.user, super().get_queryset(request))
-
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
 
@@ -287,6 +460,22 @@ class RecordAdmin(PublicIdSearchMixin, ServiceAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
+
+    def delete_record(self, actor: Any, obj: Any) -> None:
+        """Delete through the domain's service (overridden where one adds rules)."""
+        record_delete(actor=actor, record=obj)
+
+    def delete_model(self, request, obj):
+        try:
+            self.delete_record(request.user, obj)
+        except DomainError as error:
+            raise PermissionDenied(error.message) from None
+
+    def delete_queryset(self, request, queryset):
+        # All or nothing: a refusal of one record leaves every selected record in place.
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            for obj in queryset:
+                self.delete_model(request, obj)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -312,13 +501,48 @@ class RecordAdmin(PublicIdSearchMixin, ServiceAdmin):
 # Core models
 
 
+class PicklistValueForm(ServiceForm):
+    """Writes through picklist_value_set (admins only)."""
+
+    class Meta:
+        model = PicklistValue
+        fields = PicklistValue.SETTINGS
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        value = (cleaned.get("value") or "").strip()
+        # picklist_value_set changes the value of that text: adding must not change one.
+        if (
+            self.adding
+            and PicklistValue.objects.filter(picklist=cleaned.get("picklist"), value=value).exists()
+        ):
+            self.add_error("value", ValidationError("This value exists.", code="unique"))
+        return cleaned
+
+    def call_service(self, data: dict[str, Any]) -> PicklistValue:
+        cleaned = self.cleaned_data
+        return picklist_value_set(
+            actor=self.actor,
+            picklist=cleaned.get("picklist", self.instance.picklist),
+            value=cleaned.get("value", self.instance.value),
+            sort_order=cleaned["sort_order"],
+            is_active=cleaned["is_active"],
+        )
+
+
 @admin.register(PicklistValue)
-class PicklistValueAdmin(admin.ModelAdmin):
+class PicklistValueAdmin(ServiceAdmin):
+    form = PicklistValueForm
     list_display = ("value", "picklist", "sort_order", "is_active")
     list_filter = ("picklist", "is_active")
     search_fields = ("value",)
     ordering = ("picklist", "sort_order", "value")
     readonly_fields = ("created_at", "updated_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        # picklist_value_set finds a value by its text: a new text is a new value.
+        return (*fields, "picklist", "value") if obj is not None else fields
 
 
 class SharingDefaultForm(forms.ModelForm):
@@ -332,7 +556,7 @@ class SharingDefaultForm(forms.ModelForm):
 
 
 @admin.register(SharingDefault)
-class SharingDefaultAdmin(admin.ModelAdmin):
+class SharingDefaultAdmin(AccessRulesAdmin):
     """Organisation-wide defaults; saved through the service so every process re-reads them."""
 
     form = SharingDefaultForm
@@ -356,6 +580,22 @@ class AuditEventAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     fields = ("created_at", "actor", "action", "object_name", "record", "changes")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        # An event shows a record's values: only events about records the user may read.
+        queryset = super().get_queryset(request)
+        if is_admin(request.user):
+            return queryset
+        restricted = {
+            name: model
+            for name, model in _models_by_object_name().items()
+            if readable_q(request.user, model)
+        }
+        condition = ~Q(object_name__in=list(restricted))
+        for name, model in restricted.items():
+            readable_ids = readable(request.user, model._default_manager.all()).values("pk")
+            condition |= Q(object_name=name, record_id__in=readable_ids)
+        return queryset.filter(condition)
 
     @admin.display(description="record", ordering="record_id")
     def record(self, obj: AuditEvent) -> str:
@@ -386,3 +626,8 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     fields = ("created_at", "operation", "key", "actor", "request_fingerprint", "result")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        # A stored result names the records an operation wrote: its actor's, and admins'.
+        queryset = super().get_queryset(request)
+        return queryset if is_admin(request.user) else queryset.filter(actor=request.user)

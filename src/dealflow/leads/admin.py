@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from dealflow.accounts.models import Account
 from dealflow.core import ids
+from dealflow.core.access import readable
 from dealflow.core.admin import (
     SYSTEM_FIELDSET,
     RecordAdmin,
@@ -23,7 +24,13 @@ from dealflow.core.admin import (
 )
 from dealflow.core.errors import DomainError
 from dealflow.leads.models import Lead, LeadStatus
-from dealflow.leads.services import lead_convert, lead_create, lead_status_set, lead_update
+from dealflow.leads.services import (
+    lead_convert,
+    lead_create,
+    lead_delete,
+    lead_status_set,
+    lead_update,
+)
 from dealflow.people.models import User
 
 CONVERSION_FIELDS = (
@@ -154,8 +161,10 @@ class ConvertLeadsForm(forms.Form):
         "lead owned by a queue.",
     )
 
-    def __init__(self, *args: Any, single: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, single: bool, actor: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.actor = actor
+        self.fields["owner"].queryset = readable(actor, self.fields["owner"].queryset)
         statuses = LeadStatus.objects.filter(is_converted=True, is_active=True)
         self.fields["converted_status"].queryset = statuses
         self.fields["converted_status"].initial = statuses.first()
@@ -172,7 +181,8 @@ class ConvertLeadsForm(forms.Form):
             primary_key = int(text) if text.isdigit() else ids.decode(text, "Account")[1]
         except ids.InvalidIdError as error:
             raise forms.ValidationError(str(error)) from None
-        account = Account.objects.filter(pk=primary_key).first()
+        # An account the actor may not read is answered as one that does not exist.
+        account = readable(self.actor, Account.objects.filter(pk=primary_key)).first()
         if account is None:
             raise forms.ValidationError(f"No account {text}.")
         return account
@@ -266,6 +276,9 @@ class LeadAdmin(RecordAdmin):
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def delete_record(self, actor: Any, obj: Lead) -> None:
+        lead_delete(actor=actor, lead=obj)
+
     # -- conversion ----------------------------------------------------------------------
 
     @admin.action(description="Convert selected leads", permissions=["change"])
@@ -280,12 +293,12 @@ class LeadAdmin(RecordAdmin):
             return None
         single = len(leads) == 1
         if "apply" in request.POST:
-            form = ConvertLeadsForm(request.POST, single=single)
+            form = ConvertLeadsForm(request.POST, single=single, actor=request.user)
             if form.is_valid():
                 self._convert(request, leads, form.cleaned_data)
                 return None  # back to the change list, which shows the messages
         else:
-            form = ConvertLeadsForm(single=single)
+            form = ConvertLeadsForm(single=single, actor=request.user)
         context = {
             **self.admin_site.each_context(request),
             "title": "Convert leads" if not single else "Convert lead",

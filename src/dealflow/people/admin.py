@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from dealflow.core.admin import PublicIdSearchMixin, ServiceAdmin, public_id
+from dealflow.core.admin import (
+    AccessRulesAdmin,
+    PublicIdSearchMixin,
+    ServiceAdmin,
+    ServiceForm,
+    public_id,
+)
 from dealflow.core.errors import DomainError
 from dealflow.people.models import ApiToken, Queue, Role, Team, User
-from dealflow.people.services import token_revoke, user_create
+from dealflow.people.services import queue_set, team_create, token_revoke, user_create
 
 
 class UserAddForm(AdminUserCreationForm):
@@ -103,11 +111,30 @@ class UserAdmin(PublicIdSearchMixin, ServiceAdmin, BaseUserAdmin):
     search_fields = ("username", "first_name", "last_name", "email")
 
 
+class TeamForm(ServiceForm):
+    """Adds a team through team_create (admins only)."""
+
+    class Meta:
+        model = Team
+        fields = ("name",)
+
+    def call_service(self, data: dict[str, Any]) -> Team:
+        return team_create(actor=self.actor, name=self.cleaned_data["name"])
+
+
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ServiceAdmin):
+    """Teams are added through team_create; there is no rename service, so an existing
+    team is shown read-only."""
+
+    form = TeamForm
     list_display = ("name", "member_count", "created_at")
     search_fields = ("name",)
+    ordering = ("name",)
     readonly_fields = ("created_at", "updated_at")
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("members"))
@@ -117,13 +144,44 @@ class TeamAdmin(admin.ModelAdmin):
         return getattr(obj, "member_count", 0)
 
 
+class QueueForm(ServiceForm):
+    """Adds a queue or changes its email and members through queue_set (admins only)."""
+
+    class Meta:
+        model = Queue
+        fields = ("name", "email", "members")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        # queue_set changes the queue of that name: adding one must not change another.
+        if self.adding and Queue.objects.filter(name=name).exists():
+            raise ValidationError("A queue with this name exists.", code="unique")
+        return name
+
+    def call_service(self, data: dict[str, Any]) -> Queue:
+        cleaned = self.cleaned_data
+        return queue_set(
+            actor=self.actor,
+            name=cleaned["name"] if self.adding else self.instance.name,
+            email=cleaned.get("email", ""),
+            members=list(cleaned.get("members", [])),
+        )
+
+
 @admin.register(Queue)
-class QueueAdmin(PublicIdSearchMixin, admin.ModelAdmin):
+class QueueAdmin(PublicIdSearchMixin, ServiceAdmin):
+    form = QueueForm
     list_display = ("name", "email", "member_count", public_id)
     search_fields = ("name", "email")
+    ordering = ("name",)
     autocomplete_fields = ("members",)
     readonly_fields = ("public_id", "created_at", "updated_at")
     fields = ("public_id", "name", "email", "members", "created_at", "updated_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        # queue_set finds a queue by its name: there is no rename.
+        return (*fields, "name") if obj is not None else fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("members"))
@@ -149,7 +207,7 @@ class TokenStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AccessRulesAdmin):
     """Tokens are created by `dealflow token create`; here they are listed and revoked.
 
     The stored digest is never shown.

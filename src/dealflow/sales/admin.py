@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils import timezone
 
+from dealflow.core.access import readable
 from dealflow.core.admin import (
     SYSTEM_FIELDSET,
     OwnedRecordForm,
@@ -29,12 +30,15 @@ from dealflow.sales.models import (
     TaskStatus,
 )
 from dealflow.sales.services import (
+    contact_role_delete,
     contact_role_set,
     opportunity_create,
+    opportunity_delete,
     opportunity_stage_set,
     opportunity_update,
     task_complete,
     task_create,
+    task_delete,
 )
 
 
@@ -212,6 +216,9 @@ class OpportunityAdmin(RecordAdmin):
         # Read-only context of an existing deal; the add form has no inlines.
         return [ContactRoleInline, HistoryInline] if obj is not None else []
 
+    def delete_record(self, actor: Any, obj: Opportunity) -> None:
+        opportunity_delete(actor=actor, opportunity=obj)
+
 
 # ---------------------------------------------------------------------------------------
 # Contact roles
@@ -271,6 +278,9 @@ class OpportunityContactRoleAdmin(RecordAdmin):
             fields += ("opportunity", "contact")
         return fields
 
+    def delete_record(self, actor: Any, obj: OpportunityContactRole) -> None:
+        contact_role_delete(actor=actor, contact_role=obj)
+
 
 @admin.register(OpportunityHistory)
 class OpportunityHistoryAdmin(ReadOnlyAdmin):
@@ -304,6 +314,14 @@ class OpportunityHistoryAdmin(ReadOnlyAdmin):
         "previous_close_date",
     )
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        # History follows its opportunity (access.py knows only owned records and roles).
+        opportunities = readable(request.user, Opportunity.objects.all())
+        queryset = super().get_queryset(request)
+        if opportunities.query.where:
+            queryset = queryset.filter(opportunity__in=opportunities.values("pk"))
+        return queryset
 
 
 # ---------------------------------------------------------------------------------------
@@ -416,6 +434,9 @@ class TaskAdmin(RecordAdmin):
         if obj is not None:
             return False  # no task update service yet; complete tasks with the action
         return super().has_change_permission(request, obj)
+
+    def delete_record(self, actor: Any, obj: Task) -> None:
+        task_delete(actor=actor, task=obj)
 
     @admin.action(description="Mark selected tasks completed", permissions=["change"])
     def complete_tasks(self, request, queryset):
