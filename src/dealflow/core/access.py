@@ -18,24 +18,19 @@ from typing import Any, TypeVar
 from django.db import models
 from django.db.models import Q, QuerySet
 
-from dealflow.core.cache import TimedCache
+from dealflow.core.cache import ConfigurationCache
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import Access, SharingDefault
 
 Record = TypeVar("Record", bound=models.Model)
 
-_sharing_defaults: TimedCache[dict[str, str]] = TimedCache(
+_sharing_defaults: ConfigurationCache[dict[str, str]] = ConfigurationCache(
     lambda: dict(SharingDefault.objects.values_list("object_name", "access"))
 )
 
 
-def forget_sharing_defaults() -> None:
-    """Drop the cached defaults (after a change)."""
-    _sharing_defaults.forget()
-
-
 def sharing_default(object_name: str) -> Access:
-    """The organisation-wide default access of an object (cached briefly, see core/cache)."""
+    """The organisation-wide default access of an object (cached, see core/cache)."""
     return Access(_sharing_defaults.get().get(object_name, Access.READ_WRITE))
 
 

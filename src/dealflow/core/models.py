@@ -150,3 +150,16 @@ class SharingDefault(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.object_name}: {self.get_access_display()}"
+
+
+class ConfigurationVersion(models.Model):
+    """One row whose `version` every change of cached configuration replaces (core/cache.py).
+
+    Processes compare it with the version their caches were loaded at, so a change made
+    by any process shows on the next request of every process.
+    """
+
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"configuration version {self.version}"

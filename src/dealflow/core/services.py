@@ -6,11 +6,11 @@ from typing import Any
 
 from django.db import models, transaction
 
-from dealflow.core.access import forget_sharing_defaults, require_admin, require_edit
+from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import json_value, record_audit
+from dealflow.core.cache import configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import Access, AuditAction, Picklist, PicklistValue, SharingDefault
-from dealflow.core.selectors import forget_picklist_values
 from dealflow.core.validation import check_storable_text
 
 
@@ -49,7 +49,7 @@ def sharing_default_set(*, actor: Any, object_name: str, access: str) -> Sharing
             {object_name: [old_access, access]},
             object_name="SharingDefault",
         )
-    forget_sharing_defaults()
+        configuration_changed()
     return sharing
 
 
@@ -84,7 +84,7 @@ def picklist_value_set(
             if before.get(name) != getattr(row, name)
         }
         record_audit(actor, row, AuditAction.UPDATE if before else AuditAction.CREATE, changes)
-    forget_picklist_values()
+        configuration_changed()
     return row
 
 

@@ -19,6 +19,7 @@ from dealflow.accounts.models import Account, Contact
 from dealflow.core import ids, rows
 from dealflow.core.access import can_read, require_admin, require_edit
 from dealflow.core.audit import audit_event, changes_since, creation_changes, snapshot
+from dealflow.core.cache import configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.idempotency import fingerprint, once
 from dealflow.core.matching import email_key
@@ -626,5 +627,5 @@ def lead_status_set(
         changes = changes_since(before, status)
         action = AuditAction.CREATE if created else AuditAction.UPDATE
         audit_event(actor, status, action, changes).save()
-    lead_statuses.forget()
+        configuration_changed()
     return status

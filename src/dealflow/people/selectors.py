@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from dealflow.core import rows
+from dealflow.core.cache import version_sql
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.selectors import record_by_id
 from dealflow.people.models import ApiToken, Queue, Team, User
@@ -46,7 +47,8 @@ def _token_user_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     return (
         f"SELECT {rows.columns(User, 'u').sql}, t.{quote('id')}, "
-        f"(t.{quote('last_used_at')} IS NULL OR t.{quote('last_used_at')} < %s) "
+        f"(t.{quote('last_used_at')} IS NULL OR t.{quote('last_used_at')} < %s), "
+        f"({version_sql(vendor)}) "
         f"FROM {quote(ApiToken._meta.db_table)} t "
         f"JOIN {quote(User._meta.db_table)} u ON u.{quote('id')} = t.{quote('user_id')} "
         f"WHERE t.{quote('digest')} = %s AND t.{quote('revoked_at')} IS NULL "
@@ -57,9 +59,10 @@ def _token_user_sql(vendor: str) -> str:
 def token_user(*, digest: str, used_since: datetime.datetime) -> User | None:
     """The active user of an active token, or None.
 
-    The user carries `token_id`, and `token_use_is_old` when the token's last use was
-    before `used_since`. This runs on every API request, so it is one hand-written
-    statement (see core/rows.py) instead of a compiled ORM query.
+    The user carries `token_id`, `token_use_is_old` when the token's last use was
+    before `used_since`, and `configuration_version` (core/cache.py), read in the same
+    statement. This runs on every API request, so it is one hand-written statement (see
+    core/rows.py) instead of a compiled ORM query.
     """
     cutoff = connection.ops.adapt_datetimefield_value(used_since)
     with rows.prepared_cursor(connection) as cursor:
@@ -68,5 +71,6 @@ def token_user(*, digest: str, used_since: datetime.datetime) -> User | None:
     if row is None:
         return None
     user = rows.from_row(User, rows.columns(User, "u"), row)
-    user.token_id, user.token_use_is_old = row[-2], bool(row[-1])  # type: ignore[attr-defined]
+    user.token_id, user.token_use_is_old = row[-3], bool(row[-2])  # type: ignore[attr-defined]
+    user.configuration_version = row[-1]  # type: ignore[attr-defined]
     return user

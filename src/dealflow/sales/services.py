@@ -12,6 +12,7 @@ from django.utils import timezone
 from dealflow.accounts.models import Account, Contact
 from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import changes_since, creation_changes, record_audit, snapshot
+from dealflow.core.cache import configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction
@@ -413,7 +414,7 @@ def opportunity_stage_set(
             AuditAction.CREATE if created else AuditAction.UPDATE,
             changes_since(before, stage),
         )
-    stages.forget()
+        configuration_changed()
     return stage
 
 
