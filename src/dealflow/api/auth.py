@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any
 
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from ninja.security import HttpBearer
 
+from dealflow.api.middleware import log_storage_problem, storage_failure
 from dealflow.core.cache import version_read
 from dealflow.people.selectors import token_user
 from dealflow.people.services import token_digest, token_used
@@ -28,5 +31,26 @@ class BearerToken(HttpBearer):
         # The request's cached configuration is checked against the version read with the token.
         version_read(user.configuration_version)
         if user.token_use_is_old:
-            token_used(token_id=user.token_id, at=now)
+            note_token_use(user.token_id, now)
         return user
+
+
+def note_token_use(token_id: int, at: datetime.datetime) -> None:
+    """Record a token's last use, best effort: a database that refuses the write must not
+    refuse the request, which may only read."""
+    try:
+        if connection.in_atomic_block:
+            # A savepoint, so a refused write leaves the surrounding transaction usable.
+            with transaction.atomic():
+                token_used(token_id=token_id, at=at)
+        else:
+            token_used(token_id=token_id, at=at)  # autocommit: a statement of its own
+    except DatabaseError as error:
+        failure = storage_failure(error)
+        log_storage_problem(
+            logging.WARNING,
+            "token-last-use",
+            "could not record when an API token was last used (%s); requests go on%s",
+            error,
+            f"; check {failure.check}" if failure else "",
+        )

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.db import Error as DatabaseLibraryError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -15,6 +16,7 @@ from ninja.operation import Operation
 
 from dealflow.api import accounts, docs, leads, people, sales
 from dealflow.api.auth import BearerToken
+from dealflow.api.middleware import storage_failure, storage_unavailable
 from dealflow.api.records import object_schemas
 from dealflow.api.support import error_response, json_response
 from dealflow.core.errors import DomainError, ErrorCode
@@ -203,3 +205,13 @@ def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
         {"errors": [{"code": str(code), "message": str(error), "fields": []}]},
         status=error.status_code,
     )
+
+
+@api.exception_handler(DatabaseLibraryError)
+def database_error(request: HttpRequest, error: DatabaseLibraryError) -> HttpResponse:
+    """A database that cannot be written or reached answers 503 STORAGE_UNAVAILABLE, in
+    DEBUG too; any other database error stays a server error for Django to log."""
+    failure = storage_failure(error)
+    if failure is None:
+        raise error
+    return storage_unavailable(request, failure, error)
