@@ -7,7 +7,7 @@ import pytest
 from dealflow.accounts.models import Contact
 from dealflow.core.cache import forget_all
 from dealflow.core.errors import DomainError, ErrorCode
-from dealflow.core.models import AuditEvent
+from dealflow.core.models import AuditEvent, IdempotencyRecord
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.services import (
     ConversionResult,
@@ -21,6 +21,7 @@ from tests.factories import (
     ContactFactory,
     LeadFactory,
     OpportunityFactory,
+    QueueFactory,
     TaskFactory,
     UserFactory,
 )
@@ -437,3 +438,92 @@ def test_a_contact_of_another_account_is_refused_naming_the_account(actor):
     assert raised.value.message.endswith(
         f"{contact.public_id} does not belong to account {account.public_id}"
     )
+
+
+def test_the_refusal_lists_every_active_converted_status(actor):
+    LeadStatus.objects.create(name="Converted - Partner", is_converted=True, sort_order=20)
+    with pytest.raises(DomainError) as raised:
+        lead_convert(actor=actor, lead=LeadFactory(owner_user=actor), converted_status="Nope")
+    assert raised.value.message.endswith("(allowed: Closed - Converted, Converted - Partner)")
+
+
+def test_a_nul_in_the_opportunity_name_is_refused(actor):
+    lead = LeadFactory(owner_user=actor)
+    with pytest.raises(DomainError) as raised:
+        lead_convert(actor=actor, lead=lead, opportunity_name="Fl\x00eet")
+    assert (raised.value.code, raised.value.fields) == (
+        ErrorCode.INVALID_TYPE,
+        ["opportunity_name"],
+    )
+    assert Lead.objects.get(pk=lead.pk).is_converted is False
+
+
+def test_a_queue_owned_lead_without_an_owner_is_refused_with_a_reason(actor):
+    lead = LeadFactory(owner_user=None, owner_queue=QueueFactory())
+    with pytest.raises(DomainError) as raised:
+        lead_convert(actor=actor, lead=lead)
+    assert raised.value.message.endswith(
+        "the lead is owned by a queue; name the user who owns the new records"
+    )
+
+
+def test_the_idempotency_key_is_stored_for_the_actor_and_scoped_to_them(actor):
+    other = UserFactory()
+    lead, other_lead = LeadFactory(owner_user=actor), LeadFactory(owner_user=other)
+
+    first = lead_convert(actor=actor, lead=lead, idempotency_key="k")
+    second = lead_convert(actor=other, lead=other_lead, idempotency_key="k")
+
+    assert (first.lead_id, second.lead_id) == (lead.pk, other_lead.pk)
+    assert set(IdempotencyRecord.objects.values_list("actor_id", flat=True)) == {
+        actor.pk,
+        other.pk,
+    }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"opportunity_name": "Another name"},
+        {"create_opportunity": False},
+        {"converted_status": "Converted - Partner"},
+        {"overwrite_lead_source": True},
+    ],
+)
+def test_a_key_reused_with_any_other_option_is_refused(actor, change):
+    LeadStatus.objects.create(name="Converted - Partner", is_converted=True, sort_order=20)
+    account = AccountFactory()
+    options = {
+        "account": account,
+        "contact": ContactFactory(account=account),
+        "opportunity_name": "Deal",
+    }
+    lead = LeadFactory(owner_user=actor)
+    lead_convert(actor=actor, lead=lead, idempotency_key="k", **options)
+
+    with pytest.raises(DomainError) as raised:
+        lead_convert(actor=actor, lead=lead, idempotency_key="k", **{**options, **change})
+
+    assert raised.value.code == ErrorCode.IDEMPOTENCY_KEY_REUSED
+
+
+def test_a_key_reused_with_another_record_of_the_same_name_is_refused(actor):
+    account, twin = AccountFactory(name="Twin"), AccountFactory(name="Twin")
+    lead = LeadFactory(owner_user=actor)
+    lead_convert(actor=actor, lead=lead, idempotency_key="k", account=account)
+
+    with pytest.raises(DomainError) as raised:
+        lead_convert(actor=actor, lead=lead, idempotency_key="k", account=twin)
+
+    assert raised.value.code == ErrorCode.IDEMPOTENCY_KEY_REUSED
+
+
+def test_the_system_may_convert_with_an_idempotency_key(actor):
+    """The console converts as the system (actor None); its retries replay too."""
+    lead = LeadFactory(owner_user=actor)
+
+    first = lead_convert(actor=None, lead=lead, idempotency_key="console-1")
+    again = lead_convert(actor=None, lead=lead, idempotency_key="console-1")
+
+    assert again == first
+    assert IdempotencyRecord.objects.get().actor_id is None
