@@ -49,6 +49,7 @@ MODEL_LABELS = [
     "core.auditevent",
     "core.idempotencyrecord",
     "core.sharingdefault",
+    "core.configurationversion",
     "people.user",
     "people.team",
     "people.queue",

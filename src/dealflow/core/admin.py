@@ -42,7 +42,13 @@ from dealflow.core.metadata import (
     get_object,
     registry,
 )
-from dealflow.core.models import AuditEvent, IdempotencyRecord, PicklistValue, SharingDefault
+from dealflow.core.models import (
+    AuditEvent,
+    ConfigurationVersion,
+    IdempotencyRecord,
+    PicklistValue,
+    SharingDefault,
+)
 from dealflow.core.services import picklist_value_set, record_delete, sharing_default_set
 
 _TABLE_PICKLISTS = {LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST}
@@ -615,6 +621,15 @@ class AuditEventAdmin(ReadOnlyAdmin):
             else:
                 return queryset.filter(object_name=object_name, record_id=record_id), False
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(ConfigurationVersion)
+class ConfigurationVersionAdmin(ReadOnlyAdmin):
+    """The version caches compare with (core/cache.py): shown, never edited by hand."""
+
+    list_display = ("version",)
+    fields = ("version",)
+    readonly_fields = fields
 
 
 @admin.register(IdempotencyRecord)

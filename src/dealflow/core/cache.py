@@ -194,10 +194,6 @@ class ConfigurationCache(Generic[Value]):
             self._version = _NOT_LOADED
 
 
-# The name the selectors still import; the cache is no longer timed.
-TimedCache = ConfigurationCache
-
-
 def forget_all() -> None:
     """Drop every cached table and the versions this thread read (tests do this between
     tests: a request that raised into a test never finished)."""

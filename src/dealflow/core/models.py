@@ -128,6 +128,8 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["operation", "key"], name="idempotency_key_unique"),
         ]
+        # The hourly purge deletes by age (core/idempotency.py idempotency_purge).
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.operation} {self.key}"

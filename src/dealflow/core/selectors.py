@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 
 from dealflow.core import ids, rows
 from dealflow.core.access import can_read, readable
-from dealflow.core.cache import TimedCache
+from dealflow.core.cache import ConfigurationCache
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.fields import MatchKeyField
 from dealflow.core.matching import NORMALISERS, fold, prefix_range
@@ -96,14 +96,9 @@ class ListSpec:
 
 
 # Every picklist value, for matching a filter's value to the stored spelling.
-_picklist_values: TimedCache[list[tuple[str, str]]] = TimedCache(
+_picklist_values: ConfigurationCache[list[tuple[str, str]]] = ConfigurationCache(
     lambda: list(PicklistValue.objects.values_list("picklist", "value"))
 )
-
-
-def forget_picklist_values() -> None:
-    """Drop the cached picklist values (after a change)."""
-    _picklist_values.forget()
 
 
 def picklist_spelling(picklist: str, value: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from dealflow.core.access import readable
-from dealflow.core.cache import TimedCache
+from dealflow.core.cache import ConfigurationCache
 from dealflow.core.matching import fold
 from dealflow.core.selectors import ListSpec, Page, page_of, record_get
 from dealflow.leads.models import Lead, LeadStatus
@@ -44,7 +44,9 @@ LEAD_LIST = ListSpec(
 
 
 # Statuses are read by every lead write and shown with every lead; see core/cache.py.
-lead_statuses: TimedCache[list[LeadStatus]] = TimedCache(lambda: list(LeadStatus.objects.all()))
+lead_statuses: ConfigurationCache[list[LeadStatus]] = ConfigurationCache(
+    lambda: list(LeadStatus.objects.all())
+)
 
 
 def lead_status(status_id: int) -> LeadStatus:

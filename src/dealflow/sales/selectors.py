@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from dealflow.core.cache import TimedCache
+from dealflow.core.cache import ConfigurationCache
 from dealflow.core.matching import fold
 from dealflow.core.selectors import ListSpec, Page, page_of, record_get
 from dealflow.sales.models import Opportunity, OpportunityContactRole, OpportunityStage, Task
@@ -69,7 +69,7 @@ TASK_LIST = ListSpec(
 
 
 # Stages are read by every new deal and shown with every deal; see core/cache.py.
-stages: TimedCache[list[OpportunityStage]] = TimedCache(
+stages: ConfigurationCache[list[OpportunityStage]] = ConfigurationCache(
     lambda: list(OpportunityStage.objects.all())
 )
 
