@@ -355,7 +355,7 @@ def lead_convert(
             return _convert_lead(actor, lead_id, **options)
     request = {name: getattr(value, "pk", value) for name, value in options.items()}
     result, _replayed = once(
-        scope=f"lead_convert:{actor.pk or 0}",
+        scope=f"lead_convert:{getattr(actor, 'pk', None) or 0}",  # None: the system
         key=idempotency_key,
         request_fingerprint=fingerprint({"lead": lead_id, **request}),
         actor=actor,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm
 from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.utils.html import format_html
 
 from dealflow.core.admin import (
     AccessRulesAdmin,
@@ -19,7 +21,15 @@ from dealflow.core.admin import (
 )
 from dealflow.core.errors import DomainError
 from dealflow.people.models import ApiToken, Queue, Role, Team, User
-from dealflow.people.services import queue_set, team_create, token_revoke, user_create
+from dealflow.people.services import (
+    USER_SETTINGS,
+    queue_set,
+    team_create,
+    token_revoke,
+    user_create,
+    user_set_password,
+    user_update,
+)
 
 
 class UserAddForm(AdminUserCreationForm):
@@ -61,24 +71,54 @@ class UserAddForm(AdminUserCreationForm):
             self.wrote_through_service = True
 
 
+class UserEditForm(ServiceForm):
+    """Changes a user through user_update (admins only); the role decides staff and superuser."""
+
+    class Meta:
+        model = User
+        fields = USER_SETTINGS
+
+    def call_service(self, data: dict[str, Any]) -> User:
+        return user_update(actor=self.actor, user=self.instance, data=data)
+
+
+class UserPasswordForm(AdminPasswordChangeForm):
+    """Django's password form, writing through user_set_password (the policy, the audit)."""
+
+    actor: Any = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        usable = cleaned.get("set_usable_password", True)
+        try:
+            user_set_password(
+                actor=self.actor,
+                user=self.user,
+                password=cleaned.get("password1") if usable else None,
+            )
+        except DomainError as error:
+            field = "password2" if "password" in error.fields else None
+            self.add_error(field, ValidationError(error.message, code=str(error.code)))
+        return cleaned
+
+    def save(self, commit: bool = True) -> User:
+        return self.user  # user_set_password saved it in clean()
+
+
 @admin.register(User)
 class UserAdmin(PublicIdSearchMixin, ServiceAdmin, BaseUserAdmin):
     add_form = UserAddForm
+    form = UserEditForm
+    change_password_form = UserPasswordForm
     fieldsets = (
-        (None, {"fields": ("public_id", "username", "password")}),
+        (None, {"fields": ("public_id", "username", "password_link")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
-        ("Sales", {"fields": ("role", "team")}),
+        ("Sales", {"fields": ("role", "team", "is_active")}),
         (
-            "Permissions",
-            {
-                "fields": (
-                    "is_active",
-                    "is_staff",
-                    "is_superuser",
-                    "groups",
-                    "user_permissions",
-                ),
-            },
+            "Back office (follows the role)",
+            {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")},
         ),
         ("Important dates", {"fields": ("last_login", "date_joined", "created_at", "updated_at")}),
     )
@@ -94,7 +134,37 @@ class UserAdmin(PublicIdSearchMixin, ServiceAdmin, BaseUserAdmin):
             },
         ),
     )
-    readonly_fields = ("public_id", "created_at", "updated_at", "last_login", "date_joined")
+    readonly_fields = (
+        "public_id",
+        "password_link",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "user_permissions",
+        "created_at",
+        "updated_at",
+        "last_login",
+        "date_joined",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # No rename service: once created, a username is who the audit trail names.
+        fields = super().get_readonly_fields(request, obj)
+        return fields if obj is None else (*fields, "username")
+
+    @admin.display(description="Password")
+    def password_link(self, user: User) -> str:
+        return format_html('<a href="{}">Set the password</a>', "../password/")
+
+    def user_change_password(self, request, id, form_url=""):
+        # The password form needs the acting user; a per-request copy of this admin
+        # carries it without sharing state between requests.
+        per_request = copy.copy(self)
+        per_request.change_password_form = type(
+            "UserPasswordForm", (UserPasswordForm,), {"actor": request.user}
+        )
+        return BaseUserAdmin.user_change_password(per_request, request, id, form_url)
+
     list_display = (
         "username",
         "email",

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dealflow.core.access import require_admin
-from dealflow.core.audit import record_audit
+from dealflow.core.audit import changes_since, record_audit, snapshot
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import AuditAction
 from dealflow.people.models import ApiToken, Queue, Role, Team, User
@@ -86,6 +86,77 @@ def user_create(
         record_audit(
             actor, user, AuditAction.CREATE, {"username": [None, username], "role": [None, role]}
         )
+    return user
+
+
+# What user_update changes; the back-office flags follow the role (as in user_create).
+USER_SETTINGS = ("first_name", "last_name", "email", "role", "team", "is_active")
+
+
+def user_update(*, actor: User | None, user: User, data: dict[str, Any]) -> User:
+    """Change a user's names, email, role, team or whether they may sign in (admins only).
+
+    A new role also sets the back-office flags: admins and managers are staff, admins
+    superusers (DOMAIN.md section 10). Refuses unknown fields (INVALID_FIELD), an unknown
+    role, and an admin's deactivating or demoting themselves (nobody would be left to
+    undo it).
+    """
+    require_admin(actor, "users")
+    unknown = sorted(set(data) - set(USER_SETTINGS))
+    if unknown:
+        raise DomainError(
+            ErrorCode.INVALID_FIELD,
+            f"{', '.join(unknown)}: not a user setting ({', '.join(USER_SETTINGS)})",
+            unknown,
+        )
+    if "role" in data and data["role"] not in Role.values:
+        raise DomainError(
+            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+            f"role: expected one of {', '.join(Role.values)}, got {data['role']!r}",
+            ["role"],
+        )
+    if (
+        actor is not None
+        and actor.pk == user.pk
+        and (data.get("is_active") is False or data.get("role", Role.ADMIN) != Role.ADMIN)
+    ):
+        raise DomainError(
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+            "you may not deactivate yourself or give up your own admin role",
+            [name for name in ("is_active", "role") if name in data],
+        )
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        before = snapshot(user, [*USER_SETTINGS, "is_staff", "is_superuser"])
+        for name, value in data.items():
+            setattr(user, name, value)
+        if "role" in data:
+            user.is_staff = user.role in (Role.ADMIN, Role.MANAGER)
+            user.is_superuser = user.role == Role.ADMIN
+        changes = changes_since(before, user)
+        if changes:
+            user.save(update_fields=[*changes, "updated_at"])
+            record_audit(actor, user, AuditAction.UPDATE, changes)
+    return user
+
+
+def user_set_password(*, actor: User | None, user: User, password: str | None) -> User:
+    """Set a user's password (admins, or the user themself) under the one password policy;
+    None leaves them no password (they sign in with API tokens only).
+
+    The audit event says that the password changed, never what it is.
+    """
+    if actor is None or actor.pk != user.pk:
+        require_admin(actor, "other users' passwords")
+    if password is not None:
+        password_check(password, user)
+    with transaction.atomic():
+        if password is None:
+            user.set_unusable_password()
+        else:
+            user.set_password(password)
+        user.save(update_fields=["password", "updated_at"])
+        record_audit(actor, user, AuditAction.UPDATE, {"password": ["(set)", "(changed)"]})
     return user
 
 
