@@ -542,3 +542,16 @@ def test_a_manager_with_permissions_still_cannot_change_configuration(client, wo
     response = client.post(admin_url(Team, "add"), {"name": "Rogue"})
     assert "only admins" in str(form_errors(response))
     assert not Team.objects.filter(name="Rogue").exists()
+
+
+def test_change_lists_do_not_name_related_records_the_user_may_not_read(manager_client, world):
+    """A readable contact at another team's private account: the column does not name it."""
+    ContactFactory(owner=world.manager, account=world.hidden[Account], last_name="Visible")
+    ContactFactory(
+        owner=world.manager, account=AccountFactory(owner=world.manager, name="Own Works")
+    )
+    page = manager_client.get(admin_url(Contact, "changelist")).content.decode()
+    assert "Visible" in page
+    assert "Own Works" in page
+    assert f"{SECRET} Account" not in page
+    assert HIDDEN_RECORD_LABEL in page

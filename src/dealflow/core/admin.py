@@ -29,7 +29,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.db import models, router, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
@@ -142,6 +142,34 @@ def _related_filter(model: type[models.Model], entry: Any) -> Any:
     return entry
 
 
+def _foreign_key(model: type[models.Model], name: Any) -> Any:
+    """The ForeignKey `name` of `model`, if that is what a list column names."""
+    if not isinstance(name, str):
+        return None
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return field if isinstance(field, models.ForeignKey) else None
+
+
+def _readable_flag(field: models.ForeignKey) -> str:
+    return f"_{field.name}_readable"
+
+
+def _masked_column(field: models.ForeignKey) -> Any:
+    """A list column showing the related record, or HIDDEN_RECORD_LABEL if it is hidden."""
+
+    @admin.display(description=field.verbose_name, ordering=field.name)
+    def column(obj: models.Model) -> Any:
+        if getattr(obj, field.attname) is not None and not getattr(obj, _readable_flag(field)):
+            return HIDDEN_RECORD_LABEL
+        return getattr(obj, field.name)
+
+    column.__name__ = field.name
+    return column
+
+
 class AccessRulesAdmin(admin.ModelAdmin):
     """The base of every dealflow ModelAdmin: records, choices and filters the user may read.
 
@@ -150,7 +178,30 @@ class AccessRulesAdmin(admin.ModelAdmin):
     """
 
     def get_queryset(self, request):
-        return readable(request.user, super().get_queryset(request))
+        queryset = readable(request.user, super().get_queryset(request))
+        # Whether each related record a list column names is one the user may read.
+        for field in self._masked_columns(request):
+            related = field.related_model._default_manager.filter(pk=OuterRef(field.attname))
+            queryset = queryset.annotate(
+                **{_readable_flag(field): Exists(readable(request.user, related))}
+            )
+        return queryset
+
+    def _masked_columns(self, request) -> list[models.ForeignKey]:
+        """The list's columns that name a related record the user might not read."""
+        columns = []
+        for name in super().get_list_display(request):
+            field = _foreign_key(self.model, name)
+            if field is not None and readable_q(request.user, field.related_model):
+                columns.append(field)
+        return columns
+
+    def get_list_display(self, request):
+        masked = {field.name for field in self._masked_columns(request)}
+        return [
+            _masked_column(_foreign_key(self.model, name)) if name in masked else name
+            for name in super().get_list_display(request)
+        ]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if (
