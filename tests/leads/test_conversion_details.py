@@ -241,10 +241,12 @@ def test_new_account_and_contact_events_list_the_owner(actor):
     assert Contact.objects.get(pk=result.contact_id).owner_id == owner.pk
 
 
-def test_tasks_keep_their_own_deal_and_are_touched(actor):
+def test_tasks_keep_their_own_deal_and_are_touched(actor, freeze_clock):
     lead = LeadFactory(owner_user=actor)
     own_deal = OpportunityFactory()
+    freeze_clock(NOW - datetime.timedelta(days=1))
     task = TaskFactory(lead=lead, opportunity=own_deal)
+    freeze_clock(NOW)
 
     result = lead_convert(actor=actor, lead=lead)
 
@@ -527,3 +529,31 @@ def test_the_system_may_convert_with_an_idempotency_key(actor):
 
     assert again == first
     assert IdempotencyRecord.objects.get().actor_id is None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            {"opportunity_name": "New deal", "with_deal": True},
+            "opportunity_name: give an existing opportunity or a name for a new one, not both",
+        ),
+        (
+            {"overwrite_lead_source": True},
+            "overwrite_lead_source: only applies when converting into an existing contact",
+        ),
+    ],
+)
+def test_option_conflicts_are_refused_with_a_reason(actor, arguments, message):
+    account = AccountFactory()
+    arguments = dict(arguments)
+    if arguments.pop("with_deal", False):
+        arguments.update(account=account, opportunity=OpportunityFactory(account=account))
+
+    with pytest.raises(DomainError) as raised:
+        lead_convert(actor=actor, lead=LeadFactory(owner_user=actor), **arguments)
+
+    assert (raised.value.code, raised.value.message) == (
+        ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+        message,
+    )
