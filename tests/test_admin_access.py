@@ -555,3 +555,28 @@ def test_change_lists_do_not_name_related_records_the_user_may_not_read(manager_
     assert "Own Works" in page
     assert f"{SECRET} Account" not in page
     assert HIDDEN_RECORD_LABEL in page
+
+
+def test_every_back_office_delete_goes_through_a_service(rf, admin_user):
+    """An admin may delete only where the model admin deletes through a domain service."""
+    from dealflow.core.admin import RecordAdmin
+
+    request = rf.get("/admin/")
+    request.user = admin_user
+    deleting = sorted(
+        type(model_admin).__name__
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in DEALFLOW_APPS and model_admin.has_delete_permission(request)
+    )
+    assert deleting == [
+        "AccountAdmin",
+        "ContactAdmin",
+        "LeadAdmin",
+        "OpportunityAdmin",
+        "OpportunityContactRoleAdmin",
+        "TaskAdmin",
+    ]
+    assert all(
+        isinstance(admin.site._registry[model], RecordAdmin)
+        for model in (Account, Contact, Lead, Opportunity, OpportunityContactRole, Task)
+    )

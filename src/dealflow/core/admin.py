@@ -373,7 +373,15 @@ class ServiceForm(forms.ModelForm):
 
 
 class ServiceAdmin(AccessRulesAdmin):
-    """A ModelAdmin whose form writes through a service (see ServiceForm)."""
+    """A ModelAdmin whose form writes through a service (see ServiceForm).
+
+    Deleting is off unless a subclass deletes through a service (RecordAdmin does):
+    statuses, stages and picklist values are retired by making them inactive, and users
+    by deactivating them, so history keeps what it refers to.
+    """
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
@@ -618,6 +626,9 @@ class SharingDefaultAdmin(AccessRulesAdmin):
 
     form = SharingDefaultForm
     list_display = ("object_name", "access", "updated_at")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an object without a row is read/write: change the access instead
 
     def save_model(self, request, obj, form, change):
         saved = sharing_default_set(
