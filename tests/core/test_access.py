@@ -140,3 +140,29 @@ def test_require_admin_refuses_everybody_but_admins():
             require_admin(UserFactory(role=role), "stages")
         assert raised.value.code == ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY
         assert "stages" in raised.value.message
+
+
+def test_a_task_is_visible_only_when_every_record_it_is_about_is(owner):
+    from dealflow.sales.models import Task
+    from tests.factories import TaskFactory
+
+    for object_name in ("Lead", "Account"):
+        sharing_default_set(actor=None, object_name=object_name, access=Access.PRIVATE)
+    other = UserFactory()
+    mine = TaskFactory(lead=LeadFactory(owner_user=owner), owner=other)
+    hidden = TaskFactory(lead=LeadFactory(owner_user=other), owner=owner)
+
+    assert (can_read(owner, mine), can_edit(owner, mine)) == (True, True)
+    assert (can_read(owner, hidden), can_edit(owner, hidden)) == (False, False)
+    assert list(readable(owner, Task.objects.all())) == [mine]
+
+
+def test_a_refusal_names_the_record(owner):
+    sharing_default_set(actor=None, object_name="Lead", access=Access.READ)
+    lead = LeadFactory(owner_user=owner)
+
+    with pytest.raises(DomainError) as raised:
+        require_edit(UserFactory(), lead)
+
+    assert raised.value.message.endswith(f"Lead {lead.public_id}")
+    assert raised.value.fields == []
