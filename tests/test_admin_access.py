@@ -580,3 +580,17 @@ def test_every_back_office_delete_goes_through_a_service(rf, admin_user):
         isinstance(admin.site._registry[model], RecordAdmin)
         for model in (Account, Contact, Lead, Opportunity, OpportunityContactRole, Task)
     )
+
+
+def test_read_only_fields_do_not_name_related_records_the_user_may_not_read(manager_client, world):
+    """A manager's converted lead whose account went to another team's private account."""
+    from dealflow.leads.services import lead_convert
+
+    lead = LeadFactory(owner_user=world.manager, last_name="Mine")
+    lead_convert(actor=None, lead=lead, account=world.hidden[Account], owner=world.manager)
+    page = manager_client.get(admin_url(Lead, "change", lead.pk))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Mine" in text
+    assert f"{SECRET} Account" not in text
+    assert HIDDEN_RECORD_LABEL in text

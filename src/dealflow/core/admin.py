@@ -34,7 +34,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from dealflow.core import ids
-from dealflow.core.access import can_edit, is_admin, readable, readable_q
+from dealflow.core.access import can_edit, can_read, is_admin, readable, readable_q
 from dealflow.core.errors import DomainError
 from dealflow.core.metadata import (
     LEAD_STATUS_PICKLIST,
@@ -170,6 +170,17 @@ def _masked_column(field: models.ForeignKey) -> Any:
     return column
 
 
+def _hidden_reference(field: models.ForeignKey) -> Any:
+    """A read-only field's stand-in that does not name the record it refers to."""
+
+    @admin.display(description=field.verbose_name)
+    def shown(obj: models.Model) -> str:
+        return HIDDEN_RECORD_LABEL
+
+    shown.__name__ = field.name
+    return shown
+
+
 class AccessRulesAdmin(admin.ModelAdmin):
     """The base of every dealflow ModelAdmin: records, choices and filters the user may read.
 
@@ -195,6 +206,43 @@ class AccessRulesAdmin(admin.ModelAdmin):
             if field is not None and readable_q(request.user, field.related_model):
                 columns.append(field)
         return columns
+
+    def get_readonly_fields(self, request, obj=None):
+        hidden = self._hidden_references(request, obj)
+        return [hidden.get(name, name) for name in super().get_readonly_fields(request, obj)]
+
+    def get_fieldsets(self, request, obj=None):
+        hidden = self._hidden_references(request, obj)
+        if not hidden:
+            return super().get_fieldsets(request, obj)
+
+        def swapped(entry: Any) -> Any:
+            if isinstance(entry, list | tuple):
+                return type(entry)(swapped(item) for item in entry)
+            return hidden.get(entry, entry)
+
+        return [
+            (title, {**options, "fields": swapped(options["fields"])})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    def _hidden_references(self, request, obj) -> dict[str, Any]:
+        """Read-only reference fields of `obj` naming a record the user may not read, each
+        with a column that shows HIDDEN_RECORD_LABEL instead (the same one per request)."""
+        if obj is None:
+            return {}
+        found = getattr(request, "_dealflow_hidden_references", {})
+        request._dealflow_hidden_references = found
+        key = (type(self), obj.pk)
+        if key not in found:
+            found[key] = {
+                name: _hidden_reference(field)
+                for name in super().get_readonly_fields(request, obj)
+                if (field := _foreign_key(self.model, name)) is not None
+                and (related := getattr(obj, field.name)) is not None
+                and not can_read(request.user, related)
+            }
+        return found[key]
 
     def get_list_display(self, request):
         masked = {field.name for field in self._masked_columns(request)}
