@@ -159,9 +159,14 @@ def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
 
 
 def lead_delete(*, actor: User, lead: Lead) -> None:
-    """Delete an unconverted lead with its tasks; converted leads stay for reporting."""
-    _refuse_converted_lead(lead)
-    record_delete(actor=actor, record=lead)
+    """Delete an unconverted lead with its tasks; converted leads stay for reporting.
+
+    The lead is re-read under its row lock: a caller's copy may predate a conversion.
+    """
+    with transaction.atomic():
+        lead = _locked_lead(lead.pk)
+        _refuse_converted_lead(lead)
+        record_delete(actor=actor, record=lead)
 
 
 # ---------------------------------------------------------------------------------------
