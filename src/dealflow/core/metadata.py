@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 
 from django.apps import apps
 from django.db import models
@@ -67,7 +67,7 @@ class FieldDef:
     def is_picklist(self) -> bool:
         return self.type == "picklist"
 
-    @property
+    @cached_property  # read on every request (errors, records); computed once
     def public_name(self) -> str:
         """The one name the outside sees (native API, errors, filters, sorts): the
         snake_case of the Salesforce API name (`StageName` -> `stage_name`, `OwnerId` ->
