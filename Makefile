@@ -9,7 +9,7 @@ DOMAIN_MODULES := src/dealflow/core/ids.py src/dealflow/core/errors.py \
 	src/dealflow/core/metadata.py src/dealflow/core/validation.py src/dealflow/core/audit.py \
 	src/dealflow/*/models.py src/dealflow/*/services.py
 
-.PHONY: run test lint format bench install install-dev clean
+.PHONY: run test lint format bench install install-dev clean assets
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "dealflow needs Python 3.11 or newer")'
@@ -82,3 +82,17 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+
+# Front-end libraries (package.json, pinned by package-lock.json) copied from the npm registry
+# into web/static/vendor/; the copies are committed so running dealflow needs no Node.
+VENDOR := src/dealflow/web/static/vendor
+assets:
+	npm ci --no-audit --no-fund
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cp node_modules/@tabler/core/dist/css/tabler.min.css $(VENDOR)/
+	cp node_modules/@tabler/core/dist/js/tabler.min.js $(VENDOR)/
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/sortablejs/Sortable.min.js $(VENDOR)/
+	cp node_modules/htmx.org/LICENSE $(VENDOR)/LICENSE.htmx
+	cp node_modules/sortablejs/LICENSE $(VENDOR)/LICENSE.sortablejs
+	sed -i -e '/sourceMappingURL/d' $(VENDOR)/*.js $(VENDOR)/*.css

@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",  # serves the API docs page's scripts from the package, not a CDN
     "axes",  # login throttling (see AXES_ below)
+    "django_htmx",
+    "csp",  # Content-Security-Policy (see CONTENT_SECURITY_POLICY below)
     "dealflow.core",
     "dealflow.people",
     "dealflow.accounts",
@@ -93,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     # Last, as axes asks: it turns a locked-out sign-in into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -110,6 +114,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dealflow.web.navigation.navigation",
             ],
         },
     },
@@ -214,8 +219,25 @@ DEALFLOW_MAX_REQUEST_BYTES = int(os.environ.get("DEALFLOW_MAX_REQUEST_BYTES", "2
 DATA_UPLOAD_MAX_MEMORY_SIZE = DEALFLOW_MAX_REQUEST_BYTES
 
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Pages run only the site's own scripts and styles (web/static): no inline script or style,
+# nothing from another origin. Tabler's stylesheet draws its icons as data: images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Served over TLS (by a proxy in front): secure cookies, HSTS for a year and a redirect

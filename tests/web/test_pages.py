@@ -23,7 +23,7 @@ def test_login_page_has_csrf_and_signs_in(client):
     response = client.post("/login/", {"username": "rep2", "password": "correct horse battery"})
     assert (response.status_code, response["Location"]) == (302, "/")
     home = client.get("/")
-    assert b"/admin/" in home.content
+    assert b"My work" in home.content
 
 
 def test_home_escapes_user_data(client):

@@ -29,7 +29,7 @@ ACCOUNT_LIST = ListSpec(
 )
 CONTACT_LIST = ListSpec(
     filters={**_COMMON_FILTERS, "account": "account", "lead_source": "lead_source"},
-    search=("last_name_key", "first_name_key", "email_key"),
+    search=("last_name_key", "first_name_key", "email_key", "phone_digits"),
     orderings={
         "created_date": "created_at",
         "last_modified_date": "updated_at",

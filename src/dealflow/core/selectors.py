@@ -242,3 +242,32 @@ def page_of(
 def picklist_value_list() -> QuerySet:
     """Every configurable picklist value, active or retired."""
     return PicklistValue.objects.all()
+
+
+def search_records(
+    actor: Any, queryset: QuerySet[Record], spec: ListSpec, search: str, *, limit: int = 5
+) -> list[tuple[Any, ...]]:
+    """Up to `limit` rows the actor may see whose matching keys start with `search`.
+
+    The global search box's read (and the reference pickers'). One query per key, each a
+    range scan of that key's index in key order that stops after `limit` rows, so a
+    prefix that matches nothing or a million rows costs the same; the rows are merged by
+    key. The keys and their normalising are the same as the lists' `q` (`_search_condition`).
+    """
+    model = queryset.model
+    visible = readable(actor, queryset)
+    found: dict[int, tuple[str, tuple[Any, ...]]] = {}
+    position = {name: index for index, name in enumerate(rows.attnames(model))}
+    for column in spec.search:
+        key_field = model._meta.get_field(column)
+        assert isinstance(key_field, MatchKeyField), f"{column} is not a matching key"
+        term = NORMALISERS[key_field.normaliser](search)
+        if not term:
+            continue
+        low, high = prefix_range(term)
+        matching = visible.filter(**{f"{column}__gte": low, f"{column}__lt": high})
+        for record in rows.fetch(matching.order_by(column, "pk")[:limit]):
+            primary_key = record[position["id"]]
+            found.setdefault(primary_key, (record[position[column]], record))
+    ordered = sorted(found.values(), key=lambda item: item[0])
+    return [record for _key, record in ordered[:limit]]

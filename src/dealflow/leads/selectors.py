@@ -28,7 +28,7 @@ LEAD_LIST = ListSpec(
         "converted_after": "converted_date__gte",
         "converted_before": "converted_date__lte",
     },
-    search=("last_name_key", "first_name_key", "company_key", "email_key"),
+    search=("last_name_key", "first_name_key", "company_key", "email_key", "phone_digits"),
     # Each by an index; names sort case-insensitively (by their matching keys).
     orderings={
         "created_date": "created_at",

@@ -1,0 +1,25 @@
+// dealflow's own behaviour for its pages. The CSP allows no inline script, so every page
+// hooks in here through data- attributes.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // A reference picker (components/_lookup.html): choosing a suggestion fills the hidden
+  // id input and the visible text, and closes the list.
+  document.body.addEventListener("click", (event) => {
+    const choice = event.target.closest("[data-lookup-choice]");
+    if (!choice) return;
+    event.preventDefault();
+    const lookup = choice.closest(".lookup");
+    lookup.querySelector("input[type=hidden]").value = choice.dataset.lookupChoice;
+    lookup.querySelector("input[type=search]").value = choice.dataset.lookupLabel;
+    lookup.querySelector(".lookup-results").replaceChildren();
+  });
+  // "Select all" check boxes of a list's bulk actions.
+  document.body.addEventListener("change", (event) => {
+    const all = event.target.closest("[data-select-all]");
+    if (!all) return;
+    document.querySelectorAll(`input[name="${all.dataset.selectAll}"]`).forEach((box) => {
+      box.checked = all.checked;
+    });
+  });
+});

@@ -1,0 +1,87 @@
+"""Every page's address (DESIGN.md: one urls module for the pages). Record addresses take
+the record's public id: /leads/00Q000000000001AAA/."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from dealflow.web import accounts, home, leads, sales, search, settings, tasks
+
+urlpatterns = [
+    # Shell
+    path("", home.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", home.password_change, name="password_change"),
+    path("search/", search.search, name="search"),
+    path("lookup/", search.lookup, name="lookup"),
+    # Leads
+    path("leads/", leads.lead_list, name="lead_list"),
+    path("leads/new/", leads.lead_new, name="lead_new"),
+    path("leads/bulk/", leads.lead_bulk, name="lead_bulk"),
+    path("leads/<str:lead_id>/", leads.lead_detail, name="lead_detail"),
+    path("leads/<str:lead_id>/edit/", leads.lead_edit, name="lead_edit"),
+    path("leads/<str:lead_id>/delete/", leads.lead_delete, name="lead_delete"),
+    path("leads/<str:lead_id>/convert/", leads.lead_convert, name="lead_convert"),
+    # Opportunities and the board
+    path("pipeline/", sales.pipeline, name="pipeline"),
+    path("pipeline/column/<str:stage_id>/", sales.pipeline_column, name="pipeline_column"),
+    path("opportunities/", sales.opportunity_list, name="opportunity_list"),
+    path("opportunities/new/", sales.opportunity_new, name="opportunity_new"),
+    path(
+        "opportunities/<str:opportunity_id>/", sales.opportunity_detail, name="opportunity_detail"
+    ),
+    path(
+        "opportunities/<str:opportunity_id>/edit/", sales.opportunity_edit, name="opportunity_edit"
+    ),
+    path(
+        "opportunities/<str:opportunity_id>/delete/",
+        sales.opportunity_delete,
+        name="opportunity_delete",
+    ),
+    path(
+        "opportunities/<str:opportunity_id>/stage/",
+        sales.opportunity_stage,
+        name="opportunity_stage",
+    ),
+    path(
+        "opportunities/<str:opportunity_id>/contact-roles/",
+        sales.contact_role_add,
+        name="contact_role_add",
+    ),
+    path(
+        "contact-roles/<str:contact_role_id>/primary/",
+        sales.contact_role_primary,
+        name="contact_role_primary",
+    ),
+    path(
+        "contact-roles/<str:contact_role_id>/delete/",
+        sales.contact_role_delete,
+        name="contact_role_delete",
+    ),
+    # Accounts and contacts
+    path("accounts/", accounts.account_list, name="account_list"),
+    path("accounts/new/", accounts.account_new, name="account_new"),
+    path("accounts/<str:account_id>/", accounts.account_detail, name="account_detail"),
+    path("accounts/<str:account_id>/edit/", accounts.account_edit, name="account_edit"),
+    path("accounts/<str:account_id>/delete/", accounts.account_delete, name="account_delete"),
+    path("contacts/", accounts.contact_list, name="contact_list"),
+    path("contacts/new/", accounts.contact_new, name="contact_new"),
+    path("contacts/<str:contact_id>/", accounts.contact_detail, name="contact_detail"),
+    path("contacts/<str:contact_id>/edit/", accounts.contact_edit, name="contact_edit"),
+    path("contacts/<str:contact_id>/delete/", accounts.contact_delete, name="contact_delete"),
+    # Tasks (added from any record's page)
+    path("tasks/", tasks.task_list, name="task_list"),
+    path("tasks/new/", tasks.task_new, name="task_new"),
+    path("tasks/<str:task_id>/complete/", tasks.task_complete, name="task_complete"),
+    # Settings (admins)
+    path("settings/", settings.settings_home, name="settings_home"),
+    path("settings/lead-statuses/", settings.lead_statuses, name="settings_lead_statuses"),
+    path("settings/stages/", settings.stages, name="settings_stages"),
+    path("settings/picklists/", settings.picklists, name="settings_picklists"),
+    path("settings/users/", settings.users, name="settings_users"),
+    path("settings/users/<str:user_id>/", settings.user_edit, name="settings_user_edit"),
+    path("settings/teams/", settings.teams, name="settings_teams"),
+    path("settings/queues/", settings.queues, name="settings_queues"),
+    path("settings/sharing/", settings.sharing, name="settings_sharing"),
+    path("settings/tokens/", settings.tokens, name="settings_tokens"),
+]
