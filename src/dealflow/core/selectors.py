@@ -271,3 +271,15 @@ def search_records(
             found.setdefault(primary_key, (record[position[column]], record))
     ordered = sorted(found.values(), key=lambda item: item[0])
     return [record for _key, record in ordered[:limit]]
+
+
+def audit_event_list(actor: Any, record: models.Model, *, limit: int = 50) -> list[Any]:
+    """The newest `limit` audit events of a record the actor may see, newest first, with
+    their actors (one query). Raises NOT_FOUND when the actor may not see the record."""
+    from dealflow.core.models import AuditEvent
+
+    object_name = record.object_name  # type: ignore[attr-defined]
+    if not can_read(actor, record):
+        raise _not_found(object_name, getattr(record, "public_id", ""))
+    events = AuditEvent.objects.filter(object_name=object_name, record_id=record.pk)
+    return list(events.select_related("actor").order_by("-created_at", "-id")[:limit])

@@ -33,8 +33,3 @@ def lead_edit(request: HttpRequest, **_ids: str) -> HttpResponse:
 @page_view
 def lead_delete(request: HttpRequest, **_ids: str) -> HttpResponse:
     raise Http404("not built yet")
-
-
-@page_view
-def lead_convert(request: HttpRequest, **_ids: str) -> HttpResponse:
-    raise Http404("not built yet")

@@ -4,7 +4,7 @@ the record's public id: /leads/00Q000000000001AAA/."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dealflow.web import accounts, home, leads, sales, search, settings, tasks
+from dealflow.web import accounts, conversion, home, leads, sales, search, settings, tasks
 
 urlpatterns = [
     # Shell
@@ -21,7 +21,7 @@ urlpatterns = [
     path("leads/<str:lead_id>/", leads.lead_detail, name="lead_detail"),
     path("leads/<str:lead_id>/edit/", leads.lead_edit, name="lead_edit"),
     path("leads/<str:lead_id>/delete/", leads.lead_delete, name="lead_delete"),
-    path("leads/<str:lead_id>/convert/", leads.lead_convert, name="lead_convert"),
+    path("leads/<str:lead_id>/convert/", conversion.lead_convert, name="lead_convert"),
     # Opportunities and the board
     path("pipeline/", sales.pipeline, name="pipeline"),
     path("pipeline/column/<str:stage_id>/", sales.pipeline_column, name="pipeline_column"),
