@@ -49,9 +49,9 @@ def _label(object_name: str, name: str) -> str:
 
 
 def _event_entry(event: Any) -> Entry:
-    actor = event.actor.get_full_name() or event.actor.username if event.actor else "System"
+    actor = (event.actor.get_full_name() or event.actor.username) if event.actor else "System"
     changes = [
-        Change(_label(event.object_name, name), *(list(values) + [None, None])[:2])
+        Change(_label(event.object_name, name), *[*values, None, None][:2])
         for name, values in sorted((event.changes or {}).items())
         if isinstance(values, list)
     ]
