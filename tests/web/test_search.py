@@ -146,3 +146,24 @@ def test_lookup_suggests_visible_accounts_and_users(client, rep):
         "Gloria Sales",
         "Global queue",
     ]
+
+
+def test_each_search_query_reads_an_index_on_postgresql(client, rep, is_postgres):
+    """A prefix that matches nothing must not scan a table: every key is range-scanned off
+    its index in key order (the phone keys' indexes are partial: non-blank numbers)."""
+    LeadFactory(owner_user=rep, last_name="Ng", phone="555 0100")
+    ContactFactory(owner=rep, last_name="Ng", phone="555 0101")
+    with CaptureQueriesContext(connection) as context:
+        response = client.get("/search/", {"q": "9zz"})
+    assert response.context["groups"] == []
+    searches = [query["sql"] for query in context.captured_queries if " >= " in query["sql"]]
+    assert len(searches) == 5 + 2 + 4 + 1  # "9zz" has a digit: the phone keys are searched
+    if not is_postgres:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        for statement in searches:
+            cursor.execute("EXPLAIN " + statement)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "Seq Scan" not in plan, plan
+            assert "Index" in plan, plan
