@@ -2,7 +2,6 @@
 page includes without its view having to pass the task vocabulary."""
 
 from django import template
-from django.utils import timezone
 
 from dealflow.sales.models import TaskType
 
@@ -14,8 +13,3 @@ def task_type_choices() -> list[tuple[str, str]]:
     """[(value, label)] of the Task Type picklist, in its declared order."""
     return list(TaskType.choices)
 
-
-@register.simple_tag
-def task_today() -> str:
-    """Today's date in the site's time zone, ISO (the default Due Date of a new task)."""
-    return timezone.localdate().isoformat()
