@@ -169,6 +169,51 @@ def lead_delete(*, actor: User, lead: Lead) -> None:
         record_delete(actor=actor, record=lead)
 
 
+# At most a list page's worth of leads per bulk change (core.selectors.MAX_PAGE_SIZE).
+BULK_UPDATE_LIMIT = 200
+
+
+def lead_bulk_update(*, actor: User, lead_ids: list[int], data: Mapping[str, Any]) -> list[Lead]:
+    """Apply the same `lead_update` to several leads (by primary key) in one transaction.
+
+    All or nothing: the first refusal rolls every change back and is raised again with
+    its message prefixed by the lead it concerns (`lead 00Q...: ...`), its code and fields
+    unchanged. A lead the actor may not see is NOT_FOUND, as when opened alone. Leads are
+    locked in primary-key order, so two bulk changes of overlapping leads cannot deadlock.
+    Returns the updated leads in that order. Refuses an empty list and more than
+    BULK_UPDATE_LIMIT leads (a list page's bulk action covers one page).
+    """
+    wanted = sorted(set(lead_ids))
+    if not wanted:
+        raise DomainError(
+            ErrorCode.REQUIRED_FIELD_MISSING, "lead_ids: choose at least one lead", ["lead_ids"]
+        )
+    if len(wanted) > BULK_UPDATE_LIMIT:
+        raise DomainError(
+            ErrorCode.INVALID_FIELD,
+            f"lead_ids: at most {BULK_UPDATE_LIMIT} leads at once (got {len(wanted)})",
+            ["lead_ids"],
+        )
+    updated = []
+    with transaction.atomic():
+        for lead_id in wanted:
+            public_id = ids.encode("Lead", lead_id)
+            lead = rows.by_primary_key(Lead, lead_id)
+            if lead is None or not can_read(actor, lead):
+                raise DomainError(
+                    ErrorCode.NOT_FOUND,
+                    f"lead {public_id}: no lead you can see has this id",
+                    ["lead_ids"],
+                )
+            try:
+                updated.append(lead_update(actor=actor, lead=lead, data=data))
+            except DomainError as error:
+                raise DomainError(
+                    error.code, f"lead {public_id}: {error.message}", error.fields
+                ) from error
+    return updated
+
+
 # ---------------------------------------------------------------------------------------
 # Conversion (DOMAIN.md section 5)
 
