@@ -119,10 +119,11 @@ def my_tasks(
     *,
     due_to: datetime.date | None = None,
     cursor: str | None = None,
-    limit: int = PAGE_SIZE,
+    limit: int | None = None,
     include_total: bool = False,
 ) -> Page:
-    """The actor's open tasks that have a due date, earliest first (so overdue first)."""
+    """The actor's open tasks that have a due date, earliest first (so overdue first);
+    `limit` rows (PAGE_SIZE when None)."""
     filters: dict[str, Any] = {"owner": actor.pk, "status": TaskStatus.OPEN}
     if due_to is not None:
         filters["due_to"] = due_to
@@ -132,7 +133,7 @@ def my_tasks(
         MY_TASKS,
         filters=filters,
         cursor=cursor,
-        limit=limit,
+        limit=limit or PAGE_SIZE,
         include_total=include_total,
     )
 
