@@ -9,7 +9,7 @@ DOMAIN_MODULES := src/dealflow/core/ids.py src/dealflow/core/errors.py \
 	src/dealflow/core/metadata.py src/dealflow/core/validation.py src/dealflow/core/audit.py \
 	src/dealflow/*/models.py src/dealflow/*/services.py
 
-.PHONY: run test lint format bench install install-dev clean assets
+.PHONY: run test lint format bench install install-dev clean assets browser
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "dealflow needs Python 3.11 or newer")'
@@ -48,7 +48,7 @@ format: install-dev
 # The suite runs on SQLite, then again on PostgreSQL: the one DATABASE_URL points at, or
 # else a local one when it answers on 127.0.0.1:5432 (as LOCAL_POSTGRES_URL).
 LOCAL_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/dealflow_test
-test: lint
+test: lint browser
 	env -u DATABASE_URL -u DEALFLOW_REQUIRE_POSTGRES $(BIN)/pytest
 	@if [ -n "$$DATABASE_URL" ]; then \
 		echo "--- again on $${DATABASE_URL%%:*} (DATABASE_URL)"; \
@@ -59,6 +59,11 @@ test: lint
 	else \
 		echo "--- DATABASE_URL not set and no PostgreSQL answers on 127.0.0.1:5432: PostgreSQL run skipped (.ci/run makes it mandatory)"; \
 	fi
+
+# The browser tests' Chromium (tests/e2e): Debian's when installed (.ci/run installs it),
+# else Playwright's own, downloaded once; if neither can be had the browser tests fail.
+browser: install-dev
+	@[ -x /usr/bin/chromium ] || $(BIN)/playwright install chromium
 
 # Mutation testing of the access rules and the lead and sales services (docs/testing.md):
 # mutmut on SQLite, MUTATION_JOBS workers at low priority; fails under MUTATION_MIN percent.

@@ -1,0 +1,92 @@
+"""The workspace's frame in a browser: signing in and out, the search box, Settings for admins."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.browser import assert_styled, at_path, sign_in, sign_in_as
+from tests.factories import LeadFactory
+
+
+def test_a_rep_signs_in_and_sees_my_work(page: Page, live_server, rep, screenshot):
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(at_path("/login/?next=/"))
+    assert_styled(page)
+    screenshot("login")
+
+    sign_in(page, live_server.url, "rita")
+
+    expect(page).to_have_url(at_path("/"))
+    expect(page.get_by_role("heading", name="My work")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_contain_text("Rita Rep")
+    assert_styled(page)
+    screenshot("home")
+
+
+def test_a_wrong_password_is_refused_with_a_message(page: Page, live_server, rep):
+    sign_in(page, live_server.url, "rita", password="not-the-password")
+
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Please enter a correct username and password"
+    )
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(at_path("/login/?next=/"))
+
+
+def test_sign_out_ends_the_session(page: Page, live_server, rep):
+    sign_in_as(page, live_server.url, "rita")
+
+    page.get_by_role("button", name="Sign out").click()
+
+    expect(page).to_have_url(at_path("/login/"))
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(at_path("/login/?next=/"))
+
+
+def test_the_search_box_finds_a_lead_by_prefix_under_leads(
+    page: Page, live_server, rep, screenshot
+):
+    LeadFactory(first_name="Quentin", last_name="Zephyrine", company="Zeal Corp", owner_user=rep)
+    LeadFactory(first_name="Other", last_name="Person", company="Else Ltd", owner_user=rep)
+    sign_in_as(page, live_server.url, "rita")
+
+    search = page.get_by_label("Search", exact=True)
+    search.fill("zephyr")
+    search.press("Enter")
+
+    leads = page.get_by_role("region", name="Leads")
+    expect(leads.get_by_role("link", name="Quentin Zephyrine")).to_be_visible()
+    expect(leads).to_contain_text("Zeal Corp")
+    expect(page.get_by_text("Other Person")).to_have_count(0)
+    screenshot("search")
+
+    leads.get_by_role("link", name="Quentin Zephyrine").click()
+    expect(page).to_have_url(at_path(f"/leads/{_public_id('Quentin')}/"))
+
+
+def _public_id(first_name: str) -> str:
+    from dealflow.leads.models import Lead
+
+    return Lead.objects.get(first_name=first_name).public_id
+
+
+def test_settings_are_hidden_from_a_rep_and_refused(page: Page, live_server, rep, screenshot):
+    sign_in_as(page, live_server.url, "rita")
+    navigation = page.get_by_role("navigation", name="Main")
+    expect(navigation.get_by_role("link", name="Leads")).to_be_visible()
+    expect(navigation.get_by_role("link", name="Settings")).to_have_count(0)
+
+    response = page.goto(f"{live_server.url}/settings/")
+
+    assert response is not None and response.status == 403
+    expect(page.get_by_text("Not allowed")).to_be_visible()
+    assert_styled(page)
+    screenshot("settings-refused")
+
+
+def test_an_admin_sees_the_settings_link(page: Page, live_server, admin):
+    sign_in_as(page, live_server.url, "ada")
+
+    navigation = page.get_by_role("navigation", name="Main")
+    expect(navigation.get_by_role("link", name="Settings")).to_have_attribute("href", "/settings/")
