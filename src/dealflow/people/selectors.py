@@ -23,6 +23,23 @@ def user_get(*, user_id: str) -> User:
     return record_by_id(user_list(), user_id)
 
 
+def user_list_all() -> QuerySet[User]:
+    """Every user, deactivated ones too, with their team: what Settings lists, so an admin
+    can find a deactivated user and reactivate them (user_list has active users only)."""
+    return User.objects.select_related("team")
+
+
+def user_get_any(*, user_id: str) -> User:
+    """A user by public id, active or deactivated (Settings); NOT_FOUND otherwise."""
+    return record_by_id(user_list_all(), user_id)
+
+
+def token_list() -> QuerySet[ApiToken]:
+    """Every API token with its user, newest first (Settings). Only a token's digest and
+    first characters are stored: the token itself cannot be read back."""
+    return ApiToken.objects.select_related("user").order_by("-created_at", "-id")
+
+
 def team_list() -> QuerySet[Team]:
     return Team.objects.all()
 
