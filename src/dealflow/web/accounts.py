@@ -134,12 +134,18 @@ def money(amount: Decimal | None) -> str:
 # Lists
 
 
+# Columns a list hides below 992 px, so it stays readable at tablet width.
+WIDE_ONLY = "d-none d-lg-table-cell"
+
+
 @dataclass(frozen=True)
 class Column:
-    """A list column: its heading and the order name it sorts by (None: not sortable)."""
+    """A list column: its heading, the order name it sorts by (None: not sortable) and
+    the classes of its cells (WIDE_ONLY for the less needed ones)."""
 
     label: str
     order: str | None = None
+    classes: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,19 +165,24 @@ class FilterInput:
 
 
 def _sort_headers(query: ListQuery, spec: ListSpec, columns: Sequence[Column]) -> list[dict]:
-    """Each column's heading with the link that sorts by it (ascending first, then
-    descending) and, for the current order, its aria-sort value."""
+    """Each column as components/_list_table.html takes it: the link that sorts by it
+    (ascending first, then descending) and, for the current order, its aria-sort value."""
     current = query.order_by or spec.default_order
     headers = []
     for column in columns:
-        header: dict[str, Any] = {"label": column.label, "url": "", "sort": ""}
+        header: dict[str, Any] = {
+            "label": column.label,
+            "sort_url": "",
+            "sorted": "",
+            "classes": column.classes,
+        }
         if column.order:
             descending_now = current == f"-{column.order}"
             ascending_now = current == column.order
             target = f"-{column.order}" if ascending_now else column.order
-            header["url"] = query.url(order_by=target)
+            header["sort_url"] = query.url(order_by=target)
             if ascending_now or descending_now:
-                header["sort"] = "descending" if descending_now else "ascending"
+                header["sorted"] = "descending" if descending_now else "ascending"
         headers.append(header)
     return headers
 
@@ -232,16 +243,34 @@ def _list_page(
     new_url: str,
     new_label: str,
 ) -> HttpResponse:
+    table = {
+        "caption": title,
+        "empty_text": f"No {title.lower()} match.",
+        "select_name": "",
+        "columns": _sort_headers(query, spec, columns),
+        "rows": [
+            {
+                "cells": [
+                    {"text": text, "url": url if text else "", "classes": column.classes}
+                    for (text, url), column in zip(cells, columns, strict=True)
+                ]
+            }
+            for cells in table_rows
+        ],
+    }
+    pager = {
+        "shown": len(table_rows),
+        "next_url": query.url(cursor=page.next_cursor) if page.next_cursor else "",
+        "first_url": query.url() if query.cursor else "",
+    }
     context = {
         "title": title,
         "query": query,
-        "headers": _sort_headers(query, spec, columns),
-        "table_rows": table_rows,
+        "table": table,
+        "pager": pager,
         "filters": filters,
         "mine_url": query.url(owner=request.user.public_id),
         "clear_url": request.path,
-        "next_url": query.url(cursor=page.next_cursor) if page.next_cursor else "",
-        "first_url": query.url() if query.cursor else "",
         "new_url": new_url,
         "new_label": new_label,
     }
@@ -250,19 +279,19 @@ def _list_page(
 
 ACCOUNT_COLUMNS = [
     Column("Account Name", "name"),
-    Column("Website", "website"),
+    Column("Website", "website", WIDE_ONLY),
     Column("Phone"),
-    Column("Industry"),
-    Column("Type"),
+    Column("Industry", classes=WIDE_ONLY),
+    Column("Type", classes=WIDE_ONLY),
     Column("Owner"),
 ]
 CONTACT_COLUMNS = [
     Column("Name", "last_name"),
     Column("Account"),
-    Column("Title"),
+    Column("Title", classes=WIDE_ONLY),
     Column("Email", "email"),
-    Column("Phone"),
-    Column("Owner"),
+    Column("Phone", classes=WIDE_ONLY),
+    Column("Owner", classes=WIDE_ONLY),
 ]
 
 
