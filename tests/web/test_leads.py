@@ -496,13 +496,12 @@ def test_the_detail_groups_the_fields_and_shows_the_timeline(client, rep):
     assert response.wsgi_request.session["recently_viewed"][0] == ["Lead", lead.public_id]
 
 
-def test_the_detail_offers_a_task_form(client, rep):
+def test_the_detail_offers_a_task_form_about_the_lead(client, rep):
     lead = LeadFactory(owner_user=rep)
     content = text(client.get(f"/leads/{lead.public_id}/"))
-    assert "Add a task" in content
-    assert ('action="/tasks/new/"' in content) or (
-        f'href="/tasks/new/?who={lead.public_id}"' in content
-    )
+    assert '<form method="post" action="/tasks/new/"' in content
+    assert f'<input type="hidden" name="who_id" value="{lead.public_id}">' in content
+    assert f'<input type="hidden" name="next" value="/leads/{lead.public_id}/">' in content
 
 
 def test_a_converted_lead_links_what_it_became(client, rep):

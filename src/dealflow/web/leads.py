@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.views.decorators.http import require_POST
@@ -27,6 +25,7 @@ from dealflow.core.metadata import get_object
 from dealflow.leads import services
 from dealflow.leads.models import Lead
 from dealflow.leads.selectors import LEAD_LIST, lead_get, lead_page, lead_status, lead_statuses
+from dealflow.people.models import User
 from dealflow.web.forms import (
     RecordForm,
     initial_values,
@@ -40,7 +39,6 @@ from dealflow.web.records import owner_choices, record_get, resolver
 from dealflow.web.timeline import record_timeline
 
 PAGE_SIZE = 50
-TASK_FORM = "web/components/_task_form.html"
 
 # The lead's page layout, grouped as Salesforce's default lead layout groups it.
 LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -80,6 +78,11 @@ FIELD_NAMES = [name for _title, names in LAYOUT for name in names]
 def lead_name(lead: Any) -> str:
     """First and last name as the list and headers show them ("Ada Lovelace")."""
     return " ".join(part for part in (lead.first_name, lead.last_name) if part)
+
+
+def _actor(request: HttpRequest) -> User:
+    """The signed-in user (page_view has required the login)."""
+    return cast(User, request.user)
 
 
 def _lead_key(public_id: str) -> int:
@@ -125,19 +128,21 @@ def list_views(request: HttpRequest) -> list[ListView]:
 
     "Open" is "not converted", the one state LEAD_LIST filters on. One query (my queues).
     """
-    user = request.user
+    user = _actor(request)
     today = timezone.localdate().isoformat()
     views = [
-        ListView("mine", "My open leads", {"owner_id": user.public_id, "is_converted": "false"}),
+        ListView(
+            "mine", "My open leads", {"owner_id": user.public_id or "", "is_converted": "false"}
+        ),
         ListView("today", "Today's leads", {"created_after": today}),
         ListView("open", "All open leads", {"is_converted": "false"}),
     ]
-    for queue in user.queues.order_by("name"):  # type: ignore[union-attr]
+    for queue in user.queues.order_by("name"):
         views.append(
             ListView(
                 f"queue-{queue.public_id}",
                 f"Queue: {queue.name}",
-                {"owner_id": queue.public_id, "is_converted": "false"},
+                {"owner_id": queue.public_id or "", "is_converted": "false"},
             )
         )
     views.append(ListView("converted", "Converted", {"is_converted": "true"}))
@@ -176,17 +181,20 @@ def _list_url(request: HttpRequest, **changes: str | None) -> str:
 
 @dataclass
 class Column:
-    """A table column; `sort_url` when it sorts, `sorted` "ascending"/"descending"."""
+    """A table column; `sort_url` when it sorts, `sorted` "ascending"/"descending",
+    `classes` for its header and cells (Bootstrap utilities: hide on narrow screens)."""
 
     label: str
     sort_url: str = ""
     sorted: str = ""
+    classes: str = ""
 
 
 @dataclass
 class Cell:
     text: Any
     url: str = ""
+    classes: str = ""
 
 
 @dataclass
@@ -218,31 +226,33 @@ class Pager:
     shown: int = 0
 
 
-# (column label, LEAD_LIST ordering or "")
+# (column label, LEAD_LIST ordering or "", classes). Below 992 px Lead Source and Rating
+# give way, so a tablet (768 px) shows the rest without scrolling sideways.
+NARROW_HIDDEN = "d-none d-lg-table-cell"
 LIST_COLUMNS = (
-    ("Name", "last_name"),
-    ("Company", "company"),
-    ("Email", "email"),
-    ("Phone", ""),
-    ("Status", ""),
-    ("Lead Source", ""),
-    ("Rating", ""),
-    ("Owner", ""),
-    ("Created", "created_date"),
+    ("Name", "last_name", ""),
+    ("Company", "company", ""),
+    ("Email", "email", ""),
+    ("Phone", "", "text-nowrap"),
+    ("Status", "", ""),
+    ("Lead Source", "", NARROW_HIDDEN),
+    ("Rating", "", NARROW_HIDDEN),
+    ("Owner", "", ""),
+    ("Created", "created_date", "text-nowrap"),
 )
 
 
 def _columns(request: HttpRequest, order: str) -> list[Column]:
     """The headers; a sortable one links to its order, ascending first, then toggled."""
     columns = []
-    for label, name in LIST_COLUMNS:
+    for label, name, classes in LIST_COLUMNS:
         if not name:
-            columns.append(Column(label))
+            columns.append(Column(label, classes=classes))
             continue
         current = {name: "ascending", f"-{name}": "descending"}.get(order, "")
         next_order = f"-{name}" if current == "ascending" else name
         url = _list_url(request, order_by=next_order, cursor=None)
-        columns.append(Column(label, url, current))
+        columns.append(Column(label, url, current, classes))
     return columns
 
 
@@ -270,6 +280,8 @@ def _table_rows(records: list[Any]) -> list[TableRow]:
             Cell(owner),
             Cell(created),
         ]
+        for cell, (_label, _name, classes) in zip(cells, LIST_COLUMNS, strict=True):
+            cell.classes = classes
         table_rows.append(TableRow(row.public_id, f"Select {name}", cells))
     return table_rows
 
@@ -360,7 +372,7 @@ def _read_page(request: HttpRequest, query: Any) -> tuple[Any, str]:
     for _attempt in range(3):  # at most: the sort refused, then the cursor
         try:
             page = lead_page(
-                actor=request.user,
+                actor=_actor(request),
                 filters=query.filters,
                 search=query.search,
                 order_by=query.order_by,
@@ -432,7 +444,7 @@ def _view_url(view: ListView) -> str:
 def _bulk_data(request: HttpRequest, action: str) -> tuple[dict[str, Any], str]:
     """(service data, what the success message says changed) of a bulk action."""
     if action == "owner":
-        data = posted_data(request.POST, "Lead", ["owner"], resolver(request.user))
+        data = posted_data(request.POST, "Lead", ["owner"], resolver(_actor(request)))
         owner = data.get("owner")
         if owner is None:
             raise DomainError(
@@ -442,7 +454,7 @@ def _bulk_data(request: HttpRequest, action: str) -> tuple[dict[str, Any], str]:
             return data, f"Owner changed to {owner.get_full_name() or owner.username}"
         return data, f"Owner changed to queue {owner.name}"
     if action == "status":
-        data = posted_data(request.POST, "Lead", ["status"], resolver(request.user))
+        data = posted_data(request.POST, "Lead", ["status"], resolver(_actor(request)))
         if not data.get("status"):
             raise DomainError(ErrorCode.REQUIRED_FIELD_MISSING, "choose the new status", ["status"])
         return data, f"Status changed to {data['status']}"
@@ -464,7 +476,7 @@ def lead_bulk(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(back)
     try:
         data, done = _bulk_data(request, request.POST.get("action", ""))
-        updated = services.lead_bulk_update(actor=request.user, lead_ids=lead_ids, data=data)
+        updated = services.lead_bulk_update(actor=_actor(request), lead_ids=lead_ids, data=data)
     except DomainError as error:
         if error.code == ErrorCode.NOT_FOUND and error.fields == ["lead_ids"]:
             raise  # a lead this user may not see: the 404 page, as when opening it
@@ -547,7 +559,7 @@ def _converted_links(request: HttpRequest, lead: Lead) -> list[ShownField]:
             continue
         public_id = ids.encode(object_name, primary_key)
         try:
-            record = record_get(request.user, object_name, public_id)
+            record = record_get(_actor(request), object_name, public_id)
         except DomainError:
             links.append(ShownField(label, "A record you cannot see"))
             continue
@@ -565,19 +577,11 @@ def _status_path(lead: Lead) -> list[tuple[str, bool]]:
     ]
 
 
-def _task_form_ready() -> bool:
-    """Whether the shared "Add a task / Log a call" component exists yet."""
-    try:
-        get_template(TASK_FORM)
-    except TemplateDoesNotExist:
-        return False
-    return True
-
-
 @page_view
 def lead_detail(request: HttpRequest, lead_id: str) -> HttpResponse:
-    """A lead's fields in Salesforce's groups, its conversion, its timeline and a task form."""
-    lead = lead_get(actor=request.user, lead_id=lead_id)
+    """A lead's fields in Salesforce's groups, its conversion, its timeline and the "Add a
+    task / Log a call" form (web/components/_task_form.html, posting to task_new)."""
+    lead = lead_get(actor=_actor(request), lead_id=lead_id)
     lead.status = lead_status(lead.status_id)  # from the cache, not a query
     remember(request, lead)
     owner = _owner_name(lead)
@@ -592,8 +596,7 @@ def lead_detail(request: HttpRequest, lead_id: str) -> HttpResponse:
         "sections": sections,
         "converted": _converted_links(request, lead) if lead.is_converted else [],
         "status_path": _status_path(lead),
-        "timeline": record_timeline(request.user, lead),
-        "task_form_ready": _task_form_ready(),
+        "timeline": record_timeline(_actor(request), lead),
     }
     return render(request, "web/leads/detail.html", context)
 
@@ -634,26 +637,26 @@ def lead_new(request: HttpRequest) -> HttpResponse:
     """Create a lead; a refusal (a missing Company, say) shows beside its field."""
     if request.method == "POST":
         try:
-            data = posted_data(request.POST, "Lead", FIELD_NAMES, resolver(request.user))
-            lead = services.lead_create(actor=request.user, data=data)
+            data = posted_data(request.POST, "Lead", FIELD_NAMES, resolver(_actor(request)))
+            lead = services.lead_create(actor=_actor(request), data=data)
         except DomainError as error:
             return _refused_form(request, error, None)
         messages.success(request, f"Lead “{lead_name(lead)}” was created.")
         return redirect("lead_detail", lead.public_id)
     default = next((status.name for status in lead_statuses.get() if status.is_default), "")
-    values = {"owner_id": request.user.public_id, "status": default}
+    values = {"owner_id": _actor(request).public_id, "status": default}
     return _form_page(request, _form(values), lead=None)
 
 
 @page_view
 def lead_edit(request: HttpRequest, lead_id: str) -> HttpResponse:
     """Change a lead; a converted lead is read-only (the service refuses, the page says so)."""
-    lead = lead_get(actor=request.user, lead_id=lead_id)
+    lead = lead_get(actor=_actor(request), lead_id=lead_id)
     lead.status = lead_status(lead.status_id)
     if request.method == "POST":
         try:
-            data = posted_data(request.POST, "Lead", FIELD_NAMES, resolver(request.user))
-            services.lead_update(actor=request.user, lead=lead, data=data)
+            data = posted_data(request.POST, "Lead", FIELD_NAMES, resolver(_actor(request)))
+            services.lead_update(actor=_actor(request), lead=lead, data=data)
         except DomainError as error:
             return _refused_form(request, error, lead)
         messages.success(request, f"Lead “{lead_name(lead)}” was saved.")
@@ -671,12 +674,12 @@ def lead_edit(request: HttpRequest, lead_id: str) -> HttpResponse:
 @page_view
 def lead_delete(request: HttpRequest, lead_id: str) -> HttpResponse:
     """GET asks "Delete lead X?"; POST deletes through `lead_delete` and goes to the list."""
-    lead = lead_get(actor=request.user, lead_id=lead_id)
+    lead = lead_get(actor=_actor(request), lead_id=lead_id)
     name = lead_name(lead)
     error = ""
     if request.method == "POST":
         try:
-            services.lead_delete(actor=request.user, lead=lead)
+            services.lead_delete(actor=_actor(request), lead=lead)
         except DomainError as refusal:
             if refusal.code != ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD:
                 raise
