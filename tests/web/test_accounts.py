@@ -270,6 +270,10 @@ def test_related_lists_show_the_first_ten_and_how_many_more(signed_in, rep):
 
     assert "Contacts (12)" in page
     assert "and 2 more" in page
+    all_url = f"/contacts/?account={account.public_id}"
+    assert f'<a href="{all_url}">View all contacts</a>' in page
+    ContactFactory(owner=rep)  # on no account
+    assert len(table_cells(signed_in.get(all_url))) == 12
 
 
 def test_a_private_account_of_another_rep_is_404(signed_in, other_rep):

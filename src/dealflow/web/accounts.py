@@ -330,7 +330,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
 
 
 def visible_rows(
-    actor: Any, queryset: models.QuerySet, spec: ListSpec, primary_keys: Iterable[int]
+    actor: Any, queryset: models.QuerySet, spec: ListSpec, primary_keys: Iterable[int | None]
 ) -> dict[int, SimpleNamespace]:
     """{primary key: row} of the records with these keys the actor may see: one query
     through `page_of`, so the access rules are the lists' own."""
@@ -443,6 +443,7 @@ class Related:
     total: int
     new_url: str = ""
     new_label: str = ""
+    all_url: str = ""  # the full list, filtered to this record
 
     @property
     def more(self) -> int:
@@ -534,12 +535,14 @@ def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
             contacts_page.total or 0,
             new_url=f"{reverse('contact_new')}?account={account.public_id}",
             new_label="New contact",
+            all_url=f"{reverse('contact_list')}?account={account.public_id}",
         ),
         Related(
             "Opportunities",
             OPPORTUNITY_HEADERS,
             _opportunity_rows(opportunities, owners),
             opportunities_page.total or 0,
+            all_url=f"{reverse('opportunity_list')}?account={account.public_id}",
         ),
         Related("Converted Leads", LEAD_HEADERS, _lead_rows(leads), leads_page.total or 0),
     ]
