@@ -290,6 +290,18 @@ def test_a_task_without_a_subject_is_refused_next_to_it(signed_in, rep):
     assert not Task.objects.exists()
 
 
+def test_a_task_about_a_converted_lead_says_why(signed_in, rep):
+    lead = LeadFactory(owner_user=rep, is_converted=True)
+
+    response = signed_in.post(
+        "/tasks/new/", {"who_id": lead.public_id, "subject": "Hello", "action": "add_task"}
+    )
+
+    assert response.status_code == 400
+    assert f'role="alert">who_id: lead {lead.public_id} is converted' in text(response)
+    assert not Task.objects.exists()
+
+
 def test_a_task_about_nobody_is_refused(signed_in, rep):
     account = AccountFactory(owner=rep)
 

@@ -258,7 +258,9 @@ def task_new(request: HttpRequest) -> HttpResponse:
     except DomainError as error:
         if error.code == ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY:
             raise
-        named = [FORM_INPUTS[name] for name in error.fields if name in FORM_INPUTS]
+        # The form shows a who input only when no who was given (nor ever a what one).
+        shown = {"subject", "type", "due_date", "description"} | ({"who"} if who is None else set())
+        named = [FORM_INPUTS[name] for name in error.fields if FORM_INPUTS.get(name) in shown]
         context = {
             "who": who,
             "what": what,
