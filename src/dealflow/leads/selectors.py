@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 
+from dealflow.accounts.models import Account, Contact
+from dealflow.accounts.selectors import ACCOUNT_LIST
+from dealflow.core import rows
 from dealflow.core.access import readable
 from dealflow.core.cache import ConfigurationCache
 from dealflow.core.matching import fold
-from dealflow.core.selectors import ListSpec, Page, page_of, record_get
+from dealflow.core.selectors import ListSpec, Page, page_of, record_get, search_records
 from dealflow.leads.models import Lead, LeadStatus
+from dealflow.sales.models import Opportunity
 
 LEAD_LIST = ListSpec(
     filters={
@@ -92,3 +98,195 @@ def lead_visible(*, actor: Any) -> QuerySet[Lead]:
 
 def lead_status_list() -> QuerySet[LeadStatus]:
     return LeadStatus.objects.all()
+
+
+# ---------------------------------------------------------------------------------------
+# Conversion suggestions and preview (DOMAIN.md section 5; the guided conversion page)
+
+
+def _accounts_of(records: list[tuple[Any, ...]]) -> list[Account]:
+    """Account instances of rows read by `rows.fetch` (no query)."""
+    names = rows.attnames(Account)
+    return [Account.from_db(None, names, record) for record in records]
+
+
+def conversion_account_candidates(*, actor: Any, lead: Lead, limit: int = 10) -> list[Account]:
+    """Up to `limit` accounts the actor may see that the lead's Company may name.
+
+    First the accounts whose name equals the Company after Unicode normalisation and case
+    folding (`Account.name_key`, core/matching.py), then those whose name or website
+    starts with it (`search_records` with ACCOUNT_LIST, the global search's read), each
+    in key order. Every query is a range scan of a matching key's index that stops after
+    `limit` rows: at most three queries, however many accounts there are.
+
+    This is the hook [capture]'s fuzzy duplicate rules plug into later: whatever else
+    they find for the Company belongs in this list, so the convert page offers it.
+    """
+    company_key = fold(lead.company)
+    if not company_key or limit < 1:
+        return []
+    exact = readable(actor, Account.objects.filter(name_key=company_key[:255]))
+    found = list(exact.order_by("name_key", "pk")[:limit])
+    if len(found) < limit:
+        seen = {account.pk for account in found}
+        similar = search_records(
+            actor, Account.objects.all(), ACCOUNT_LIST, lead.company, limit=limit
+        )
+        found += [account for account in _accounts_of(similar) if account.pk not in seen]
+    return found[:limit]
+
+
+def _contact_key(name: str, lead: Lead) -> str:
+    """The lead's value as the contact's matching key `name` would hold it (the same
+    normaliser and length: the lead has the fields the contact's keys are made from)."""
+    return Contact._meta.get_field(name).key_of(lead)  # type: ignore[attr-defined]
+
+
+def conversion_contact_candidates(
+    *, actor: Any, account: Account | None, lead: Lead, limit: int = 10
+) -> list[Contact]:
+    """Up to `limit` contacts of `account` the actor may see that may be the lead's person.
+
+    A contact matches by email (`email_key`: case-folded, IDNA domains) or by name (the
+    last name's key, and the first name's when the lead has one); those matching by
+    email come first, then by last and first name. One query, bounded by the account's
+    contacts (indexed by account); none without an account.
+
+    This is the hook [capture]'s fuzzy duplicate rules plug into later (similar names,
+    phone numbers), as `conversion_account_candidates` is for accounts.
+    """
+    if account is None or limit < 1:
+        return []
+    matches = Q()
+    lead_email = _contact_key("email_key", lead)
+    if lead_email:
+        matches |= Q(email_key=lead_email)
+    last_name = _contact_key("last_name_key", lead)
+    if last_name:
+        same_name = Q(last_name_key=last_name)
+        first_name = _contact_key("first_name_key", lead)
+        if first_name:
+            same_name &= Q(first_name_key=first_name)
+        matches |= same_name
+    if not matches:
+        return []
+    order: list[Any] = ["last_name_key", "first_name_key", "pk"]
+    if lead_email:
+        by_email_first = Case(When(email_key=lead_email, then=Value(0)), default=Value(1))
+        order.insert(0, by_email_first)
+    contacts = readable(actor, Contact.objects.filter(matches, account=account))
+    return list(contacts.order_by(*order)[:limit])
+
+
+@dataclass(frozen=True)
+class PreviewRecord:
+    """One record a conversion will create or change, as the preview shows it.
+
+    `filled` holds (field name, value from the lead) for each blank field of an existing
+    record the conversion fills (or Lead Source it overwrites), in the mapping's order.
+    """
+
+    object_name: str
+    name: str
+    created: bool
+    filled: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ConversionPreview:
+    """What `lead_convert` would do with these options; `opportunity` None: no deal."""
+
+    account: PreviewRecord
+    contact: PreviewRecord
+    opportunity: PreviewRecord | None
+
+
+def _filled(record: Any, lead: Lead, mapping: dict[str, str]) -> tuple[tuple[str, Any], ...]:
+    """The fields conversion would fill on the record: the service's own rule, run on a
+    copy so the record itself is untouched."""
+    from dealflow.leads.services import _fill_blanks  # services import this module
+
+    copied = copy.copy(record)
+    changes = _fill_blanks(copied, lead, mapping)
+    return tuple((name, getattr(copied, name)) for name in changes)
+
+
+def _contact_name(first_name: str, last_name: str) -> str:
+    return " ".join(part for part in (first_name, last_name) if part)
+
+
+def conversion_preview(
+    *,
+    lead: Lead,
+    account: Account | None,
+    contact: Contact | None,
+    opportunity: Opportunity | None,
+    create_opportunity: bool,
+    opportunity_name: str | None,
+    overwrite_lead_source: bool = False,
+) -> ConversionPreview:
+    """What converting the lead with these options creates, and which blank fields of the
+    existing account, contact or opportunity it fills from the lead (no query, no write).
+
+    Uses the service's field mappings and blank-filling rule (leads/services.py), so the
+    preview and the conversion cannot disagree. Options the service would refuse (a
+    contact of another account, say) are previewed as given; the service says why.
+    """
+    from dealflow.leads.services import (
+        ACCOUNT_MAPPING,
+        CONTACT_MAPPING,
+        OPPORTUNITY_NAME_LENGTH,
+    )
+
+    if account is None:
+        account_preview = PreviewRecord("Account", lead.company, created=True)
+    else:
+        account_preview = PreviewRecord(
+            "Account", account.name, created=False, filled=_filled(account, lead, ACCOUNT_MAPPING)
+        )
+    if contact is None:
+        contact_name = _contact_name(lead.first_name, lead.last_name)
+        contact_preview = PreviewRecord("Contact", contact_name, created=True)
+    else:
+        filled = _filled(contact, lead, CONTACT_MAPPING)
+        overwritten = lead.lead_source and lead.lead_source != contact.lead_source
+        if overwrite_lead_source and overwritten and "lead_source" not in dict(filled):
+            filled += (("lead_source", lead.lead_source),)
+        contact_preview = PreviewRecord(
+            "Contact",
+            _contact_name(contact.first_name, contact.last_name),
+            created=False,
+            filled=filled,
+        )
+    return ConversionPreview(
+        account=account_preview,
+        contact=contact_preview,
+        opportunity=_opportunity_preview(
+            lead,
+            account_preview,
+            opportunity,
+            create_opportunity,
+            (opportunity_name or "").strip() or lead.company[:OPPORTUNITY_NAME_LENGTH],
+        ),
+    )
+
+
+def _opportunity_preview(
+    lead: Lead,
+    account: PreviewRecord,
+    opportunity: Opportunity | None,
+    create_opportunity: bool,
+    new_name: str,
+) -> PreviewRecord | None:
+    """As `leads.services._convert_opportunity`: an existing deal gets the account and
+    the lead's source when it has none; a new one is named `new_name`."""
+    if opportunity is not None:
+        filled: tuple[tuple[str, Any], ...] = ()
+        if opportunity.account_id is None:
+            filled += (("account", account.name),)
+        if not opportunity.lead_source and lead.lead_source:
+            filled += (("lead_source", lead.lead_source),)
+        return PreviewRecord("Opportunity", opportunity.name, created=False, filled=filled)
+    if not create_opportunity:
+        return None
+    return PreviewRecord("Opportunity", new_name, created=True)

@@ -1,10 +1,408 @@
-"""The guided conversion of a lead (DOMAIN.md section 5) at /leads/<id>/convert/."""
+"""The guided conversion of a lead (DOMAIN.md section 5) at /leads/<id>/convert/.
 
-from django.http import Http404, HttpRequest, HttpResponse
+GET shows every option of `lead_convert`: the suggested accounts and, within the chosen
+account, the suggested contacts and its open opportunities, with a preview of the outcome.
+While the options change, htmx GETs `?part=update` for the preview again (and for the
+contact and opportunity choices too when the account changed). POST converts through the
+service with the idempotency key the page was rendered with, so a double click converts
+once; a refusal shows the page again with the service's reason. A converted lead's page
+links the account, contact and opportunity it became.
+"""
 
-from dealflow.web.pages import page_view
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from dealflow.accounts.models import Account, Contact
+from dealflow.core import ids, rows
+from dealflow.core.access import can_edit
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.metadata import get_object
+from dealflow.leads import services as lead_services
+from dealflow.leads.models import Lead
+from dealflow.leads.selectors import (
+    PreviewRecord,
+    conversion_account_candidates,
+    conversion_contact_candidates,
+    conversion_preview,
+    lead_get,
+    lead_status_name,
+    lead_statuses,
+)
+from dealflow.sales.models import Opportunity
+from dealflow.sales.selectors import opportunity_page, stage_name
+from dealflow.sales.services import first_open_stage
+from dealflow.web.pages import owner_names, page_view
+from dealflow.web.records import record_get, user_choices
+
+NEW = "new"  # create the record
+OTHER = "other"  # an existing record chosen with the lookup (`<option>_other`)
+NO_OPPORTUNITY = "none"
+NOT_A_RECORD = ("", NEW, OTHER, NO_OPPORTUNITY)
+SUGGESTIONS = 10  # accounts, contacts and opportunities offered, each
+
+
+@dataclass
+class Options:
+    """The form's choices as text. `account` and `contact` are "new", a suggestion's
+    public id or "other" (then `<name>_other` holds the lookup's id); `opportunity` is
+    "new", "none" or a suggestion's public id."""
+
+    account: str = NEW
+    account_other: str = ""
+    contact: str = NEW
+    contact_other: str = ""
+    opportunity: str = NEW
+    opportunity_name: str = ""
+    converted_status: str = ""
+    owner: str = ""
+    overwrite_lead_source: bool = False
+    idempotency_key: str = ""
+    # The account whose contacts and opportunities the page shows ("" for a new one).
+    account_shown: str = ""
+
+
+def _converted_statuses() -> list[str]:
+    """The names of the active converted lead statuses, in order (cached)."""
+    statuses = lead_statuses.get()
+    return [status.name for status in statuses if status.is_converted and status.is_active]
+
+
+def _default_options(lead: Lead, actor: Any) -> Options:
+    """Salesforce's defaults: a new account, contact and opportunity named "<Company>-",
+    the first converted status, the lead's owner (the converting user when a queue owns
+    it) and a fresh idempotency key."""
+    statuses = _converted_statuses()
+    owner_id = ids.encode("User", lead.owner_user_id) if lead.owner_user_id else actor.public_id
+    return Options(
+        opportunity_name=lead.company[: lead_services.OPPORTUNITY_NAME_LENGTH - 1] + "-",
+        converted_status=statuses[0] if statuses else "",
+        owner=owner_id,
+        idempotency_key=uuid.uuid4().hex,
+    )
+
+
+def _given_options(data: Mapping[str, str]) -> Options:
+    """The options a form posted (or htmx sent in the query string)."""
+    text = {item.name: (data.get(item.name) or "").strip() for item in fields(Options)}
+    text["opportunity_name"] = data.get("opportunity_name") or ""  # the service strips it
+    return Options(**{**text, "overwrite_lead_source": bool(data.get("overwrite_lead_source"))})
+
+
+def _existing(option: str, other: str) -> str:
+    """The public id an option names: the suggestion's, the lookup's, or a NOT_A_RECORD."""
+    return other if option == OTHER else option
+
+
+def _chosen(
+    actor: Any, object_name: str, public_id: str, known: Iterable[Any], errors: list[str]
+) -> Any:
+    """The record with this id, from the suggestions already read or through its selector;
+    None for "create one" or when the actor may not see it (then a message in `errors`:
+    a refusal of the options, not a 404 of the page)."""
+    if public_id in NOT_A_RECORD:
+        return None
+    for record in known:
+        if record.public_id == public_id:
+            return record
+    try:
+        return record_get(actor, object_name, public_id)
+    except DomainError:
+        field_name = "owner_id" if object_name == "User" else f"{object_name.lower()}_id"
+        errors.append(f"{field_name}: no {object_name.lower()} you can see has this id")
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# The page: suggestions, choices and preview
+
+
+def _opportunity_candidates(actor: Any, account: Account | None) -> list[Opportunity]:
+    """The account's open opportunities the actor may see, by close date (one query)."""
+    if account is None:
+        return []
+    page = opportunity_page(
+        actor=actor,
+        filters={"account": account.pk, "is_closed": False},
+        order_by="close_date",
+        limit=SUGGESTIONS,
+    )
+    names = rows.attnames(Opportunity)
+    opportunities = [Opportunity.from_db(None, names, record) for record in page.records]
+    for opportunity in opportunities:
+        opportunity.stage_name = stage_name(opportunity.stage_id)  # cached: no query
+    return opportunities
+
+
+@dataclass
+class Choices:
+    """What the page offers and which of it is chosen."""
+
+    options: Options  # as shown: a suggestion of another account falls back to "new"
+    accounts: list[Account]
+    contacts: list[Contact]
+    opportunities: list[Opportunity]
+    account: Account | None
+    contact: Contact | None
+    opportunity: Opportunity | None
+    errors: list[str]
+
+    @property
+    def account_missing(self) -> bool:
+        """An existing account is wanted but the lookup names none yet."""
+        return self.options.account == OTHER and self.account is None
+
+
+def _within_account(
+    options: Options, contacts: list[Contact], opportunities: list[Opportunity]
+) -> Options:
+    """The options as the page shows them for the account chosen: a contact or
+    opportunity suggested for another account falls back to a new one."""
+    shown = replace(options)
+    if options.contact not in (NEW, OTHER) and options.contact not in {
+        contact.public_id for contact in contacts
+    }:
+        shown.contact = NEW
+    if options.opportunity not in (NEW, NO_OPPORTUNITY) and options.opportunity not in {
+        opportunity.public_id for opportunity in opportunities
+    }:
+        shown.opportunity = NEW
+    return shown
+
+
+def _choices(actor: Any, lead: Lead, options: Options) -> Choices:
+    """The suggestions and the chosen records: a fixed number of queries however many
+    accounts, contacts or opportunities match (each suggestion list is limited)."""
+    errors: list[str] = []
+    accounts = conversion_account_candidates(actor=actor, lead=lead, limit=SUGGESTIONS)
+    account_id = _existing(options.account, options.account_other)
+    account = _chosen(actor, "Account", account_id, accounts, errors)
+    contacts = conversion_contact_candidates(
+        actor=actor, account=account, lead=lead, limit=SUGGESTIONS
+    )
+    opportunities = _opportunity_candidates(actor, account)
+    shown = _within_account(options, contacts, opportunities)
+    shown.account_shown = account.public_id if account else ""
+    if account is None:
+        shown.contact = NEW  # a new account has no contacts yet
+    contact_id = _existing(shown.contact, shown.contact_other)
+    return Choices(
+        options=shown,
+        accounts=accounts,
+        contacts=contacts,
+        opportunities=opportunities,
+        account=account,
+        contact=_chosen(actor, "Contact", contact_id, contacts, errors),
+        opportunity=_chosen(actor, "Opportunity", shown.opportunity, opportunities, errors),
+        errors=errors,
+    )
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    """One record in the preview: created or existing, and the fields filled from the lead
+    as (label, value)."""
+
+    object_label: str
+    name: str
+    created: bool
+    filled: list[tuple[str, Any]]
+    detail: str = ""
+
+
+def _preview_line(record: PreviewRecord, detail: str = "") -> PreviewLine:
+    definition = get_object(record.object_name)
+    filled = []
+    for name, value in record.filled:
+        field_def = definition.field(name)
+        label = field_def.label if field_def else name
+        filled.append((label, "Yes" if value is True else value))
+    return PreviewLine(definition.label, record.name, record.created, filled, detail)
+
+
+def _new_opportunity_detail() -> str:
+    try:
+        return f"in stage {first_open_stage().name}"
+    except DomainError as error:  # no open stage configured: conversion will say so too
+        return error.message
+
+
+def _preview(lead: Lead, choices: Choices) -> list[PreviewLine] | None:
+    """The preview of the options shown; None while the existing account is not chosen."""
+    if choices.account_missing:
+        return None
+    options = choices.options
+    result = conversion_preview(
+        lead=lead,
+        account=choices.account,
+        contact=choices.contact,
+        opportunity=choices.opportunity,
+        create_opportunity=options.opportunity != NO_OPPORTUNITY,
+        opportunity_name=options.opportunity_name,
+        overwrite_lead_source=options.overwrite_lead_source,
+    )
+    lines = [_preview_line(result.account), _preview_line(result.contact)]
+    if result.opportunity is not None:
+        detail = _new_opportunity_detail() if result.opportunity.created else ""
+        lines.append(_preview_line(result.opportunity, detail))
+    return lines
+
+
+def _owner_name(lead: Lead) -> str:
+    names = owner_names([lead.owner_user_id], [lead.owner_queue_id])
+    if lead.owner_user_id:
+        return names.get(("User", lead.owner_user_id), "")
+    return names.get(("Queue", lead.owner_queue_id), "")
+
+
+def _lead_name(lead: Lead) -> str:
+    return " ".join(part for part in (lead.first_name, lead.last_name) if part)
+
+
+def _context(request: HttpRequest, lead: Lead, options: Options) -> dict[str, Any]:
+    """Everything the page and its parts show, in a fixed number of queries."""
+    choices = _choices(request.user, lead, options)
+    shown = choices.options
+    return {
+        "lead": lead,
+        "lead_name": _lead_name(lead),
+        "lead_status": lead_status_name(lead.status_id),
+        "lead_owner": _owner_name(lead),
+        "choices": choices,
+        "options": shown,
+        "account_objects": ["Account"],
+        "contact_objects": ["Contact"],
+        "converted_statuses": _converted_statuses(),
+        "owners": user_choices(),
+        "preview": _preview(lead, choices),
+        "account_other_text": choices.account.name
+        if shown.account == OTHER and choices.account
+        else "",
+        "contact_other_text": str(choices.contact)
+        if shown.contact == OTHER and choices.contact
+        else "",
+        "may_convert": can_edit(request.user, lead),
+        "name_length": lead_services.OPPORTUNITY_NAME_LENGTH,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Converting
+
+
+def _convert(actor: Any, lead: Lead, options: Options) -> None:
+    """Convert with the options as posted; the service decides (DomainError)."""
+    errors: list[str] = []
+    account_id = _existing(options.account, options.account_other)
+    contact_id = _existing(options.contact, options.contact_other)
+    account = _chosen(actor, "Account", account_id, (), errors)
+    contact = _chosen(actor, "Contact", contact_id, (), errors)
+    opportunity = _chosen(actor, "Opportunity", options.opportunity, (), errors)
+    owner = _chosen(actor, "User", options.owner, [actor], errors)
+    if options.account == OTHER and not options.account_other:
+        errors.append("account_id: choose the existing account, or create a new one")
+    if options.contact == OTHER and not options.contact_other:
+        errors.append("contact_id: choose the existing contact, or create a new one")
+    if errors:
+        raise DomainError(ErrorCode.INVALID_FIELD, "; ".join(errors))
+    lead_services.lead_convert(
+        actor=actor,
+        lead=lead,
+        converted_status=options.converted_status or None,
+        account=account,
+        contact=contact,
+        opportunity=opportunity,
+        create_opportunity=options.opportunity != NO_OPPORTUNITY,
+        opportunity_name=options.opportunity_name if options.opportunity == NEW else None,
+        owner=owner,
+        overwrite_lead_source=options.overwrite_lead_source,
+        idempotency_key=options.idempotency_key or None,
+    )
+
+
+def _converted_records(actor: Any, lead: Lead) -> list[dict[str, Any]]:
+    """The account, contact and opportunity the lead became: each with its record, or
+    None when there is none, it was deleted or the actor may not see it (<= 3 queries)."""
+    wanted = (
+        ("Account", "account_detail", lead.converted_account_id),
+        ("Contact", "contact_detail", lead.converted_contact_id),
+        ("Opportunity", "opportunity_detail", lead.converted_opportunity_id),
+    )
+    found = []
+    for object_name, url_name, primary_key in wanted:
+        record = None
+        if primary_key:
+            try:
+                record = record_get(actor, object_name, ids.encode(object_name, primary_key))
+            except DomainError:
+                record = None
+        found.append(
+            {
+                "object_name": object_name,
+                "url_name": url_name,
+                "record": record,
+                "set": bool(primary_key),
+            }
+        )
+    return found
+
+
+def _converted_page(
+    request: HttpRequest, lead: Lead, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    context = {
+        "lead": lead,
+        "lead_name": _lead_name(lead),
+        "converted": _converted_records(request.user, lead),
+        "error": error,
+    }
+    return render(request, "web/leads/convert_done.html", context, status=status)
+
+
+def _refused(
+    request: HttpRequest, lead: Lead, options: Options, error: DomainError
+) -> HttpResponse:
+    """The page again with the service's reason: 403 when the user may not change the
+    lead or a record it would fill, 400 otherwise. A lead converted meanwhile (another
+    tab, another user) shows what it became, with the reason."""
+    status = 403 if error.code == ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY else 400
+    current = lead_get(actor=request.user, lead_id=lead.public_id)
+    if current.is_converted:
+        return _converted_page(request, current, error=error.message, status=status)
+    context = _context(request, current, options)
+    context["error"] = error.message
+    return render(request, "web/leads/convert.html", context, status=status)
 
 
 @page_view
-def lead_convert(request: HttpRequest, **_ids: str) -> HttpResponse:
-    raise Http404("not built yet")
+def lead_convert(request: HttpRequest, lead_id: str) -> HttpResponse:
+    """The convert page of a lead the user may see (404 otherwise); see the module doc."""
+    lead = lead_get(actor=request.user, lead_id=lead_id)
+    if request.method == "POST":
+        options = _given_options(request.POST)
+        try:
+            # Also for a converted lead: a retry with the key that converted it gets its
+            # result back; any other key is refused by the service, with its reason.
+            _convert(request.user, lead, options)
+        except DomainError as error:
+            return _refused(request, lead, options, error)
+        return redirect("lead_convert", lead_id=lead.public_id)
+    if lead.is_converted and request.GET.get("part") == "update":
+        # Converted meanwhile (another tab, another user): say so in the preview.
+        context = {"lead": lead, "converted_meanwhile": True}
+        return render(request, "web/leads/_convert_update.html", context)
+    if lead.is_converted:
+        return _converted_page(request, lead)
+    if request.GET.get("part") == "update":
+        given = _given_options(request.GET)
+        context = _context(request, lead, given)
+        context["account_changed"] = given.account_shown != context["options"].account_shown
+        return render(request, "web/leads/_convert_update.html", context)
+    options = _default_options(lead, request.user)
+    return render(request, "web/leads/convert.html", _context(request, lead, options))
