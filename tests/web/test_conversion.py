@@ -224,6 +224,12 @@ def test_no_opportunity_and_an_unchosen_lookup_account_in_the_preview(client, re
     response = client.get(url(lead), {**form(rep, account="other"), "part": "update"})
     assert "Choose the existing account to convert into." in text(response)
 
+    account = AccountFactory(name="Acme", owner=rep)
+    response = client.get(
+        url(lead), {**form(rep, account=account.public_id, contact="other"), "part": "update"}
+    )
+    assert "Choose the existing contact to convert into." in text(response)
+
 
 # ---------------------------------------------------------------------------------------
 # Converting

@@ -154,9 +154,14 @@ class Choices:
     errors: list[str]
 
     @property
-    def account_missing(self) -> bool:
-        """An existing account is wanted but the lookup names none yet."""
-        return self.options.account == OTHER and self.account is None
+    def missing(self) -> str:
+        """ "account" or "contact" when an existing one is wanted but its lookup names none
+        (or none the actor may see) yet; "" otherwise."""
+        if self.options.account == OTHER and self.account is None:
+            return "account"
+        if self.options.contact == OTHER and self.contact is None:
+            return "contact"
+        return ""
 
 
 def _within_account(
@@ -234,8 +239,9 @@ def _new_opportunity_detail() -> str:
 
 
 def _preview(lead: Lead, choices: Choices) -> list[PreviewLine] | None:
-    """The preview of the options shown; None while the existing account is not chosen."""
-    if choices.account_missing:
+    """The preview of the options shown; None while an existing account or contact is
+    wanted but not chosen yet."""
+    if choices.missing:
         return None
     options = choices.options
     result = conversion_preview(
