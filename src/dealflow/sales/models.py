@@ -76,7 +76,10 @@ class Opportunity(PublicIdMixin, TimeStampedModel):
         related_name="opportunities",
     )
     close_date = models.DateField()
-    stage = models.ForeignKey(OpportunityStage, on_delete=models.PROTECT, related_name="+")
+    # No single-column index: opportunity_stage_close_idx starts with the stage.
+    stage = models.ForeignKey(
+        OpportunityStage, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     probability = models.PositiveSmallIntegerField()
     forecast_category = models.CharField(max_length=20, choices=ForecastCategory.choices)
@@ -102,8 +105,17 @@ class Opportunity(PublicIdMixin, TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["owner", "is_closed"], name="opportunity_owner_idx"),
-            models.Index(fields=["stage"], name="opportunity_stage_idx"),
-            models.Index(fields=["is_closed", "close_date"], name="opportunity_close_idx"),
+            # The board (bench/pages.py): a column's cards by close date, 50 at a time,
+            # read off the index instead of sorting every deal in the stage.
+            models.Index(fields=["stage", "close_date", "id"], name="opportunity_stage_close_idx"),
+            # Open deals, or deals closed in a date range, with what the board's column
+            # totals sum: on PostgreSQL the totals come from the index alone (an
+            # index-only scan), not from the table's rows. SQLite ignores `include`.
+            models.Index(
+                fields=["is_closed", "close_date"],
+                include=["stage", "probability", "amount"],
+                name="opportunity_close_totals_idx",
+            ),
             models.Index(fields=["name_key", "id"], name="opportunity_name_key_idx"),
         ]
 
