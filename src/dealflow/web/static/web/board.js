@@ -153,6 +153,11 @@
         group: "board",
         sort: false, // a column is ordered by close date, not by hand
         animation: 150,
+        // Pointer events rather than the browser's own drag and drop: the same on every
+        // browser, touch screens included, and the card follows the pointer.
+        forceFallback: true,
+        fallbackOnBody: true,
+        fallbackTolerance: 3,
         draggable: ".board-card",
         // Let the card's link, select and button work as usual.
         filter: "a, select, button, input, label",
