@@ -838,6 +838,9 @@ def test_edit_changes_the_stage_and_probability_follows_it(client, rep):
     form = client.get(f"/opportunities/{target.public_id}/edit/")
     values = dict(form.context["form"].values)
     assert values["stage_name"] == "Prospecting"
+    # A date input takes an ISO date, not the locale's "Dec. 1, 2026".
+    assert values["close_date"] == "2026-12-01"
+    assert b'type="date" id="id_close_date" name="close_date" value="2026-12-01"' in form.content
     posted = {name: ("" if value is None else value) for name, value in values.items()}
     posted["stage_name"] = "Proposal/Price Quote"
     posted["name"] = "Renamed"
