@@ -83,6 +83,12 @@
       showAlert(result.message || `The move was refused (${response.status}).`);
       return;
     }
+    if (!result.headers || !result.card) {
+      // Not the board's answer: most likely the session ended and this is the sign-in page.
+      putBack(move);
+      showAlert("The move was not saved: reload the page (you may need to sign in again).");
+      return;
+    }
     hideAlert();
     applyMove(result, move);
   }
