@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from dealflow.people.models import Role
@@ -35,6 +35,15 @@ CHROMIUM_ARGUMENTS = ["--no-sandbox", "--disable-gpu", "--disable-background-net
 expect.set_options(timeout=10_000)
 
 
+def pytest_configure(config):
+    # pytest-base-url (a dependency of pytest-playwright) defines its fixture the way
+    # pytest 9 deprecates; nothing of ours to change.
+    config.addinivalue_line(
+        "filterwarnings",
+        "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning",
+    )
+
+
 def pytest_collection_modifyitems(items):
     """Every browser test is transactional: the live server reads from its own thread."""
     marker = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -42,6 +51,37 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(marker)
+
+
+@pytest.fixture(scope="session")
+def _serialized_databases(django_db_setup) -> dict[str, str]:
+    """Each test database's contents as serialized when it was made (serialized_rollback)."""
+    from django.db import connections
+
+    return {
+        alias: connections[alias]._test_serialized_contents
+        for alias in connections
+        if hasattr(connections[alias], "_test_serialized_contents")
+    }
+
+
+@pytest.fixture(scope="session")
+def playwright(_serialized_databases: dict[str, str], playwright: Playwright):
+    """pytest-playwright's, and Django's connections made whole again once it runs.
+
+    Starting Playwright's sync API leaves this thread in another contextvars context,
+    and Django keeps its connections per context (asgiref.local.Local): from then on
+    the tests get new connection objects, without the serialized contents that
+    `serialized_rollback` restores after each flush. They get them back here; the
+    connections opened meanwhile are closed before Playwright stops (the original
+    context's come back then), so none is left open on the test database.
+    """
+    from django.db import connections
+
+    for alias, contents in _serialized_databases.items():
+        connections[alias]._test_serialized_contents = contents
+    yield playwright
+    connections.close_all()
 
 
 @pytest.fixture(scope="session")
