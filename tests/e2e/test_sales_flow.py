@@ -98,6 +98,7 @@ def test_a_rep_takes_a_lead_to_a_won_deal(page: Page, live_server, rep, screensh
     company = page.get_by_label("Company", exact=True)
     expect(company).to_have_attribute("aria-invalid", "true")
     expect(company).to_have_accessible_description(re.compile(r"\w"))
+    screenshot("lead-refused")
     assert Lead.objects.count() == 0
 
     company.fill("Globex Corporation")
