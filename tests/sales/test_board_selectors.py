@@ -16,6 +16,7 @@ from dealflow.sales.selectors import (
     board_columns,
     board_first_cards,
     board_stages,
+    closed_since,
     opportunity_contact_roles,
     opportunity_stage_history,
     stage_entered_at,
@@ -324,3 +325,44 @@ def test_contact_roles_primary_first_and_names_only_of_readable_contacts(actor):
     ]
     assert roles[0].contact_public_id == visible.public_id
     assert roles[1].contact_public_id == ""
+
+
+def test_closed_columns_count_and_show_the_last_90_days_unless_dates_are_filtered(
+    actor, freeze_clock
+):
+    freeze_clock(NOW)
+    won = stage("Closed Won")
+    closed = {
+        "stage": won,
+        "probability": 100,
+        "forecast_category": "Closed",
+        "is_closed": True,
+        "is_won": True,
+        "owner": actor,
+    }
+    OpportunityFactory(
+        name="Day 90", close_date=datetime.date(2026, 8, 29), amount=Decimal("1.00"), **closed
+    )
+    OpportunityFactory(
+        name="Day 91", close_date=datetime.date(2026, 8, 28), amount=Decimal("2.00"), **closed
+    )
+    OpportunityFactory(name="Old open", owner=actor, close_date=datetime.date(2020, 1, 1))
+
+    assert closed_since({}) == datetime.date(2026, 8, 29)
+    columns = board_columns(actor=actor, filters={})
+    assert (column_of(columns, "Closed Won").count, column_of(columns, "Prospecting").count) == (
+        1,
+        1,
+    )
+    assert column_of(columns, "Closed Won").closed_since == datetime.date(2026, 8, 29)
+    assert column_of(columns, "Prospecting").closed_since is None
+    assert [card.name for card in board_cards(actor=actor, stage=won, filters={}).cards] == [
+        "Day 90"
+    ]
+
+    dated = {"close_date_to": datetime.date(2026, 12, 31)}
+    assert closed_since(dated) is None
+    assert column_of(board_columns(actor=actor, filters=dated), "Closed Won").total == Decimal(
+        "3.00"
+    )
+    assert len(board_cards(actor=actor, stage=won, filters=dated).cards) == 2

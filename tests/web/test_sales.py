@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from dealflow.core.models import Access
 from dealflow.core.services import sharing_default_set
@@ -48,12 +49,17 @@ def stage(name):
     return OpportunityStage.objects.get(name=name)
 
 
+def soon():
+    """A close date the board's closed columns count whatever day the tests run."""
+    return timezone.localdate() + datetime.timedelta(days=30)
+
+
 def deal(owner, name="Deal", stage_name="Prospecting", amount="100.00", **values):
     return opportunity_create(
         actor=owner,
         data={
             "name": name,
-            "close_date": "2026-12-01",
+            "close_date": soon(),
             "stage": stage_name,
             "amount": amount,
             **values,
@@ -107,6 +113,9 @@ def test_board_shows_a_column_per_stage_with_exact_totals(client, rep):
         stage=stage("Closed Won"),
         probability=100,
         forecast_category="Closed",
+        is_closed=True,
+        is_won=True,
+        close_date=timezone.localdate(),
     )
 
     response = client.get("/pipeline/")
@@ -119,6 +128,43 @@ def test_board_shows_a_column_per_stage_with_exact_totals(client, rep):
     assert header(response, "Closed Lost") == ("0", "0.00", "0.00")
     column = response.context["columns"][0]["column"]
     assert (column.total, column.weighted) == (Decimal("10.26"), Decimal("7.63"))
+
+
+def test_closed_columns_show_recently_closed_deals_unless_a_close_date_range_is_set(client, rep):
+    today = timezone.localdate()
+    won = {
+        "stage": stage("Closed Won"),
+        "probability": 100,
+        "forecast_category": "Closed",
+        "is_closed": True,
+        "is_won": True,
+        "owner": rep,
+    }
+    OpportunityFactory(name="Won lately", amount=Decimal("10.00"), close_date=today, **won)
+    OpportunityFactory(
+        name="Won long ago",
+        amount=Decimal("5.00"),
+        close_date=today - datetime.timedelta(days=91),
+        **won,
+    )
+    OpportunityFactory(
+        name="Open and old", owner=rep, close_date=today - datetime.timedelta(days=400)
+    )
+
+    board = client.get("/pipeline/")
+
+    assert header(board, "Closed Won") == ("1", "10.00", "10.00")
+    assert header(board, "Prospecting")[0] == "1"
+    shown = [card.name for item in board.context["columns"] for card in item["cards"]]
+    assert sorted(shown) == ["Open and old", "Won lately"]
+    since = (today - datetime.timedelta(days=90)).isoformat()
+    assert f"Closed since {since}" in board.content.decode()
+    assert b"show the deals closed in the last 90 days" in board.content
+
+    ranged = client.get("/pipeline/", {"close_date_from": "2000-01-01"})
+
+    assert header(ranged, "Closed Won") == ("2", "15.00", "15.00")
+    assert b"Closed since" not in ranged.content
 
 
 def test_board_cards_show_name_account_amount_close_date_owner_and_days(client, rep):
@@ -573,7 +619,7 @@ def test_detail_shows_fields_grouped_and_the_stage_path(client, rep):
         "Lead Source": "Web",
         "Amount": "10.01",
         "Expected Revenue": "7.51",
-        "Close Date": "2026-12-01",
+        "Close Date": soon().isoformat(),
         "Next Step": "Send the quote",
         "Stage": "Prospecting",
         "Probability": "75%",
@@ -839,8 +885,9 @@ def test_edit_changes_the_stage_and_probability_follows_it(client, rep):
     values = dict(form.context["form"].values)
     assert values["stage_name"] == "Prospecting"
     # A date input takes an ISO date, not the locale's "Dec. 1, 2026".
-    assert values["close_date"] == "2026-12-01"
-    assert b'type="date" id="id_close_date" name="close_date" value="2026-12-01"' in form.content
+    assert values["close_date"] == soon().isoformat()
+    expected = f'type="date" id="id_close_date" name="close_date" value="{soon().isoformat()}"'
+    assert expected in form.content.decode()
     posted = {name: ("" if value is None else value) for name, value in values.items()}
     posted["stage_name"] = "Proposal/Price Quote"
     posted["name"] = "Renamed"

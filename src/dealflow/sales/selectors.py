@@ -154,6 +154,11 @@ BOARD_LIST = ListSpec(
     picklists=OPPORTUNITY_LIST.picklists,
 )
 BOARD_PAGE_SIZE = 50
+# Without a close-date filter the closed columns show the deals closed in the last 90
+# days: all-time won and lost deals (most of 300,000) are history, not pipeline, and
+# summing them would read most of the table (opportunity_close_totals_idx reads only
+# open deals and recently closed ones).
+CLOSED_WINDOW_DAYS = 90
 _CENT = Decimal("0.01")
 
 
@@ -169,6 +174,8 @@ class BoardColumn:
     count: int
     total: Decimal
     weighted: Decimal
+    # A closed column's first close date counted when no close-date filter is given.
+    closed_since: datetime.date | None = None
 
 
 @dataclass
@@ -224,22 +231,42 @@ def board_stages(stage_ids_in_use: Iterable[int] = ()) -> list[OpportunityStage]
     return sorted(shown, key=lambda stage: (group(stage), stage.sort_order, stage.name))
 
 
+def closed_since(filters: Mapping[str, Any]) -> datetime.date | None:
+    """The first close date the closed columns count: CLOSED_WINDOW_DAYS ago (in the
+    site's time zone), or None when the filters bound the close date themselves."""
+    if filters.get("close_date_from") or filters.get("close_date_to"):
+        return None
+    return timezone.localdate() - datetime.timedelta(days=CLOSED_WINDOW_DAYS)
+
+
 def board_columns(*, actor: Any, filters: Mapping[str, Any]) -> list[BoardColumn]:
     """One column per board stage (see board_stages) with the count, total amount and
     weighted amount of the deals the actor may see that meet `filters` (BOARD_LIST
     names; `stage` is ignored).
 
-    One grouped query, by stage and probability: amounts are summed exactly by the
+    Closed deals count only from `closed_since(filters)` on. One statement, grouped by
+    stage and probability (open deals, UNION ALL recently closed ones when the window
+    applies: each an index-only scan on PostgreSQL): amounts are summed exactly by the
     database (ExactSum) and weighted here, exactly, as Decimal. Multiplying in SQL would
     overflow SQLite's 64-bit integers (cents x percent) on large amounts.
     """
     conditions = _board_conditions({**filters, "stage": None})
     visible = readable(actor, Opportunity.objects.all()).filter(**conditions)
-    grouped = (
-        visible.order_by()
-        .values_list("stage_id", "probability")
-        .annotate(count=Count("pk"), total=ExactSum("amount"))
-    )
+    since = closed_since(filters)
+
+    def sums_of(deals: QuerySet[Opportunity]) -> QuerySet:
+        return (
+            deals.order_by()
+            .values_list("stage_id", "probability")
+            .annotate(count=Count("*"), total=ExactSum("amount"))
+        )
+
+    if since is None:
+        grouped = sums_of(visible)
+    else:
+        grouped = sums_of(visible.filter(is_closed=False)).union(
+            sums_of(visible.filter(is_closed=True, close_date__gte=since)), all=True
+        )
     exact = Context(prec=MAX_PREC)
     sums: dict[int, list[Any]] = {}  # stage id -> [count, total, amount x probability]
     for stage_id, probability, count, total in grouped:
@@ -258,6 +285,7 @@ def board_columns(*, actor: Any, filters: Mapping[str, Any]) -> list[BoardColumn
                 count=count,
                 total=total.quantize(_CENT, context=exact),
                 weighted=weighted or Decimal("0.00"),
+                closed_since=since if stage.is_closed else None,
             )
         )
     return columns
@@ -321,12 +349,19 @@ def _cards(actor: Any, records: Iterable[tuple[Any, ...]]) -> list[BoardCard]:
     return cards
 
 
-def _card_page(actor: Any, stage_id: int, filters: Mapping[str, Any], **options: Any) -> Page:
+def _card_page(
+    actor: Any, stage: OpportunityStage, filters: Mapping[str, Any], **options: Any
+) -> Page:
+    """A page of a column's deals; a closed column's from `closed_since` on."""
+    filters = {**filters, "stage": stage.pk}
+    since = closed_since(filters)
+    if stage.is_closed and since is not None:
+        filters["close_date_from"] = since
     return page_of(
         actor,
         Opportunity.objects.all(),
         BOARD_LIST,
-        filters={**filters, "stage": stage_id},
+        filters=filters,
         order_by="close_date",
         **options,
     )
@@ -344,7 +379,7 @@ def board_cards(
     by close date, `limit` at a time; `cursor` (from the previous CardPage) continues.
     Three queries for any page size. Raises INVALID_FIELD for a cursor made under other
     filters."""
-    page = _card_page(actor, stage.pk, filters, limit=limit, cursor=cursor)
+    page = _card_page(actor, stage, filters, limit=limit, cursor=cursor)
     return CardPage(cards=_cards(actor, page.records), next_cursor=page.next_cursor)
 
 
@@ -357,7 +392,7 @@ def board_first_cards(
 ) -> dict[int, CardPage]:
     """{stage id: its column's first CardPage} for the whole board: one query a column,
     then two for the cards of every column together."""
-    pages = {stage.pk: _card_page(actor, stage.pk, filters, limit=limit) for stage in stages_shown}
+    pages = {stage.pk: _card_page(actor, stage, filters, limit=limit) for stage in stages_shown}
     cards = _cards(actor, [record for page in pages.values() for record in page.records])
     by_stage: dict[int, list[BoardCard]] = {stage_id: [] for stage_id in pages}
     for card in cards:
