@@ -521,7 +521,7 @@ def test_list_shows_columns_and_filters_sorts_searches(client, rep):
         close_date=datetime.date(2026, 3, 1),
     )
 
-    response = client.get("/opportunities/")
+    response = client.get("/opportunities/", {"is_closed": "any"})
 
     assert response.status_code == 200
     content = response.content.decode()
@@ -542,11 +542,12 @@ def test_list_shows_columns_and_filters_sorts_searches(client, rep):
     def names(**query):
         return [row.name for row in client.get("/opportunities/", query).context["rows"]]
 
-    assert names(order_by="name") == ["Alpha deal", "Beta deal"]
-    assert names(order_by="-close_date") == ["Alpha deal", "Beta deal"]
-    assert names(stage="closed won") == ["Alpha deal"]
+    assert names() == ["Beta deal"]  # open deals unless asked
+    assert names(is_closed="true") == ["Alpha deal"]
+    assert names(order_by="name", is_closed="any") == ["Alpha deal", "Beta deal"]
+    assert names(order_by="-close_date", is_closed="any") == ["Alpha deal", "Beta deal"]
+    assert names(stage="closed won") == ["Alpha deal"]  # a stage says open or closed
     assert names(q="bet") == ["Beta deal"]
-    assert names(is_closed="false") == ["Beta deal"]
     bad = client.get("/opportunities/", {"order_by": "amount"})
     assert bad.status_code == 200 and bad.context["error"].startswith("order_by: 'amount'")
 
@@ -555,8 +556,9 @@ def test_list_pages_by_keyset(client, rep):
     for number in range(55):
         OpportunityFactory(owner=rep, name=f"Deal {number:02}")
 
-    first = client.get("/opportunities/", {"order_by": "name"})
+    first = client.get("/opportunities/", {"order_by": "name", "is_closed": "any"})
     assert len(first.context["rows"]) == 50
+    assert "is_closed=any" in first.context["next_url"]
     second = client.get("/opportunities/" + first.context["next_url"])
 
     assert [row.name for row in second.context["rows"]] == [f"Deal {n}" for n in range(50, 55)]

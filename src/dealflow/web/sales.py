@@ -425,8 +425,17 @@ def _sort_url(query: ListQuery, order: str) -> tuple[str, str]:
 
 @page_view
 def opportunity_list(request: HttpRequest) -> HttpResponse:
-    """Opportunities the user may see: filters, search, sort and keyset pages of 50."""
-    query = list_query(request, OPPORTUNITY_LIST, Opportunity)
+    """Opportunities the user may see: filters, search, sort and keyset pages of 50.
+
+    Open ones unless `is_closed` or a stage says otherwise ("any" for both): open deals
+    come off the (is_closed, close_date) index, while every deal by close date is a sort
+    of the whole table.
+    """
+    open_only = {} if request.GET.get("stage") else {"is_closed": "false"}
+    query = list_query(request, OPPORTUNITY_LIST, Opportunity, defaults=open_only)
+    if request.GET.get("is_closed") == "any":
+        query.filters.pop("is_closed", None)
+        query.errors.pop("is_closed", None)
     error = ""
     try:
         page = opportunity_page(
