@@ -779,6 +779,14 @@ def environment_lines(url: str, counts: dict[str, int]) -> list[str]:
     commit = subprocess.run(
         ["git", "log", "-1", "--format=%h %s"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    if changed:
+        commit += f" + {len(changed)} changed files in the working tree"
     return [
         f"command: {' '.join([Path(sys.executable).name, *sys.argv])}"
         f" (niceness {os.getpriority(os.PRIO_PROCESS, 0)})",
