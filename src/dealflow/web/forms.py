@@ -9,6 +9,7 @@ rule is repeated here: a Django form would be a second copy of the validation.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,6 +185,8 @@ def initial_values(record: Any, object_name: str, names: Iterable[str]) -> dict[
             value = getattr(value, "public_id", "") if value is not None else ""
         elif definition.picklist in TABLE_PICKLISTS:
             value = getattr(value, "name", "")
+        elif isinstance(value, datetime.date):
+            value = value.isoformat()  # what <input type=date> reads, whatever the locale
         values[definition.public_name] = value
     return values
 

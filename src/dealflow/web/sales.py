@@ -9,7 +9,6 @@ edit form and the API refuse the same moves with the same messages.
 from __future__ import annotations
 
 import contextlib
-import datetime
 from html import escape
 from typing import Any
 
@@ -541,11 +540,7 @@ def opportunity_edit(request: HttpRequest, opportunity_id: str) -> HttpResponse:
     only when changed here, so a new stage sets them as it does everywhere else."""
     opportunity = opportunity_get(actor=request.user, opportunity_id=opportunity_id)
     names = [name for _title, fields in LAYOUT for name in fields]
-    # A date input takes ISO dates; the template would print the locale's format.
-    initial = {
-        name: value.isoformat() if isinstance(value, datetime.date) else value
-        for name, value in initial_values(opportunity, "Opportunity", names).items()
-    }
+    initial = initial_values(opportunity, "Opportunity", names)
     context: dict[str, Any] = {"opportunity": opportunity}
     if request.method == "POST":
         values = posted_values(request.POST, "Opportunity", names)

@@ -12,4 +12,3 @@ register = template.Library()
 def task_type_choices() -> list[tuple[str, str]]:
     """[(value, label)] of the Task Type picklist, in its declared order."""
     return list(TaskType.choices)
-
