@@ -27,22 +27,6 @@ pytestmark = pytest.mark.django_db
 XSS = "<script>alert(1)</script>"
 
 
-@pytest.fixture
-def rep():
-    return UserFactory(first_name="Robin", last_name="Rep")
-
-
-@pytest.fixture
-def other_rep():
-    return UserFactory(first_name="Olive", last_name="Other")
-
-
-@pytest.fixture
-def signed_in(client, rep):
-    client.force_login(rep)
-    return client
-
-
 def text(response) -> str:
     return response.content.decode()
 

@@ -9,7 +9,6 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from dealflow.core.models import Access
 from dealflow.core.services import sharing_default_set
@@ -21,33 +20,11 @@ from tests.factories import (
     LeadFactory,
     OpportunityFactory,
     TaskFactory,
-    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
 
 XSS = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def rep():
-    return UserFactory(first_name="Robin", last_name="Rep")
-
-
-@pytest.fixture
-def other_rep():
-    return UserFactory()
-
-
-@pytest.fixture
-def signed_in(client, rep):
-    client.force_login(rep)
-    return client
-
-
-@pytest.fixture
-def today():
-    return timezone.localdate()
 
 
 def month_days(today: datetime.date) -> tuple[datetime.date, datetime.date]:
