@@ -69,6 +69,8 @@ def page_url(name: str, records: dict) -> str:
     """The page's address with its URL's ids taken from `records`."""
     pattern = next(pattern for pattern in page_urls.urlpatterns if pattern.name == name)
     wanted = pattern.pattern.converters.keys()
+    missing = [key for key in wanted if key not in records]
+    assert not missing, f"{name}: give the records fixture a record for {missing}"
     return reverse(name, kwargs={key: records[key] for key in wanted})
 
 
