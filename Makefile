@@ -83,7 +83,14 @@ mutation: install-dev
 		sys.exit(score < $(MUTATION_MIN))'
 
 bench: install-dev
-	@for script in bench/*.py; do [ -e "$$script" ] || continue; echo "--- $$script"; $(BIN)/python "$$script" || exit 1; done
+	@for script in bench/*.py; do [ -e "$$script" ] || continue; \
+		[ "$$script" = bench/screenshots.py ] && continue; \
+		echo "--- $$script"; $(BIN)/python "$$script" || exit 1; done
+
+# The pages' screenshots in docs/images/ (the demo data in a scratch folder, Chromium).
+.PHONY: screenshots
+screenshots: install-dev browser
+	$(BIN)/python bench/screenshots.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
