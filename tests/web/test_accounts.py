@@ -13,7 +13,7 @@ from dealflow.accounts.models import Account, Contact
 from dealflow.core.models import Access
 from dealflow.core.services import sharing_default_set
 from dealflow.sales.models import OpportunityContactRole
-from dealflow.web import accounts as account_pages
+from dealflow.web import record_pages
 from tests.factories import (
     AccountFactory,
     ContactFactory,
@@ -92,7 +92,7 @@ def test_account_list_searches_filters_and_sorts(signed_in, rep):
 
 
 def test_account_list_pages_by_keyset(signed_in, rep, monkeypatch):
-    monkeypatch.setattr(account_pages, "PAGE_SIZE", 2)
+    monkeypatch.setattr(record_pages, "PAGE_SIZE", 2)
     for name in ("Alpha", "Bravo", "Charlie"):
         AccountFactory(name=name, owner=rep)
 
@@ -115,7 +115,7 @@ def test_a_bad_filter_is_shown_next_to_it_and_not_applied(signed_in, rep):
 
 
 def test_a_cursor_from_another_order_shows_a_message_not_an_error(signed_in, rep, monkeypatch):
-    monkeypatch.setattr(account_pages, "PAGE_SIZE", 1)
+    monkeypatch.setattr(record_pages, "PAGE_SIZE", 1)
     AccountFactory(name="Alpha", owner=rep)
     AccountFactory(name="Bravo", owner=rep)
     first = text(signed_in.get("/accounts/"))

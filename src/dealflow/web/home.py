@@ -22,8 +22,8 @@ from dealflow.leads.selectors import lead_statuses, lead_visible
 from dealflow.sales.models import Opportunity
 from dealflow.sales.selectors import opportunity_page, opportunity_queryset, stage_name
 from dealflow.web import recent
-from dealflow.web.accounts import money
 from dealflow.web.pages import as_rows, page_view
+from dealflow.web.record_pages import money
 from dealflow.web.tasks import DETAIL_PAGES, my_tasks, record_links, task_rows
 
 SHOWN = 20  # rows of each home list; its count says how many there are in all

@@ -26,6 +26,17 @@ def record_get(actor: Any, object_name: str, public_id: str) -> Any:
     return getters[object_name]()
 
 
+def account_label(actor: Any, public_id: str) -> str:
+    """The name an account lookup shows for its value: blank when there is none, or when
+    the actor may not see that account."""
+    if not public_id:
+        return ""
+    try:
+        return account_get(actor=actor, account_id=public_id).name
+    except DomainError:
+        return ""
+
+
 def resolver(actor: Any):
     """record_get bound to the actor: what forms.posted_data takes."""
     return lambda object_name, public_id: record_get(actor, object_name, public_id)

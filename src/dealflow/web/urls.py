@@ -4,7 +4,17 @@ the record's public id: /leads/00Q000000000001AAA/."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dealflow.web import accounts, conversion, home, leads, sales, search, settings, tasks
+from dealflow.web import (
+    accounts,
+    contacts,
+    conversion,
+    home,
+    leads,
+    sales,
+    search,
+    settings,
+    tasks,
+)
 
 urlpatterns = [
     # Shell
@@ -64,11 +74,11 @@ urlpatterns = [
     path("accounts/<str:account_id>/", accounts.account_detail, name="account_detail"),
     path("accounts/<str:account_id>/edit/", accounts.account_edit, name="account_edit"),
     path("accounts/<str:account_id>/delete/", accounts.account_delete, name="account_delete"),
-    path("contacts/", accounts.contact_list, name="contact_list"),
-    path("contacts/new/", accounts.contact_new, name="contact_new"),
-    path("contacts/<str:contact_id>/", accounts.contact_detail, name="contact_detail"),
-    path("contacts/<str:contact_id>/edit/", accounts.contact_edit, name="contact_edit"),
-    path("contacts/<str:contact_id>/delete/", accounts.contact_delete, name="contact_delete"),
+    path("contacts/", contacts.contact_list, name="contact_list"),
+    path("contacts/new/", contacts.contact_new, name="contact_new"),
+    path("contacts/<str:contact_id>/", contacts.contact_detail, name="contact_detail"),
+    path("contacts/<str:contact_id>/edit/", contacts.contact_edit, name="contact_edit"),
+    path("contacts/<str:contact_id>/delete/", contacts.contact_delete, name="contact_delete"),
     # Tasks (added from any record's page)
     path("tasks/", tasks.task_list, name="task_list"),
     path("tasks/new/", tasks.task_new, name="task_new"),

@@ -1,0 +1,395 @@
+"""What the account and contact pages share: their list page (columns, filters, keyset
+pages), their detail page (fields by layout, related lists), and their create, edit and
+delete pages.
+
+Reads go through the selectors (`core.selectors.page_of` with the objects' ListSpecs), so a
+rep sees in a related list only the records they may see; writes go through the service a
+page passes in, whose refusals come back next to their fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from dealflow.core.access import can_edit
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.metadata import get_object
+from dealflow.core.selectors import ListSpec, Page, page_of
+from dealflow.leads.models import Lead
+from dealflow.leads.selectors import LEAD_LIST, lead_queryset, lead_status_name
+from dealflow.sales.selectors import stage_name
+from dealflow.web.forms import RecordForm, picklist_choices, posted_data, posted_values
+from dealflow.web.pages import ListQuery, as_rows
+from dealflow.web.records import account_label, resolver, user_choices
+
+PAGE_SIZE = 50
+RELATED_SHOWN = 10  # rows of each related list on a detail page; the count says the rest
+
+
+def person_name(record: Any) -> str:
+    """A contact's or lead's name as Salesforce shows it: first and last name."""
+    return " ".join(part for part in (record.first_name, record.last_name) if part)
+
+
+def money(amount: Decimal | None) -> str:
+    """An amount with thousands separators and two decimals; blank when there is none."""
+    return "" if amount is None else f"{amount:,.2f}"
+
+
+# ---------------------------------------------------------------------------------------
+# Lists
+
+
+# Columns a list hides below 992 px, so it stays readable at tablet width.
+WIDE_ONLY = "d-none d-lg-table-cell"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A list column: its heading, the order name it sorts by (None: not sortable) and
+    the classes of its cells (WIDE_ONLY for the less needed ones)."""
+
+    label: str
+    order: str | None = None
+    classes: str = ""
+
+
+@dataclass(frozen=True)
+class FilterInput:
+    """One input of a list's filter form, named as the ListSpec's filter."""
+
+    name: str
+    label: str
+    value: str
+    error: str = ""
+    choices: Sequence[tuple[str, str]] | None = None  # a select when given
+    input_type: str = "text"
+
+    @property
+    def input_id(self) -> str:
+        return f"filter_{self.name}"
+
+
+def _sort_headers(query: ListQuery, spec: ListSpec, columns: Sequence[Column]) -> list[dict]:
+    """Each column as components/_list_table.html takes it: the link that sorts by it
+    (ascending first, then descending) and, for the current order, its aria-sort value."""
+    current = query.order_by or spec.default_order
+    headers = []
+    for column in columns:
+        header: dict[str, Any] = {
+            "label": column.label,
+            "sort_url": "",
+            "sorted": "",
+            "classes": column.classes,
+        }
+        if column.order:
+            descending_now = current == f"-{column.order}"
+            ascending_now = current == column.order
+            target = f"-{column.order}" if ascending_now else column.order
+            header["sort_url"] = query.url(order_by=target)
+            if ascending_now or descending_now:
+                header["sorted"] = "descending" if descending_now else "ascending"
+        headers.append(header)
+    return headers
+
+
+def filter_inputs(
+    query: ListQuery, spec: ListSpec, object_name: str, names: Sequence[str]
+) -> list[FilterInput]:
+    """The filter form's inputs: the owner as a user select, picklists as selects,
+    date ranges as dates; each filled with what was typed and its error."""
+    object_def = get_object(object_name)
+    inputs = []
+    for name in names:
+        value = query.given.get(name, "")
+        error = query.errors.get(name, "")
+        if name == "owner":
+            inputs.append(FilterInput(name, "Owner", value, error, user_choices()))
+        elif name in spec.picklists:
+            definition = object_def.field(name)
+            assert definition is not None, f"{object_name} has no field {name}"
+            choices = picklist_choices(definition, value)
+            inputs.append(FilterInput(name, definition.label, value, error, choices))
+        elif name.startswith("created_"):
+            label = "Created from" if name.endswith("after") else "Created before"
+            inputs.append(FilterInput(name, label, value, error, input_type="date"))
+    return inputs
+
+
+def read_page(read: Callable[..., Page], request: HttpRequest, query: ListQuery) -> Page:
+    """One page of a list, or an empty one with the refusal as a message (a cursor from
+    another order, an unknown order_by)."""
+    try:
+        return read(
+            actor=request.user,
+            filters=query.filters,
+            search=query.search,
+            order_by=query.order_by,
+            cursor=query.cursor,
+            limit=PAGE_SIZE,
+        )
+    except DomainError as error:
+        if error.code != ErrorCode.INVALID_FIELD:
+            raise
+        messages.error(request, error.message)
+        query.order_by = query.cursor = None
+        return Page(records=[], next_cursor=None, total=None)
+
+
+def list_page(
+    request: HttpRequest,
+    *,
+    title: str,
+    query: ListQuery,
+    spec: ListSpec,
+    page: Page,
+    columns: Sequence[Column],
+    table_rows: list[list[tuple[str, str]]],
+    filters: list[FilterInput],
+    new_url: str,
+    new_label: str,
+) -> HttpResponse:
+    table = {
+        "caption": title,
+        "empty_text": f"No {title.lower()} match.",
+        "select_name": "",
+        "columns": _sort_headers(query, spec, columns),
+        "rows": [
+            {
+                "cells": [
+                    {"text": text, "url": url if text else "", "classes": column.classes}
+                    for (text, url), column in zip(cells, columns, strict=True)
+                ]
+            }
+            for cells in table_rows
+        ],
+    }
+    pager = {
+        "shown": len(table_rows),
+        "next_url": query.url(cursor=page.next_cursor) if page.next_cursor else "",
+        "first_url": query.url() if query.cursor else "",
+    }
+    context = {
+        "title": title,
+        "query": query,
+        "table": table,
+        "pager": pager,
+        "filters": filters,
+        "mine_url": query.url(owner=request.user.public_id),
+        "clear_url": request.path,
+        "new_url": new_url,
+        "new_label": new_label,
+    }
+    return render(request, "web/accounts/list.html", context)
+
+
+def visible_rows(
+    actor: Any, queryset: models.QuerySet, spec: ListSpec, primary_keys: Iterable[int | None]
+) -> dict[int, SimpleNamespace]:
+    """{primary key: row} of the records with these keys the actor may see: one query
+    through `page_of`, so the access rules are the lists' own."""
+    wanted = sorted({pk for pk in primary_keys if pk})
+    if not wanted:
+        return {}
+    page = page_of(actor, queryset.filter(pk__in=wanted), spec, filters={}, limit=len(wanted))
+    return {row.id: row for row in as_rows(page, queryset.model)}
+
+
+# ---------------------------------------------------------------------------------------
+# Details
+
+
+@dataclass
+class Shown:
+    """One field on a detail page: its label, its text and, for a reference, a link."""
+
+    label: str
+    text: str
+    url: str = ""
+
+
+def _field_text(definition: Any, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if definition.type == "boolean":
+        return "Yes" if value else "No"
+    if definition.type == "currency":
+        return money(value)
+    return str(value)
+
+
+def shown_sections(
+    record: Any,
+    layout: Sequence[tuple[str, Sequence[str]]],
+    references: dict[str, Shown],
+) -> list[tuple[str, list[Shown]]]:
+    """The detail page's sections as the form's layout groups them; `references` gives
+    the text and link of each reference field (owner, account)."""
+    object_def = get_object(record.object_name)
+    sections = []
+    for title, names in layout:
+        shown = []
+        for name in names:
+            definition = object_def.field(name)
+            assert definition is not None
+            if name in references:
+                shown.append(references[name])
+            else:
+                shown.append(
+                    Shown(definition.label, _field_text(definition, getattr(record, name)))
+                )
+        sections.append((title, shown))
+    return sections
+
+
+@dataclass
+class Related:
+    """A related list on a detail page: its first rows and how many there are in all."""
+
+    title: str
+    headers: Sequence[str]
+    rows: list[list[tuple[str, str]]]
+    total: int
+    new_url: str = ""
+    new_label: str = ""
+    all_url: str = ""  # the full list, filtered to this record
+
+    @property
+    def more(self) -> int:
+        return max(0, self.total - len(self.rows))
+
+
+def related_page(actor: Any, queryset: models.QuerySet, spec: ListSpec, **options: Any) -> Page:
+    """The first rows of a related list and its total (two queries), readable rows only."""
+    return page_of(
+        actor, queryset, spec, filters={}, limit=RELATED_SHOWN, include_total=True, **options
+    )
+
+
+def opportunity_rows(
+    opportunities: list[SimpleNamespace], owners: dict, roles: dict[int, str] | None = None
+) -> list[list[tuple[str, str]]]:
+    table_rows = []
+    for opportunity in opportunities:
+        row = [
+            (opportunity.name, reverse("opportunity_detail", args=[opportunity.public_id])),
+            (stage_name(opportunity.stage_id), ""),
+            (money(opportunity.amount), ""),
+            (opportunity.close_date.isoformat(), ""),
+        ]
+        if roles is not None:
+            row.append((roles.get(opportunity.id, ""), ""))
+        row.append((owners.get(("User", opportunity.owner_id), ""), ""))
+        table_rows.append(row)
+    return table_rows
+
+
+def converted_leads(actor: Any, **condition: Any) -> tuple[Page, list[SimpleNamespace]]:
+    """Leads converted into this account or contact that the actor may see."""
+    page = related_page(actor, lead_queryset().filter(is_converted=True, **condition), LEAD_LIST)
+    return page, as_rows(page, Lead)
+
+
+def lead_rows(leads: list[SimpleNamespace]) -> list[list[tuple[str, str]]]:
+    return [
+        [
+            (person_name(lead), reverse("lead_detail", args=[lead.public_id])),
+            (lead.company, ""),
+            (lead_status_name(lead.status_id), ""),
+            (lead.converted_date.isoformat() if lead.converted_date else "", ""),
+        ]
+        for lead in leads
+    ]
+
+
+LEAD_HEADERS = ["Name", "Company", "Lead Status", "Converted Date"]
+OPPORTUNITY_HEADERS = ["Opportunity Name", "Stage", "Amount", "Close Date", "Owner"]
+
+
+# ---------------------------------------------------------------------------------------
+# Create, edit, delete
+
+
+def form_page(
+    request: HttpRequest,
+    *,
+    object_name: str,
+    layout: Sequence[tuple[str, Sequence[str]]],
+    record: Any,
+    save: Callable[[dict[str, Any]], Any],
+    initial: dict[str, Any],
+    heading: str,
+    cancel_url: str,
+) -> HttpResponse:
+    """A create or edit page: GET shows the form; POST saves through `save` and opens the
+    record, or shows the service's refusal next to its fields (400, nothing saved)."""
+    form = RecordForm(object_name, layout, choices={"owner": user_choices()})
+    names = form.field_names()
+    status = 200
+    if request.method == "POST":
+        try:
+            saved = save(posted_data(request.POST, object_name, names, resolver(request.user)))
+        except DomainError as error:
+            if error.code == ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY:
+                raise
+            form.values = posted_values(request.POST, object_name, names)
+            form.fail(error)
+            status = 400
+        else:
+            detail = "account_detail" if object_name == "Account" else "contact_detail"
+            return redirect(detail, saved.public_id)
+    else:
+        form.values = initial
+    account_id = form.values.get("account_id", "")
+    if object_name == "Contact" and account_id:
+        form.reference_labels = {"account": account_label(request.user, str(account_id))}
+    context = {
+        "form": form,
+        "heading": heading,
+        "record": record,
+        "cancel_url": cancel_url,
+        "submit_label": "Save",
+    }
+    return render(request, "web/accounts/form.html", context, status=status)
+
+
+def require_edit_page(actor: Any, record: Any) -> None:
+    """An edit or delete page of a record the user may see but not change is refused."""
+    if not can_edit(actor, record):
+        raise PermissionDenied("you may not change this record")
+
+
+def delete_page(
+    request: HttpRequest,
+    *,
+    record: Any,
+    name: str,
+    consequence: str,
+    delete: Callable[[], None],
+    list_url: str,
+    detail_url: str,
+) -> HttpResponse:
+    """GET asks to confirm; POST deletes through the service and returns to the list."""
+    require_edit_page(request.user, record)
+    if request.method == "POST":
+        delete()
+        messages.success(request, f"{record.object_name} “{name}” was deleted.")
+        return redirect(list_url)
+    context = {
+        "record": record,
+        "name": name,
+        "consequence": consequence,
+        "cancel_url": detail_url,
+    }
+    return render(request, "web/accounts/delete.html", context)
