@@ -68,7 +68,7 @@ from dealflow.web.forms import (
 )
 from dealflow.web.pages import ListQuery, as_rows, list_query, owner_names, page_view, safe_next
 from dealflow.web.recent import remember
-from dealflow.web.records import record_get, resolver, user_choices
+from dealflow.web.records import account_label, record_get, resolver, user_choices
 from dealflow.web.timeline import record_timeline
 
 # The fields of the opportunity form and detail page, grouped as Salesforce groups them.
@@ -491,16 +491,6 @@ def _form(values: dict[str, Any], labels: dict[str, str] | None = None) -> Recor
     )
 
 
-def _account_label(request: HttpRequest, public_id: str) -> str:
-    """The name of the account a form refers to, when the user may see it."""
-    if not public_id:
-        return ""
-    try:
-        return record_get(request.user, "Account", public_id).name
-    except DomainError:
-        return ""
-
-
 def _without_blanks(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """Leave out blank fields a service fills in itself (owner, probability, category)."""
     return {name: value for name, value in data.items() if name not in names or value}
@@ -513,7 +503,7 @@ def opportunity_new(request: HttpRequest) -> HttpResponse:
     names = [name for _title, fields in LAYOUT for name in fields]
     if request.method == "POST":
         values = posted_values(request.POST, "Opportunity", names)
-        form = _form(values, {"account": _account_label(request, values.get("account_id", ""))})
+        form = _form(values, {"account": account_label(request.user, values.get("account_id", ""))})
         try:
             data = posted_data(request.POST, "Opportunity", names, resolver(request.user))
             data = _without_blanks(data, ("owner", "probability", "forecast_category"))
@@ -527,9 +517,9 @@ def opportunity_new(request: HttpRequest) -> HttpResponse:
     values = {
         "stage_name": first_open_stage().name,
         "owner_id": request.user.public_id,
-        "account_id": account if _account_label(request, account) else "",
+        "account_id": account if account_label(request.user, account) else "",
     }
-    form = _form(values, {"account": _account_label(request, account)})
+    form = _form(values, {"account": account_label(request.user, account)})
     return render(request, "web/sales/form.html", {"form": form})
 
 
@@ -544,7 +534,7 @@ def opportunity_edit(request: HttpRequest, opportunity_id: str) -> HttpResponse:
     context: dict[str, Any] = {"opportunity": opportunity}
     if request.method == "POST":
         values = posted_values(request.POST, "Opportunity", names)
-        form = _form(values, {"account": _account_label(request, values.get("account_id", ""))})
+        form = _form(values, {"account": account_label(request.user, values.get("account_id", ""))})
         try:
             data = posted_data(request.POST, "Opportunity", names, resolver(request.user))
             for name, public_name in (
@@ -559,8 +549,7 @@ def opportunity_edit(request: HttpRequest, opportunity_id: str) -> HttpResponse:
             return render(request, "web/sales/form.html", {**context, "form": form}, status=400)
         messages.success(request, f"Opportunity {opportunity.name} was saved.")
         return redirect("opportunity_detail", opportunity.public_id)
-    account_label = _account_label(request, initial.get("account_id", ""))
-    form = _form(initial, {"account": account_label})
+    form = _form(initial, {"account": account_label(request.user, initial.get("account_id", ""))})
     return render(request, "web/sales/form.html", {**context, "form": form})
 
 
