@@ -33,7 +33,14 @@ from dealflow.web.forms import (
     posted_data,
     posted_values,
 )
-from dealflow.web.pages import as_rows, list_query, owner_names, page_view, safe_next
+from dealflow.web.pages import (
+    FilterInput,
+    as_rows,
+    list_query,
+    owner_names,
+    page_view,
+    safe_next,
+)
 from dealflow.web.recent import remember
 from dealflow.web.records import owner_choices, record_get, resolver
 from dealflow.web.timeline import record_timeline
@@ -286,22 +293,6 @@ def _table_rows(records: list[Any]) -> list[TableRow]:
     return table_rows
 
 
-@dataclass
-class FilterField:
-    """One input of the filter form."""
-
-    name: str
-    label: str
-    value: str = ""
-    error: str = ""
-    choices: Sequence[tuple[str, str]] = ()
-    input_type: str = "select"
-
-    @property
-    def input_id(self) -> str:
-        return f"filter_{self.name}"
-
-
 def _with_current(choices: Sequence[tuple[str, str]], value: str) -> list[tuple[str, str]]:
     """The choices plus the value given when none has it (a link's `status=working -
     contacted`): the filter stays shown as applied instead of reading "Any"."""
@@ -310,58 +301,35 @@ def _with_current(choices: Sequence[tuple[str, str]], value: str) -> list[tuple[
     return list(choices)
 
 
-def _filter_fields(query: Any, owners: Sequence[tuple[str, str]]) -> list[FilterField]:
+def _filter_fields(query: Any, owners: Sequence[tuple[str, str]]) -> list[FilterInput]:
+    """The filter form's inputs, each filled with what was typed and its error; the owner
+    select offers users and queues (LEAD_LIST's `owner` or `owner_queue`)."""
     lead = get_object("Lead")
     given, errors = query.given, query.errors
-    statuses = [(status.name, status.name) for status in lead_statuses.get() if status.is_active]
+
+    def shown(name: str, label: str, **options: Any) -> FilterInput:
+        return FilterInput(name, label, given.get(name, ""), errors.get(name, ""), **options)
 
     def picklist(name: str) -> list[tuple[str, str]]:
         return picklist_choices(lead.field(name), given.get(name, ""))  # type: ignore[arg-type]
 
+    statuses = [(status.name, status.name) for status in lead_statuses.get() if status.is_active]
     owner_value = given.get("owner") or given.get("owner_queue") or ""
     owner_error = errors.get("owner") or errors.get("owner_queue") or ""
-    statuses = _with_current(statuses, given.get("status", ""))
-    owners = _with_current(owners, owner_value)
     return [
-        FilterField(
-            "status", "Status", given.get("status", ""), errors.get("status", ""), statuses
+        shown("status", "Status", choices=_with_current(statuses, given.get("status", ""))),
+        shown("lead_source", "Lead Source", choices=picklist("lead_source")),
+        FilterInput(
+            "owner_id",
+            "Owner or queue",
+            owner_value,
+            owner_error,
+            _with_current(owners, owner_value),
         ),
-        FilterField(
-            "lead_source",
-            "Lead Source",
-            given.get("lead_source", ""),
-            errors.get("lead_source", ""),
-            picklist("lead_source"),
-        ),
-        FilterField("owner_id", "Owner or queue", owner_value, owner_error, owners),
-        FilterField(
-            "rating",
-            "Rating",
-            given.get("rating", ""),
-            errors.get("rating", ""),
-            picklist("rating"),
-        ),
-        FilterField(
-            "industry",
-            "Industry",
-            given.get("industry", ""),
-            errors.get("industry", ""),
-            picklist("industry"),
-        ),
-        FilterField(
-            "created_after",
-            "Created from",
-            given.get("created_after", ""),
-            errors.get("created_after", ""),
-            input_type="date",
-        ),
-        FilterField(
-            "created_before",
-            "Created before",
-            given.get("created_before", ""),
-            errors.get("created_before", ""),
-            input_type="date",
-        ),
+        shown("rating", "Rating", choices=picklist("rating")),
+        shown("industry", "Industry", choices=picklist("industry")),
+        shown("created_after", "Created from", input_type="date"),
+        shown("created_before", "Created before", input_type="date"),
     ]
 
 

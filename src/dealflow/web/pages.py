@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -134,6 +134,23 @@ class ListQuery:
                 parameters[name] = value
         parameters.update(changes)
         return "?" + urlencode({name: value for name, value in parameters.items() if value})
+
+
+@dataclass(frozen=True)
+class FilterInput:
+    """One input of a list's filter form (web/components/_filter_input.html), named as the
+    ListSpec's filter: a select when it has `choices`, else an input of `input_type`."""
+
+    name: str
+    label: str
+    value: str = ""
+    error: str = ""
+    choices: Sequence[tuple[str, str]] | None = None
+    input_type: str = "text"
+
+    @property
+    def input_id(self) -> str:
+        return f"filter_{self.name}"
 
 
 def _typed(model: type[models.Model], lookup: str, text: str) -> Any:

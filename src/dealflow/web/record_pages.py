@@ -30,7 +30,7 @@ from dealflow.leads.models import Lead
 from dealflow.leads.selectors import LEAD_LIST, lead_queryset, lead_status_name
 from dealflow.sales.selectors import stage_name
 from dealflow.web.forms import RecordForm, picklist_choices, posted_data, posted_values
-from dealflow.web.pages import ListQuery, as_rows
+from dealflow.web.pages import FilterInput, ListQuery, as_rows
 from dealflow.web.records import account_label, resolver, user_choices
 
 PAGE_SIZE = 50
@@ -63,22 +63,6 @@ class Column:
     label: str
     order: str | None = None
     classes: str = ""
-
-
-@dataclass(frozen=True)
-class FilterInput:
-    """One input of a list's filter form, named as the ListSpec's filter."""
-
-    name: str
-    label: str
-    value: str
-    error: str = ""
-    choices: Sequence[tuple[str, str]] | None = None  # a select when given
-    input_type: str = "text"
-
-    @property
-    def input_id(self) -> str:
-        return f"filter_{self.name}"
 
 
 def _sort_headers(query: ListQuery, spec: ListSpec, columns: Sequence[Column]) -> list[dict]:
