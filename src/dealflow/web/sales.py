@@ -16,8 +16,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template, render_to_string
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
@@ -121,15 +120,6 @@ def _stage_of(opportunity: Opportunity) -> OpportunityStage:
     stage = stages.find(lambda stage: stage.pk == opportunity.stage_id)
     assert stage is not None
     return stage
-
-
-def _task_form_ready() -> bool:
-    """Whether the shared add-task component exists (web/tasks.py provides it)."""
-    try:
-        get_template("web/components/_task_form.html")
-    except TemplateDoesNotExist:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------
@@ -666,7 +656,6 @@ def _detail(
         "contact_roles": opportunity_contact_roles(actor=request.user, opportunity=opportunity),
         "role_form": role_form or _role_form(),
         "timeline": record_timeline(request.user, opportunity),
-        "task_form_ready": _task_form_ready(),
         "detail_url": reverse("opportunity_detail", args=[opportunity.public_id]),
     }
     return render(request, "web/sales/detail.html", context, status=status)
