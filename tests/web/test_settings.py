@@ -1,5 +1,6 @@
-"""The Settings pages (web/settings.py): admins only; every write through a service; a
-refusal is a 400 page with the message beside its input and changes nothing."""
+"""The Settings pages (web/settings.py, web/settings_people.py): admins only; every write
+through a service; a refusal is a 400 page with the message beside its input and changes
+nothing."""
 
 from __future__ import annotations
 

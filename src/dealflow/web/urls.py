@@ -13,6 +13,7 @@ from dealflow.web import (
     sales,
     search,
     settings,
+    settings_people,
     tasks,
 )
 
@@ -88,10 +89,10 @@ urlpatterns = [
     path("settings/lead-statuses/", settings.lead_statuses, name="settings_lead_statuses"),
     path("settings/stages/", settings.stages, name="settings_stages"),
     path("settings/picklists/", settings.picklists, name="settings_picklists"),
-    path("settings/users/", settings.users, name="settings_users"),
-    path("settings/users/<str:user_id>/", settings.user_edit, name="settings_user_edit"),
-    path("settings/teams/", settings.teams, name="settings_teams"),
-    path("settings/queues/", settings.queues, name="settings_queues"),
+    path("settings/users/", settings_people.users, name="settings_users"),
+    path("settings/users/<str:user_id>/", settings_people.user_edit, name="settings_user_edit"),
+    path("settings/teams/", settings_people.teams, name="settings_teams"),
+    path("settings/queues/", settings_people.queues, name="settings_queues"),
     path("settings/sharing/", settings.sharing, name="settings_sharing"),
-    path("settings/tokens/", settings.tokens, name="settings_tokens"),
+    path("settings/tokens/", settings_people.tokens, name="settings_tokens"),
 ]

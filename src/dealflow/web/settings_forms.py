@@ -1,0 +1,199 @@
+"""What every Settings page shares: its frame (the sub-navigation, a title, 400 when a
+form was refused) and its forms: the posted text read as a service's types, within the
+input bounds the API's schemas set (api/people.py), and a service's refusal shown next to
+the input it names. No rule lives here: the services decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.validation import MAX_INTEGER, check_storable_text
+
+# (label, URL name, what the page is for): the sub-navigation and the index.
+SECTIONS = (
+    ("Lead statuses", "settings_lead_statuses", "The values of a lead's Status, in order."),
+    ("Stages", "settings_stages", "Opportunity stages: probability and forecast category."),
+    ("Picklists", "settings_picklists", "Lead Source, Rating, Industry and the other picklists."),
+    ("Users", "settings_users", "Add users, set roles, teams and passwords, deactivate."),
+    ("Teams", "settings_teams", "Sales teams; a manager sees the records of their team."),
+    ("Queues", "settings_queues", "Shared owners of leads and their members."),
+    ("Sharing", "settings_sharing", "Who may see and change everybody's records."),
+    ("API tokens", "settings_tokens", "Bearer tokens for the API: create and revoke."),
+)
+# Input bounds of text the services store without checking its length: the model's columns
+# (and the API's schemas, api/people.py).
+TEXT_LENGTHS = {
+    "name": 80,
+    "value": 255,
+    "username": 150,
+    "first_name": 150,
+    "last_name": 150,
+    "email": 254,
+}
+# An order's range, as the API takes it.
+MAX_SORT_ORDER = 100_000
+
+
+@dataclass
+class Input:
+    """One input as a template shows it."""
+
+    name: str
+    id: str
+    value: Any
+    error: str
+
+
+class SettingsForm:
+    """The values and refusal messages of one form of a settings page.
+
+    Templates read an input as `form.<name>` (an Input: id, value, error); `prefix` keeps
+    the ids of two forms on one page apart. No rule lives here: `fail` places a service's
+    DomainError next to the inputs it names, or above the form.
+    """
+
+    def __init__(
+        self, prefix: str, names: Iterable[str], values: Mapping[str, Any] | None = None
+    ) -> None:
+        self.prefix = prefix
+        self.names = tuple(names)
+        self.values = dict(values or {})
+        self.errors: dict[str, str] = {}
+        self.message = ""
+
+    def __getitem__(self, name: str) -> Input:
+        # A KeyError lets templates fall back to attributes (form.message).
+        if name not in self.names:
+            raise KeyError(name)
+        value = self.values.get(name, "")
+        return Input(
+            name, f"{self.prefix}-{name}", "" if value is None else value, self.errors.get(name, "")
+        )
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors or self.message)
+
+    def fail(self, error: DomainError) -> None:
+        """Show a refusal next to each input it names, or above the form."""
+        named = [name for name in error.fields if name in self.names]
+        for name in named:
+            self.errors[name] = error.message
+        if not named:
+            self.message = error.message
+
+
+def posted(post: QueryDict, names: Iterable[str], checkboxes: Iterable[str] = ()) -> dict:
+    """The posted text of a form, to show it again after a refusal (passwords never)."""
+    boxes = set(checkboxes)
+    return {
+        name: post.get(name) == "on" if name in boxes else post.get(name, "")
+        for name in names
+        if "password" not in name
+    }
+
+
+def posted_text(post: QueryDict, name: str) -> str:
+    """A posted text, trimmed; refused if no database can store it or it is too long."""
+    text = check_storable_text(name, post.get(name, "")).strip()
+    length = TEXT_LENGTHS.get(name)
+    if length is not None and len(text) > length:
+        raise DomainError(ErrorCode.STRING_TOO_LONG, f"{name}: at most {length} characters", [name])
+    return text
+
+
+def posted_integer(
+    post: QueryDict, name: str, *, low: int = -MAX_INTEGER, high: int = MAX_INTEGER
+) -> int | None:
+    """A posted whole number, None when blank; refused outside [low, high]."""
+    text = post.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise DomainError(
+            ErrorCode.INVALID_TYPE, f"{name}: a whole number from {low} to {high}", [name]
+        )
+    return number
+
+
+def posted_sort_order(post: QueryDict) -> int | None:
+    """A posted order from 0 to MAX_SORT_ORDER, None when blank."""
+    return posted_integer(post, "sort_order", low=0, high=MAX_SORT_ORDER)
+
+
+def checked(post: QueryDict, name: str) -> bool:
+    """A check box: browsers post only checked ones."""
+    return post.get(name) == "on"
+
+
+def refuse_existing(exists: bool, field: str, what: str, name: str) -> None:
+    """Adding must not change an existing row: the services find a row by its name and
+    would change it, so the add form refuses a name that is taken."""
+    if exists:
+        raise DomainError(
+            ErrorCode.DUPLICATE_VALUE,
+            f"{field}: {what} {name!r} exists; change it from the list",
+            [field],
+        )
+
+
+def _primary_key(text: str | None) -> int | None:
+    """A row number from a query string or form (configuration rows have no public id)."""
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise Http404("no such row") from None
+
+
+def row_named(queryset: QuerySet, text: str | None) -> Any:
+    """The row of `queryset` the text names (None for none); 404 for one that is not there."""
+    primary_key = _primary_key(text)
+    if primary_key is None:
+        return None
+    row = queryset.filter(pk=primary_key).first()
+    if row is None:
+        raise Http404("no such row")
+    return row
+
+
+def settings_page(
+    request: HttpRequest,
+    template: str,
+    current: str,
+    context: dict[str, Any],
+    *,
+    refused: bool = False,
+) -> HttpResponse:
+    """A settings page in its frame (titled by its section unless `context` has a
+    title); 400 when a form was refused."""
+    title = next((label for label, name, _text in SECTIONS if name == current), "Settings")
+    context = {"sections": SECTIONS, "current": current, "title": title, **context}
+    return render(request, template, context, status=400 if refused else 200)
+
+
+def saved(request: HttpRequest, text: str, url: str) -> HttpResponse:
+    """Post/redirect/get: the success message, then back to `url`."""
+    messages.success(request, text)
+    return redirect(url)
+
+
+def setting_values(row: Any, names: Iterable[str]) -> dict[str, Any]:
+    """A configuration row's values for its edit form; a new row is active."""
+    if row is None:
+        return {"is_active": True}
+    return {name: getattr(row, name) for name in names}
