@@ -749,7 +749,10 @@ def test_detail_query_count_does_not_grow_with_history_and_contact_roles(client,
         return len(queries)
 
     few = queries_for(5)
-    assert queries_for(45) == few
+    # The timeline names the records its changes point at, one query per kind of record
+    # (web/timeline.py): the 5-event window holds the creation event, which names the
+    # owner (a User); the newest 50 of the 90 events do not. Rows add no query.
+    assert queries_for(45) == few - 1
 
 
 def test_detail_links_to_add_a_task_about_the_deal(client, rep):

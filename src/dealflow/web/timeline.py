@@ -4,14 +4,22 @@ from what to what, when), newest first. Every detail page shows it."""
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
 
-from dealflow.core.metadata import registry
+from dealflow.accounts.models import Account, Contact
+from dealflow.core import ids
+from dealflow.core.access import readable
+from dealflow.core.metadata import FieldDef, registry
 from dealflow.core.selectors import audit_event_list, page_of
-from dealflow.sales.models import Task
+from dealflow.leads.models import Lead
+from dealflow.people.models import Queue, User
+from dealflow.sales.models import Opportunity, Task
 from dealflow.sales.selectors import TASK_LIST
 
 # The task foreign key of each object a task can belong to.
@@ -21,13 +29,31 @@ TASK_TARGETS = {
     "Account": "account",
     "Opportunity": "opportunity",
 }
+# Records a change can point at: their model and detail page (None: no page of their own).
+REFERENCED = {
+    "Lead": (Lead, "lead_detail"),
+    "Account": (Account, "account_detail"),
+    "Contact": (Contact, "contact_detail"),
+    "Opportunity": (Opportunity, "opportunity_detail"),
+    "User": (User, None),
+    "Queue": (Queue, None),
+}
+HIDDEN_RECORD = "(a record you cannot see)"
+
+
+@dataclass
+class Value:
+    """A changed field's value as shown: text, and a link when it names a record."""
+
+    text: str
+    url: str = ""
 
 
 @dataclass
 class Change:
     label: str
-    before: Any
-    after: Any
+    before: Value
+    after: Value
 
 
 @dataclass
@@ -42,19 +68,72 @@ class Entry:
     task: Any = None
 
 
-def _label(object_name: str, name: str) -> str:
+def _field(object_name: str, name: str) -> FieldDef | None:
     object_def = registry().get(object_name)
-    definition = object_def.field(name) if object_def else None
-    return definition.label if definition else name.replace("_", " ").capitalize()
+    return object_def.field(name) if object_def else None
 
 
-def _event_entry(event: Any) -> Entry:
+def _reference(value: Any) -> tuple[str, int] | None:
+    """(object name, primary key) when a stored value is a record's public id."""
+    if not isinstance(value, str) or len(value) != 18:
+        return None
+    try:
+        object_name, primary_key = ids.decode(value)
+    except ids.InvalidIdError:
+        return None
+    return (object_name, primary_key) if object_name in REFERENCED else None
+
+
+def _record_names(actor: Any, events: list[Any]) -> dict[str, Value]:
+    """{public id: Value} of every record the events' changes name, through the access
+    rules (one query per object named): a record the actor may not see shows as such."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for event in events:
+        for values in (event.changes or {}).values():
+            for value in values if isinstance(values, list) else ():
+                if found := _reference(value):
+                    wanted[found[0]].add(found[1])
+    names: dict[str, Value] = {}
+    for object_name, keys in wanted.items():
+        model, detail = REFERENCED[object_name]
+        records = model.objects.filter(pk__in=keys)
+        if detail:
+            records = readable(actor, records)
+        for record in records:
+            public_id = ids.encode(object_name, record.pk)
+            text = record.get_full_name() or record.username if model is User else str(record)
+            url = reverse(detail, args=[public_id]) if detail else ""
+            names[public_id] = Value(text, url)
+    return names
+
+
+def _shown(definition: FieldDef | None, value: Any, names: dict[str, Value]) -> Value:
+    if value is None or value == "":
+        return Value("")
+    if _reference(value):
+        return names.get(value, Value(HIDDEN_RECORD))
+    if definition is not None and definition.type == "currency":
+        try:
+            return Value(f"{Decimal(str(value)):,.2f}")
+        except InvalidOperation:
+            pass
+    if isinstance(value, bool):
+        return Value("Yes" if value else "No")
+    return Value(str(value))
+
+
+def _event_entry(event: Any, names: dict[str, Value]) -> Entry:
     actor = (event.actor.get_full_name() or event.actor.username) if event.actor else "System"
-    changes = [
-        Change(_label(event.object_name, name), *[*values, None, None][:2])
-        for name, values in sorted((event.changes or {}).items())
-        if isinstance(values, list)
-    ]
+    changes = []
+    for name, values in sorted((event.changes or {}).items()):
+        if not isinstance(values, list):
+            continue
+        before, after = [*values, None, None][:2]
+        definition = _field(event.object_name, name)
+        label = definition.label if definition else name.replace("_", " ").capitalize()
+        changes.append(
+            Change(label, _shown(definition, before, names), _shown(definition, after, names))
+        )
     titles = {
         "create": "Created",
         "update": "Changed",
@@ -72,20 +151,25 @@ def _event_entry(event: Any) -> Entry:
 
 
 def record_timeline(actor: Any, record: Any, *, limit: int = 50) -> list[Entry]:
-    """Tasks and audit events of a record the actor may see, newest first (two queries).
+    """Tasks and audit events of a record the actor may see, newest first.
 
     Shapes: each Entry has `at` (aware datetime), `kind`, `title`, `actor`, `changes`
-    (label, before, after as stored by core/audit.py) and, for a task, the Task row.
+    (label, before and after as `Value(text, url)`: money with two decimals, a record by
+    its name and page if the actor may see it) and, for a task, the Task row. Two
+    queries, plus one per kind of record the changes name (at most six).
     """
     object_name = record.object_name
-    entries = [_event_entry(event) for event in audit_event_list(actor, record, limit=limit)]
+    events = audit_event_list(actor, record, limit=limit)
+    names = _record_names(actor, events)
+    entries = [_event_entry(event, names) for event in events]
     target = TASK_TARGETS.get(object_name)
     if target:
         page = page_of(
             actor, Task.objects.all(), TASK_LIST, filters={target: record.pk}, limit=limit
         )
+        attnames = [model_field.attname for model_field in Task._meta.concrete_fields]
         for row in page.records:
-            task = Task.from_db("default", [f.attname for f in Task._meta.concrete_fields], row)
+            task = Task.from_db("default", attnames, row)
             moment = task.completed_at or task.created_at
             entries.append(Entry(at=moment, kind="task", title=task.subject, task=task))
     entries.sort(key=lambda entry: entry.at or timezone.now(), reverse=True)
