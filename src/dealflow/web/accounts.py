@@ -18,7 +18,7 @@ from dealflow.sales.models import Opportunity
 from dealflow.sales.selectors import opportunity_page
 from dealflow.web import recent
 from dealflow.web.forms import initial_values
-from dealflow.web.pages import as_rows, list_query, owner_names, page_view
+from dealflow.web.pages import as_rows, list_query, owner_names, page_view, person_name
 from dealflow.web.record_pages import (
     LEAD_HEADERS,
     OPPORTUNITY_HEADERS,
@@ -34,7 +34,6 @@ from dealflow.web.record_pages import (
     lead_rows,
     list_page,
     opportunity_rows,
-    person_name,
     read_page,
     require_edit_page,
     shown_sections,

@@ -21,7 +21,7 @@ from dealflow.sales.models import Opportunity, OpportunityContactRole
 from dealflow.sales.selectors import CONTACT_ROLE_LIST, OPPORTUNITY_LIST, opportunity_queryset
 from dealflow.web import recent
 from dealflow.web.forms import initial_values
-from dealflow.web.pages import as_rows, list_query, owner_names, page_view
+from dealflow.web.pages import as_rows, list_query, owner_names, page_view, person_name
 from dealflow.web.record_pages import (
     LEAD_HEADERS,
     WIDE_ONLY,
@@ -35,7 +35,6 @@ from dealflow.web.record_pages import (
     lead_rows,
     list_page,
     opportunity_rows,
-    person_name,
     read_page,
     related_page,
     require_edit_page,

@@ -38,7 +38,8 @@ from dealflow.leads.selectors import (
 from dealflow.sales.models import Opportunity
 from dealflow.sales.selectors import opportunity_page, stage_name
 from dealflow.sales.services import first_open_stage
-from dealflow.web.pages import owner_names, page_view
+from dealflow.web.leads import lead_owner_name
+from dealflow.web.pages import page_view, person_name
 from dealflow.web.records import record_get, user_choices
 
 NEW = "new"  # create the record
@@ -260,26 +261,15 @@ def _preview(lead: Lead, choices: Choices) -> list[PreviewLine] | None:
     return lines
 
 
-def _owner_name(lead: Lead) -> str:
-    names = owner_names([lead.owner_user_id], [lead.owner_queue_id])
-    if lead.owner_user_id:
-        return names.get(("User", lead.owner_user_id), "")
-    return names.get(("Queue", lead.owner_queue_id), "")
-
-
-def _lead_name(lead: Lead) -> str:
-    return " ".join(part for part in (lead.first_name, lead.last_name) if part)
-
-
 def _context(request: HttpRequest, lead: Lead, options: Options) -> dict[str, Any]:
     """Everything the page and its parts show, in a fixed number of queries."""
     choices = _choices(request.user, lead, options)
     shown = choices.options
     return {
         "lead": lead,
-        "lead_name": _lead_name(lead),
+        "lead_name": person_name(lead),
         "lead_status": lead_status_name(lead.status_id),
-        "lead_owner": _owner_name(lead),
+        "lead_owner": lead_owner_name(lead),
         "choices": choices,
         "options": shown,
         "account_objects": ["Account"],
@@ -364,7 +354,7 @@ def _converted_page(
 ) -> HttpResponse:
     context = {
         "lead": lead,
-        "lead_name": _lead_name(lead),
+        "lead_name": person_name(lead),
         "converted": _converted_records(request.user, lead),
         "error": error,
     }

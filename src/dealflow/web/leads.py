@@ -39,6 +39,7 @@ from dealflow.web.pages import (
     list_query,
     owner_names,
     page_view,
+    person_name,
     safe_next,
 )
 from dealflow.web.recent import remember
@@ -80,11 +81,6 @@ FIELD_NAMES = [name for _title, names in LAYOUT for name in names]
 
 # ---------------------------------------------------------------------------------------
 # Shared helpers
-
-
-def lead_name(lead: Any) -> str:
-    """First and last name as the list and headers show them ("Ada Lovelace")."""
-    return " ".join(part for part in (lead.first_name, lead.last_name) if part)
 
 
 def _actor(request: HttpRequest) -> User:
@@ -269,7 +265,7 @@ def _table_rows(records: list[Any]) -> list[TableRow]:
     )
     table_rows = []
     for row in records:
-        name = lead_name(row)
+        name = person_name(row)
         owner = (
             names.get(("User", row.owner_user_id), "")
             if row.owner_user_id
@@ -501,7 +497,8 @@ def _shown_value(lead: Lead, name: str, owner: str) -> ShownField:
     return ShownField(label, value)
 
 
-def _owner_name(lead: Lead) -> str:
+def lead_owner_name(lead: Lead) -> str:
+    """The name of the lead's owner: a user or a queue (at most two queries)."""
     names = owner_names([lead.owner_user_id], [lead.owner_queue_id])
     if lead.owner_user_id:
         return names.get(("User", lead.owner_user_id), "")
@@ -531,7 +528,7 @@ def _converted_links(request: HttpRequest, lead: Lead) -> list[ShownField]:
         except DomainError:
             links.append(ShownField(label, "A record you cannot see"))
             continue
-        name = getattr(record, "name", None) or lead_name(record)
+        name = getattr(record, "name", None) or person_name(record)
         links.append(ShownField(label, name, reverse(url_name, args=[public_id])))
     return links
 
@@ -552,14 +549,14 @@ def lead_detail(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = lead_get(actor=_actor(request), lead_id=lead_id)
     lead.status = lead_status(lead.status_id)  # from the cache, not a query
     remember(request, lead)
-    owner = _owner_name(lead)
+    owner = lead_owner_name(lead)
     sections = [
         ShownSection(title, [_shown_value(lead, name, owner) for name in names])
         for title, names in LAYOUT
     ]
     context = {
         "lead": lead,
-        "name": " ".join(part for part in (lead.salutation, lead_name(lead)) if part),
+        "name": " ".join(part for part in (lead.salutation, person_name(lead)) if part),
         "owner": owner,
         "sections": sections,
         "converted": _converted_links(request, lead) if lead.is_converted else [],
@@ -587,7 +584,7 @@ def _form(values: Mapping[str, Any]) -> RecordForm:
 def _form_page(
     request: HttpRequest, form: RecordForm, *, lead: Lead | None, status: int = 200
 ) -> HttpResponse:
-    context = {"form": form, "lead": lead, "name": lead_name(lead) if lead else ""}
+    context = {"form": form, "lead": lead, "name": person_name(lead) if lead else ""}
     return render(request, "web/leads/form.html", context, status=status)
 
 
@@ -609,7 +606,7 @@ def lead_new(request: HttpRequest) -> HttpResponse:
             lead = services.lead_create(actor=_actor(request), data=data)
         except DomainError as error:
             return _refused_form(request, error, None)
-        messages.success(request, f"Lead “{lead_name(lead)}” was created.")
+        messages.success(request, f"Lead “{person_name(lead)}” was created.")
         return redirect("lead_detail", lead.public_id)
     default = next((status.name for status in lead_statuses.get() if status.is_default), "")
     values = {"owner_id": _actor(request).public_id, "status": default}
@@ -627,7 +624,7 @@ def lead_edit(request: HttpRequest, lead_id: str) -> HttpResponse:
             services.lead_update(actor=_actor(request), lead=lead, data=data)
         except DomainError as error:
             return _refused_form(request, error, lead)
-        messages.success(request, f"Lead “{lead_name(lead)}” was saved.")
+        messages.success(request, f"Lead “{person_name(lead)}” was saved.")
         return redirect("lead_detail", lead.public_id)
     form = _form(initial_values(lead, "Lead", FIELD_NAMES))
     if lead.is_converted:
@@ -643,7 +640,7 @@ def lead_edit(request: HttpRequest, lead_id: str) -> HttpResponse:
 def lead_delete(request: HttpRequest, lead_id: str) -> HttpResponse:
     """GET asks "Delete lead X?"; POST deletes through `lead_delete` and goes to the list."""
     lead = lead_get(actor=_actor(request), lead_id=lead_id)
-    name = lead_name(lead)
+    name = person_name(lead)
     error = ""
     if request.method == "POST":
         try:

@@ -78,6 +78,11 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
 # Rows
 
 
+def person_name(record: Any) -> str:
+    """A contact's or lead's name as Salesforce shows it: first and last name."""
+    return " ".join(part for part in (record.first_name, record.last_name) if part)
+
+
 def as_rows(page: Page, model: type[models.Model]) -> list[SimpleNamespace]:
     """A page's records as objects templates can read (`row.last_name`, `row.public_id`)."""
     names = rows.attnames(model)

@@ -30,16 +30,11 @@ from dealflow.leads.models import Lead
 from dealflow.leads.selectors import LEAD_LIST, lead_queryset, lead_status_name
 from dealflow.sales.selectors import stage_name
 from dealflow.web.forms import RecordForm, picklist_choices, posted_data, posted_values
-from dealflow.web.pages import FilterInput, ListQuery, as_rows
+from dealflow.web.pages import FilterInput, ListQuery, as_rows, person_name
 from dealflow.web.records import account_label, resolver, user_choices
 
 PAGE_SIZE = 50
 RELATED_SHOWN = 10  # rows of each related list on a detail page; the count says the rest
-
-
-def person_name(record: Any) -> str:
-    """A contact's or lead's name as Salesforce shows it: first and last name."""
-    return " ".join(part for part in (record.first_name, record.last_name) if part)
 
 
 def money(amount: Decimal | None) -> str:

@@ -31,8 +31,8 @@ from dealflow.leads.selectors import LEAD_LIST
 from dealflow.sales import services
 from dealflow.sales.models import Opportunity, Task, TaskStatus, TaskType
 from dealflow.sales.selectors import OPPORTUNITY_LIST, TASK_LIST, task_get
-from dealflow.web.pages import as_rows, page_view, safe_next
-from dealflow.web.record_pages import person_name, visible_rows
+from dealflow.web.pages import as_rows, page_view, person_name, safe_next
+from dealflow.web.record_pages import visible_rows
 from dealflow.web.records import record_get
 
 PAGE_SIZE = 50
