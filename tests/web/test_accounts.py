@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from dealflow.accounts.models import Account, Contact
 from dealflow.core.models import Access
@@ -21,14 +19,9 @@ from tests.factories import (
     OpportunityFactory,
     UserFactory,
 )
+from tests.web.helpers import XSS, queries_of, text
 
 pytestmark = pytest.mark.django_db
-
-XSS = "<script>alert(1)</script>"
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def table_cells(response) -> list[list[str]]:
@@ -39,14 +32,6 @@ def table_cells(response) -> list[list[str]]:
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
         found.append([re.sub(r"<[^>]+>", "", cell).strip() for cell in cells])
     return found
-
-
-def queries_of(client, url: str) -> int:
-    client.get(url)  # warm: session, caches
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(captured)
 
 
 # ---------------------------------------------------------------------------------------

@@ -21,18 +21,13 @@ from tests.factories import (
     OpportunityFactory,
     TaskFactory,
 )
+from tests.web.helpers import XSS, text
 
 pytestmark = pytest.mark.django_db
-
-XSS = "<script>alert(1)</script>"
 
 
 def month_days(today: datetime.date) -> tuple[datetime.date, datetime.date]:
     return today.replace(day=1), today.replace(day=calendar.monthrange(today.year, today.month)[1])
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def section(page: str, heading_id: str) -> str:

@@ -9,9 +9,7 @@ from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dealflow.core.models import Access, AuditEvent
@@ -27,10 +25,9 @@ from tests.factories import (
     TaskFactory,
     UserFactory,
 )
+from tests.web.helpers import XSS, queries_of, text
 
 pytestmark = pytest.mark.django_db
-
-XSS = "<script>alert(1)</script>"
 
 
 @pytest.fixture
@@ -52,10 +49,6 @@ def converted_lead(**values):
         status=LeadStatus.objects.get(name="Closed - Converted"),
         **values,
     )
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def row_names(response) -> list[str]:
@@ -627,13 +620,6 @@ def test_every_form_needs_its_csrf_token(rep):
 # Query counts: they do not grow with the rows shown
 
 
-def count_queries(client, path) -> int:
-    client.get(path)  # warm the configuration caches
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(path).status_code == 200
-    return len(queries)
-
-
 # "mine" shows no queue's leads: one query fewer for the owners' names.
 @pytest.mark.parametrize(("view", "expected"), [("mine", 12), ("open", 13)])
 def test_the_list_runs_the_same_queries_for_5_and_50_leads(client, rep, view, expected):
@@ -643,12 +629,12 @@ def test_the_list_runs_the_same_queries_for_5_and_50_leads(client, rep, view, ex
             owner_user=None, owner_queue=queue
         )
     LeadFactory(owner_user=rep)
-    five = count_queries(client, f"/leads/?view={view}")
+    five = queries_of(client, f"/leads/?view={view}")
     for number in range(45):
         LeadFactory(owner_user=rep) if number % 2 else LeadFactory(
             owner_user=None, owner_queue=queue
         )
-    fifty = count_queries(client, f"/leads/?view={view}")
+    fifty = queries_of(client, f"/leads/?view={view}")
 
     assert five == fifty == expected
 
@@ -668,8 +654,8 @@ def test_the_detail_runs_the_same_queries_for_5_and_50_events_and_tasks(client, 
             TaskFactory(lead=lead, owner=rep)
 
     add(5)
-    five = count_queries(client, f"/leads/{lead.public_id}/")
+    five = queries_of(client, f"/leads/{lead.public_id}/")
     add(45)
-    fifty = count_queries(client, f"/leads/{lead.public_id}/")
+    fifty = queries_of(client, f"/leads/{lead.public_id}/")
 
     assert five == fifty == 10

@@ -19,11 +19,11 @@ from dealflow.people.models import ApiToken, Queue, Role, Team, User
 from dealflow.people.services import token_create, token_digest
 from dealflow.sales.models import OpportunityStage
 from tests.factories import QueueFactory, TeamFactory, UserFactory
+from tests.web.helpers import XSS
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "plum-harbour-vector-91"
-XSS = "<script>alert(1)</script>"
 ESCAPED = b"&lt;script&gt;alert(1)&lt;/script&gt;"
 
 

@@ -22,18 +22,13 @@ from tests.factories import (
     TaskFactory,
     UserFactory,
 )
+from tests.web.helpers import XSS, text
 
 pytestmark = pytest.mark.django_db
-
-XSS = "<script>alert(1)</script>"
 
 
 def days(count: int) -> datetime.timedelta:
     return datetime.timedelta(days=count)
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def subjects(response) -> list[str]:
