@@ -18,13 +18,19 @@ from dealflow.sales.models import Opportunity
 from dealflow.sales.selectors import opportunity_page
 from dealflow.web import recent
 from dealflow.web.forms import initial_values
-from dealflow.web.pages import as_rows, list_query, owner_names, page_view, person_name
+from dealflow.web.pages import (
+    WIDE_ONLY,
+    Column,
+    as_rows,
+    list_query,
+    owner_names,
+    page_view,
+    person_name,
+)
 from dealflow.web.record_pages import (
     LEAD_HEADERS,
     OPPORTUNITY_HEADERS,
     RELATED_SHOWN,
-    WIDE_ONLY,
-    Column,
     Related,
     Shown,
     converted_leads,

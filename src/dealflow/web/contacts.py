@@ -21,11 +21,17 @@ from dealflow.sales.models import Opportunity, OpportunityContactRole
 from dealflow.sales.selectors import CONTACT_ROLE_LIST, OPPORTUNITY_LIST, opportunity_queryset
 from dealflow.web import recent
 from dealflow.web.forms import initial_values
-from dealflow.web.pages import as_rows, list_query, owner_names, page_view, person_name
-from dealflow.web.record_pages import (
-    LEAD_HEADERS,
+from dealflow.web.pages import (
     WIDE_ONLY,
     Column,
+    as_rows,
+    list_query,
+    owner_names,
+    page_view,
+    person_name,
+)
+from dealflow.web.record_pages import (
+    LEAD_HEADERS,
     Related,
     Shown,
     converted_leads,

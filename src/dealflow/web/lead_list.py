@@ -27,7 +27,13 @@ from dealflow.leads.selectors import LEAD_LIST, lead_page, lead_status, lead_sta
 from dealflow.web.forms import picklist_choices, posted_data
 from dealflow.web.leads import open_statuses
 from dealflow.web.pages import (
+    WIDE_ONLY,
+    Cell,
+    Column,
     FilterInput,
+    Pager,
+    Table,
+    TableRow,
     as_rows,
     list_query,
     owner_names,
@@ -35,6 +41,7 @@ from dealflow.web.pages import (
     person_name,
     safe_next,
     signed_in_user,
+    sort_headers,
 )
 from dealflow.web.records import owner_choices, resolver
 
@@ -69,23 +76,25 @@ class ListView:
 def list_views(request: HttpRequest) -> list[ListView]:
     """My open leads (the default), today's, all open, one per queue of mine, converted.
 
-    "Open" is "not converted", the one state LEAD_LIST filters on. One query (my queues).
+    An open lead is neither converted nor in a closed status. One query (my queues).
     """
     user = signed_in_user(request)
     today = timezone.localdate().isoformat()
     views = [
         ListView(
-            "mine", "My open leads", {"owner_id": user.public_id or "", "is_converted": "false"}
+            "mine",
+            "My open leads",
+            {"owner_id": user.public_id or "", "is_converted": "false", "is_closed": "false"},
         ),
         ListView("today", "Today's leads", {"created_after": today}),
-        ListView("open", "All open leads", {"is_converted": "false"}),
+        ListView("open", "All open leads", {"is_converted": "false", "is_closed": "false"}),
     ]
     for queue in user.queues.order_by("name"):
         views.append(
             ListView(
                 f"queue-{queue.public_id}",
                 f"Queue: {queue.name}",
-                {"owner_id": queue.public_id or "", "is_converted": "false"},
+                {"owner_id": queue.public_id or "", "is_converted": "false", "is_closed": "false"},
             )
         )
     views.append(ListView("converted", "Converted", {"is_converted": "true"}))
@@ -122,81 +131,19 @@ def _list_url(request: HttpRequest, **changes: str | None) -> str:
     return "?" + parameters.urlencode()
 
 
-@dataclass
-class Column:
-    """A table column; `sort_url` when it sorts, `sorted` "ascending"/"descending",
-    `classes` for its header and cells (Bootstrap utilities: hide on narrow screens)."""
-
-    label: str
-    sort_url: str = ""
-    sorted: str = ""
-    classes: str = ""
-
-
-@dataclass
-class Cell:
-    text: Any
-    url: str = ""
-    classes: str = ""
-
-
-@dataclass
-class TableRow:
-    """One row: its check box value (a public id) and label, and its cells."""
-
-    select_value: str
-    select_label: str
-    cells: list[Cell]
-
-
-@dataclass
-class Table:
-    """What web/components/_list_table.html renders."""
-
-    caption: str
-    columns: list[Column]
-    rows: list[TableRow]
-    select_name: str = ""
-    empty_text: str = "Nothing to show."
-
-
-@dataclass
-class Pager:
-    """What web/components/_pager.html renders: first page and next page links."""
-
-    first_url: str = ""
-    next_url: str = ""
-    shown: int = 0
-
-
-# (column label, LEAD_LIST ordering or "", classes). Below 992 px Lead Source and Rating
+# The columns and the LEAD_LIST orderings they sort by. Below 992 px Lead Source and Rating
 # give way, so a tablet (768 px) shows the rest without scrolling sideways.
-NARROW_HIDDEN = "d-none d-lg-table-cell"
 LIST_COLUMNS = (
-    ("Name", "last_name", ""),
-    ("Company", "company", ""),
-    ("Email", "email", ""),
-    ("Phone", "", "text-nowrap"),
-    ("Status", "", ""),
-    ("Lead Source", "", NARROW_HIDDEN),
-    ("Rating", "", NARROW_HIDDEN),
-    ("Owner", "", ""),
-    ("Created", "created_date", "text-nowrap"),
+    Column("Name", "last_name"),
+    Column("Company", "company"),
+    Column("Email", "email"),
+    Column("Phone", classes="text-nowrap"),
+    Column("Status"),
+    Column("Lead Source", classes=WIDE_ONLY),
+    Column("Rating", classes=WIDE_ONLY),
+    Column("Owner"),
+    Column("Created", "created_date", "text-nowrap"),
 )
-
-
-def _columns(request: HttpRequest, order: str) -> list[Column]:
-    """The headers; a sortable one links to its order, ascending first, then toggled."""
-    columns = []
-    for label, name, classes in LIST_COLUMNS:
-        if not name:
-            columns.append(Column(label, classes=classes))
-            continue
-        current = {name: "ascending", f"-{name}": "descending"}.get(order, "")
-        next_order = f"-{name}" if current == "ascending" else name
-        url = _list_url(request, order_by=next_order, cursor=None)
-        columns.append(Column(label, url, current, classes))
-    return columns
 
 
 def _table_rows(records: list[Any]) -> list[TableRow]:
@@ -223,9 +170,9 @@ def _table_rows(records: list[Any]) -> list[TableRow]:
             Cell(owner),
             Cell(created),
         ]
-        for cell, (_label, _name, classes) in zip(cells, LIST_COLUMNS, strict=True):
-            cell.classes = classes
-        table_rows.append(TableRow(row.public_id, f"Select {name}", cells))
+        for cell, column in zip(cells, LIST_COLUMNS, strict=True):
+            cell.classes = column.classes
+        table_rows.append(TableRow(cells, row.public_id, f"Select {name}"))
     return table_rows
 
 
@@ -308,11 +255,14 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     query = list_query(request, LEAD_LIST, Lead, defaults=_owner_filter(request, view.defaults))
     page, list_error = _read_page(request, query)
     records = as_rows(page, Lead)
-    order = query.order_by or LEAD_LIST.default_order
     owners = owner_choices()
     table = Table(
         caption=view.label,
-        columns=_columns(request, order),
+        columns=sort_headers(
+            LIST_COLUMNS,
+            query.order_by or LEAD_LIST.default_order,
+            lambda order: _list_url(request, order_by=order, cursor=None),
+        ),
         rows=_table_rows(records),
         select_name="lead_ids",
         empty_text="No leads match this view and these filters.",

@@ -117,6 +117,85 @@ def owner_names(user_ids: Iterable[int | None], queue_ids: Iterable[int | None] 
 
 
 # ---------------------------------------------------------------------------------------
+# List tables: what web/components/_list_table.html and _pager.html render
+
+# Classes of a column a list hides below 992 px, so it stays readable at tablet width.
+WIDE_ONLY = "d-none d-lg-table-cell"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A list column: its heading, the order name it sorts by (None: not sortable) and
+    the classes of its header and cells (WIDE_ONLY for the less needed ones)."""
+
+    label: str
+    order: str | None = None
+    classes: str = ""
+
+
+@dataclass
+class Header:
+    """A column's header as the table shows it: `sort_url` when it sorts, `sorted`
+    "ascending" or "descending" when the list is in its order."""
+
+    label: str
+    sort_url: str = ""
+    sorted: str = ""
+    classes: str = ""
+
+
+@dataclass
+class Cell:
+    text: Any
+    url: str = ""
+    classes: str = ""
+
+
+@dataclass
+class TableRow:
+    """One row: its cells and, in a table with check boxes, the box's value (a public id)
+    and label."""
+
+    cells: list[Cell]
+    select_value: str = ""
+    select_label: str = ""
+
+
+@dataclass
+class Table:
+    caption: str
+    columns: list[Header]
+    rows: list[TableRow]
+    select_name: str = ""  # the check boxes' name; "" for none
+    empty_text: str = "Nothing to show."
+
+
+@dataclass
+class Pager:
+    """Keyset pages: links to the first page and to the next one ("" for none)."""
+
+    first_url: str = ""
+    next_url: str = ""
+    shown: int = 0
+
+
+def sort_headers(
+    columns: Sequence[Column], order: str, url_of: Callable[[str], str]
+) -> list[Header]:
+    """The headers of a list in `order` ("-name" for descending). A sortable one links to
+    `url_of(order)`: ascending first, descending when the list is ascending by it now."""
+    headers = []
+    for column in columns:
+        if not column.order:
+            headers.append(Header(column.label, classes=column.classes))
+            continue
+        now = {column.order: "ascending", f"-{column.order}": "descending"}.get(order, "")
+        target = f"-{column.order}" if now == "ascending" else column.order
+        headers.append(Header(column.label, url_of(target), now, column.classes))
+    return headers
+
+
+# ---------------------------------------------------------------------------------------
 # List filters: the same ListSpec as the API, read from a query string
 
 

@@ -30,7 +30,18 @@ from dealflow.leads.models import Lead
 from dealflow.leads.selectors import LEAD_LIST, lead_queryset, lead_status_name
 from dealflow.sales.selectors import stage_name
 from dealflow.web.forms import RecordForm, picklist_choices, posted_data, posted_values
-from dealflow.web.pages import FilterInput, ListQuery, as_rows, person_name
+from dealflow.web.pages import (
+    Cell,
+    Column,
+    FilterInput,
+    ListQuery,
+    Pager,
+    Table,
+    TableRow,
+    as_rows,
+    person_name,
+    sort_headers,
+)
 from dealflow.web.records import account_label, resolver, user_choices
 
 PAGE_SIZE = 50
@@ -44,43 +55,6 @@ def money(amount: Decimal | None) -> str:
 
 # ---------------------------------------------------------------------------------------
 # Lists
-
-
-# Columns a list hides below 992 px, so it stays readable at tablet width.
-WIDE_ONLY = "d-none d-lg-table-cell"
-
-
-@dataclass(frozen=True)
-class Column:
-    """A list column: its heading, the order name it sorts by (None: not sortable) and
-    the classes of its cells (WIDE_ONLY for the less needed ones)."""
-
-    label: str
-    order: str | None = None
-    classes: str = ""
-
-
-def _sort_headers(query: ListQuery, spec: ListSpec, columns: Sequence[Column]) -> list[dict]:
-    """Each column as components/_list_table.html takes it: the link that sorts by it
-    (ascending first, then descending) and, for the current order, its aria-sort value."""
-    current = query.order_by or spec.default_order
-    headers = []
-    for column in columns:
-        header: dict[str, Any] = {
-            "label": column.label,
-            "sort_url": "",
-            "sorted": "",
-            "classes": column.classes,
-        }
-        if column.order:
-            descending_now = current == f"-{column.order}"
-            ascending_now = current == column.order
-            target = f"-{column.order}" if ascending_now else column.order
-            header["sort_url"] = query.url(order_by=target)
-            if ascending_now or descending_now:
-                header["sorted"] = "descending" if descending_now else "ascending"
-        headers.append(header)
-    return headers
 
 
 def filter_inputs(
@@ -139,26 +113,31 @@ def list_page(
     new_url: str,
     new_label: str,
 ) -> HttpResponse:
-    table = {
-        "caption": title,
-        "empty_text": f"No {title.lower()} match.",
-        "select_name": "",
-        "columns": _sort_headers(query, spec, columns),
-        "rows": [
-            {
-                "cells": [
-                    {"text": text, "url": url if text else "", "classes": column.classes}
+    """The list page of accounts or contacts: `table_rows` holds each row's (text, link)
+    per column (a blank text is not linked)."""
+    table = Table(
+        caption=title,
+        columns=sort_headers(
+            columns,
+            query.order_by or spec.default_order,
+            lambda order: query.url(order_by=order),
+        ),
+        rows=[
+            TableRow(
+                [
+                    Cell(text, url if text else "", column.classes)
                     for (text, url), column in zip(cells, columns, strict=True)
                 ]
-            }
+            )
             for cells in table_rows
         ],
-    }
-    pager = {
-        "shown": len(table_rows),
-        "next_url": query.url(cursor=page.next_cursor) if page.next_cursor else "",
-        "first_url": query.url() if query.cursor else "",
-    }
+        empty_text=f"No {title.lower()} match.",
+    )
+    pager = Pager(
+        first_url=query.url() if query.cursor else "",
+        next_url=query.url(cursor=page.next_cursor) if page.next_cursor else "",
+        shown=len(table_rows),
+    )
     context = {
         "title": title,
         "query": query,
