@@ -30,6 +30,7 @@ class LeadFilters(ListOptions):
     rating: str | None = None
     industry: str | None = None
     is_converted: bool | None = None
+    is_closed: bool | None = Field(None, description="Whether the lead's status is a closed one")
     created_after: datetime.datetime | None = None
     created_before: datetime.datetime | None = None
     modified_after: datetime.datetime | None = None

@@ -13,6 +13,7 @@ from dealflow.accounts.selectors import ACCOUNT_LIST
 from dealflow.core import rows
 from dealflow.core.access import readable
 from dealflow.core.cache import ConfigurationCache
+from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.matching import fold
 from dealflow.core.selectors import ListSpec, Page, page_of, record_get, search_records
 from dealflow.leads.models import Lead, LeadStatus
@@ -27,6 +28,8 @@ LEAD_LIST = ListSpec(
         "rating": "rating",
         "industry": "industry",
         "is_converted": "is_converted",
+        # A status flagged closed ("Closed - Not Converted"); matched by status ids, no join.
+        "is_closed": "status_id__in",
         "created_after": "created_at__gte",
         "created_before": "created_at__lt",
         "modified_after": "updated_at__gte",
@@ -84,10 +87,27 @@ def lead_get(*, actor: Any, lead_id: str) -> Lead:
     return record_get(actor, Lead, lead_id)
 
 
+def _closed_flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise DomainError(ErrorCode.INVALID_FIELD, "is_closed: expected true or false", ["is_closed"])
+
+
 def lead_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:
-    """A page of the leads the actor may see (a status is matched by id: no join)."""
+    """A page of the leads the actor may see (a status is matched by id: no join).
+
+    `is_closed` (true/false) keeps the leads whose status is (not) flagged closed, as the
+    statuses are configured now (DOMAIN.md section 3); an open lead is neither converted
+    nor closed. INVALID_FIELD for anything but true or false.
+    """
     if filters.get("status") is not None:
         filters = {**filters, "status": _status_id(filters["status"])}
+    if filters.get("is_closed") is not None:
+        closed = _closed_flag(filters["is_closed"])
+        status_ids = [status.pk for status in lead_statuses.get() if status.is_closed == closed]
+        filters = {**filters, "is_closed": status_ids or [0]}
     return page_of(actor, lead_queryset(), LEAD_LIST, filters=filters, **options)
 
 
