@@ -7,8 +7,6 @@ import datetime
 import re
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from dealflow.core.models import Access
 from dealflow.core.services import sharing_default_set
@@ -21,7 +19,7 @@ from tests.factories import (
     OpportunityFactory,
     TaskFactory,
 )
-from tests.web.helpers import XSS, text
+from tests.web.helpers import XSS, queries_of, text
 
 pytestmark = pytest.mark.django_db
 
@@ -202,13 +200,7 @@ def test_home_runs_the_same_queries_for_5_and_50_rows(signed_in, rep, today):
             signed_in.get(f"/opportunities/{deal.public_id}/")
             signed_in.get(f"/leads/{lead.public_id}/")
 
-    def queries() -> int:
-        signed_in.get("/")
-        with CaptureQueriesContext(connection) as captured:
-            assert signed_in.get("/").status_code == 200
-        return len(captured)
-
     make(5)
-    with_5 = queries()
+    with_5 = queries_of(signed_in, "/")
     make(45)
-    assert queries() == with_5
+    assert queries_of(signed_in, "/") == with_5

@@ -6,9 +6,7 @@ import datetime
 import re
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from dealflow.core.models import Access
 from dealflow.core.services import sharing_default_set
@@ -22,7 +20,7 @@ from tests.factories import (
     TaskFactory,
     UserFactory,
 )
-from tests.web.helpers import XSS, text
+from tests.web.helpers import XSS, queries_of, text
 
 pytestmark = pytest.mark.django_db
 
@@ -121,16 +119,10 @@ def test_tasks_list_runs_the_same_queries_for_5_and_50_tasks(signed_in, rep, tod
             TaskFactory(due_date=due, lead=lead, owner=rep)
             TaskFactory(due_date=None, lead=lead, owner=rep)
 
-    def queries() -> int:
-        signed_in.get("/tasks/")
-        with CaptureQueriesContext(connection) as captured:
-            assert signed_in.get("/tasks/").status_code == 200
-        return len(captured)
-
     make(5)
-    with_5 = queries()
+    with_5 = queries_of(signed_in, "/tasks/")
     make(20)  # 50 dated tasks and 25 undated
-    assert queries() == with_5
+    assert queries_of(signed_in, "/tasks/") == with_5
 
 
 # ---------------------------------------------------------------------------------------
