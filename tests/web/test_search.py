@@ -154,10 +154,10 @@ def test_each_search_query_reads_an_index_on_postgresql(client, rep, is_postgres
     LeadFactory(owner_user=rep, last_name="Ng", phone="555 0100")
     ContactFactory(owner=rep, last_name="Ng", phone="555 0101")
     with CaptureQueriesContext(connection) as context:
-        response = client.get("/search/", {"q": "9zz"})
+        response = client.get("/search/", {"q": "999"})
     assert response.context["groups"] == []
     searches = [query["sql"] for query in context.captured_queries if " >= " in query["sql"]]
-    assert len(searches) == 5 + 2 + 4 + 1  # "9zz" has a digit: the phone keys are searched
+    assert len(searches) == 5 + 2 + 4 + 1  # digits only: the phone keys are searched too
     if not is_postgres:
         return
     with connection.cursor() as cursor:
@@ -167,3 +167,21 @@ def test_each_search_query_reads_an_index_on_postgresql(client, rep, is_postgres
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "Seq Scan" not in plan, plan
             assert "Index" in plan, plan
+
+
+def test_a_full_name_finds_the_person(client, rep):
+    LeadFactory(first_name="Aisha", last_name="Parker", company="Copperbridge", owner_user=rep)
+    LeadFactory(first_name="Aisha", last_name="Other", owner_user=rep)
+    ContactFactory(first_name="Aisha", last_name="Parkinson", owner=rep)
+
+    response = client.get("/search/", {"q": "aisha par"})
+
+    assert _names(response, "Leads") == ["Aisha Parker"]
+    assert _names(response, "Contacts") == ["Aisha Parkinson"]
+
+
+def test_text_with_letters_does_not_search_phones(client, rep):
+    LeadFactory(last_name="Dialled", phone="1 555 0100", owner_user=rep)
+
+    assert _names(client.get("/search/", {"q": "alert(1)"}), "Leads") == []
+    assert _names(client.get("/search/", {"q": "(1) 555"}), "Leads") == ["Robin Dialled"]

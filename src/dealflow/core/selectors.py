@@ -151,16 +151,49 @@ def _decode_cursor(cursor: str, column: models.Field, fingerprint: str) -> tuple
     return value, primary_key
 
 
-def _search_condition(model: type[models.Model], spec: ListSpec, search: str) -> Q | None:
-    """Keys that start with the search text, each normalised as its key is (index-backed)."""
-    condition = Q()
+def _search_term(key_field: MatchKeyField, search: str) -> str:
+    """The search text normalised as the key is; "" when the key cannot match it (a phone
+    key and text with letters: `alert(1)` is not a phone number starting with 1)."""
+    if key_field.normaliser == "digits" and any(character.isalpha() for character in search):
+        return ""
+    return NORMALISERS[key_field.normaliser](search)
+
+
+def _key_range(column: str, term: str) -> Q:
+    low, high = prefix_range(term)
+    return Q(**{f"{column}__gte": low, f"{column}__lt": high})
+
+
+def _full_name_condition(spec: ListSpec, search: str) -> Q | None:
+    """ "Aisha Par" as a first name starting "aisha" and a last name starting "par", for
+    objects with both name keys (a range scan of the first name key, then a filter)."""
+    first, _space, rest = search.strip().partition(" ")
+    if not rest.strip() or not {"first_name_key", "last_name_key"} <= set(spec.search):
+        return None
+    return _key_range("first_name_key", fold(first)) & _key_range("last_name_key", fold(rest))
+
+
+def _search_ranges(model: type[models.Model], spec: ListSpec, search: str) -> list[tuple[str, Q]]:
+    """(key, condition) of each way the search text can match: each key that starts with
+    it, normalised as the key is (an index range), and a full name "first last"."""
+    ranges = []
     for column in spec.search:
         key_field = model._meta.get_field(column)
         assert isinstance(key_field, MatchKeyField), f"{column} is not a matching key"
-        term = NORMALISERS[key_field.normaliser](search)
+        term = _search_term(key_field, search)
         if term:
-            low, high = prefix_range(term)
-            condition |= Q(**{f"{column}__gte": low, f"{column}__lt": high})
+            ranges.append((column, _key_range(column, term)))
+    full_name = _full_name_condition(spec, search)
+    if full_name is not None:
+        ranges.append(("first_name_key", full_name))
+    return ranges
+
+
+def _search_condition(model: type[models.Model], spec: ListSpec, search: str) -> Q | None:
+    """Rows any of the search's ranges matches (None: the text can match nothing)."""
+    condition = Q()
+    for _column, matching in _search_ranges(model, spec, search):
+        condition |= matching
     return condition or None
 
 
@@ -258,15 +291,8 @@ def search_records(
     visible = readable(actor, queryset)
     found: dict[int, tuple[str, tuple[Any, ...]]] = {}
     position = {name: index for index, name in enumerate(rows.attnames(model))}
-    for column in spec.search:
-        key_field = model._meta.get_field(column)
-        assert isinstance(key_field, MatchKeyField), f"{column} is not a matching key"
-        term = NORMALISERS[key_field.normaliser](search)
-        if not term:
-            continue
-        low, high = prefix_range(term)
-        matching = visible.filter(**{f"{column}__gte": low, f"{column}__lt": high})
-        for record in rows.fetch(matching.order_by(column, "pk")[:limit]):
+    for column, condition in _search_ranges(model, spec, search):
+        for record in rows.fetch(visible.filter(condition).order_by(column, "pk")[:limit]):
             primary_key = record[position["id"]]
             found.setdefault(primary_key, (record[position[column]], record))
     ordered = sorted(found.values(), key=lambda item: item[0])
