@@ -363,7 +363,7 @@ def test_create_without_a_company_shows_the_error_next_to_company(client, rep):
 
     assert response.status_code == 400
     assert (
-        '<div class="field-error" id="id_company_error">Required fields are missing: company</div>'
+        '<div class="field-error" id="id_company_error">Company is required.</div>'
         in text(response)
     )
     assert 'value="Hopper"' in text(response)  # what was typed is shown again

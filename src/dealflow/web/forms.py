@@ -163,14 +163,42 @@ class RecordForm:
         return [name for _title, names in self.layout for name in names]
 
     def fail(self, error: DomainError) -> None:
-        """Show a service's refusal: next to each field it names, or above the form."""
+        """Show a service's refusal: next to each field it names, in the field's words
+        ("Company is required."), or above the form when it names no field shown here."""
         object_def = get_object(self.object_name)
-        shown = {object_def.public_name(name) for name in self.field_names()}
-        named = [name for name in error.fields if name in shown]
+        labels = {
+            definition.public_name: definition.label
+            for name in self.field_names()
+            if (definition := object_def.field(name)) is not None
+        }
+        named = [name for name in error.fields if name in labels]
         for name in named:
-            self.errors[name] = error.message
+            self.errors[name] = field_message(error, name, labels[name])
         if not named:
             self.message = error.message
+
+    @property
+    def error_summary(self) -> list[tuple[str, str]]:
+        """(label, input id) of each field with an error, in the form's order: the list
+        above the form that links to them (an error far down the page is not missed)."""
+        return [
+            (field.label, field.input_id)
+            for section in self.sections
+            for field in section.fields
+            if field.error
+        ]
+
+
+def field_message(error: DomainError, public_name: str, label: str) -> str:
+    """A service's message as shown next to one of its fields: "Company is required.";
+    "annual_revenue: expected a number, got 'abc'" without the name the label already says."""
+    if error.message.startswith("Required fields are missing"):
+        return f"{label} is required."
+    prefix = f"{public_name}: "
+    if error.message.startswith(prefix):
+        rest = error.message.removeprefix(prefix)
+        return rest[:1].upper() + rest[1:]
+    return error.message
 
 
 def initial_values(record: Any, object_name: str, names: Iterable[str]) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
+  // After a refused save, the first field in error takes the focus (and scrolls into view).
+  const invalid = document.querySelector("main [aria-invalid=true]");
+  if (invalid) invalid.focus();
   // A reference picker (components/_lookup.html): choosing a suggestion fills the hidden
   // id input and the visible text, and closes the list.
   document.body.addEventListener("click", (event) => {
