@@ -35,6 +35,17 @@ def test_picklist_values_are_added_at_the_end_and_retired(admin):
     ]
 
 
+def test_a_picklist_value_spelt_like_another_is_refused(admin):
+    count = PicklistValue.objects.count()
+    with pytest.raises(DomainError) as refused:
+        picklist_value_set(actor=admin, picklist="lead_source", value="WEB")
+    assert (refused.value.code, refused.value.fields) == (ErrorCode.DUPLICATE_VALUE, ["value"])
+    assert "already has 'Web'" in refused.value.message
+    assert PicklistValue.objects.count() == count
+    # Another picklist may hold the same word.
+    assert picklist_value_set(actor=admin, picklist="industry", value="Web").value == "Web"
+
+
 def test_one_default_lead_status(admin):
     lead_status_set(actor=admin, name="New", is_default=True)
     assert list(LeadStatus.objects.filter(is_default=True).values_list("name", flat=True)) == [

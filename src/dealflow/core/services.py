@@ -10,6 +10,7 @@ from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import json_value, record_audit
 from dealflow.core.cache import configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.matching import fold
 from dealflow.core.models import Access, AuditAction, Picklist, PicklistValue, SharingDefault
 from dealflow.core.validation import check_storable_text
 
@@ -70,6 +71,8 @@ def picklist_value_set(
     with transaction.atomic():
         existing = PicklistValue.objects.select_for_update().filter(picklist=picklist, value=value)
         row = existing.first() or PicklistValue(picklist=picklist, value=value)
+        if row.pk is None:
+            _refuse_another_spelling(picklist, value)
         before = {"sort_order": row.sort_order, "is_active": row.is_active} if row.pk else {}
         if sort_order is not None:
             row.sort_order = sort_order
@@ -86,6 +89,19 @@ def picklist_value_set(
         record_audit(actor, row, AuditAction.UPDATE if before else AuditAction.CREATE, changes)
         configuration_changed()
     return row
+
+
+def _refuse_another_spelling(picklist: str, value: str) -> None:
+    """A new value that folds to an existing one ("web" beside "Web") is refused: filters
+    match picklist values case-insensitively (core/matching.py), so the two would be one."""
+    wanted = fold(value)
+    for existing in PicklistValue.objects.filter(picklist=picklist).values_list("value", flat=True):
+        if fold(existing) == wanted:
+            raise DomainError(
+                ErrorCode.DUPLICATE_VALUE,
+                f"value: {picklist} already has {existing!r}, the same value spelt differently",
+                ["value"],
+            )
 
 
 def configuration_name(name: Any) -> str:

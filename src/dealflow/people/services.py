@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -62,6 +63,14 @@ def user_create(
         raise DomainError(
             ErrorCode.STRING_TOO_LONG, "username: at most 150 characters, no NUL", ["username"]
         )
+    try:
+        UnicodeUsernameValidator()(username)  # Django's rule: letters, digits and @.+-_
+    except ValidationError:
+        raise DomainError(
+            ErrorCode.INVALID_FIELD,
+            f"username: {username!r} may hold only letters, digits and @ . + - _ (no spaces)",
+            ["username"],
+        ) from None
     if User.objects.filter(username__iexact=username).exists():
         raise DomainError(
             ErrorCode.DUPLICATE_VALUE, f"username: {username!r} is taken", ["username"]
