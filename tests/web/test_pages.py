@@ -32,3 +32,31 @@ def test_home_escapes_user_data(client):
     content = client.get("/").content
     assert b"<script>alert(1)</script>" not in content
     assert b"&lt;script&gt;" in content
+
+
+def test_changing_the_password_keeps_the_session_and_says_so(client):
+    user = UserFactory(username="rep3")
+    user.set_password("an old passphrase 1")
+    user.save()
+    client.force_login(user)
+
+    refused = client.post(
+        "/password/",
+        {"old_password": "wrong", "new_password1": "x", "new_password2": "x"},
+    )
+    assert refused.status_code == 200
+    assert "Your old password was entered incorrectly" in refused.content.decode()
+
+    response = client.post(
+        "/password/",
+        {
+            "old_password": "an old passphrase 1",
+            "new_password1": "a brand new passphrase 2",
+            "new_password2": "a brand new passphrase 2",
+        },
+        follow=True,
+    )
+    assert response.redirect_chain == [("/", 302)]
+    assert "Your password was changed." in response.content.decode()
+    user.refresh_from_db()
+    assert user.check_password("a brand new passphrase 2")

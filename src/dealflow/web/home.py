@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth import views as auth_views
+from django.contrib.messages.views import SuccessMessageMixin
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -160,6 +161,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 # Django's own view: it checks the old password, applies the password policy
 # (AUTH_PASSWORD_VALIDATORS) and keeps the session signed in.
-password_change = auth_views.PasswordChangeView.as_view(
-    template_name="web/password_change.html", success_url=reverse_lazy("home")
-)
+class PasswordChange(SuccessMessageMixin, auth_views.PasswordChangeView):
+    template_name = "web/password_change.html"
+    success_url = reverse_lazy("home")
+    success_message = "Your password was changed."
+
+
+password_change = PasswordChange.as_view()
