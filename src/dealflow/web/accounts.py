@@ -21,6 +21,7 @@ from dealflow.web.forms import initial_values
 from dealflow.web.pages import (
     WIDE_ONLY,
     Column,
+    ShownField,
     as_rows,
     list_query,
     owner_names,
@@ -32,7 +33,6 @@ from dealflow.web.record_pages import (
     OPPORTUNITY_HEADERS,
     RELATED_SHOWN,
     Related,
-    Shown,
     converted_leads,
     delete_page,
     filter_inputs,
@@ -169,7 +169,7 @@ def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
         Related("Converted Leads", LEAD_HEADERS, lead_rows(leads), leads_page.total or 0),
     ]
     references = {
-        "owner": Shown("Owner", owners.get(("User", account.owner_id), "")),
+        "owner": ShownField("Owner", owners.get(("User", account.owner_id), "")),
     }
     context = {
         "record": account,

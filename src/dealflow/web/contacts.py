@@ -24,6 +24,7 @@ from dealflow.web.forms import initial_values
 from dealflow.web.pages import (
     WIDE_ONLY,
     Column,
+    ShownField,
     as_rows,
     list_query,
     owner_names,
@@ -33,7 +34,6 @@ from dealflow.web.pages import (
 from dealflow.web.record_pages import (
     LEAD_HEADERS,
     Related,
-    Shown,
     converted_leads,
     delete_page,
     filter_inputs,
@@ -157,8 +157,8 @@ def contact_detail(request: HttpRequest, contact_id: str) -> HttpResponse:
     )
     account = accounts.get(contact.account_id)
     references = {
-        "owner": Shown("Owner", owners.get(("User", contact.owner_id), "")),
-        "account": Shown(
+        "owner": ShownField("Owner", owners.get(("User", contact.owner_id), "")),
+        "account": ShownField(
             "Account",
             account.name if account else "",
             reverse("account_detail", args=[account.public_id]) if account else "",

@@ -8,7 +8,6 @@ is a 404), every write through `leads.services`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +24,14 @@ from dealflow.leads import services
 from dealflow.leads.models import Lead
 from dealflow.leads.selectors import lead_get, lead_status, lead_statuses
 from dealflow.web.forms import RecordForm, initial_values, posted_data, posted_values
-from dealflow.web.pages import owner_names, page_view, person_name, signed_in_user
+from dealflow.web.pages import (
+    ShownField,
+    ShownSection,
+    owner_names,
+    page_view,
+    person_name,
+    signed_in_user,
+)
 from dealflow.web.recent import remember
 from dealflow.web.records import owner_choices, record_get, resolver
 from dealflow.web.timeline import record_timeline
@@ -80,19 +86,6 @@ def open_statuses(current: str = "") -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------------------------------
 # The detail
-
-
-@dataclass
-class ShownField:
-    label: str
-    value: Any
-    url: str = ""
-
-
-@dataclass
-class ShownSection:
-    title: str
-    fields: list[ShownField] = field(default_factory=list)
 
 
 def _website_url(text: str) -> str:

@@ -117,6 +117,27 @@ def owner_names(user_ids: Iterable[int | None], queue_ids: Iterable[int | None] 
 
 
 # ---------------------------------------------------------------------------------------
+# Detail pages
+
+
+@dataclass
+class ShownField:
+    """One field on a detail page: its label, its value as shown and, for a link, its URL."""
+
+    label: str
+    value: Any
+    url: str = ""
+
+
+@dataclass
+class ShownSection:
+    """A group of fields on a detail page, as the object's layout groups them."""
+
+    title: str
+    fields: list[ShownField] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------
 # List tables: what web/components/_list_table.html and _pager.html render
 
 # Classes of a column a list hides below 992 px, so it stays readable at tablet width.

@@ -36,6 +36,8 @@ from dealflow.web.pages import (
     FilterInput,
     ListQuery,
     Pager,
+    ShownField,
+    ShownSection,
     Table,
     TableRow,
     as_rows,
@@ -168,15 +170,6 @@ def visible_rows(
 # Details
 
 
-@dataclass
-class Shown:
-    """One field on a detail page: its label, its text and, for a reference, a link."""
-
-    label: str
-    text: str
-    url: str = ""
-
-
 def _field_text(definition: Any, value: Any) -> str:
     if value is None or value == "":
         return ""
@@ -190,8 +183,8 @@ def _field_text(definition: Any, value: Any) -> str:
 def shown_sections(
     record: Any,
     layout: Sequence[tuple[str, Sequence[str]]],
-    references: dict[str, Shown],
-) -> list[tuple[str, list[Shown]]]:
+    references: dict[str, ShownField],
+) -> list[ShownSection]:
     """The detail page's sections as the form's layout groups them; `references` gives
     the text and link of each reference field (owner, account)."""
     object_def = get_object(record.object_name)
@@ -204,10 +197,9 @@ def shown_sections(
             if name in references:
                 shown.append(references[name])
             else:
-                shown.append(
-                    Shown(definition.label, _field_text(definition, getattr(record, name)))
-                )
-        sections.append((title, shown))
+                text = _field_text(definition, getattr(record, name))
+                shown.append(ShownField(definition.label, text))
+        sections.append(ShownSection(title, shown))
     return sections
 
 
