@@ -145,9 +145,20 @@ def test_the_matching_account_is_suggested(client, rep, lead):
     response = client.get(url(lead))
 
     content = response.content.decode()
-    assert f'id="account-{account.public_id}" value="{account.public_id}"' in content
+    # An account named as the company is offered first and chosen: no duplicate by default.
+    assert f'id="account-{account.public_id}" value="{account.public_id}" checked' in content
+    assert 'id="account-new" value="new">' in content
     assert "ACME acme.example" in text(response)
     assert "Zenith" not in text(response)
+
+
+def test_an_account_whose_name_only_starts_with_the_company_is_not_chosen(client, rep, lead):
+    account = AccountFactory(name="Acme Holdings", owner=rep)
+
+    content = client.get(url(lead)).content.decode()
+
+    assert f'id="account-{account.public_id}" value="{account.public_id}">' in content
+    assert 'id="account-new" value="new" checked' in content
 
 
 def test_choosing_the_account_suggests_its_matching_contacts_and_opportunities(client, rep, lead):

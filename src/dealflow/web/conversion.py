@@ -45,6 +45,9 @@ from dealflow.web.records import record_get, user_choices
 NEW = "new"  # create the record
 OTHER = "other"  # an existing record chosen with the lookup (`<option>_other`)
 NO_OPPORTUNITY = "none"
+# The page's first offer: the account named exactly as the lead's company when there is
+# one (converting into it beats creating a duplicate), else a new account.
+SAME_NAME = "same-name"
 NOT_A_RECORD = ("", NEW, OTHER, NO_OPPORTUNITY)
 SUGGESTIONS = 10  # accounts, contacts and opportunities offered, each
 
@@ -76,12 +79,14 @@ def _converted_statuses() -> list[str]:
 
 
 def _default_options(lead: Lead, actor: Any) -> Options:
-    """Salesforce's defaults: a new account, contact and opportunity named "<Company>-",
+    """Salesforce's defaults but for the account: the account named as the company if there
+    is one (else a new one), a new contact and opportunity named "<Company>-",
     the first converted status, the lead's owner (the converting user when a queue owns
     it) and a fresh idempotency key."""
     statuses = _converted_statuses()
     owner_id = ids.encode("User", lead.owner_user_id) if lead.owner_user_id else actor.public_id
     return Options(
+        account=SAME_NAME,
         opportunity_name=lead.company[: lead_services.OPPORTUNITY_NAME_LENGTH - 1] + "-",
         converted_status=statuses[0] if statuses else "",
         owner=owner_id,
@@ -187,6 +192,10 @@ def _choices(actor: Any, lead: Lead, options: Options) -> Choices:
     accounts, contacts or opportunities match (each suggestion list is limited)."""
     errors: list[str] = []
     accounts = conversion_account_candidates(actor=actor, lead=lead, limit=SUGGESTIONS)
+    if options.account == SAME_NAME:
+        name_key = Account._meta.get_field("name_key").key_of(Account(name=lead.company))  # type: ignore[attr-defined]
+        same_name = bool(accounts) and accounts[0].name_key == name_key
+        options = replace(options, account=accounts[0].public_id if same_name else NEW)
     account_id = _existing(options.account, options.account_other)
     account = _chosen(actor, "Account", account_id, accounts, errors)
     contacts = conversion_contact_candidates(
