@@ -1,6 +1,7 @@
-"""What every page view shares: refusals as 404/403 pages, records as template rows,
-list filters read from the query string by the same ListSpec the API uses, and the names
-of the users and queues rows refer to.
+"""What every page view shares: refusals as 404/403 pages, records as template rows, the
+names of the users and queues rows refer to, a detail page's fields, a list's table and
+pager as the components render them, and list filters read from the query string by the
+same ListSpec the API uses.
 
 Pages read through the selectors and write through the services (DESIGN.md); nothing here
 holds a business rule.
