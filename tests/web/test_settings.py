@@ -756,10 +756,22 @@ def test_a_refused_sharing_default_changes_none_of_them(admin_client):
 # API tokens
 
 
+def token_form_key(client):
+    """The one-use key of the token form as the page renders it."""
+    content = client.get("/settings/tokens/").content.decode()
+    return re.search(r'name="form_key" value="([^"]+)"', content).group(1)
+
+
 def test_a_new_tokens_secret_is_shown_once(admin_client):
     rep = UserFactory(username="sam")
     response = admin_client.post(
-        "/settings/tokens/", {"action": "create", "user": rep.public_id, "name": "Zapier"}
+        "/settings/tokens/",
+        {
+            "action": "create",
+            "user": rep.public_id,
+            "name": "Zapier",
+            "form_key": token_form_key(admin_client),
+        },
     )
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
@@ -775,6 +787,24 @@ def test_a_new_tokens_secret_is_shown_once(admin_client):
     again = admin_client.get("/settings/tokens/")
     assert secret.encode() not in again.content
     assert b"<td>Zapier</td>" in again.content
+
+
+def test_sending_the_token_form_again_makes_no_second_token(admin_client):
+    rep = UserFactory(username="sam")
+    form = {
+        "action": "create",
+        "user": rep.public_id,
+        "name": "Zapier",
+        "form_key": token_form_key(admin_client),
+    }
+    assert admin_client.post("/settings/tokens/", form).status_code == 200
+
+    again = admin_client.post("/settings/tokens/", form)  # the browser's reload
+
+    assert again.status_code == 400
+    assert "This form was sent already" in again.content.decode()
+    assert b"new-token" not in again.content
+    assert ApiToken.objects.count() == 1
 
 
 def test_admin_revokes_a_token(admin_client):
@@ -809,8 +839,9 @@ def test_revoking_an_unknown_token_is_404(admin_client):
     ],
 )
 def test_a_refused_token_is_a_400_and_changes_nothing(admin_client, data, message):
+    form = {"action": "create", "name": "x", "form_key": token_form_key(admin_client), **data}
     before = settings_state()
-    response = admin_client.post("/settings/tokens/", {"action": "create", "name": "x", **data})
+    response = admin_client.post("/settings/tokens/", form)
     assert response.status_code == 400
     assert error_beside(response.content, "token-user") == message
     assert b"new-token" not in response.content

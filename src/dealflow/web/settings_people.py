@@ -9,6 +9,7 @@ the session, the messages, a log or the database, which keeps only its digest).
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.db.models import Count
@@ -318,6 +319,7 @@ def tokens(request: HttpRequest, **_ids: str) -> HttpResponse:
     if request.method == "POST":
         form = SettingsForm("token", TOKEN_FIELDS, posted(request.POST, TOKEN_FIELDS))
         try:
+            _use_form_key(request)
             created = _token_create(request)
         except DomainError as error:
             form.fail(error)
@@ -332,6 +334,7 @@ def tokens(request: HttpRequest, **_ids: str) -> HttpResponse:
         ],
         "created": created[0] if created else None,
         "secret": created[1] if created else "",
+        "form_key": _new_form_key(request),
     }
     response = settings_page(
         request, "web/settings/tokens.html", "settings_tokens", context, refused=form.failed
@@ -339,6 +342,31 @@ def tokens(request: HttpRequest, **_ids: str) -> HttpResponse:
     if created:
         response["Cache-Control"] = "no-store"
     return response
+
+
+# A token form is good for one token: reloading the page that showed a new secret (the
+# browser resends the form) must not make a second token. Each rendered form carries a key
+# kept in the session until a token is made with it; nothing secret is kept there.
+FORM_KEYS = "token_form_keys"
+
+
+def _new_form_key(request: HttpRequest) -> str:
+    key = secrets.token_urlsafe(16)
+    request.session[FORM_KEYS] = [*request.session.get(FORM_KEYS, [])[-4:], key]
+    return key
+
+
+def _use_form_key(request: HttpRequest) -> None:
+    """Spend the posted form's key; DUPLICATE_VALUE if it was spent (or never given)."""
+    keys = request.session.get(FORM_KEYS, [])
+    key = request.POST.get("form_key", "")
+    if key not in keys:
+        raise DomainError(
+            ErrorCode.DUPLICATE_VALUE,
+            "This form was sent already: its token was created then, and its secret shown "
+            "once. Fill in the form below to create another.",
+        )
+    request.session[FORM_KEYS] = [item for item in keys if item != key]
 
 
 def _token_create(request: HttpRequest) -> tuple[ApiToken, str]:
