@@ -185,3 +185,17 @@ def test_text_with_letters_does_not_search_phones(client, rep):
 
     assert _names(client.get("/search/", {"q": "alert(1)"}), "Leads") == []
     assert _names(client.get("/search/", {"q": "(1) 555"}), "Leads") == ["Robin Dialled"]
+
+
+def test_a_full_group_links_to_the_list_with_every_match(client, rep):
+    for number in range(6):
+        LeadFactory(last_name=f"Many{number}", owner_user=rep)
+    LeadFactory(last_name="Once", owner_user=rep)
+
+    content = client.get("/search/", {"q": "many"}).content.decode()
+    once = client.get("/search/", {"q": "once"}).content.decode()
+
+    assert '<a href="/leads/?view=open&amp;q=many">All leads starting with “many”</a>' in content
+    assert "All leads starting with" not in once
+    listed = client.get("/leads/", {"view": "open", "q": "many"}).content.decode()
+    assert all(f"Robin Many{number}" in listed for number in range(6))

@@ -38,6 +38,8 @@ class Searched:
     model: type[models.Model]
     spec: ListSpec
     detail: str  # URL name taking the public id
+    listing: str  # URL name of the object's list, which takes the same `q`
+    list_view: str = ""  # the list's view holding every match (`view=`), if it has views
 
     def queryset(self) -> models.QuerySet:
         if self.model is Lead:
@@ -46,10 +48,12 @@ class Searched:
 
 
 SEARCHED = (
-    Searched("Leads", Lead, LEAD_LIST, "lead_detail"),
-    Searched("Accounts", Account, ACCOUNT_LIST, "account_detail"),
-    Searched("Contacts", Contact, CONTACT_LIST, "contact_detail"),
-    Searched("Opportunities", Opportunity, OPPORTUNITY_LIST, "opportunity_detail"),
+    Searched("Leads", Lead, LEAD_LIST, "lead_detail", "lead_list", "open"),
+    Searched("Accounts", Account, ACCOUNT_LIST, "account_detail", "account_list"),
+    Searched("Contacts", Contact, CONTACT_LIST, "contact_detail", "contact_list"),
+    Searched(
+        "Opportunities", Opportunity, OPPORTUNITY_LIST, "opportunity_detail", "opportunity_list"
+    ),
 )
 # Users and queues (owners) are a directory everybody may read; matched by name prefix.
 DIRECTORY = {"User": User, "Queue": Queue}
@@ -91,7 +95,14 @@ def search(request: HttpRequest) -> HttpResponse:
     text = (request.GET.get("q") or "").strip()
     groups = _results(request.user, text, SEARCHED, RESULTS_PER_OBJECT) if text else []
     return render(
-        request, "web/search.html", {"search_text": text, "groups": groups, "searched": bool(text)}
+        request,
+        "web/search.html",
+        {
+            "search_text": text,
+            "groups": groups,
+            "searched": bool(text),
+            "results_per_object": RESULTS_PER_OBJECT,
+        },
     )
 
 
