@@ -60,3 +60,14 @@ def test_changing_the_password_keeps_the_session_and_says_so(client):
     assert "Your password was changed." in response.content.decode()
     user.refresh_from_db()
     assert user.check_password("a brand new passphrase 2")
+
+
+def test_a_refusal_is_a_403_page_logged_without_a_traceback(client, caplog):
+    client.force_login(UserFactory(username="rep4"))
+    with caplog.at_level("WARNING", logger="django.request"):
+        response = client.get("/settings/")
+    assert response.status_code == 403
+    assert "Settings are for admins" in response.content.decode()
+    assert [(record.getMessage(), record.exc_info) for record in caplog.records] == [
+        ("Forbidden: /settings/", None)
+    ]

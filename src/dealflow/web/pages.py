@@ -21,6 +21,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -47,10 +48,19 @@ def page_view(view: View) -> View:
             if error.code in (ErrorCode.NOT_FOUND, ErrorCode.INVALID_ID):
                 raise Http404(error.message) from None
             if error.code == ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY:
-                raise PermissionDenied(error.message) from None
+                return refused(request, error.message)
             raise
+        except PermissionDenied as error:
+            return refused(request, str(error))
 
     return wrapped
+
+
+def refused(request: HttpRequest, message: str) -> HttpResponse:
+    """The 403 page. Rendered rather than raised: Django logs a raised PermissionDenied
+    with its traceback, and a refusal is an everyday answer, not a fault (the response
+    is still logged, in one line, as every 4xx is)."""
+    return render(request, "403.html", {"exception": message}, status=403)
 
 
 def signed_in_user(request: HttpRequest) -> User:
@@ -64,7 +74,7 @@ def admin_view(view: View) -> View:
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not is_admin(request.user):
-            raise PermissionDenied("Settings are for admins")
+            return refused(request, "Settings are for admins")
         return view(request, *args, **kwargs)
 
     return page_view(wrapped)
