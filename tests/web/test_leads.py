@@ -362,9 +362,8 @@ def test_create_without_a_company_shows_the_error_next_to_company(client, rep):
     response = client.post("/leads/new/", {**LEAD_FORM, "company": "", "owner_id": rep.public_id})
 
     assert response.status_code == 400
-    assert (
-        '<div class="field-error" id="id_company_error">Company is required.</div>'
-        in text(response)
+    assert '<div class="field-error" id="id_company_error">Company is required.</div>' in text(
+        response
     )
     assert 'value="Hopper"' in text(response)  # what was typed is shown again
     assert Lead.objects.count() == 0

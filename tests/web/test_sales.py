@@ -917,7 +917,11 @@ def test_edit_to_a_lost_stage_needs_a_loss_reason(client, rep):
     response = client.post(f"/opportunities/{target.public_id}/edit/", posted)
 
     assert response.status_code == 400
-    assert response.context["form"].errors["loss_reason"].startswith("Required when moving to the lost stage")
+    assert (
+        response.context["form"]
+        .errors["loss_reason"]
+        .startswith("Required when moving to the lost stage")
+    )
     target.refresh_from_db()
     assert target.stage.name == "Prospecting"
 
