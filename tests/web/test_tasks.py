@@ -249,7 +249,7 @@ def test_a_task_without_a_subject_is_refused_next_to_it(signed_in, rep):
 
     assert response.status_code == 400
     page = text(response)
-    assert '<div class="field-error" id="task_subject_error">' in page
+    assert '<div class="field-error" id="task_subject_error">Subject is required.</div>' in page
     assert ">kept</textarea>" in page
     assert f'name="who_id" value="{contact.public_id}"' in page
     assert not Task.objects.exists()
@@ -275,7 +275,7 @@ def test_a_task_about_nobody_is_refused(signed_in, rep):
     )
 
     assert response.status_code == 400
-    assert 'id="task_who_error"' in text(response)
+    assert 'id="task_who_error">Name is required.</div>' in text(response)
     assert not Task.objects.exists()
 
 

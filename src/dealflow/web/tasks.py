@@ -31,6 +31,7 @@ from dealflow.leads.selectors import LEAD_LIST
 from dealflow.sales import services
 from dealflow.sales.models import Opportunity, Task, TaskStatus, TaskType
 from dealflow.sales.selectors import OPPORTUNITY_LIST, TASK_LIST, task_get
+from dealflow.web.forms import field_message
 from dealflow.web.pages import as_rows, page_view, person_name, safe_next
 from dealflow.web.record_pages import visible_rows
 from dealflow.web.records import record_get
@@ -196,6 +197,15 @@ def task_list(request: HttpRequest) -> HttpResponse:
 # Adding and completing
 
 # The task form's inputs by the public name a service's refusal names them with.
+# What the form calls each field (Salesforce's labels: WhoId is "Name").
+TASK_LABELS = {
+    "subject": "Subject",
+    "type": "Type",
+    "activity_date": "Due Date",
+    "description": "Description",
+    "who_id": "Name",
+    "what_id": "Related To",
+}
 FORM_INPUTS = {
     "subject": "subject",
     "type": "type",
@@ -266,7 +276,11 @@ def task_new(request: HttpRequest) -> HttpResponse:
             "what": what,
             "back": back,
             "task_values": request.POST,
-            "task_errors": {name: error.message for name in named},
+            "task_errors": {
+                FORM_INPUTS[name]: field_message(error, name, TASK_LABELS[name])
+                for name in error.fields
+                if FORM_INPUTS.get(name) in named
+            },
             "task_message": "" if named else error.message,
         }
         return render(request, "web/tasks/new.html", context, status=400)
