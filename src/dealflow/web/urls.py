@@ -11,6 +11,7 @@ from dealflow.web import (
     home,
     lead_list,
     leads,
+    pipeline,
     sales,
     search,
     settings,
@@ -35,8 +36,8 @@ urlpatterns = [
     path("leads/<str:lead_id>/delete/", leads.lead_delete, name="lead_delete"),
     path("leads/<str:lead_id>/convert/", conversion.lead_convert, name="lead_convert"),
     # Opportunities and the board
-    path("pipeline/", sales.pipeline, name="pipeline"),
-    path("pipeline/column/<str:stage_id>/", sales.pipeline_column, name="pipeline_column"),
+    path("pipeline/", pipeline.pipeline, name="pipeline"),
+    path("pipeline/column/<str:stage_id>/", pipeline.pipeline_column, name="pipeline_column"),
     path("opportunities/", sales.opportunity_list, name="opportunity_list"),
     path("opportunities/new/", sales.opportunity_new, name="opportunity_new"),
     path(
@@ -52,7 +53,7 @@ urlpatterns = [
     ),
     path(
         "opportunities/<str:opportunity_id>/stage/",
-        sales.opportunity_stage,
+        pipeline.opportunity_stage,
         name="opportunity_stage",
     ),
     path(
