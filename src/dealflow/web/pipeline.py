@@ -42,7 +42,7 @@ from dealflow.sales.selectors import (
 )
 from dealflow.sales.services import opportunity_update
 from dealflow.web.forms import picklist_choices
-from dealflow.web.pages import ListQuery, list_query, owner_names, page_view, safe_next
+from dealflow.web.pages import FilterInput, ListQuery, list_query, owner_names, page_view, safe_next
 from dealflow.web.records import user_choices
 from dealflow.web.sales import refusal_status
 
@@ -186,6 +186,22 @@ def _more_url(stage: OpportunityStage, query: BoardQuery, cursor: str | None) ->
     return reverse("pipeline_column", args=[stage.pk]) + query.url(cursor=cursor)
 
 
+def _board_filters(query: BoardQuery) -> dict[str, FilterInput]:
+    """The board's filter inputs by name, each filled with what was typed and its error."""
+
+    def shown(name: str, label: str, **options: Any) -> FilterInput:
+        given, error = query.given.get(name, ""), query.errors.get(name, "")
+        return FilterInput(name, label, given, error, **options)
+
+    inputs = [
+        shown("owner", "Owner", choices=user_choices()),
+        shown("team", "Team", choices=[(name, name) for _pk, name in query.teams]),
+        shown("close_date_from", "Close Date from", input_type="date"),
+        shown("close_date_to", "Close Date to", input_type="date"),
+    ]
+    return {filter_input.name: filter_input for filter_input in inputs}
+
+
 @page_view
 def pipeline(request: HttpRequest) -> HttpResponse:
     """The board: a column per stage with its count and totals, its first cards by close
@@ -203,8 +219,7 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         "all_url": reverse("pipeline") + query.url(owner=None),
         "mine_url": reverse("pipeline") + query.url(owner=me),
         "mine": owner_given == me,
-        "owners": user_choices(),
-        "teams": [name for _pk, name in query.teams],
+        "filters": _board_filters(query),
         "loss_reasons": picklist_choices(get_object("Opportunity").field("loss_reason")),
         "closed_since": closed_since(query.filters),
         "closed_window_days": CLOSED_WINDOW_DAYS,

@@ -52,7 +52,7 @@ from dealflow.web.forms import (
     posted_data,
     posted_values,
 )
-from dealflow.web.pages import ListQuery, as_rows, list_query, owner_names, page_view
+from dealflow.web.pages import FilterInput, ListQuery, as_rows, list_query, owner_names, page_view
 from dealflow.web.recent import remember
 from dealflow.web.records import account_label, record_get, resolver, user_choices
 from dealflow.web.timeline import record_timeline
@@ -114,6 +114,27 @@ def _sort_url(query: ListQuery, order: str) -> tuple[str, str]:
     return query.url(order_by=order, cursor=None), ""
 
 
+def _list_filters(query: ListQuery) -> dict[str, FilterInput]:
+    """The list's filter inputs by name, each filled with what was typed and its error
+    (the search and "Open or closed", which has no "Any", are the template's own)."""
+    object_def = get_object("Opportunity")
+
+    def shown(name: str, label: str, **options: Any) -> FilterInput:
+        given, error = query.given.get(name, ""), query.errors.get(name, "")
+        return FilterInput(name, label, given, error, **options)
+
+    picklist = {name: picklist_choices(object_def.field(name)) for name in ("lead_source", "type")}
+    inputs = [
+        shown("stage", "Stage", choices=[(stage.name, stage.name) for stage in board_stages()]),
+        shown("owner", "Owner", choices=user_choices()),
+        shown("lead_source", "Lead Source", choices=picklist["lead_source"]),
+        shown("type", "Type", choices=picklist["type"]),
+        shown("close_date_from", "Close Date from", input_type="date"),
+        shown("close_date_to", "Close Date to", input_type="date"),
+    ]
+    return {filter_input.name: filter_input for filter_input in inputs}
+
+
 @page_view
 def opportunity_list(request: HttpRequest) -> HttpResponse:
     """Opportunities the user may see: filters, search, sort and keyset pages of 50.
@@ -153,7 +174,6 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     for label, order in LIST_COLUMNS:
         link, sorted_as = _sort_url(query, order) if order else ("", "")
         columns.append({"label": label, "url": link, "sorted": sorted_as})
-    object_def = get_object("Opportunity")
     context = {
         "rows": records,
         "columns": columns,
@@ -161,10 +181,7 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
         "error": error,
         "next_url": query.url(cursor=page.next_cursor) if page.next_cursor else "",
         "first_url": query.url(cursor=None) if query.cursor else "",
-        "stages": board_stages(),
-        "owners": user_choices(),
-        "lead_sources": picklist_choices(object_def.field("lead_source")),
-        "types": picklist_choices(object_def.field("type")),
+        "filters": _list_filters(query),
     }
     return render(request, "web/sales/list.html", context)
 
