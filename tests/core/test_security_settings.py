@@ -37,7 +37,10 @@ def dealflow(var_dir: Path, *arguments: str, **environment: str) -> subprocess.C
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("DATABASE_URL",) and not name.startswith("DEALFLOW_")
+        # The browser tests let Django's ORM run beside Playwright's event loop in this
+        # process (tests/e2e/conftest.py); a deployment never does.
+        if name not in ("DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+        and not name.startswith("DEALFLOW_")
     }
     env.update(DJANGO_SETTINGS_MODULE="dealflow.settings", DEALFLOW_VAR_DIR=str(var_dir))
     env.update(environment)

@@ -166,7 +166,7 @@ for router in (leads.router, accounts.router, sales.router, people.router):
 
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
-    return error_response(error)
+    return error_response(*error.every())
 
 
 @api.exception_handler(Http404)

@@ -202,7 +202,7 @@ def run(operation: Callable[[], HttpResponse], *, atomic: bool = True) -> HttpRe
         with transaction.atomic():
             return operation()
     except DomainError as error:
-        return error_response(error)
+        return error_response(*error.every())
 
 
 def run_idempotent(
@@ -237,7 +237,7 @@ def run_idempotent(
             key_field="Idempotency-Key",
         )
     except DomainError as error:
-        return error_response(error)
+        return error_response(*error.every())
     headers = {"ETag": stored["etag"]} if stored.get("etag") else {}
     if replayed:
         headers["Idempotent-Replayed"] = "true"

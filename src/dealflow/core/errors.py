@@ -44,6 +44,13 @@ class DomainError(Exception):
         self.code = code
         self.message = message
         self.fields = list(fields)
+        # Further refusals found by the same check (one per bad field of a record, as
+        # Salesforce lists every error of a save); adapters show them all.
+        self.also: list[DomainError] = []
+
+    def every(self) -> list[DomainError]:
+        """This refusal and those found with it, in the order they were found."""
+        return [self, *self.also]
 
     def as_dict(self) -> dict[str, object]:
         return {"code": str(self.code), "message": self.message, "fields": self.fields}

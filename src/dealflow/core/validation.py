@@ -305,9 +305,11 @@ def clean_values(
     Unknown names get INVALID_FIELD; read-only ones INVALID_FIELD_FOR_INSERT_UPDATE;
     missing or blanked required ones REQUIRED_FIELD_MISSING (all of them in one error).
     A field a service fills in on create (owner, probability) may be left out then, but
-    an update cannot blank it.
+    an update cannot blank it. Every bad value is reported, not only the first: the
+    error raised holds the others in `also` (DomainError.every()).
     """
     cleaned: dict[str, Any] = {}
+    refused: list[DomainError] = []
     for name, value in values.items():
         field_def = object_def.field(name)
         if field_def is None:
@@ -322,9 +324,13 @@ def clean_values(
                 f"{object_def.name}.{field_def.public_name} cannot be {verb}",
                 [field_def.public_name],
             )
-        cleaned[name] = _clean_value(field_def, value)
-        if field_def.picklist in _TABLE_PICKLISTS and value is not None:
-            cleaned[name] = resolve_table_picklist(field_def, value)
+        try:
+            cleaned[name] = _clean_value(field_def, value)
+            if field_def.picklist in _TABLE_PICKLISTS and value is not None:
+                cleaned[name] = resolve_table_picklist(field_def, value)
+        except DomainError as error:
+            refused.append(error)
+            cleaned[name] = "refused"  # not missing: it was given, and is wrong
     missing = [
         field_def.public_name
         for field_def in object_def.fields
@@ -333,11 +339,17 @@ def clean_values(
         and cleaned.get(field_def.name) in (None, "")
     ]
     if missing:
-        raise DomainError(
-            ErrorCode.REQUIRED_FIELD_MISSING,
-            f"Required fields are missing: {', '.join(missing)}",
-            missing,
+        refused.append(
+            DomainError(
+                ErrorCode.REQUIRED_FIELD_MISSING,
+                f"Required fields are missing: {', '.join(missing)}",
+                missing,
+            )
         )
+    if refused:
+        first, *others = refused
+        first.also = others
+        raise first
     _check_picklists(object_def, cleaned)
     return cleaned
 

@@ -171,11 +171,12 @@ class RecordForm:
             for name in self.field_names()
             if (definition := object_def.field(name)) is not None
         }
-        named = [name for name in error.fields if name in labels]
-        for name in named:
-            self.errors[name] = field_message(error, name, labels[name])
-        if not named:
-            self.message = error.message
+        for each in error.every():
+            named = [name for name in each.fields if name in labels]
+            for name in named:
+                self.errors.setdefault(name, field_message(each, name, labels[name]))
+            if not named:
+                self.message = " ".join(filter(None, [self.message, each.message]))
 
     @property
     def error_summary(self) -> list[tuple[str, str]]:
