@@ -611,7 +611,7 @@ def test_detail_shows_fields_grouped_and_the_stage_path(client, rep):
 
     assert response.status_code == 200
     sections = {
-        section["title"]: {field["label"]: field["value"] for field in section["fields"]}
+        section.title: {field.label: field.value for field in section.fields}
         for section in response.context["sections"]
     }
     assert sections["Opportunity Information"] == {
@@ -640,7 +640,7 @@ def test_detail_labels(client, rep):
     """The labels come from the metadata registry; this pins what the page shows."""
     target = deal(rep)
     response = client.get(f"/opportunities/{target.public_id}/")
-    labels = [field["label"] for field in response.context["sections"][0]["fields"]]
+    labels = [field.label for field in response.context["sections"][0].fields]
     assert labels[0] == "Name" and "Expected Revenue" in labels
     assert "Loss Reason" not in labels  # only on a lost deal
 

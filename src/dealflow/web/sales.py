@@ -52,8 +52,18 @@ from dealflow.web.forms import (
     posted_data,
     posted_values,
 )
-from dealflow.web.pages import FilterInput, ListQuery, as_rows, list_query, owner_names, page_view
+from dealflow.web.pages import (
+    FilterInput,
+    ListQuery,
+    ShownField,
+    ShownSection,
+    as_rows,
+    list_query,
+    owner_names,
+    page_view,
+)
 from dealflow.web.recent import remember
+from dealflow.web.record_pages import money
 from dealflow.web.records import account_label, record_get, resolver, user_choices
 from dealflow.web.timeline import record_timeline
 
@@ -285,8 +295,9 @@ def opportunity_delete(request: HttpRequest, opportunity_id: str) -> HttpRespons
 # The detail page
 
 
-def _shown_fields(request: HttpRequest, opportunity: Opportunity) -> list[dict[str, Any]]:
-    """The detail page's sections: [{title, fields: [{label, value, url}]}]."""
+def _shown_sections(request: HttpRequest, opportunity: Opportunity) -> list[ShownSection]:
+    """The detail page's sections as LAYOUT groups them, with Expected Revenue after
+    Amount and Loss Reason only on a lost deal (or one that has a reason)."""
     object_def = get_object("Opportunity")
     stage = _stage_of(opportunity)
     account = ""
@@ -299,13 +310,11 @@ def _shown_fields(request: HttpRequest, opportunity: Opportunity) -> list[dict[s
                 "account_detail", args=[ids.encode("Account", opportunity.account_id)]
             )
     owner = owner_names([opportunity.owner_id]).get(("User", opportunity.owner_id), "")
-    amount = opportunity.amount
-    revenue = opportunity.expected_revenue
     special = {
         "account": (account, account_url),
         "stage": (stage.name, ""),
         "owner": (owner, ""),
-        "amount": ("" if amount is None else f"{amount:,.2f}", ""),
+        "amount": (money(opportunity.amount), ""),
         "probability": (f"{opportunity.probability}%", ""),
         "close_date": (opportunity.close_date.isoformat(), ""),
     }
@@ -318,16 +327,10 @@ def _shown_fields(request: HttpRequest, opportunity: Opportunity) -> list[dict[s
             definition = object_def.field(name)
             assert definition is not None
             value, url = special.get(name, (getattr(opportunity, name, ""), ""))
-            fields.append({"label": definition.label, "value": value, "url": url})
+            fields.append(ShownField(definition.label, value, url))
             if name == "amount":
-                fields.append(
-                    {
-                        "label": "Expected Revenue",
-                        "value": "" if revenue is None else f"{revenue:,.2f}",
-                        "url": "",
-                    }
-                )
-        sections.append({"title": title, "fields": fields})
+                fields.append(ShownField("Expected Revenue", money(opportunity.expected_revenue)))
+        sections.append(ShownSection(title, fields))
     return sections
 
 
@@ -369,7 +372,7 @@ def _detail(
     context = {
         "opportunity": opportunity,
         "stage": _stage_of(opportunity),
-        "sections": _shown_fields(request, opportunity),
+        "sections": _shown_sections(request, opportunity),
         "path": _path(opportunity),
         "history": history,
         "contact_roles": opportunity_contact_roles(actor=request.user, opportunity=opportunity),
