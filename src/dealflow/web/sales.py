@@ -53,6 +53,7 @@ from dealflow.web.forms import (
     posted_values,
 )
 from dealflow.web.pages import (
+    Column,
     FilterInput,
     ListQuery,
     ShownField,
@@ -61,6 +62,7 @@ from dealflow.web.pages import (
     list_query,
     owner_names,
     page_view,
+    sort_headers,
 )
 from dealflow.web.recent import remember
 from dealflow.web.record_pages import money
@@ -85,13 +87,13 @@ INFORMATION = [
 LAYOUT = [("Opportunity Information", INFORMATION), ("Description Information", ["description"])]
 CONTACT_ROLE_FIELDS = ["contact", "role", "is_primary"]
 LIST_COLUMNS = [
-    ("Name", "name"),
-    ("Account", ""),
-    ("Amount", ""),
-    ("Close Date", "close_date"),
-    ("Stage", ""),
-    ("Probability", ""),
-    ("Owner", ""),
+    Column("Name", "name"),
+    Column("Account"),
+    Column("Amount"),
+    Column("Close Date", "close_date"),
+    Column("Stage"),
+    Column("Probability"),
+    Column("Owner"),
 ]
 
 
@@ -112,16 +114,6 @@ def _stage_of(opportunity: Opportunity) -> OpportunityStage:
 
 # ---------------------------------------------------------------------------------------
 # The list
-
-
-def _sort_url(query: ListQuery, order: str) -> tuple[str, str]:
-    """(link, aria-sort) of a sortable column: ascending first, then descending."""
-    current = query.order_by or OPPORTUNITY_LIST.default_order
-    if current == order:
-        return query.url(order_by=f"-{order}", cursor=None), "ascending"
-    if current == f"-{order}":
-        return query.url(order_by=order, cursor=None), "descending"
-    return query.url(order_by=order, cursor=None), ""
 
 
 def _list_filters(query: ListQuery) -> dict[str, FilterInput]:
@@ -180,10 +172,10 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
         row.account_public_id = ids.encode("Account", row.account_id) if row.account_name else ""
         stage = stages.find(lambda stage, row=row: stage.pk == row.stage_id)
         row.stage_name = stage.name if stage else ""
-    columns = []
-    for label, order in LIST_COLUMNS:
-        link, sorted_as = _sort_url(query, order) if order else ("", "")
-        columns.append({"label": label, "url": link, "sorted": sorted_as})
+    order = query.order_by or OPPORTUNITY_LIST.default_order
+    columns = sort_headers(
+        LIST_COLUMNS, order, lambda target: query.url(order_by=target, cursor=None)
+    )
     context = {
         "rows": records,
         "columns": columns,
