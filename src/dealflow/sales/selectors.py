@@ -143,7 +143,7 @@ def stage_list() -> QuerySet[OpportunityStage]:
 
 
 # ---------------------------------------------------------------------------------------
-# The pipeline board and a deal's stage history (web/sales.py)
+# The pipeline board (web/pipeline.py) and a deal's stage history (web/sales.py)
 
 # The board's filters: the opportunity list's, plus the owner's team (a Team's primary key).
 BOARD_LIST = ListSpec(
@@ -352,7 +352,9 @@ def _cards(actor: Any, records: Iterable[tuple[Any, ...]]) -> list[BoardCard]:
 def _card_page(
     actor: Any, stage: OpportunityStage, filters: Mapping[str, Any], **options: Any
 ) -> Page:
-    """A page of a column's deals; a closed column's from `closed_since` on."""
+    """A page of a column's deals by close date: an open column's soonest first (what
+    needs work), a closed column's latest first and from `closed_since` on (what was
+    just won or lost)."""
     filters = {**filters, "stage": stage.pk}
     since = closed_since(filters)
     if stage.is_closed and since is not None:
@@ -362,7 +364,7 @@ def _card_page(
         Opportunity.objects.all(),
         BOARD_LIST,
         filters=filters,
-        order_by="close_date",
+        order_by="-close_date" if stage.is_closed else "close_date",
         **options,
     )
 
