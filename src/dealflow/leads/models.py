@@ -183,3 +183,107 @@ class Lead(PublicIdMixin, TimeStampedModel):
     def owner(self):
         """The owning user or queue."""
         return self.owner_user if self.owner_user_id else self.owner_queue
+
+
+# ---------------------------------------------------------------------------------------
+# Qualification (DOMAIN.md section 6; services and selectors in leads/qualification.py)
+
+
+class QualificationFramework(TimeStampedModel):
+    """A qualification checklist (BANT, CHAMP, MEDDIC), seeded by a data migration."""
+
+    object_name = "QualificationFramework"
+
+    name = models.CharField(max_length=40, unique=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QualificationItem(TimeStampedModel):
+    """One item of a framework's checklist. `key` is its stable API name ("budget"); admins
+    may change the label, the order, retire it (`is_active`) or add items."""
+
+    object_name = "QualificationItem"
+    SETTINGS = ("label", "sort_order", "is_active")
+
+    framework = models.ForeignKey(
+        QualificationFramework, on_delete=models.CASCADE, related_name="items"
+    )
+    key = models.CharField(max_length=40)
+    label = models.CharField(max_length=80)
+    sort_order = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["framework", "sort_order", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["framework", "key"], name="qualification_item_key_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.framework_id}: {self.label}"
+
+
+class LeadQualificationAnswer(TimeStampedModel):
+    """A lead's answer to one checklist item: met or not, a note, who set it and when."""
+
+    object_name = "LeadQualificationAnswer"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="qualification_answers")
+    item = models.ForeignKey(QualificationItem, on_delete=models.CASCADE, related_name="+")
+    met = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "item"], name="lead_qualification_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} {self.item_id}: {'met' if self.met else 'not met'}"
+
+
+class QualificationSetting(TimeStampedModel):
+    """The organisation's one row: the framework conversion requires (None: none) and how
+    many of its active items must be met (None: all of them)."""
+
+    object_name = "QualificationSetting"
+
+    required_framework = models.ForeignKey(
+        QualificationFramework, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    minimum_items = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"required: {self.required_framework_id}, minimum: {self.minimum_items}"
+
+
+class QualificationOverride(TimeStampedModel):
+    """A conversion a manager or admin let through without the required qualification."""
+
+    object_name = "QualificationOverride"
+
+    lead = models.OneToOneField(
+        Lead, on_delete=models.CASCADE, related_name="qualification_override"
+    )
+    framework = models.CharField(max_length=40)
+    missing = models.JSONField(default=list, blank=True)  # the labels of the items not met
+    reason = models.TextField()
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    overridden_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.reason[:40]}"
