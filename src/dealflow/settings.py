@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "dealflow.accounts",
     "dealflow.leads",
     "dealflow.sales",
+    "dealflow.automation",
     "dealflow.web",
 ]
 

@@ -1,0 +1,115 @@
+"""Assignment rules (DOMAIN.md section 7): the rule set, its ordered entries, and decisions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from dealflow.core.models import TimeStampedModel
+
+
+class AssignmentRuleSet(TimeStampedModel):
+    """One version of the rules; exactly one is active at a time, or none.
+
+    Replacing the rules makes a new set and retires the old one, so a decision keeps
+    pointing at the entry that made it.
+    """
+
+    object_name = "AssignmentRuleSet"
+
+    is_active = models.BooleanField(default=True)
+    # Who gets a lead no entry matches; none means the acting user (as without rules).
+    default_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_rule_set"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment rules {self.pk} ({'active' if self.is_active else 'retired'})"
+
+
+class AssigneeKind(models.TextChoices):
+    USER = "user", "User"
+    QUEUE = "queue", "Queue"
+    ROUND_ROBIN = "round_robin", "Round-robin"
+    LEAST_LOADED = "least_loaded", "Least-loaded"
+
+
+class MatchMode(models.TextChoices):
+    ALL = "all", "All criteria"
+    ANY = "any", "Any criterion"
+
+
+class AssignmentRuleEntry(models.Model):
+    """One entry: criteria on lead fields and who gets a lead that meets them.
+
+    `criteria` is a list of {"field": public name, "operator": ..., "value": ...}, checked
+    when the rules are saved (automation.services). A pool's `user_ids` are primary keys
+    in dealing order. `next_position` is the round's place, locked with the row while a
+    lead is dealt, so concurrent creates never take the same slot.
+    """
+
+    rule_set = models.ForeignKey(
+        AssignmentRuleSet, on_delete=models.CASCADE, related_name="entries"
+    )
+    sort_order = models.PositiveIntegerField()
+    criteria = models.JSONField(default=list)
+    match = models.CharField(max_length=10, choices=MatchMode.choices, default=MatchMode.ALL)
+    kind = models.CharField(max_length=20, choices=AssigneeKind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    queue = models.ForeignKey(
+        "people.Queue", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    user_ids = models.JSONField(default=list)
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    next_position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["rule_set", "sort_order"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule_set", "sort_order"], name="rule_entry_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"entry {self.sort_order + 1} ({self.kind})"
+
+
+class AssignmentDecision(models.Model):
+    """Why a lead got its owner from the rules: which entry (none: the default), and when."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    rule_set = models.ForeignKey(AssignmentRuleSet, on_delete=models.PROTECT, related_name="+")
+    entry = models.ForeignKey(
+        AssignmentRuleEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    owner_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    owner_queue = models.ForeignKey(
+        "people.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField()
+    decided_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        indexes = [models.Index(fields=["lead", "-decided_at", "-id"], name="decision_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.reason}"

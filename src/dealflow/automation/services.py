@@ -1,0 +1,516 @@
+"""Writes for assignment rules (DOMAIN.md section 7): saving the rules, and dealing leads.
+
+The rules are one active `AssignmentRuleSet` of ordered entries. The first entry whose
+criteria a lead meets chooses its owner: a user, a queue, or a pool of users dealt
+round-robin or to the least loaded (open leads), skipping users at the entry's capacity.
+No match, or every matching entry full: the default owner, else the acting user.
+
+Each decision is written in the transaction that gives the lead its owner. A pool's
+place in its round lives on the entry's row, locked (`select_for_update`) until that
+transaction ends, so concurrent creates never deal two leads to one slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from dealflow.automation.models import (
+    AssigneeKind,
+    AssignmentDecision,
+    AssignmentRuleEntry,
+    AssignmentRuleSet,
+    MatchMode,
+)
+from dealflow.automation.selectors import active_rule_set, open_lead_counts
+from dealflow.core import ids
+from dealflow.core.access import require_admin, require_edit
+from dealflow.core.audit import audit_event, changes_since, snapshot
+from dealflow.core.cache import configuration_changed
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.metadata import FieldDef, get_object
+from dealflow.core.models import AuditAction
+from dealflow.leads.models import Lead
+from dealflow.people.models import Queue, User
+
+OPERATORS = ("equals", "in", "contains", "starts_with", "greater_than", "less_than", "blank")
+TEXT_TYPES = ("string", "email", "phone", "url", "textarea", "picklist")
+NUMBER_TYPES = ("int", "currency", "percent", "double")
+# Which operators make sense for which kind of field.
+OPERATORS_BY_KIND = {
+    "text": ("equals", "in", "contains", "starts_with", "blank"),
+    "number": ("equals", "in", "greater_than", "less_than", "blank"),
+    "boolean": ("equals",),
+}
+OPERATOR_WORDS = {
+    "equals": "equals",
+    "in": "is one of",
+    "contains": "contains",
+    "starts_with": "starts with",
+    "greater_than": "is greater than",
+    "less_than": "is less than",
+}
+
+
+# --- Saving the rules -------------------------------------------------------------
+
+
+def _field_kind(field_def: FieldDef) -> str | None:
+    if field_def.type in TEXT_TYPES:
+        return "text"
+    if field_def.type in NUMBER_TYPES:
+        return "number"
+    if field_def.type == "boolean":
+        return "boolean"
+    return None
+
+
+def criterion_fields() -> dict[str, FieldDef]:
+    """Lead fields criteria may name, by public name: those set when a lead is created,
+    except references (an owner is what the rules choose)."""
+    return {
+        field.public_name: field
+        for field in get_object("Lead").fields
+        if field.createable and field.type != "reference" and _field_kind(field)
+    }
+
+
+def _invalid(where: str, message: str, code: ErrorCode = ErrorCode.INVALID_FIELD) -> DomainError:
+    return DomainError(code, f"{where}: {message}", [where])
+
+
+def _number(where: str, value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _invalid(where, "expected a number", ErrorCode.INVALID_TYPE)
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise _invalid(where, f"{value!r} is not a number", ErrorCode.INVALID_TYPE) from None
+    if not number.is_finite():
+        raise _invalid(where, f"{value!r} is not a number", ErrorCode.INVALID_TYPE)
+    return number
+
+
+def _scalar(where: str, kind: str, value: Any) -> Any:
+    """One comparison value, checked against the field's kind (numbers kept as text)."""
+    if kind == "number":
+        return str(_number(where, value))
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise _invalid(where, "expected true or false", ErrorCode.INVALID_TYPE)
+        return value
+    if not isinstance(value, str) or not value:
+        raise _invalid(where, "expected non-empty text", ErrorCode.INVALID_TYPE)
+    return value
+
+
+def _clean_criterion(where: str, criterion: Any) -> dict[str, Any]:
+    if not isinstance(criterion, Mapping):
+        raise _invalid(
+            where, "expected an object with field, operator and value", ErrorCode.INVALID_TYPE
+        )
+    unknown = set(criterion) - {"field", "operator", "value"}
+    if unknown:
+        raise _invalid(
+            f"{where}.{sorted(unknown)[0]}", "not a criterion key (field, operator, value)"
+        )
+    fields = criterion_fields()
+    name = criterion.get("field")
+    if name not in fields:
+        raise _invalid(
+            f"{where}.field",
+            f"{name!r} is not a lead field rules can test ({', '.join(sorted(fields))})",
+        )
+    kind = _field_kind(fields[name])
+    operator = criterion.get("operator")
+    if operator not in OPERATORS:
+        raise _invalid(f"{where}.operator", f"{operator!r} is not one of {', '.join(OPERATORS)}")
+    if operator not in OPERATORS_BY_KIND[kind]:
+        raise _invalid(
+            f"{where}.operator",
+            f"{operator} does not apply to {name} ({kind}); use "
+            + ", ".join(OPERATORS_BY_KIND[kind]),
+        )
+    value = criterion.get("value")
+    if operator == "blank":
+        if value is None:
+            value = True
+        elif not isinstance(value, bool):
+            raise _invalid(f"{where}.value", "blank takes true or false", ErrorCode.INVALID_TYPE)
+    elif operator == "in":
+        if not isinstance(value, list) or not value:
+            raise _invalid(f"{where}.value", "in takes a non-empty list", ErrorCode.INVALID_TYPE)
+        value = [_scalar(f"{where}.value[{index}]", kind, item) for index, item in enumerate(value)]
+    else:
+        value = _scalar(f"{where}.value", kind, value)
+    return {"field": name, "operator": operator, "value": value}
+
+
+def _user(where: str, public_id: Any) -> User:
+    key = _decoded(where, public_id, "User")
+    user = User.objects.filter(pk=key, is_active=True).first()
+    if user is None:
+        raise _invalid(where, f"no active user {public_id!r}", ErrorCode.NOT_FOUND)
+    return user
+
+
+def _decoded(where: str, public_id: Any, object_name: str) -> int:
+    if not isinstance(public_id, str):
+        raise _invalid(where, f"expected a {object_name} id", ErrorCode.INVALID_ID)
+    try:
+        found, key = ids.decode(public_id)
+    except ids.InvalidIdError as error:
+        raise _invalid(where, str(error), ErrorCode.INVALID_ID) from None
+    if found != object_name:
+        raise _invalid(where, f"{public_id!r} is not a {object_name} id", ErrorCode.INVALID_ID)
+    return key
+
+
+def _clean_assignee(where: str, assign_to: Any) -> dict[str, Any]:
+    """Model values of an entry's assignee ({"kind": ..., ...} in the API's shape)."""
+    if not isinstance(assign_to, Mapping):
+        raise _invalid(where, "expected an object with a kind", ErrorCode.INVALID_TYPE)
+    kind = assign_to.get("kind")
+    if kind not in AssigneeKind.values:
+        raise _invalid(f"{where}.kind", f"{kind!r} is not one of {', '.join(AssigneeKind.values)}")
+    allowed = {
+        AssigneeKind.USER: {"kind", "user_id"},
+        AssigneeKind.QUEUE: {"kind", "queue_id"},
+    }.get(kind, {"kind", "user_ids", "capacity"})
+    unknown = set(assign_to) - allowed
+    if unknown:
+        raise _invalid(
+            f"{where}.{sorted(unknown)[0]}",
+            f"not a key of a {kind} assignee ({', '.join(sorted(allowed))})",
+        )
+    if kind == AssigneeKind.USER:
+        return {"kind": kind, "user": _user(f"{where}.user_id", assign_to.get("user_id"))}
+    if kind == AssigneeKind.QUEUE:
+        key = _decoded(f"{where}.queue_id", assign_to.get("queue_id"), "Queue")
+        queue = Queue.objects.filter(pk=key).first()
+        if queue is None:
+            raise _invalid(
+                f"{where}.queue_id", f"no queue {assign_to['queue_id']!r}", ErrorCode.NOT_FOUND
+            )
+        return {"kind": kind, "queue": queue}
+    user_ids = assign_to.get("user_ids")
+    if not isinstance(user_ids, list) or not user_ids:
+        raise _invalid(
+            f"{where}.user_ids", "a pool takes a non-empty list of user ids", ErrorCode.INVALID_TYPE
+        )
+    pool = [_user(f"{where}.user_ids[{index}]", item).pk for index, item in enumerate(user_ids)]
+    if len(set(pool)) != len(pool):
+        raise _invalid(f"{where}.user_ids", "a user is listed twice")
+    capacity = assign_to.get("capacity")
+    if capacity is not None and (
+        isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1
+    ):
+        raise _invalid(
+            f"{where}.capacity",
+            "expected a whole number of at least 1, or null",
+            ErrorCode.INVALID_TYPE,
+        )
+    return {"kind": kind, "user_ids": pool, "capacity": capacity}
+
+
+def _clean_entry(index: int, entry: Any) -> dict[str, Any]:
+    where = f"entries[{index}]"
+    if not isinstance(entry, Mapping):
+        raise _invalid(
+            where, "expected an object with criteria, match and assign_to", ErrorCode.INVALID_TYPE
+        )
+    unknown = set(entry) - {"criteria", "match", "assign_to"}
+    if unknown:
+        raise _invalid(
+            f"{where}.{sorted(unknown)[0]}", "not an entry key (criteria, match, assign_to)"
+        )
+    criteria = entry.get("criteria", [])
+    if not isinstance(criteria, list):
+        raise _invalid(f"{where}.criteria", "expected a list", ErrorCode.INVALID_TYPE)
+    match = entry.get("match", MatchMode.ALL)
+    if match not in MatchMode.values:
+        raise _invalid(f"{where}.match", f"{match!r} is not all or any")
+    if "assign_to" not in entry:
+        raise _invalid(f"{where}.assign_to", "required", ErrorCode.REQUIRED_FIELD_MISSING)
+    return {
+        "criteria": [
+            _clean_criterion(f"{where}.criteria[{number}]", item)
+            for number, item in enumerate(criteria)
+        ],
+        "match": match,
+        **_clean_assignee(f"{where}.assign_to", entry["assign_to"]),
+    }
+
+
+def assignment_rules_set(
+    *, actor: User | None, rules: Mapping[str, Any]
+) -> AssignmentRuleSet | None:
+    """Replace the active rules (admins only) with `rules` in the API's shape:
+
+    {"default_owner_id": "005..." | null, "entries": [{"criteria": [{"field": public name,
+    "operator": one of OPERATORS, "value": ...}], "match": "all" | "any", "assign_to":
+    {"kind": "user", "user_id"} | {"kind": "queue", "queue_id"} | {"kind": "round_robin" |
+    "least_loaded", "user_ids": [...], "capacity": int | null}}]}
+
+    Errors name the entry and key (`entries[1].criteria[0].operator`). No entries and no
+    default owner turn the rules off (returns None). The old set is kept, retired, for
+    the decisions that point at it; rounds start again at the pool's first user.
+    """
+    if actor is not None:
+        require_admin(actor, "assignment rules")
+    if not isinstance(rules, Mapping):
+        raise DomainError(ErrorCode.INVALID_TYPE, "rules: expected an object")
+    unknown = set(rules) - {"default_owner_id", "entries"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise _invalid(name, "not a key of the rules (default_owner_id, entries)")
+    entries = rules.get("entries", [])
+    if not isinstance(entries, list):
+        raise _invalid("entries", "expected a list", ErrorCode.INVALID_TYPE)
+    cleaned = [_clean_entry(index, entry) for index, entry in enumerate(entries)]
+    default_owner_id = rules.get("default_owner_id")
+    default_owner = (
+        None if default_owner_id is None else _user("default_owner_id", default_owner_id)
+    )
+    with transaction.atomic():
+        AssignmentRuleSet.objects.filter(is_active=True).update(is_active=False)
+        configuration_changed()
+        if not cleaned and default_owner is None:
+            return None
+        rule_set = AssignmentRuleSet.objects.create(
+            default_owner=default_owner, created_by=actor if getattr(actor, "pk", None) else None
+        )
+        AssignmentRuleEntry.objects.bulk_create(
+            AssignmentRuleEntry(rule_set=rule_set, sort_order=order, **values)
+            for order, values in enumerate(cleaned)
+        )
+    return rule_set
+
+
+# --- Dealing leads ----------------------------------------------------------------
+
+
+@dataclass
+class Decision:
+    """What the rules chose for a lead, before it is written."""
+
+    rule_set: AssignmentRuleSet
+    entry: AssignmentRuleEntry | None
+    owner: User | Queue | None  # None: keep the lead's owner (no match, no default, no actor)
+    reason: str
+
+
+def _lead_value(lead: Lead, field_def: FieldDef) -> Any:
+    if field_def.name == "status":
+        return lead.status.name if lead.status_id else ""
+    return getattr(lead, field_def.name)
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _meets(lead: Lead, criterion: Mapping[str, Any]) -> bool:
+    """Whether a lead meets one criterion; text compares without regard to case."""
+    field_def = criterion_fields().get(criterion["field"])
+    if field_def is None:  # a field removed since the rules were saved matches nothing
+        return False
+    value, operator, expected = (
+        _lead_value(lead, field_def),
+        criterion["operator"],
+        criterion["value"],
+    )
+    if operator == "blank":
+        return _is_blank(value) == expected
+    if _is_blank(value):
+        return False
+    kind = _field_kind(field_def)
+    if kind == "boolean":
+        return value == expected
+    if kind == "number":
+        number = Decimal(str(value))
+        wanted = [Decimal(item) for item in (expected if operator == "in" else [expected])]
+        if operator == "greater_than":
+            return number > wanted[0]
+        if operator == "less_than":
+            return number < wanted[0]
+        return number in wanted
+    text = str(value).casefold()
+    if operator == "in":
+        return text in {item.casefold() for item in expected}
+    wanted_text = expected.casefold()
+    if operator == "contains":
+        return wanted_text in text
+    if operator == "starts_with":
+        return text.startswith(wanted_text)
+    return text == wanted_text
+
+
+def entry_matches(entry: AssignmentRuleEntry, lead: Lead) -> bool:
+    """All (or any, by `match`) of the entry's criteria hold; no criteria match every lead."""
+    if not entry.criteria:
+        return True
+    results = (_meets(lead, criterion) for criterion in entry.criteria)
+    return all(results) if entry.match == MatchMode.ALL else any(results)
+
+
+def describe_criteria(entry: AssignmentRuleEntry) -> str:
+    """The criteria in words: `lead_source equals "Web" and industry is one of ...`."""
+    if not entry.criteria:
+        return "no criteria (every lead)"
+    parts = []
+    for criterion in entry.criteria:
+        operator, value = criterion["operator"], criterion["value"]
+        if operator == "blank":
+            parts.append(f"{criterion['field']} is {'blank' if value else 'not blank'}")
+        else:
+            shown = ", ".join(map(repr, value)) if operator == "in" else repr(value)
+            parts.append(f"{criterion['field']} {OPERATOR_WORDS[operator]} {shown}")
+    return f" {'and' if entry.match == MatchMode.ALL else 'or'} ".join(parts)
+
+
+def _name(owner: User | Queue) -> str:
+    return f"{owner} ({owner.public_id})"
+
+
+def _pool_users(entry: AssignmentRuleEntry) -> dict[int, User]:
+    return {user.pk: user for user in User.objects.filter(pk__in=entry.user_ids, is_active=True)}
+
+
+def _deal(entry: AssignmentRuleEntry) -> tuple[User | None, str]:
+    """The pool's next user, round-robin or least-loaded, skipping users at capacity.
+
+    Locks the entry's row until the caller's transaction ends: the next create waits
+    here, then reads the round's place (and the loads) this one left.
+    """
+    locked = (
+        AssignmentRuleEntry.objects.select_for_update().only("id", "next_position").get(pk=entry.pk)
+    )
+    users = _pool_users(entry)
+    needs_loads = entry.capacity is not None or entry.kind == AssigneeKind.LEAST_LOADED
+    loads = open_lead_counts(list(users)) if needs_loads else {}
+    available = [
+        key
+        for key in entry.user_ids
+        if key in users and (entry.capacity is None or loads.get(key, 0) < entry.capacity)
+    ]
+    if not available:
+        return None, f"every user of its pool is inactive or has {entry.capacity} open leads"
+    size = len(entry.user_ids)
+    if entry.kind == AssigneeKind.LEAST_LOADED:
+        chosen = min(available, key=lambda key: loads.get(key, 0))  # ties: pool order
+        how = f"least-loaded: {loads.get(chosen, 0)} open leads, the fewest in its pool"
+    else:
+        start = locked.next_position % size
+        order = [entry.user_ids[(start + step) % size] for step in range(size)]
+        chosen = next(key for key in order if key in available)
+        position = entry.user_ids.index(chosen)
+        locked.next_position = (position + 1) % size
+        locked.save(update_fields=["next_position"])
+        how = f"round-robin: user {position + 1} of {size} in its pool"
+    skipped = "" if entry.capacity is None else f", under its capacity of {entry.capacity}"
+    return users[chosen], how + skipped
+
+
+def _assignee(entry: AssignmentRuleEntry) -> tuple[User | Queue | None, str]:
+    if entry.kind == AssigneeKind.USER:
+        if not entry.user.is_active:
+            return None, f"its user {_name(entry.user)} is inactive"
+        return entry.user, "its user"
+    if entry.kind == AssigneeKind.QUEUE:
+        return entry.queue, "its queue"
+    return _deal(entry)
+
+
+def assignment_decide(*, actor: User | None, lead: Lead) -> Decision | None:
+    """Choose a lead's owner by the active rules (None when no rules are active).
+
+    Call inside the transaction that writes the owner: dealing from a pool locks the
+    entry's row until it ends. Does not change the lead.
+    """
+    rule_set = active_rule_set()
+    if rule_set is None:
+        return None
+    passed = []
+    for number, entry in enumerate(rule_set.entries.all(), start=1):
+        if not entry_matches(entry, lead):
+            continue
+        owner, how = _assignee(entry)
+        matched = f"entry {number} matched ({describe_criteria(entry)})"
+        if owner is not None:
+            return Decision(rule_set, entry, owner, f"{matched}: {_name(owner)}, {how}")
+        passed.append(f"{matched} but {how}")
+    lead_in = "; ".join(passed) if passed else "no entry matched"
+    if rule_set.default_owner is not None and rule_set.default_owner.is_active:
+        owner = rule_set.default_owner
+        return Decision(rule_set, None, owner, f"{lead_in}: the default owner {_name(owner)}")
+    if getattr(actor, "pk", None):
+        return Decision(
+            rule_set,
+            None,
+            actor,
+            f"{lead_in} and there is no default owner: the acting user {_name(actor)}",
+        )
+    return Decision(
+        rule_set, None, None, f"{lead_in} and there is no default owner: the owner is kept"
+    )
+
+
+def assignment_record(*, actor: User | None, lead: Lead, decision: Decision) -> AssignmentDecision:
+    """Write a decision for a saved lead (in the transaction that gave it its owner)."""
+    owner = decision.owner if decision.owner is not None else lead.owner
+    return AssignmentDecision.objects.create(
+        lead=lead,
+        rule_set=decision.rule_set,
+        entry=decision.entry,
+        owner_user=owner if isinstance(owner, User) else None,
+        owner_queue=owner if isinstance(owner, Queue) else None,
+        reason=decision.reason,
+        decided_at=timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+def lead_assign(*, actor: User | None, lead: Lead | int) -> AssignmentDecision:
+    """Run the active rules on an existing lead now (the API's assign, `dealflow assign`).
+
+    The actor must be able to edit the lead (None: the system, from the console). Refuses
+    a converted lead, and answers NOT_FOUND when no rules are active. The owner change is
+    audited like any update; the decision is recorded even when the owner stays.
+    """
+    lead_id = lead if isinstance(lead, int) else lead.pk
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().filter(pk=lead_id).first()
+        if locked is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND, f"lead {ids.encode('Lead', lead_id)} does not exist", ["id"]
+            )
+        if actor is not None:
+            require_edit(actor, locked)
+        if locked.is_converted:
+            raise DomainError(
+                ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD,
+                f"lead {locked.public_id} was converted and is read-only",
+                ["id"],
+            )
+        decision = assignment_decide(actor=actor, lead=locked)
+        if decision is None:
+            raise DomainError(
+                ErrorCode.NOT_FOUND, "no assignment rules are active", ["assignment_rules"]
+            )
+        if decision.owner is not None:
+            before = snapshot(locked, ["owner_user", "owner_queue"])
+            if isinstance(decision.owner, Queue):
+                locked.owner_user, locked.owner_queue = None, decision.owner
+            else:
+                locked.owner_user, locked.owner_queue = decision.owner, None
+            changes = changes_since(before, locked)
+            if changes:
+                locked.save(update_fields=[*changes, "updated_at"])
+                audit_event(actor, locked, AuditAction.UPDATE, changes).save()
+        return assignment_record(actor=actor, lead=locked, decision=decision)
