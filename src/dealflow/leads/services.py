@@ -28,6 +28,7 @@ from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.core.services import configuration_name, locked_configuration_row, record_delete
 from dealflow.core.validation import apply_values, check_storable_text, clean_values
 from dealflow.leads.models import Lead, LeadStatus
+from dealflow.leads.qualification import qualification_gate, qualification_override_save
 from dealflow.leads.selectors import lead_status, lead_statuses
 from dealflow.people.models import Queue, User
 from dealflow.sales.models import Opportunity, OpportunityContactRole, Task, TaskStatus
@@ -379,12 +380,16 @@ def lead_convert(
     owner: User | None = None,
     overwrite_lead_source: bool = False,
     idempotency_key: str | None = None,
+    qualification_override_reason: str | None = None,
 ) -> ConversionResult:
     """Convert a lead into an account, a contact and optionally an opportunity, atomically.
 
     Existing records given are attached and only their blank fields filled. The lead row
     is locked for the whole transaction (PostgreSQL), so of two concurrent conversions
     exactly one wins; a retry with the same idempotency key returns the first result.
+    When the organisation requires a qualification framework, an unqualified lead is
+    refused (QUALIFICATION_REQUIRED) unless a manager or admin gives
+    `qualification_override_reason` (leads/qualification.py).
     """
     lead_id = lead.pk if isinstance(lead, Lead) else lead
     opportunity_name = (
@@ -399,6 +404,7 @@ def lead_convert(
         "opportunity_name": opportunity_name,
         "owner": owner,
         "overwrite_lead_source": overwrite_lead_source,
+        "qualification_override_reason": qualification_override_reason,
     }
     if not idempotency_key:
         with transaction.atomic():
@@ -426,6 +432,7 @@ def _convert_lead(
     opportunity_name: str | None,
     owner: User | None,
     overwrite_lead_source: bool,
+    qualification_override_reason: str | None,
 ) -> ConversionResult:
     """The conversion itself; the caller holds the transaction (once() or atomic())."""
     locked_lead = _locked_lead(lead_id)
@@ -453,7 +460,13 @@ def _convert_lead(
     for existing in (plan.account, plan.contact, plan.opportunity):
         if existing is not None:
             require_edit(actor, existing)  # conversion fills their blank fields
-    return _convert(plan, actor)
+    override = qualification_gate(
+        actor=actor, lead=locked_lead, override_reason=qualification_override_reason
+    )
+    result = _convert(plan, actor)
+    if override is not None:
+        qualification_override_save(actor=actor, override=override)
+    return result
 
 
 def _lead_owner(lead: Lead, actor: User) -> User:
