@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
+from dealflow.automation.services import assignment_decide, assignment_record
 from dealflow.core import ids, rows
 from dealflow.core.access import can_read, require_admin, require_edit
 from dealflow.core.audit import audit_event, changes_since, creation_changes, snapshot
@@ -94,21 +95,32 @@ def default_lead_status() -> LeadStatus:
     raise DomainError(ErrorCode.INVALID_STATUS, "No default lead status is configured", ["status"])
 
 
-def lead_create(*, actor: User, data: Mapping[str, Any]) -> Lead:
-    """Create a lead with the default status; the owner defaults to the acting user."""
+def lead_create(*, actor: User, data: Mapping[str, Any], assign: bool = True) -> Lead:
+    """Create a lead with the default status; the owner defaults to the acting user.
+
+    Without an owner, active assignment rules choose it and record why (automation),
+    unless `assign` is False.
+    """
     cleaned = clean_values(get_object("Lead"), data, creating=True)
-    owner = cleaned.pop("owner", None) or actor
+    given_owner = cleaned.pop("owner", None)
+    owner = given_owner or actor
     status = cleaned.pop("status", None) or default_lead_status()
     _refuse_converted_status(status)
     lead = Lead(status=status)
     _set_owner(lead, owner)
     apply_values(lead, cleaned)
     with _duplicate_email_refused(actor, lead.email), transaction.atomic():
+        # In the transaction: dealing from a pool locks the round until the lead is in.
+        decision = None if given_owner or not assign else assignment_decide(actor=actor, lead=lead)
+        if decision is not None and decision.owner is not None:
+            _set_owner(lead, decision.owner)
         # The busiest write: two inserts without compiling a query (see core/rows.py).
         rows.insert(lead)
         names = [field.name for field in get_object("Lead").fields if field.createable]
         changes = creation_changes(lead, [*names, "status"])
         rows.insert(audit_event(actor, lead, AuditAction.CREATE, changes))
+        if decision is not None:
+            assignment_record(actor=actor, lead=lead, decision=decision)
     return lead
 
 
