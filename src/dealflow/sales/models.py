@@ -42,6 +42,9 @@ class OpportunityStage(TimeStampedModel):
     is_closed = models.BooleanField(default=False)
     is_won = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    # An open deal with no stage change for more than this many days is stalled (issue 7,
+    # Stalled deals); None: never stalled for its time in this stage.
+    stall_days = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["sort_order", "name"]

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import MAX_PREC, ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-from django.db.models import Count, F, Max, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
@@ -17,6 +28,7 @@ from dealflow.core.access import readable
 from dealflow.core.cache import ConfigurationCache
 from dealflow.core.fields import ExactSum
 from dealflow.core.matching import fold
+from dealflow.core.models import AuditEvent
 from dealflow.core.selectors import ListSpec, Page, page_of, picklist_spelling, record_get
 from dealflow.sales.models import (
     Opportunity,
@@ -54,6 +66,11 @@ OPPORTUNITY_LIST = ListSpec(
     },
     default_order="close_date",
     picklists={"lead_source": "lead_source", "type": "opportunity_type"},
+)
+# The opportunity list with the stalled filter, on stalled_queryset() only (the alias
+# is not a column: the pages parse `stalled` themselves).
+_STALLED_LIST = dataclasses.replace(
+    OPPORTUNITY_LIST, filters={**OPPORTUNITY_LIST.filters, "stalled": "is_stalled"}
 )
 CONTACT_ROLE_LIST = ListSpec(
     filters={"opportunity": "opportunity", "contact": "contact", "is_primary": "is_primary"},
@@ -114,9 +131,15 @@ def opportunity_get(*, actor: Any, opportunity_id: str) -> Opportunity:
 
 
 def opportunity_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:
-    """A page of the opportunities the actor may see (a stage is matched by id: no join)."""
+    """A page of the opportunities the actor may see (a stage is matched by id: no join).
+
+    `stalled` (True or False) keeps the deals that are, or are not, stalled now
+    (stalled_condition: a condition in the query, so paging stays keyset on the order's
+    index, and a cursor holds only under the same `stalled`)."""
     if filters.get("stage") is not None:
         filters = {**filters, "stage": _stage_id(filters["stage"])}
+    if filters.get("stalled") is not None:
+        return page_of(actor, stalled_queryset(), _STALLED_LIST, filters=filters, **options)
     return page_of(actor, opportunity_queryset(), OPPORTUNITY_LIST, filters=filters, **options)
 
 
@@ -196,6 +219,8 @@ class BoardCard:
     account_public_id: str = ""
     account_name: str = ""
     days_in_stage: int = 0
+    # Why the deal is stalled, in words (stall_reasons); empty when it is not.
+    stalled_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -314,20 +339,25 @@ def stage_entered_at(opportunity_ids: Iterable[int]) -> dict[int, datetime.datet
 
 
 def _cards(actor: Any, records: Iterable[tuple[Any, ...]]) -> list[BoardCard]:
-    """Cards of opportunity rows (core.rows tuples) with their account names and days in
-    stage: two queries for any number of rows."""
+    """Cards of opportunity rows (core.rows tuples) with their account names, days in
+    stage and stall reasons: three queries for any number of rows."""
     position = {name: index for index, name in enumerate(rows.attnames(Opportunity))}
     records = list(records)
     if not records:
         return []
     entered = stage_entered_at(record[position["id"]] for record in records)
+    idle = idle_opportunity_ids(
+        record[position["id"]] for record in records if not record[position["is_closed"]]
+    )
     account_ids = [record[position["account_id"]] for record in records]
     accounts = account_names(actor=actor, account_ids=account_ids)
     now = timezone.now()
+    today = timezone.localdate(now)
     cards = []
     for record in records:
         values = {name: record[index] for name, index in position.items()}
         account_id = values["account_id"]
+        days_in_stage = _days_since(entered.get(values["id"], values["created_at"]), now)
         cards.append(
             BoardCard(
                 id=values["id"],
@@ -343,7 +373,15 @@ def _cards(actor: Any, records: Iterable[tuple[Any, ...]]) -> list[BoardCard]:
                 if account_id in accounts
                 else "",
                 account_name=accounts.get(account_id, ""),
-                days_in_stage=_days_since(entered.get(values["id"], values["created_at"]), now),
+                days_in_stage=days_in_stage,
+                stalled_reasons=stall_reasons(
+                    stage_id=values["stage_id"],
+                    close_date=values["close_date"],
+                    is_closed=values["is_closed"],
+                    days_in_stage=days_in_stage,
+                    idle=values["id"] in idle,
+                    today=today,
+                ),
             )
         )
     return cards
@@ -379,7 +417,7 @@ def board_cards(
 ) -> CardPage:
     """A column's cards: the deals in `stage` the actor may see that meet `filters`,
     by close date, `limit` at a time; `cursor` (from the previous CardPage) continues.
-    Three queries for any page size. Raises INVALID_FIELD for a cursor made under other
+    Four queries for any page size. Raises INVALID_FIELD for a cursor made under other
     filters."""
     page = _card_page(actor, stage, filters, limit=limit, cursor=cursor)
     return CardPage(cards=_cards(actor, page.records), next_cursor=page.next_cursor)
@@ -393,7 +431,7 @@ def board_first_cards(
     limit: int = BOARD_PAGE_SIZE,
 ) -> dict[int, CardPage]:
     """{stage id: its column's first CardPage} for the whole board: one query a column,
-    then two for the cards of every column together."""
+    then three for the cards of every column together."""
     pages = {stage.pk: _card_page(actor, stage, filters, limit=limit) for stage in stages_shown}
     cards = _cards(actor, [record for page in pages.values() for record in page.records])
     by_stage: dict[int, list[BoardCard]] = {stage_id: [] for stage_id in pages}
@@ -535,3 +573,160 @@ def account_names(*, actor: Any, account_ids: Iterable[int | None]) -> dict[int,
         return {}
     visible = readable(actor, Account.objects.filter(pk__in=wanted))
     return dict(visible.values_list("pk", "name"))
+
+
+# ---------------------------------------------------------------------------------------
+# Stalled deals (issue 7, Stalled deals)
+
+# An open deal with no task created or completed and no audit event for this many days
+# is stalled, whatever its stage.
+IDLE_DAYS = 30
+
+
+def _entered_by(stage_id: int, since: datetime.datetime) -> Q:
+    """Deals in `stage_id` that entered it on or before `since`: created by then, and no
+    stage change in their history after it (the opportunity_history_idx range)."""
+    entered_later = OpportunityHistory.objects.filter(
+        opportunity_id=OuterRef("pk"), created_at__gt=since
+    ).exclude(stage_name=F("previous_stage_name"))
+    return Q(stage_id=stage_id, created_at__lte=since) & ~Exists(entered_later)
+
+
+def _idle_condition(now: datetime.datetime) -> Q:
+    """Deals created IDLE_DAYS or more ago with no task created or completed and no audit
+    event of theirs since then."""
+    since = now - datetime.timedelta(days=IDLE_DAYS)
+    task_since = Task.objects.filter(opportunity_id=OuterRef("pk")).filter(
+        Q(created_at__gt=since) | Q(completed_at__gt=since)
+    )
+    event_since = AuditEvent.objects.filter(
+        object_name=Opportunity.object_name, record_id=OuterRef("pk"), created_at__gt=since
+    )
+    return Q(created_at__lte=since) & ~Exists(task_since) & ~Exists(event_since)
+
+
+def stalled_condition(now: datetime.datetime | None = None) -> Q:
+    """The ORM condition of a stalled deal at `now` (default: the clock), for a queryset
+    of Opportunity: open, and (a) in a stage with `stall_days` for more than that many
+    whole days (one date threshold per stage, from the stage cache), or (b) past its close
+    date (in the site's time zone), or (c) idle for IDLE_DAYS (no task created or
+    completed, no audit event). Each part is an index range or an indexed EXISTS, so a
+    list filtered by it keeps its keyset paging off the close-date index."""
+    now = now or timezone.now()
+    condition = Q(close_date__lt=timezone.localdate(now)) | _idle_condition(now)
+    for stage in stages.get():
+        if stage.stall_days is not None and not stage.is_closed:
+            # More than N whole days in the stage: entered N + 1 days ago or earlier.
+            since = now - datetime.timedelta(days=stage.stall_days + 1)
+            condition |= _entered_by(stage.pk, since)
+    return Q(is_closed=False) & condition
+
+
+def stalled_queryset(now: datetime.datetime | None = None) -> QuerySet[Opportunity]:
+    """Opportunities with `is_stalled` (a boolean alias of stalled_condition) to filter by."""
+    return Opportunity.objects.alias(
+        is_stalled=ExpressionWrapper(stalled_condition(now), output_field=BooleanField())
+    )
+
+
+def stall_reasons(
+    *,
+    stage_id: int,
+    close_date: datetime.date,
+    is_closed: bool,
+    days_in_stage: int,
+    idle: bool,
+    today: datetime.date,
+) -> list[str]:
+    """Why one deal is stalled, in words, in the order of the rules; [] when it is not
+    (a closed deal never is). `days_in_stage` as the board counts it; `idle` whether it
+    met the IDLE_DAYS rule (see idle_opportunity_ids). No query once stages are cached."""
+    if is_closed:
+        return []
+    reasons = []
+    stage = stages.find(lambda stage: stage.pk == stage_id)
+    if stage is not None and stage.stall_days is not None and days_in_stage > stage.stall_days:
+        reasons.append(
+            f"No stage change for {days_in_stage} days (limit {stage.stall_days} in {stage.name})"
+        )
+    if close_date < today:
+        reasons.append(f"Close date {close_date.isoformat()} has passed")
+    if idle:
+        reasons.append(f"No activity for {IDLE_DAYS} days")
+    return reasons
+
+
+def idle_opportunity_ids(
+    opportunity_ids: Iterable[int], now: datetime.datetime | None = None
+) -> set[int]:
+    """Those of the open deals among `opportunity_ids` idle for IDLE_DAYS (one query,
+    none for none)."""
+    wanted = list(set(opportunity_ids))
+    if not wanted:
+        return set()
+    idle = Opportunity.objects.filter(pk__in=wanted, is_closed=False).filter(
+        _idle_condition(now or timezone.now())
+    )
+    return set(idle.values_list("pk", flat=True))
+
+
+def stalled_flags(opportunities: Iterable[Opportunity]) -> dict[int, list[str]]:
+    """{opportunity id: its stall reasons} for each given deal that is stalled (two
+    queries for any number of deals: stage entries and idleness)."""
+    deals = list(opportunities)
+    if not deals:
+        return {}
+    now = timezone.now()
+    today = timezone.localdate(now)
+    entered = stage_entered_at(deal.pk for deal in deals)
+    idle = idle_opportunity_ids((deal.pk for deal in deals if not deal.is_closed), now)
+    flags = {}
+    for deal in deals:
+        reasons = stall_reasons(
+            stage_id=deal.stage_id,
+            close_date=deal.close_date,
+            is_closed=deal.is_closed,
+            days_in_stage=_days_since(entered.get(deal.pk, deal.created_at), now),
+            idle=deal.pk in idle,
+            today=today,
+        )
+        if reasons:
+            flags[deal.pk] = reasons
+    return flags
+
+
+@dataclass(frozen=True)
+class StalledDeal:
+    """A stalled deal as the `dealflow stalled` command lists it and its email tells."""
+
+    id: int
+    public_id: str
+    name: str
+    stage_name: str
+    close_date: datetime.date
+    owner_id: int
+    reasons: list[str]
+
+
+def stalled_deals(
+    *, owner_ids: Iterable[int] | None = None, limit: int | None = None
+) -> list[StalledDeal]:
+    """Every stalled deal (of `owner_ids` when given), by owner then close date: what a
+    system job reads, without an actor's access rules. Three queries."""
+    deals = Opportunity.objects.filter(stalled_condition()).order_by("owner_id", "close_date", "id")
+    if owner_ids is not None:
+        deals = deals.filter(owner_id__in=list(owner_ids))
+    found = list(deals[:limit] if limit else deals)
+    flags = stalled_flags(found)
+    return [
+        StalledDeal(
+            id=deal.pk,
+            public_id=deal.public_id,
+            name=deal.name,
+            stage_name=stage_name(deal.stage_id),
+            close_date=deal.close_date,
+            owner_id=deal.owner_id,
+            reasons=flags.get(deal.pk, []),
+        )
+        for deal in found
+    ]

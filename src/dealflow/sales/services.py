@@ -33,6 +33,10 @@ from dealflow.sales.models import (
 )
 from dealflow.sales.selectors import stages
 
+# opportunity_stage_set's `stall_days` when the caller leaves it as it is (None clears it).
+UNCHANGED: Any = object()
+MAX_STALL_DAYS = 3650
+
 # A change of any of these appends an OpportunityHistory row.
 HISTORY_FIELDS = ("amount", "probability", "stage", "close_date")
 
@@ -361,11 +365,14 @@ def opportunity_stage_set(
     is_closed: bool | None = None,
     is_won: bool | None = None,
     is_active: bool | None = None,
+    stall_days: Any = UNCHANGED,
 ) -> OpportunityStage:
     """Add a stage or change one (admins only); deals keep their values until they move.
 
     Without `stage` the stage called `name` is changed, or added; with it, that stage is
-    changed and may be renamed.
+    changed and may be renamed. `stall_days` (whole days, 1 to MAX_STALL_DAYS) is how
+    long an open deal may stay in the stage before it counts as stalled; None clears it
+    (never stalled for its time in the stage); left out, it is kept.
     """
     require_admin(actor, "opportunity stages")
     name = configuration_name(name)
@@ -396,6 +403,9 @@ def opportunity_stage_set(
         ):
             if value is not None:
                 setattr(stage, field, value)
+        if stall_days is not UNCHANGED:
+            before["stall_days"] = stage.stall_days
+            stage.stall_days = _checked_stall_days(stall_days)
         _check_stage_definition(stage)
         created = stage.pk is None
         stage.save()
@@ -407,6 +417,19 @@ def opportunity_stage_set(
         )
         configuration_changed()
     return stage
+
+
+def _checked_stall_days(value: Any) -> int | None:
+    """A stage's stall limit as given, or INVALID_TYPE naming `stall_days`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_STALL_DAYS:
+        raise DomainError(
+            ErrorCode.INVALID_TYPE,
+            f"stall_days: whole days from 1 to {MAX_STALL_DAYS}, or none for never",
+            ["stall_days"],
+        )
+    return value
 
 
 def _check_stage_definition(stage: OpportunityStage) -> None:
