@@ -71,6 +71,7 @@ CONVERSION_OPTIONS = {
     "opportunity_name": str,
     "owner_id": str,
     "overwrite_lead_source": bool,
+    "qualification_override_reason": str,
 }
 CONVERSION_REFERENCES = {
     "account_id": "Account",
@@ -144,5 +145,9 @@ LEAD_CONVERT_SCHEMA = {
         "opportunity_name": {"type": "string", "maxLength": 120},
         "owner_id": {"type": "string", "description": "Owner of new records (User id)"},
         "overwrite_lead_source": {"type": "boolean", "default": False},
+        "qualification_override_reason": {
+            "type": "string",
+            "description": "Why a manager or admin converts a lead not qualified yet",
+        },
     },
 }

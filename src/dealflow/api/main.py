@@ -14,7 +14,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 
-from dealflow.api import accounts, docs, leads, people, sales
+from dealflow.api import accounts, docs, leads, people, qualification, sales
 from dealflow.api.auth import BearerToken
 from dealflow.api.middleware import storage_failure, storage_unavailable
 from dealflow.api.records import object_schemas
@@ -162,6 +162,7 @@ api = DealflowAPI(
 )
 for router in (leads.router, accounts.router, sales.router, people.router):
     api.add_router("", router)
+api.add_router("", qualification.router)
 
 
 @api.exception_handler(DomainError)
