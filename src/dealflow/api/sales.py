@@ -4,6 +4,7 @@ import datetime
 from typing import Any
 
 from ninja import Router
+from pydantic import Field
 
 from dealflow.api import docs
 from dealflow.api.accounts import CommonFilters, reference_filters
@@ -46,6 +47,11 @@ class OpportunityFilters(CommonFilters):
     is_won: bool | None = None
     close_date_from: datetime.date | None = None
     close_date_to: datetime.date | None = None
+    stalled: bool | None = Field(
+        None,
+        description="Open deals past their stage's stall days, their close date, "
+        "or 30 days without activity (true), or the others (false)",
+    )
 
 
 def opportunity_filters(values: dict[str, Any]) -> dict[str, Any]:
