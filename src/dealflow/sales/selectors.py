@@ -670,28 +670,29 @@ def idle_opportunity_ids(
     return set(idle.values_list("pk", flat=True))
 
 
-def stalled_flags(opportunities: Iterable[Opportunity]) -> dict[int, list[str]]:
+def stalled_flags(opportunities: Iterable[Any]) -> dict[int, list[str]]:
     """{opportunity id: its stall reasons} for each given deal that is stalled (two
-    queries for any number of deals: stage entries and idleness)."""
+    queries for any number of deals: stage entries and idleness). A deal is anything
+    with Opportunity's `id`, `stage_id`, `close_date`, `is_closed` and `created_at`."""
     deals = list(opportunities)
     if not deals:
         return {}
     now = timezone.now()
     today = timezone.localdate(now)
-    entered = stage_entered_at(deal.pk for deal in deals)
-    idle = idle_opportunity_ids((deal.pk for deal in deals if not deal.is_closed), now)
+    entered = stage_entered_at(deal.id for deal in deals)
+    idle = idle_opportunity_ids((deal.id for deal in deals if not deal.is_closed), now)
     flags = {}
     for deal in deals:
         reasons = stall_reasons(
             stage_id=deal.stage_id,
             close_date=deal.close_date,
             is_closed=deal.is_closed,
-            days_in_stage=_days_since(entered.get(deal.pk, deal.created_at), now),
-            idle=deal.pk in idle,
+            days_in_stage=_days_since(entered.get(deal.id, deal.created_at), now),
+            idle=deal.id in idle,
             today=today,
         )
         if reasons:
-            flags[deal.pk] = reasons
+            flags[deal.id] = reasons
     return flags
 
 

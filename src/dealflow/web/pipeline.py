@@ -102,7 +102,7 @@ def _stage_options(stages_shown: list[OpportunityStage], selected: int) -> str:
 # The "Move to" form moves the deal without a mouse or script.
 CARD_HTML = (
     '<li class="card board-card" data-stage-url="{stage_url}"><div class="card-body p-2">'
-    '<a class="board-card-name fw-bold" href="{detail_url}">{name}</a>{account}'
+    '<a class="board-card-name fw-bold" href="{detail_url}">{name}</a>{account}{stalled}'
     '<dl class="board-card-facts small mb-1">'
     "<div><dt>Amount</dt><dd>{amount}</dd></div>"
     "<div><dt>Close Date</dt><dd>{close_date}</dd></div>"
@@ -120,6 +120,21 @@ CARD_HTML = (
     "</form></div></li>"
 )
 ACCOUNT_HTML = '<div class="text-secondary small text-truncate">{}</div>'
+# A stalled deal's badge and its reasons (sales.selectors.stall_reasons), each escaped.
+STALLED_HTML = (
+    '<div class="board-card-stalled small mt-1"><span class="badge bg-orange-lt">Stalled</span>'
+    "{}</div>"
+)
+# No <li> inside a card: the card itself is the board list's <li>.
+STALLED_REASON_HTML = '<div class="text-secondary">{}</div>'
+
+
+def _stalled_html(reasons: list[str]) -> str:
+    if not reasons:
+        return ""
+    return STALLED_HTML.format(
+        "".join(STALLED_REASON_HTML.format(escape(reason)) for reason in reasons)
+    )
 
 
 def _dress_cards(
@@ -149,6 +164,7 @@ def _dress_cards(
                 detail_url=escape(detail_url.replace(_ID, card.public_id)),
                 stage_url=escape(stage_url.replace(_ID, card.public_id)),
                 account=ACCOUNT_HTML.format(escape(account)) if account else "",
+                stalled=_stalled_html(card.stalled_reasons),
                 amount="—" if card.amount is None else f"{card.amount:,.2f}",
                 close_date=card.close_date.isoformat(),
                 owner=escape(card.owner_name),

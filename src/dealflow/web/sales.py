@@ -31,6 +31,7 @@ from dealflow.sales.selectors import (
     opportunity_page,
     opportunity_stage_history,
     stages,
+    stalled_flags,
 )
 from dealflow.sales.services import (
     contact_role_delete as contact_role_delete_service,
@@ -133,8 +134,22 @@ def _list_filters(query: ListQuery) -> dict[str, FilterInput]:
         shown("type", "Type", choices=picklist["type"]),
         shown("close_date_from", "Close Date from", input_type="date"),
         shown("close_date_to", "Close Date to", input_type="date"),
+        shown("stalled", "Stalled", choices=[("true", "Stalled"), ("false", "Not stalled")]),
     ]
     return {filter_input.name: filter_input for filter_input in inputs}
+
+
+def _read_stalled(request: HttpRequest, query: ListQuery) -> None:
+    """The `stalled` filter (true or false), which is no column the ListSpec can type:
+    the selector turns it into its query condition (sales.selectors.stalled_condition)."""
+    text = (request.GET.get("stalled") or "").strip()
+    if not text:
+        return
+    query.given["stalled"] = text
+    if text in ("true", "false"):
+        query.filters["stalled"] = text == "true"
+    else:
+        query.errors["stalled"] = "expected true or false"
 
 
 @page_view
@@ -150,6 +165,7 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     if request.GET.get("is_closed") == "any":
         query.filters.pop("is_closed", None)
         query.errors.pop("is_closed", None)
+    _read_stalled(request, query)
     error = ""
     try:
         page = opportunity_page(
@@ -166,7 +182,9 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     records = as_rows(page, Opportunity)
     names = owner_names(row.owner_id for row in records)
     accounts = account_names(actor=request.user, account_ids=(row.account_id for row in records))
+    flags = stalled_flags(records)
     for row in records:
+        row.stalled_reasons = flags.get(row.id, [])
         row.owner_name = names.get(("User", row.owner_id), "")
         row.account_name = accounts.get(row.account_id, "")
         row.account_public_id = ids.encode("Account", row.account_id) if row.account_name else ""
@@ -371,6 +389,7 @@ def _detail(
         "role_form": role_form or _role_form(),
         "timeline": record_timeline(request.user, opportunity),
         "detail_url": reverse("opportunity_detail", args=[opportunity.public_id]),
+        "stalled_reasons": stalled_flags([opportunity]).get(opportunity.pk, []),
     }
     return render(request, "web/sales/detail.html", context, status=status)
 
