@@ -73,6 +73,9 @@ class FrameworkDef:
     def item(self, key: str) -> ItemDef | None:
         return next((item for item in self.items if item.key == key), None)
 
+    def item_by_pk(self, pk: int) -> ItemDef | None:
+        return next((item for item in self.items if item.pk == pk), None)
+
 
 @dataclass(frozen=True)
 class QualificationConfiguration:
@@ -172,17 +175,18 @@ class LeadQualification:
     override: QualificationOverride | None = field(default=None)
 
 
-def _answers(lead: Lead, framework: FrameworkDef) -> dict[int, LeadQualificationAnswer]:
-    """{item pk: answer} of the lead for the framework's items (one query, users joined)."""
-    item_ids = [item.pk for item in framework.items]
-    answers = LeadQualificationAnswer.objects.filter(lead=lead, item_id__in=item_ids)
-    return {answer.item_id: answer for answer in answers.select_related("set_by")}
+def _answers(lead: Lead) -> dict[int, LeadQualificationAnswer]:
+    """{item pk: answer} of all the lead's answers, of every framework (one query, with
+    who set them): a lead has a few dozen at most."""
+    answers = LeadQualificationAnswer.objects.filter(lead=lead).select_related("set_by")
+    return {answer.item_id: answer for answer in answers}
 
 
 def _measure(
-    lead: Lead, framework: FrameworkDef, configuration: QualificationConfiguration
+    framework: FrameworkDef,
+    configuration: QualificationConfiguration,
+    answers: Mapping[int, LeadQualificationAnswer],
 ) -> LeadQualification:
-    answers = _answers(lead, framework)
     states = []
     for item in framework.active_items:
         answer = answers.get(item.pk)
@@ -213,40 +217,40 @@ def _measure(
     )
 
 
-def _shown_framework(lead: Lead, configuration: QualificationConfiguration) -> FrameworkDef | None:
+def _shown_framework(
+    configuration: QualificationConfiguration, answers: Mapping[int, LeadQualificationAnswer]
+) -> FrameworkDef | None:
     """The framework a lead's checklist shows by default: the required one, else the one
-    last answered for this lead, else the first (at most one query)."""
+    last answered for this lead, else the first."""
     if configuration.required_framework:
         return configuration.framework(configuration.required_framework)
-    latest = (
-        LeadQualificationAnswer.objects.filter(lead=lead)
-        .order_by("-set_at", "-pk")
-        .values_list("item__framework_id", flat=True)
-        .first()
-    )
-    chosen = next((item for item in configuration.frameworks if item.pk == latest), None)
-    return chosen or (configuration.frameworks[0] if configuration.frameworks else None)
+    latest = max(answers.values(), key=lambda answer: (answer.set_at, answer.pk), default=None)
+    for framework in configuration.frameworks:
+        if latest is not None and framework.item_by_pk(latest.item_id):
+            return framework
+    return configuration.frameworks[0] if configuration.frameworks else None
 
 
 def lead_qualification_get(
     *, lead: Lead, framework: str | None = None, with_override: bool = True
 ) -> LeadQualification:
-    """A lead's checklist of `framework` (default: see `_shown_framework`).
+    """A lead's checklist of `framework` (default: the required framework, else the one
+    last answered, else the first).
 
     `lead` must come from `lead_get(actor=..., lead_id=...)`, which applies the access
     rules (a lead the actor may not see is NOT_FOUND there). Refuses an unknown framework
     (INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST) and answers NOT_FOUND when none is
-    configured. Queries: one for the answers, one for the override of a converted lead,
-    one when the framework is not given and none is required.
+    configured. One query, and one more for the override of a converted lead.
     """
     configuration = qualification_configuration.get()
+    answers = _answers(lead)
     if framework is not None:
         chosen: FrameworkDef | None = _framework_or_refuse(framework)
     else:
-        chosen = _shown_framework(lead, configuration)
+        chosen = _shown_framework(configuration, answers)
     if chosen is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no qualification framework is configured")
-    result = _measure(lead, chosen, configuration)
+    result = _measure(chosen, configuration, answers)
     if with_override and lead.is_converted:
         override = QualificationOverride.objects.filter(lead=lead).select_related("overridden_by")
         result = replace(result, override=override.first())
@@ -336,7 +340,7 @@ def lead_qualification_set(
                 f"lead {locked.public_id} was converted and is read-only",
                 ["id"],
             )
-        answers = _answers(locked, chosen)
+        answers = _answers(locked)
         changes: dict[str, list[Any]] = {}
         for item, met, note in cleaned:
             # A new answer starts not met and without a note: only a change is recorded.
@@ -384,7 +388,7 @@ def qualification_gate(
     framework = configuration.framework(required) if required else None
     if framework is None:
         return None
-    result = _measure(lead, framework, configuration)
+    result = _measure(framework, configuration, _answers(lead))
     if result.satisfied:
         return None
     reason = check_storable_text("qualification_override_reason", override_reason or "").strip()
