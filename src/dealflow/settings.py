@@ -262,6 +262,14 @@ if DEALFLOW_HTTPS:
 DEALFLOW_FISCAL_YEAR_START_MONTH = int(os.environ.get("DEALFLOW_FISCAL_YEAR_START_MONTH", "1"))
 DEALFLOW_IDEMPOTENCY_HOURS = int(os.environ.get("DEALFLOW_IDEMPOTENCY_HOURS", "24"))
 
+# Email (the stalled-deal digests): printed on the console unless an SMTP server is named.
+EMAIL_BACKEND = os.environ.get(
+    "DEALFLOW_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("DEALFLOW_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("DEALFLOW_EMAIL_PORT", "25"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEALFLOW_FROM_EMAIL", "dealflow@localhost")
+
 # Background jobs: Celery with Redis in production; without a broker, run in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or ""
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
