@@ -2,9 +2,14 @@
 and the query condition that lists them (sales/selectors.py)."""
 
 import datetime
+import io
 
 import pytest
+from django.core import mail
+from django.core.cache import cache
+from django.core.management import CommandError, call_command, get_commands
 
+from dealflow.cli import own_commands
 from dealflow.core.errors import DomainError
 from dealflow.sales.models import OpportunityStage
 from dealflow.sales.selectors import (
@@ -19,6 +24,7 @@ from dealflow.sales.services import (
     task_complete,
     task_create,
 )
+from dealflow.sales.tasks import email_stalled_deals
 from tests.factories import ContactFactory, OpportunityFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -189,3 +195,98 @@ def test_the_stage_service_refuses_a_bad_limit(value):
         opportunity_stage_set(actor=None, name="Needs Analysis", stall_days=value)
     assert refusal.value.fields == ["stall_days"]
     assert OpportunityStage.objects.get(name="Needs Analysis").stall_days == 21
+
+
+# ---------------------------------------------------------------------------------------
+# `dealflow stalled` and the owners' emails
+
+
+@pytest.fixture
+def no_digests_sent():
+    """Each test starts with no digest marked sent (sales/tasks.py keeps them in the cache)."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def stalled_book(freeze_clock, no_digests_sent):
+    """Two owners with stalled deals, one deal that is fine, a closed late one."""
+    freeze_clock(START)
+    robin = UserFactory(username="robin", first_name="Robin", last_name="Rep", email="r@x.test")
+    sam = UserFactory(username="sam", first_name="Sam", last_name="Seller", email="s@x.test")
+    OpportunityFactory(owner=robin, name="Robin late", close_date=datetime.date(2026, 8, 1))
+    OpportunityFactory(owner=robin, name="Robin later", close_date=datetime.date(2026, 8, 20))
+    OpportunityFactory(owner=sam, name="Sam late", close_date=datetime.date(2026, 7, 1))
+    OpportunityFactory(owner=sam, name="Sam fine", close_date=datetime.date(2027, 1, 1))
+    OpportunityFactory(
+        owner=sam,
+        name="Sam won",
+        stage=OpportunityStage.objects.get(name="Closed Won"),
+        is_closed=True,
+        is_won=True,
+        close_date=datetime.date(2026, 7, 1),
+    )
+    return robin, sam
+
+
+def run_stalled(*arguments):
+    out = io.StringIO()
+    call_command("stalled", *arguments, stdout=out)
+    return out.getvalue()
+
+
+def test_the_command_lists_the_stalled_deals_with_their_reasons(stalled_book):
+    output = run_stalled()
+    assert output.startswith("3 stalled deals.\n")
+    assert "Robin late  Prospecting  Close Date 2026-08-01  Owner Robin Rep\n" in output
+    assert "    Close date 2026-07-01 has passed\n" in output
+    assert "Sam fine" not in output and "Sam won" not in output
+    assert mail.outbox == []
+
+
+def test_the_command_lists_one_owners_deals(stalled_book):
+    output = run_stalled("--owner", "sam")
+    assert output.startswith("1 stalled deal.\n")
+    assert "Sam late" in output and "Robin" not in output
+    with pytest.raises(CommandError, match="no user 'nobody'"):
+        run_stalled("--owner", "nobody")
+
+
+def test_notify_emails_each_owner_their_stalled_deals_once(stalled_book):
+    output = run_stalled("--notify")
+    assert "Emailed 2 owners; 0 already emailed" in output
+    assert sorted(message.to[0] for message in mail.outbox) == ["r@x.test", "s@x.test"]
+    to_robin = next(message for message in mail.outbox if message.to == ["r@x.test"])
+    assert to_robin.subject == "2 stalled deals need your attention"
+    assert to_robin.body.startswith("Hello Robin Rep,")
+    assert "- Robin late (Prospecting, Close Date 2026-08-01)" in to_robin.body
+    assert "    Close date 2026-08-20 has passed" in to_robin.body
+    assert "Sam" not in to_robin.body
+    # A retry, or a second run the same day, does not email the same deals again.
+    assert "Emailed 0 owners; 2 already emailed" in run_stalled("--notify")
+    assert len(mail.outbox) == 2
+
+
+def test_the_task_sends_again_when_an_owners_deals_change(stalled_book):
+    robin, _sam = stalled_book
+    assert email_stalled_deals([robin.pk]) == {"sent": 1, "already_sent": 0, "no_address": 0}
+    OpportunityFactory(owner=robin, name="Robin new", close_date=datetime.date(2026, 8, 2))
+    assert email_stalled_deals.delay([robin.pk]).get()["sent"] == 1
+    assert "Robin new" in mail.outbox[-1].body
+    assert len(mail.outbox) == 2
+
+
+def test_the_task_skips_owners_without_an_address_or_stalled_deals(freeze_clock, no_digests_sent):
+    freeze_clock(START)
+    silent = UserFactory(email="")
+    fine = UserFactory(email="f@x.test")
+    OpportunityFactory(owner=silent, close_date=datetime.date(2026, 8, 1))
+    OpportunityFactory(owner=fine, close_date=datetime.date(2027, 8, 1))
+    counts = email_stalled_deals([silent.pk, fine.pk])
+    assert counts == {"sent": 0, "already_sent": 0, "no_address": 1}
+    assert mail.outbox == []
+
+
+def test_dealflow_lists_the_stalled_command():
+    assert "stalled" in own_commands(dict(get_commands()))

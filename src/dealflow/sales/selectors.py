@@ -706,6 +706,8 @@ class StalledDeal:
     stage_name: str
     close_date: datetime.date
     owner_id: int
+    owner_name: str
+    owner_email: str
     reasons: list[str]
 
 
@@ -714,7 +716,11 @@ def stalled_deals(
 ) -> list[StalledDeal]:
     """Every stalled deal (of `owner_ids` when given), by owner then close date: what a
     system job reads, without an actor's access rules. Three queries."""
-    deals = Opportunity.objects.filter(stalled_condition()).order_by("owner_id", "close_date", "id")
+    deals = (
+        Opportunity.objects.filter(stalled_condition())
+        .select_related("owner")
+        .order_by("owner_id", "close_date", "id")
+    )
     if owner_ids is not None:
         deals = deals.filter(owner_id__in=list(owner_ids))
     found = list(deals[:limit] if limit else deals)
@@ -727,6 +733,8 @@ def stalled_deals(
             stage_name=stage_name(deal.stage_id),
             close_date=deal.close_date,
             owner_id=deal.owner_id,
+            owner_name=deal.owner.get_full_name() or deal.owner.username,
+            owner_email=deal.owner.email,
             reasons=flags.get(deal.pk, []),
         )
         for deal in found
