@@ -13,6 +13,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from dealflow.api import docs
+from dealflow.api.records import from_json
 from dealflow.api.support import (
     body_data,
     check_if_match,
@@ -20,8 +21,11 @@ from dealflow.api.support import (
     page_response,
     read_response,
     record_response,
+    request_body,
+    resolver,
     run_idempotent,
 )
+from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.selectors import ListSpec
 
 
@@ -46,7 +50,7 @@ LIST_OPTION_NAMES = tuple(ListOptions.model_fields)
 Actor = Any
 Getter = Callable[[Actor, str], models.Model]
 Pager = Callable[..., Any]
-Creator = Callable[[Actor, dict[str, Any]], models.Model]
+Creator = Callable[..., models.Model]  # (actor, data, **create options)
 Updater = Callable[[Actor, Any, dict[str, Any]], models.Model]
 Deleter = Callable[[Actor, Any], None]
 
@@ -80,6 +84,18 @@ def _with_list_spec(filters_schema: type[Schema], spec: ListSpec) -> type[Schema
     )
 
 
+def _create_options(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, bool]:
+    """Take the create's true/false options (`assign`) out of the body, checked."""
+    options = {}
+    for name in names:
+        if name in body:
+            value = body.pop(name)
+            if not isinstance(value, bool):
+                raise DomainError(ErrorCode.INVALID_TYPE, f"{name}: expected true or false", [name])
+            options[name] = value
+    return options
+
+
 def register_crud(
     router: Router,
     *,
@@ -94,8 +110,13 @@ def register_crud(
     create: Creator | None,
     update: Updater | None,
     delete: Deleter | None,
+    create_options: tuple[str, ...] = (),
 ) -> None:
-    """Add the five endpoints of one object to a router."""
+    """Add the five endpoints of one object to a router.
+
+    `create_options` names true/false body keys that are not fields but keyword
+    arguments of `create` (a lead's `assign`).
+    """
     filters_schema = _with_list_spec(filters_schema, list_spec)
 
     @router.get(
@@ -130,8 +151,11 @@ def register_crud(
         )
         def create_record(request) -> HttpResponse:
             def operation() -> HttpResponse:
-                data = body_data(request, object_name, creating=True)
-                return record_response(object_name, create(request.auth, data), status=201)
+                body = request_body(request)
+                options = _create_options(body, create_options)
+                data = from_json(object_name, body, creating=True, resolve=resolver(request.auth))
+                record = create(request.auth, data, **options)
+                return record_response(object_name, record, status=201)
 
             # Reading the body's references writes nothing; the create service has its
             # own transaction.

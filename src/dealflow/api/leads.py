@@ -57,7 +57,8 @@ register_crud(
     to_filters=lead_filters,
     get=lambda actor, record_id: lead_get(actor=actor, lead_id=record_id),
     page=lead_page,
-    create=lambda actor, data: lead_create(actor=actor, data=data),
+    create=lambda actor, data, **options: lead_create(actor=actor, data=data, **options),
+    create_options=("assign",),  # false: assignment rules do not choose the owner
     update=lambda actor, lead, data: lead_update(actor=actor, lead=lead, data=data),
     delete=lambda actor, lead: lead_delete(actor=actor, lead=lead),
 )

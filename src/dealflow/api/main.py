@@ -16,6 +16,7 @@ from ninja.operation import Operation
 
 from dealflow.api import accounts, docs, leads, people, qualification, sales
 from dealflow.api.auth import BearerToken
+from dealflow.api.automation import router as automation_router
 from dealflow.api.middleware import storage_failure, storage_unavailable
 from dealflow.api.records import object_schemas
 from dealflow.api.support import error_response, json_response
@@ -163,6 +164,7 @@ api = DealflowAPI(
 for router in (leads.router, accounts.router, sales.router, people.router):
     api.add_router("", router)
 api.add_router("", qualification.router)
+api.add_router("", automation_router)
 
 
 @api.exception_handler(DomainError)

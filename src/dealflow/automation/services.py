@@ -28,7 +28,7 @@ from dealflow.automation.models import (
     MatchMode,
 )
 from dealflow.automation.selectors import active_rule_set, open_lead_counts
-from dealflow.core import ids
+from dealflow.core import ids, rows
 from dealflow.core.access import require_admin, require_edit
 from dealflow.core.audit import audit_event, changes_since, snapshot
 from dealflow.core.cache import configuration_changed
@@ -121,7 +121,7 @@ def _clean_criterion(where: str, criterion: Any) -> dict[str, Any]:
         )
     fields = criterion_fields()
     name = criterion.get("field")
-    if name not in fields:
+    if not isinstance(name, str) or name not in fields:
         raise _invalid(
             f"{where}.field",
             f"{name!r} is not a lead field rules can test ({', '.join(sorted(fields))})",
@@ -168,6 +168,8 @@ def _decoded(where: str, public_id: Any, object_name: str) -> int:
         raise _invalid(where, str(error), ErrorCode.INVALID_ID) from None
     if found != object_name:
         raise _invalid(where, f"{public_id!r} is not a {object_name} id", ErrorCode.INVALID_ID)
+    if key > rows.MAX_PRIMARY_KEY:  # no row has it, and SQLite cannot compare it
+        raise _invalid(where, f"no {object_name} {public_id!r}", ErrorCode.NOT_FOUND)
     return key
 
 
