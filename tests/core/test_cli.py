@@ -51,6 +51,7 @@ def test_help_lists_dealflows_commands_with_one_line_each(capsys):
     assert code == 0
     assert output.startswith("usage: dealflow COMMAND [OPTIONS]\n")
     assert listed == [
+        "assign",
         "bootstrap",
         "changepassword",
         "demo",
