@@ -59,6 +59,7 @@ def test_help_lists_dealflows_commands_with_one_line_each(capsys):
         "migrate",
         "purge",
         "serve",
+        "stalled",
         "token",
         "user",
     ]

@@ -27,7 +27,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--notify",
             action="store_true",
-            help="email each owner one message about their stalled deals",
+            help="email each owner one message about their stalled deals (default: only list them)",
         )
 
     def handle(self, *args, **options):
