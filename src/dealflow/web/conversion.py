@@ -40,6 +40,7 @@ from dealflow.sales.selectors import opportunity_page, stage_name
 from dealflow.sales.services import first_open_stage
 from dealflow.web.leads import lead_owner_name
 from dealflow.web.pages import page_view, person_name
+from dealflow.web.qualification import qualification_gate_context
 from dealflow.web.records import record_get, user_choices
 
 NEW = "new"  # create the record
@@ -68,6 +69,7 @@ class Options:
     owner: str = ""
     overwrite_lead_source: bool = False
     idempotency_key: str = ""
+    qualification_override_reason: str = ""  # managers and admins (web/qualification.py)
     # The account whose contacts and opportunities the page shows ("" for a new one).
     account_shown: str = ""
 
@@ -294,6 +296,7 @@ def _context(request: HttpRequest, lead: Lead, options: Options) -> dict[str, An
         else "",
         "may_convert": can_edit(request.user, lead),
         "name_length": lead_services.OPPORTUNITY_NAME_LENGTH,
+        "gate": qualification_gate_context(request, lead, shown.qualification_override_reason),
     }
 
 
@@ -328,6 +331,7 @@ def _convert(actor: Any, lead: Lead, options: Options) -> None:
         owner=owner,
         overwrite_lead_source=options.overwrite_lead_source,
         idempotency_key=options.idempotency_key or None,
+        qualification_override_reason=options.qualification_override_reason or None,
     )
 
 

@@ -32,6 +32,7 @@ from dealflow.web.pages import (
     person_name,
     signed_in_user,
 )
+from dealflow.web.qualification import qualification_panel
 from dealflow.web.recent import remember
 from dealflow.web.records import owner_choices, record_get, resolver
 from dealflow.web.timeline import record_timeline
@@ -183,6 +184,7 @@ def lead_detail(request: HttpRequest, lead_id: str) -> HttpResponse:
         "converted": _converted_links(request, lead) if lead.is_converted else [],
         "status_path": _status_path(lead),
         "timeline": record_timeline(signed_in_user(request), lead),
+        "qualification": qualification_panel(request, lead),
     }
     return render(request, "web/leads/detail.html", context)
 

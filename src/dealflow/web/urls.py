@@ -12,6 +12,7 @@ from dealflow.web import (
     lead_list,
     leads,
     pipeline,
+    qualification,
     sales,
     search,
     settings,
@@ -35,6 +36,11 @@ urlpatterns = [
     path("leads/<str:lead_id>/edit/", leads.lead_edit, name="lead_edit"),
     path("leads/<str:lead_id>/delete/", leads.lead_delete, name="lead_delete"),
     path("leads/<str:lead_id>/convert/", conversion.lead_convert, name="lead_convert"),
+    path(
+        "leads/<str:lead_id>/qualification/",
+        qualification.lead_qualification,
+        name="lead_qualification",
+    ),
     # Opportunities and the board
     path("pipeline/", pipeline.pipeline, name="pipeline"),
     path("pipeline/column/<str:stage_id>/", pipeline.pipeline_column, name="pipeline_column"),
