@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats
 
+from dealflow.automation.selectors import active_rule_set
 from dealflow.core import ids
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
@@ -232,7 +233,9 @@ def lead_new(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Lead “{person_name(lead)}” was created.")
         return redirect("lead_detail", lead.public_id)
     default = next((status.name for status in lead_statuses.get() if status.is_default), "")
-    values = {"owner_id": signed_in_user(request).public_id, "status": default}
+    # With assignment rules active the owner starts blank, so the rules choose it.
+    owner_id = "" if active_rule_set() else signed_in_user(request).public_id
+    values = {"owner_id": owner_id, "status": default}
     return _form_page(request, _form(values), lead=None)
 
 
