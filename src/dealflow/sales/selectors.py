@@ -583,13 +583,13 @@ def account_names(*, actor: Any, account_ids: Iterable[int | None]) -> dict[int,
 IDLE_DAYS = 30
 
 
-def _entered_by(stage_id: int, since: datetime.datetime) -> Q:
-    """Deals in `stage_id` that entered it on or before `since`: created by then, and no
-    stage change in their history after it (the opportunity_history_idx range)."""
+def _entered_by(stage_ids: list[int], since: datetime.datetime) -> Q:
+    """Deals in one of `stage_ids` that entered it on or before `since`: created by then,
+    and no stage change in their history after it (the opportunity_history_idx range)."""
     entered_later = OpportunityHistory.objects.filter(
         opportunity_id=OuterRef("pk"), created_at__gt=since
     ).exclude(stage_name=F("previous_stage_name"))
-    return Q(stage_id=stage_id, created_at__lte=since) & ~Exists(entered_later)
+    return Q(stage_id__in=stage_ids, created_at__lte=since) & ~Exists(entered_later)
 
 
 def _idle_condition(now: datetime.datetime) -> Q:
@@ -610,15 +610,19 @@ def stalled_condition(now: datetime.datetime | None = None) -> Q:
     of Opportunity: open, and (a) in a stage with `stall_days` for more than that many
     whole days (one date threshold per stage, from the stage cache), or (b) past its close
     date (in the site's time zone), or (c) idle for IDLE_DAYS (no task created or
-    completed, no audit event). Each part is an index range or an indexed EXISTS, so a
-    list filtered by it keeps its keyset paging off the close-date index."""
+    completed, no audit event). Stages of the same limit share one threshold. Each part
+    is an index range or an indexed EXISTS, so a list filtered by it keeps its keyset
+    paging off the close-date index."""
     now = now or timezone.now()
     condition = Q(close_date__lt=timezone.localdate(now)) | _idle_condition(now)
+    stage_ids_by_limit: dict[int, list[int]] = {}
     for stage in stages.get():
         if stage.stall_days is not None and not stage.is_closed:
-            # More than N whole days in the stage: entered N + 1 days ago or earlier.
-            since = now - datetime.timedelta(days=stage.stall_days + 1)
-            condition |= _entered_by(stage.pk, since)
+            stage_ids_by_limit.setdefault(stage.stall_days, []).append(stage.pk)
+    for stall_days, stage_ids in sorted(stage_ids_by_limit.items()):
+        # More than N whole days in the stage: entered N + 1 days ago or earlier.
+        since = now - datetime.timedelta(days=stall_days + 1)
+        condition |= _entered_by(stage_ids, since)
     return Q(is_closed=False) & condition
 
 
