@@ -18,6 +18,7 @@ from dealflow.accounts.models import Account, Contact
 from dealflow.core.models import AuditAction, AuditEvent, IdempotencyRecord
 from dealflow.core.services import sharing_default_set
 from dealflow.leads.models import Lead, LeadStatus
+from dealflow.leads.qualification import lead_qualification_set, qualification_settings_set
 from dealflow.leads.services import lead_convert, lead_create
 from dealflow.people.models import ApiToken, Role, User
 from dealflow.people.services import token_create
@@ -58,6 +59,11 @@ MODEL_LABELS = [
     "accounts.contact",
     "leads.leadstatus",
     "leads.lead",
+    "leads.qualificationframework",
+    "leads.qualificationitem",
+    "leads.qualificationsetting",
+    "leads.leadqualificationanswer",
+    "leads.qualificationoverride",
     "sales.opportunitystage",
     "sales.opportunity",
     "sales.opportunitycontactrole",
@@ -120,10 +126,21 @@ def records(admin_user):
         data={"last_name": "Doe", "first_name": "Jane", "company": "Acme", "email": "j@acme.test"},
     )
     task_create(actor=admin_user, subject="Call Jane", who=lead)
-    result = lead_convert(actor=admin_user, lead=lead, idempotency_key="admin-test-1")
+    # Converted with a qualification override, and then no framework required again.
+    qualification_settings_set(actor=admin_user, required_framework="BANT")
+    result = lead_convert(
+        actor=admin_user,
+        lead=lead,
+        idempotency_key="admin-test-1",
+        qualification_override_reason="Strategic account",
+    )
+    qualification_settings_set(actor=admin_user, required_framework=None)
     opportunity = Opportunity.objects.get(pk=result.opportunity_id)
     opportunity_update(actor=admin_user, opportunity=opportunity, data={"amount": "1000"})
-    LeadFactory(owner_user=None, owner_queue=QueueFactory())
+    queued = LeadFactory(owner_user=None, owner_queue=QueueFactory())
+    lead_qualification_set(
+        actor=admin_user, lead=queued, framework="BANT", items={"budget": {"met": True}}
+    )
     sharing_default_set(actor=admin_user, object_name="Lead", access="read_write")
     return result
 

@@ -16,6 +16,7 @@ from dealflow.core import ids
 from dealflow.core.access import readable
 from dealflow.core.admin import (
     SYSTEM_FIELDSET,
+    ReadOnlyAdmin,
     RecordAdmin,
     ServiceAdmin,
     ServiceForm,
@@ -23,7 +24,15 @@ from dealflow.core.admin import (
     record_admin_link,
 )
 from dealflow.core.errors import DomainError
-from dealflow.leads.models import Lead, LeadStatus
+from dealflow.leads.models import (
+    Lead,
+    LeadQualificationAnswer,
+    LeadStatus,
+    QualificationFramework,
+    QualificationItem,
+    QualificationOverride,
+    QualificationSetting,
+)
 from dealflow.leads.services import (
     lead_convert,
     lead_create,
@@ -354,3 +363,61 @@ class LeadAdmin(RecordAdmin):
         if len(leads) > 1:
             level = messages.SUCCESS if converted == len(leads) else messages.WARNING
             self.message_user(request, f"{converted} of {len(leads)} leads converted.", level)
+
+
+# ---------------------------------------------------------------------------------------
+# Qualification (leads/qualification.py): shown here, changed through its services (the
+# settings API, the lead page), so every change is validated and audited.
+
+
+class LeadQualificationAdmin(ReadOnlyAdmin):
+    """Rows that belong to a lead: only those of leads the user may read."""
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset.filter(lead__in=readable(request.user, Lead.objects.all()).values("pk"))
+
+
+@admin.register(QualificationFramework)
+class QualificationFrameworkAdmin(ReadOnlyAdmin):
+    list_display = ("name", "sort_order")
+    search_fields = ("name",)
+    fields = ("name", "sort_order", "created_at", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(QualificationItem)
+class QualificationItemAdmin(ReadOnlyAdmin):
+    list_display = ("framework", "key", "label", "sort_order", "is_active")
+    list_filter = ("framework", "is_active")
+    list_select_related = ("framework",)
+    search_fields = ("key", "label")
+    fields = ("framework", "key", "label", "sort_order", "is_active", "created_at", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(QualificationSetting)
+class QualificationSettingAdmin(ReadOnlyAdmin):
+    list_display = ("required_framework", "minimum_items", "updated_at")
+    list_select_related = ("required_framework",)
+    fields = ("required_framework", "minimum_items", "created_at", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(LeadQualificationAnswer)
+class LeadQualificationAnswerAdmin(LeadQualificationAdmin):
+    list_display = ("lead", "item", "met", "set_by", "set_at")
+    list_filter = ("met",)
+    list_select_related = ("lead", "item", "set_by")
+    search_fields = ("note",)
+    fields = ("lead", "item", "met", "note", "set_by", "set_at")
+    readonly_fields = fields
+
+
+@admin.register(QualificationOverride)
+class QualificationOverrideAdmin(LeadQualificationAdmin):
+    list_display = ("lead", "framework", "overridden_by", "overridden_at")
+    list_select_related = ("lead", "overridden_by")
+    search_fields = ("reason",)
+    fields = ("lead", "framework", "missing", "reason", "overridden_by", "overridden_at")
+    readonly_fields = fields
