@@ -397,3 +397,22 @@ def test_no_framework_required_costs_no_query(actor, django_assert_num_queries):
     # As in tests/leads/test_conversion.py, without a task to move.
     with django_assert_num_queries(11):
         lead_convert(actor=actor, lead=lead)
+
+
+def test_the_back_office_lists_only_answers_of_leads_the_user_may_read(actor, lead):
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    from dealflow.core.services import sharing_default_set
+
+    sharing_default_set(actor=None, object_name="Lead", access="private")
+    lead_qualification_set(
+        actor=actor, lead=lead, framework="BANT", items={"budget": {"met": True}}
+    )
+    model_admin = admin.site._registry[LeadQualificationAnswer]
+    request = RequestFactory().get("/")
+
+    request.user = UserFactory()
+    assert not model_admin.get_queryset(request).exists()
+    request.user = actor
+    assert model_admin.get_queryset(request).count() == 1
