@@ -184,3 +184,20 @@ def test_assigning_without_rules_or_another_reps_private_lead_is_refused(api, ad
     assert no_rules.status_code == 404
     assert "no assignment rules are active" in no_rules.json()["errors"][0]["message"]
     assert hidden.status_code == 404
+
+
+def test_the_openapi_document_has_the_rules_endpoints_and_the_assign_option(client):
+    schema = client.get("/api/v1/openapi.json").json()
+
+    operations = {
+        operation["operationId"] for path in schema["paths"].values() for operation in path.values()
+    }
+    assert {
+        "assignment_rules_get",
+        "assignment_rules_set",
+        "lead_assign",
+        "lead_assignment_get",
+    } <= operations
+    assert schema["components"]["schemas"]["LeadCreate"]["properties"]["assign"]["type"] == (
+        "boolean"
+    )

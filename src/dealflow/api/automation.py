@@ -93,6 +93,14 @@ ASSIGNMENT_SCHEMA = {
 }
 
 
+# A lead create's `assign` option (api/leads.py), added to the LeadCreate schema.
+ASSIGN_OPTION_SCHEMA = {
+    "type": "boolean",
+    "default": True,
+    "description": "false: the assignment rules do not choose an owner left out",
+}
+
+
 def _rules_doc(body: bool) -> dict[str, Any]:
     extra = docs.action_doc(RULES_SCHEMA)
     if body:

@@ -14,9 +14,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 
-from dealflow.api import accounts, docs, leads, people, qualification, sales
+from dealflow.api import accounts, automation, docs, leads, people, qualification, sales
 from dealflow.api.auth import BearerToken
-from dealflow.api.automation import router as automation_router
 from dealflow.api.middleware import storage_failure, storage_unavailable
 from dealflow.api.records import object_schemas
 from dealflow.api.support import error_response, json_response
@@ -33,6 +32,7 @@ class DealflowAPI(NinjaAPI):
             components.update(object_schemas(object_name))
         components["Errors"] = docs.ERROR_SCHEMA
         components["LeadConvert"] = leads.LEAD_CONVERT_SCHEMA
+        components["LeadCreate"]["properties"]["assign"] = automation.ASSIGN_OPTION_SCHEMA
         # Every operation refuses unknown query parameters (see _refuse_unknown_query).
         bad_input = docs._errors(400)[400]
         for operations in schema["paths"].values():
@@ -164,7 +164,7 @@ api = DealflowAPI(
 for router in (leads.router, accounts.router, sales.router, people.router):
     api.add_router("", router)
 api.add_router("", qualification.router)
-api.add_router("", automation_router)
+api.add_router("", automation.router)
 
 
 @api.exception_handler(DomainError)
