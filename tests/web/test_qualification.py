@@ -303,3 +303,14 @@ def test_a_qualified_lead_converts_from_the_page(client, rep, lead):
     assert response.status_code == 302
     assert Lead.objects.get(pk=lead.pk).is_converted
     assert not QualificationOverride.objects.exists()
+
+
+def test_without_any_framework_the_pages_show_no_checklist(client, rep, lead):
+    from dealflow.leads.models import QualificationFramework
+
+    QualificationFramework.objects.all().delete()
+
+    for path in (page(lead), convert_url(lead)):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "Qualification:" not in text(response), path

@@ -87,9 +87,12 @@ def qualification_panel(
     framework: str | None = None,
     posted: Any | None = None,
     error: str = "",
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """The lead page's checklist panel context (one query, two for a converted lead,
-    plus the edit-access check when sharing is restricted)."""
+    plus the edit-access check when sharing is restricted); None while no framework is
+    configured (a database the seed migration has not filled)."""
+    if not qualification_configuration.get().frameworks:
+        return None
     actor = signed_in_user(request)
     wanted = _wanted_framework(framework or request.GET.get("framework"))
     result = lead_qualification_get(lead=lead, framework=wanted)
@@ -108,9 +111,14 @@ def may_override(actor: Any) -> bool:
     return is_admin(actor) or getattr(actor, "role", None) in OVERRIDE_ROLES
 
 
-def qualification_gate_context(request: HttpRequest, lead: Lead, reason: str = "") -> dict:
+def qualification_gate_context(
+    request: HttpRequest, lead: Lead, reason: str = ""
+) -> dict[str, Any] | None:
     """The convert page's read-only checklist of the framework conversion requires (or the
-    lead's default one), what is missing, and whether to offer the override input."""
+    lead's default one), what is missing, and whether to offer the override input; None
+    while no framework is configured."""
+    if not qualification_configuration.get().frameworks:
+        return None
     actor = signed_in_user(request)
     result = lead_qualification_get(lead=lead, with_override=False)
     blocked = result.required and not result.satisfied
