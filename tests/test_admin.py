@@ -793,6 +793,7 @@ def test_editing_a_stage_in_the_back_office_is_audited_and_seen_at_once(admin_cl
             "probability": 10,
             "forecast_category": "Pipeline",
             "is_active": "on",
+            "stall_days": 14,
         },
     )
     assert response.status_code == 302, response.content

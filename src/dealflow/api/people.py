@@ -208,6 +208,13 @@ class StageIn(Strict):
     is_closed: bool | None = None
     is_won: bool | None = None
     is_active: bool | None = None
+    stall_days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="Days an open deal may stay in the stage before it counts as stalled; "
+        "null: never. Left out, it is kept.",
+    )
 
 
 class PicklistValueIn(Strict):
@@ -275,11 +282,14 @@ def set_queue(request, body: QueueIn):
     return run(operation)
 
 
-def _set_setting(request, service: Callable[..., Any], body: Schema) -> HttpResponse:
-    """Run a configuration service with the body's fields; answer with the row's settings."""
+def _set_setting(
+    request, service: Callable[..., Any], body: Schema, *, only_sent: bool = False
+) -> HttpResponse:
+    """Run a configuration service with the body's fields (`only_sent`: those the client
+    sent, where null means "clear" rather than "keep"); answer with the row's settings."""
 
     def operation() -> HttpResponse:
-        row = service(actor=request.auth, **body.dict())
+        row = service(actor=request.auth, **body.dict(exclude_unset=only_sent))
         return json_response(fields_json(row, type(row).SETTINGS))
 
     return run(operation)
@@ -302,7 +312,7 @@ def set_lead_status(request, body: LeadStatusIn):
     openapi_extra=_written(NAMED_SCHEMA, status=200),
 )
 def set_stage(request, body: StageIn):
-    return _set_setting(request, opportunity_stage_set, body)
+    return _set_setting(request, opportunity_stage_set, body, only_sent=True)
 
 
 @router.post(

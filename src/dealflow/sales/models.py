@@ -33,6 +33,7 @@ class OpportunityStage(TimeStampedModel):
         "is_closed",
         "is_won",
         "is_active",
+        "stall_days",
     )
 
     name = models.CharField(max_length=80, unique=True)

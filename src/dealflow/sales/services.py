@@ -393,18 +393,20 @@ def opportunity_stage_set(
                     ],
                 )
             stage = OpportunityStage(name=name, sort_order=OpportunityStage.objects.count() + 1)
-        fields = OpportunityStage.SETTINGS[1:]  # all but the name
         before = snapshot(stage, OpportunityStage.SETTINGS)
         stage.name = name
-        for field, value in zip(
-            fields,
-            (sort_order, probability, forecast_category, is_closed, is_won, is_active),
-            strict=True,
-        ):
+        given = {
+            "sort_order": sort_order,
+            "probability": probability,
+            "forecast_category": forecast_category,
+            "is_closed": is_closed,
+            "is_won": is_won,
+            "is_active": is_active,
+        }
+        for field, value in given.items():
             if value is not None:
                 setattr(stage, field, value)
         if stall_days is not UNCHANGED:
-            before["stall_days"] = stage.stall_days
             stage.stall_days = _checked_stall_days(stall_days)
         _check_stage_definition(stage)
         created = stage.pk is None

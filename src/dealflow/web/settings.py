@@ -29,7 +29,7 @@ from dealflow.leads.selectors import lead_status_list
 from dealflow.leads.services import lead_status_set
 from dealflow.sales.models import ForecastCategory, OpportunityStage
 from dealflow.sales.selectors import stage_list
-from dealflow.sales.services import opportunity_stage_set
+from dealflow.sales.services import MAX_STALL_DAYS, opportunity_stage_set
 from dealflow.web.pages import admin_view
 from dealflow.web.settings_forms import (
     SettingsForm,
@@ -156,6 +156,7 @@ def _stage_save(request: HttpRequest, editing: OpportunityStage | None) -> Oppor
         sort_order=posted_sort_order(post),
         probability=posted_integer(post, "probability"),
         forecast_category=post.get("forecast_category") or None,
+        stall_days=posted_integer(post, "stall_days", low=1, high=MAX_STALL_DAYS),
         **{flag: checked(post, flag) for flag in STAGE_FLAGS},
     )
 
