@@ -127,8 +127,9 @@ def _clean_criterion(where: str, criterion: Any) -> dict[str, Any]:
             f"{name!r} is not a lead field rules can test ({', '.join(sorted(fields))})",
         )
     kind = _field_kind(fields[name])
+    assert kind is not None  # criterion_fields holds only fields of a kind
     operator = criterion.get("operator")
-    if operator not in OPERATORS:
+    if not isinstance(operator, str) or operator not in OPERATORS:
         raise _invalid(f"{where}.operator", f"{operator!r} is not one of {', '.join(OPERATORS)}")
     if operator not in OPERATORS_BY_KIND[kind]:
         raise _invalid(
@@ -421,9 +422,11 @@ def _deal(entry: AssignmentRuleEntry) -> tuple[User | None, str]:
 
 def _assignee(entry: AssignmentRuleEntry) -> tuple[User | Queue | None, str]:
     if entry.kind == AssigneeKind.USER:
-        if not entry.user.is_active:
-            return None, f"its user {_name(entry.user)} is inactive"
-        return entry.user, "its user"
+        user = entry.user
+        assert user is not None  # a user entry names its user (a database constraint)
+        if not user.is_active:
+            return None, f"its user {_name(user)} is inactive"
+        return user, "its user"
     if entry.kind == AssigneeKind.QUEUE:
         return entry.queue, "its queue"
     return _deal(entry)
@@ -451,7 +454,7 @@ def assignment_decide(*, actor: User | None, lead: Lead) -> Decision | None:
     if rule_set.default_owner is not None and rule_set.default_owner.is_active:
         owner = rule_set.default_owner
         return Decision(rule_set, None, owner, f"{lead_in}: the default owner {_name(owner)}")
-    if getattr(actor, "pk", None):
+    if actor is not None and actor.pk:
         return Decision(
             rule_set,
             None,
