@@ -56,3 +56,19 @@ def test_a_record_the_reader_may_not_see_is_not_named(actor):
 
     account = _changes(created)["Account"][1]
     assert (account.text, account.url) == (HIDDEN_RECORD, "")
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("qualification_bant_budget_met", "BANT budget: met"),
+        ("qualification_meddic_economic_buyer_note", "MEDDIC economic buyer: note"),
+        ("qualification_override_reason", "Qualification override reason"),
+        ("qualification_bant_budget_other", None),
+        ("last_name", None),
+    ],
+)
+def test_qualification_changes_are_said_in_words(name, label):
+    from dealflow.leads.qualification import change_label
+
+    assert change_label(name) == label

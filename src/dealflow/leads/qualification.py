@@ -310,8 +310,29 @@ def _cleaned_items(
 
 
 def _change_name(framework: FrameworkDef, item: ItemDef, part: str) -> str:
-    """The audit change's name: the timeline shows it as "Qualification bant budget met"."""
+    """The audit change's name (`change_label` says it in words)."""
     return f"qualification_{framework.name.lower()}_{item.key}_{part}"
+
+
+# The other changes a qualification writes on a lead, in words.
+CHANGE_LABELS = {
+    "qualification_override_reason": "Qualification override reason",
+    "qualification_framework": "Qualification framework",
+    "qualification_missing": "Qualification items missing",
+}
+PART_LABELS = {"met": "met", "note": "note"}
+
+
+def change_label(name: str) -> str | None:
+    """A qualification change's name in words ("BANT budget: met"), or None for a name
+    no qualification writes. Made from the name alone: no query per timeline line."""
+    if name in CHANGE_LABELS:
+        return CHANGE_LABELS[name]
+    framework, _, rest = name.removeprefix("qualification_").partition("_")
+    item, _, part = rest.rpartition("_")
+    if not name.startswith("qualification_") or not item or part not in PART_LABELS:
+        return None
+    return f"{framework.upper()} {item.replace('_', ' ')}: {PART_LABELS[part]}"
 
 
 def lead_qualification_set(

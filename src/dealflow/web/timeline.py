@@ -18,6 +18,7 @@ from dealflow.core.access import readable
 from dealflow.core.metadata import FieldDef, registry
 from dealflow.core.selectors import audit_event_list, page_of
 from dealflow.leads.models import Lead
+from dealflow.leads.qualification import change_label as qualification_change_label
 from dealflow.people.models import Queue, User
 from dealflow.sales.models import Opportunity, Task
 from dealflow.sales.selectors import TASK_LIST
@@ -130,7 +131,11 @@ def _event_entry(event: Any, names: dict[str, Value]) -> Entry:
             continue
         before, after = [*values, None, None][:2]
         definition = _field(event.object_name, name)
-        label = definition.label if definition else name.replace("_", " ").capitalize()
+        label = (
+            definition.label
+            if definition
+            else qualification_change_label(name) or name.replace("_", " ").capitalize()
+        )
         changes.append(
             Change(label, _shown(definition, before, names), _shown(definition, after, names))
         )
