@@ -23,6 +23,8 @@ SECTIONS = (
     ("Lead statuses", "settings_lead_statuses", "The values of a lead's Status, in order."),
     ("Stages", "settings_stages", "Opportunity stages: probability and forecast category."),
     ("Picklists", "settings_picklists", "Lead Source, Rating, Industry and the other picklists."),
+    ("Qualification", "settings_qualification", "The checklist conversion requires; items."),
+    ("Assignment rules", "settings_assignment", "Who gets a new lead: rules, pools, default."),
     ("Users", "settings_users", "Add users, set roles, teams and passwords, deactivate."),
     ("Teams", "settings_teams", "Sales teams; a manager sees the records of their team."),
     ("Queues", "settings_queues", "Shared owners of leads and their members."),

@@ -16,6 +16,7 @@ from dealflow.web import (
     sales,
     search,
     settings,
+    settings_automation,
     settings_people,
     tasks,
 )
@@ -97,6 +98,12 @@ urlpatterns = [
     path("settings/lead-statuses/", settings.lead_statuses, name="settings_lead_statuses"),
     path("settings/stages/", settings.stages, name="settings_stages"),
     path("settings/picklists/", settings.picklists, name="settings_picklists"),
+    path(
+        "settings/qualification/",
+        settings_automation.qualification,
+        name="settings_qualification",
+    ),
+    path("settings/assignment/", settings_automation.assignment, name="settings_assignment"),
     path("settings/users/", settings_people.users, name="settings_users"),
     path("settings/users/<str:user_id>/", settings_people.user_edit, name="settings_user_edit"),
     path("settings/teams/", settings_people.teams, name="settings_teams"),
