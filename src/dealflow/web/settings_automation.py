@@ -153,7 +153,8 @@ def _requirement_save(request: HttpRequest) -> None:
     qualification_settings_set(
         actor=request.user,
         required_framework=post.get("required_framework") or None,
-        minimum_items=posted_integer(post, "minimum_items"),
+        # From 0: the service's own message explains the bounds of a number below 1.
+        minimum_items=posted_integer(post, "minimum_items", low=0),
     )
 
 
