@@ -33,7 +33,7 @@ from dealflow.leads.qualification import (
     qualification_settings_set,
 )
 from dealflow.people.models import User
-from dealflow.web.pages import admin_view
+from dealflow.web.pages import admin_view, signed_in_user
 from dealflow.web.settings_forms import (
     SettingsForm,
     checked,
@@ -151,7 +151,7 @@ def _requirement_save(request: HttpRequest) -> None:
     framework is none, an empty minimum is all items."""
     post = request.POST
     qualification_settings_set(
-        actor=request.user,
+        actor=signed_in_user(request),
         required_framework=post.get("required_framework") or None,
         # From 0: the service's own message explains the bounds of a number below 1.
         minimum_items=posted_integer(post, "minimum_items", low=0),
@@ -169,7 +169,7 @@ def _item_save(request: HttpRequest, editing: tuple[FrameworkDef, ItemDef] | Non
     else:
         framework, key = editing[0].name, editing[1].key
     return qualification_item_set(
-        actor=request.user,
+        actor=signed_in_user(request),
         framework=framework,
         key=key,
         label=post.get("label", ""),
@@ -247,7 +247,9 @@ def assignment(request: HttpRequest, **_ids: str) -> HttpResponse:
     if request.method == "POST":
         form = SettingsForm("rules", RULES_FIELDS, {"rules": request.POST.get("rules", "")})
         try:
-            rule_set = assignment_rules_set(actor=request.user, rules=_posted_rules(request.POST))
+            rule_set = assignment_rules_set(
+                actor=signed_in_user(request), rules=_posted_rules(request.POST)
+            )
         except DomainError as error:
             # Shown above the textarea whatever it names (`entries[0].criteria[0].operator`).
             form.errors["rules"] = error.message
