@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -287,3 +289,29 @@ class QualificationOverride(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.reason[:40]}"
+
+
+# ---------------------------------------------------------------------------------------
+# Service levels (issue 7; rules and services in leads/service_levels.py)
+
+
+def default_working_days() -> list[int]:
+    """Monday to Friday (Python's weekday numbers: Monday is 0)."""
+    return [0, 1, 2, 3, 4]
+
+
+class ServiceLevelSetting(TimeStampedModel):
+    """The organisation's one row: how many working hours an open lead may stay untouched
+    (None: no limit), the working week in the site's time zone (TIME_ZONE), and whether
+    the assignment rules re-route a lead that breaches the limit."""
+
+    object_name = "ServiceLevelSetting"
+
+    response_hours = models.PositiveIntegerField(null=True, blank=True, default=8)
+    working_days = models.JSONField(default=default_working_days)
+    day_start = models.TimeField(default=datetime.time(9))
+    day_end = models.TimeField(default=datetime.time(17))
+    reroute_when_breached = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"response within {self.response_hours} working hours"
