@@ -657,6 +657,5 @@ def test_the_detail_runs_the_same_queries_for_5_and_50_events_and_tasks(client, 
     add(45)
     fifty = queries_of(client, f"/leads/{lead.public_id}/")
 
-    # 10, the assignment decision, the qualification checklist and the lead's last touch for
-    # its service level (one query each).
+    # 10, the assignment decision, the qualification checklist and the score (one query each).
     assert five == fifty == 13

@@ -113,3 +113,69 @@ class AssignmentDecision(models.Model):
 
     def __str__(self) -> str:
         return f"lead {self.lead_id}: {self.reason}"
+
+
+# ---------------------------------------------------------------------------------------
+# Rule scoring (DOMAIN.md section 7, docs/scoring.md)
+
+
+class LeadEventType(models.TextChoices):
+    FORM_SUBMIT = "form_submit", "Form submit"
+    DEMO_REQUEST = "demo_request", "Demo request"
+    EVENT_ATTENDED = "event_attended", "Event attended"
+    LINK_CLICK = "link_click", "Link click"
+    EMAIL_OPEN = "email_open", "Email open"
+    PAGE_VIEW = "page_view", "Page view"
+    FORM_ERROR = "form_error", "Form error"
+
+
+class LeadEvent(models.Model):
+    """One engagement event of a lead (a page view, a demo request...), scored with decay."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(max_length=30, choices=LeadEventType.choices)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["lead", "occurred_at"], name="lead_event_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.type} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ScoringSettings(models.Model):
+    """The organisation's scoring configuration: one row (pk 1), created on first change.
+
+    `points`: {event type: points}; `fit_rules`: [{"field", "operator", "value",
+    "points"}]; `thresholds`: {"hot": points, "warm": points}. Checked by
+    automation.scoring.scoring_settings_set; an absent row means the defaults.
+    """
+
+    points = models.JSONField(default=dict)
+    half_life_days = models.FloatField(default=30)
+    fit_rules = models.JSONField(default=list)
+    thresholds = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "scoring settings"
+
+
+class LeadScore(models.Model):
+    """A lead's latest rule score and the parts that produced it, written in bulk.
+
+    `parts` is [{"rule": "Demo request \u00d71", "points": 50.0}, ...]: engagement by event
+    type (decayed), then each fit rule that matched.
+    """
+
+    lead = models.OneToOneField(
+        "leads.Lead", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    score = models.FloatField()
+    parts = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.score}"

@@ -1,0 +1,400 @@
+"""Rule scoring (DOMAIN.md section 7, docs/scoring.md): engagement events, the scoring
+settings, and scores recomputed set-based.
+
+A lead's score is engagement plus fit:
+- engagement: for each of its events, the event type's points * 0.5 ** (age in days /
+  half-life in days), so an event loses half its weight every half-life;
+- fit: the points of each fit rule the lead's fields meet (industry equals X,
+  number_of_employees at least N, title contains a word).
+Rating follows the thresholds: Hot at or above `hot`, Warm at or above `warm`, else Cold.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from dealflow.automation.models import LeadEvent, LeadEventType, LeadScore, ScoringSettings
+from dealflow.core.access import require_admin
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.leads.models import Lead
+from dealflow.leads.selectors import lead_get
+
+DEFAULT_POINTS: dict[str, float] = {
+    LeadEventType.FORM_SUBMIT: 50,
+    LeadEventType.DEMO_REQUEST: 50,
+    LeadEventType.EVENT_ATTENDED: 20,
+    LeadEventType.LINK_CLICK: 3,
+    LeadEventType.EMAIL_OPEN: 1,
+    LeadEventType.PAGE_VIEW: 1,
+    LeadEventType.FORM_ERROR: -5,
+}
+DEFAULT_HALF_LIFE_DAYS = 30.0
+DEFAULT_THRESHOLDS = {"hot": 60.0, "warm": 25.0}
+# The (field, operator) pairs a fit rule may use, and how a matched rule reads in words.
+FIT_OPERATORS = {
+    ("industry", "equals"): "Industry is {value}",
+    ("number_of_employees", "at_least"): "Employees at least {value}",
+    ("title", "contains_word"): "Title contains {value}",
+}
+# Points of one event type or rule, and thresholds: generous, but bounded.
+MAX_POINTS = 10_000
+MAX_HALF_LIFE_DAYS = 3650
+# Leads read, scored and written per round trip (a few queries each).
+BATCH_SIZE = 5000
+# Clock skew allowed for an event reported "now" by another machine.
+FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
+SECONDS_PER_DAY = 86400
+
+
+def _invalid(where: str, message: str, code: ErrorCode = ErrorCode.INVALID_FIELD) -> DomainError:
+    return DomainError(code, f"{where}: {message}", [where])
+
+
+# ---------------------------------------------------------------------------------------
+# Settings
+
+
+@dataclass(frozen=True)
+class ScoringConfiguration:
+    points: dict[str, float]
+    half_life_days: float
+    fit_rules: list[dict[str, Any]]
+    thresholds: dict[str, float]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "points": dict(self.points),
+            "half_life_days": self.half_life_days,
+            "fit_rules": [dict(rule) for rule in self.fit_rules],
+            "thresholds": dict(self.thresholds),
+        }
+
+    def rating(self, score: float) -> str:
+        """Hot, Warm or Cold for a score, by the thresholds."""
+        if score >= self.thresholds["hot"]:
+            return "Hot"
+        if score >= self.thresholds["warm"]:
+            return "Warm"
+        return "Cold"
+
+
+def scoring_configuration() -> ScoringConfiguration:
+    """The scoring settings as saved, the defaults filling what is not (one query)."""
+    row = ScoringSettings.objects.filter(pk=1).first()
+    if row is None:
+        return ScoringConfiguration(
+            dict(DEFAULT_POINTS), DEFAULT_HALF_LIFE_DAYS, [], dict(DEFAULT_THRESHOLDS)
+        )
+    return ScoringConfiguration(
+        {**DEFAULT_POINTS, **row.points},
+        row.half_life_days,
+        list(row.fit_rules),
+        {**DEFAULT_THRESHOLDS, **row.thresholds},
+    )
+
+
+def _points(where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _invalid(where, "expected a number", ErrorCode.INVALID_TYPE)
+    if not -MAX_POINTS <= value <= MAX_POINTS:
+        raise _invalid(
+            where,
+            f"expected a number from {-MAX_POINTS} to {MAX_POINTS}",
+            ErrorCode.NUMBER_OUTSIDE_VALID_RANGE,
+        )
+    return float(value)
+
+
+def _object(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _invalid(where, "expected an object", ErrorCode.INVALID_TYPE)
+    return value
+
+
+def _clean_points(value: Any) -> dict[str, float]:
+    points = _object("points", value)
+    cleaned = {}
+    for key, number in points.items():
+        if key not in DEFAULT_POINTS:
+            known = ", ".join(DEFAULT_POINTS)
+            raise _invalid(f"points.{key}", f"not an event type (one of {known})")
+        cleaned[key] = _points(f"points.{key}", number)
+    return {**DEFAULT_POINTS, **cleaned}
+
+
+def _clean_half_life(value: Any) -> float:
+    where = "half_life_days"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _invalid(where, "expected a number of days", ErrorCode.INVALID_TYPE)
+    if not 0 < value <= MAX_HALF_LIFE_DAYS:
+        raise _invalid(
+            where,
+            f"expected more than 0 and at most {MAX_HALF_LIFE_DAYS} days",
+            ErrorCode.NUMBER_OUTSIDE_VALID_RANGE,
+        )
+    return float(value)
+
+
+def _clean_fit_rule(index: int, value: Any) -> dict[str, Any]:
+    where = f"fit_rules[{index}]"
+    rule = _object(where, value)
+    unknown = set(rule) - {"field", "operator", "value", "points"}
+    if unknown:
+        raise _invalid(f"{where}.{sorted(unknown)[0]}", "not a key of a fit rule")
+    pair = (rule.get("field"), rule.get("operator"))
+    if pair[0] not in {field for field, _ in FIT_OPERATORS}:
+        raise _invalid(f"{where}.field", "expected industry, number_of_employees or title")
+    if pair not in FIT_OPERATORS:
+        expected = next(operator for field, operator in FIT_OPERATORS if field == pair[0])
+        raise _invalid(f"{where}.operator", f"{pair[0]} takes the operator {expected}")
+    rule_value = rule.get("value")
+    if pair[0] == "number_of_employees":
+        if isinstance(rule_value, bool) or not isinstance(rule_value, int) or rule_value < 0:
+            raise _invalid(f"{where}.value", "expected a whole number", ErrorCode.INVALID_TYPE)
+    elif not isinstance(rule_value, str) or not rule_value.strip():
+        raise _invalid(f"{where}.value", "expected a text", ErrorCode.INVALID_TYPE)
+    else:
+        rule_value = rule_value.strip()
+    return {
+        "field": pair[0],
+        "operator": pair[1],
+        "value": rule_value,
+        "points": _points(f"{where}.points", rule.get("points")),
+    }
+
+
+def _clean_thresholds(value: Any) -> dict[str, float]:
+    thresholds = _object("thresholds", value)
+    unknown = set(thresholds) - {"hot", "warm"}
+    if unknown:
+        raise _invalid(f"thresholds.{sorted(unknown)[0]}", "expected hot or warm")
+    cleaned = {**DEFAULT_THRESHOLDS}
+    for key in ("hot", "warm"):
+        if key in thresholds:
+            cleaned[key] = _points(f"thresholds.{key}", thresholds[key])
+    if cleaned["hot"] <= cleaned["warm"]:
+        raise _invalid("thresholds.hot", "must be above thresholds.warm")
+    return cleaned
+
+
+def scoring_settings_set(*, actor: Any, settings: Any) -> ScoringConfiguration:
+    """Replace the scoring settings (admins only; INSUFFICIENT_ACCESS_OR_READONLY else).
+
+    `settings`: {"points": {event type: number}, "half_life_days": number > 0,
+    "fit_rules": [{"field", "operator", "value", "points"}], "thresholds": {"hot",
+    "warm"}}; a key left out takes its default. Each error names its key
+    (`points.page_view`, `fit_rules[0].operator`). Scores are not recomputed here:
+    `dealflow score` or the scheduled task does that for every lead.
+    """
+    require_admin(actor, "the scoring settings")
+    body = _object("settings", settings)
+    unknown = set(body) - {"points", "half_life_days", "fit_rules", "thresholds"}
+    if unknown:
+        raise _invalid(sorted(unknown)[0], "not a scoring setting")
+    fit_rules = body.get("fit_rules", [])
+    if not isinstance(fit_rules, list):
+        raise _invalid("fit_rules", "expected a list", ErrorCode.INVALID_TYPE)
+    configuration = ScoringConfiguration(
+        _clean_points(body.get("points", {})),
+        _clean_half_life(body.get("half_life_days", DEFAULT_HALF_LIFE_DAYS)),
+        [_clean_fit_rule(index, rule) for index, rule in enumerate(fit_rules)],
+        _clean_thresholds(body.get("thresholds", {})),
+    )
+    ScoringSettings.objects.update_or_create(
+        pk=1,
+        defaults={
+            "points": configuration.points,
+            "half_life_days": configuration.half_life_days,
+            "fit_rules": configuration.fit_rules,
+            "thresholds": configuration.thresholds,
+        },
+    )
+    return configuration
+
+
+# ---------------------------------------------------------------------------------------
+# Events
+
+
+def _occurred_at(value: Any, now: datetime.datetime) -> datetime.datetime:
+    where = "occurred_at"
+    if value is None:
+        return now
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = parse_datetime(value)
+        except ValueError:
+            moment = None
+    if not isinstance(moment, datetime.datetime):
+        raise _invalid(where, "expected a date and time like 2026-11-30T09:30:00Z")
+    if timezone.is_naive(moment):
+        raise _invalid(where, "expected a time zone (Z or +01:00)")
+    if moment > now + FUTURE_TOLERANCE:
+        raise _invalid(where, "is in the future")
+    return moment
+
+
+def lead_event_record(
+    *, actor: Any, lead: Lead | str, type: Any, occurred_at: Any = None
+) -> LeadEvent:
+    """Record one engagement event of a lead; its score is recomputed after commit.
+
+    `lead`: a Lead or its public id, which the actor must be able to read (NOT_FOUND
+    otherwise; actor None is the system, e.g. web-to-lead). `type`: a LeadEventType value
+    (INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST naming `type`). `occurred_at`: an aware
+    datetime or ISO 8601 text, not in the future; None means now (INVALID_FIELD naming
+    `occurred_at`).
+    """
+    if actor is not None:
+        lead = lead_get(actor=actor, lead_id=lead if isinstance(lead, str) else lead.public_id)
+    elif isinstance(lead, str):
+        lead = lead_get(actor=None, lead_id=lead)
+    if type not in LeadEventType.values:
+        raise _invalid(
+            "type",
+            f"{type!r} is not an event type (one of {', '.join(LeadEventType.values)})",
+            ErrorCode.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+        )
+    now = timezone.now()
+    event = LeadEvent.objects.create(
+        lead=lead, type=type, occurred_at=_occurred_at(occurred_at, now), created_at=now
+    )
+    lead_id = lead.pk
+    transaction.on_commit(lambda: lead_scores_recompute(lead_ids=[lead_id]))
+    return event
+
+
+# ---------------------------------------------------------------------------------------
+# Scores
+
+# The lead fields fit rules read.
+_FIT_FIELDS = ("industry", "number_of_employees", "title")
+
+
+def _decayed(points: float, occurred_at: datetime.datetime, now: datetime.datetime, half_life):
+    """points * 0.5 ** (age in days / half-life); an event from the future counts fully."""
+    age_days = max((now - occurred_at).total_seconds(), 0) / SECONDS_PER_DAY
+    return points * 0.5 ** (age_days / half_life)
+
+
+def _fit_matches(rule: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    value = values[rule["field"]]
+    if rule["field"] == "industry":
+        return (value or "").casefold() == str(rule["value"]).casefold()
+    if rule["field"] == "number_of_employees":
+        return value is not None and value >= rule["value"]
+    words = re.findall(r"\w+", (value or "").casefold())
+    wanted = re.findall(r"\w+", str(rule["value"]).casefold())
+    # A rule of several words ("Vice President") matches them in a row.
+    return any(words[start : start + len(wanted)] == wanted for start in range(len(words)))
+
+
+def _round(number: float) -> float:
+    return round(number + 0.0, 2) + 0.0  # + 0.0: no -0.0 in the JSON
+
+
+def score_parts(
+    configuration: ScoringConfiguration,
+    events: Iterable[tuple[str, datetime.datetime]],
+    values: Mapping[str, Any],
+    now: datetime.datetime,
+) -> list[dict[str, Any]]:
+    """The parts of one lead's score: engagement by event type (in LeadEventType order,
+    decayed points summed, rounded to 2 places), then each fit rule met."""
+    counts: dict[str, int] = {}
+    sums: dict[str, float] = {}
+    for type, occurred_at in events:
+        points = configuration.points.get(type, 0)
+        counts[type] = counts.get(type, 0) + 1
+        sums[type] = sums.get(type, 0.0) + _decayed(
+            points, occurred_at, now, configuration.half_life_days
+        )
+    parts = [
+        {
+            "rule": f"{LeadEventType(type).label} \N{MULTIPLICATION SIGN}{counts[type]}",
+            "points": _round(sums[type]),
+        }
+        for type in LeadEventType.values
+        if type in counts
+    ]
+    for rule in configuration.fit_rules:
+        if _fit_matches(rule, values):
+            label = FIT_OPERATORS[(rule["field"], rule["operator"])].format(value=rule["value"])
+            parts.append({"rule": label, "points": _round(rule["points"])})
+    return parts
+
+
+def lead_scores_recompute(
+    *, lead_ids: Iterable[int] | None = None, now: datetime.datetime | None = None
+) -> int:
+    """Score every open lead (or those of `lead_ids`, primary keys) set-based; returns
+    how many were scored.
+
+    Per batch of BATCH_SIZE leads: one query reads the leads, one their events, one
+    upsert writes their LeadScore rows (SQLite splits it by its 999-parameter limit),
+    and at most one UPDATE per Rating value changes the leads whose Rating differs, so
+    ratings are never saved one lead at a time. Automatic rating changes are not
+    audited (docs/scoring.md). An open lead is neither converted nor in a closed status;
+    others keep their last score. Safe to run again: it only writes the current figures.
+    """
+    now = now or timezone.now()
+    configuration = scoring_configuration()
+    leads = Lead.objects.filter(is_converted=False, status__is_closed=False).order_by("pk")
+    if lead_ids is not None:
+        leads = leads.filter(pk__in=list(lead_ids))
+    scored = 0
+    last_pk = 0
+    while True:
+        batch = list(
+            leads.filter(pk__gt=last_pk).values_list("pk", "rating", *_FIT_FIELDS)[:BATCH_SIZE]
+        )
+        if not batch:
+            break
+        _score_batch(configuration, batch, now)
+        scored += len(batch)
+        last_pk = batch[-1][0]
+        if len(batch) < BATCH_SIZE:
+            break
+    return scored
+
+
+def _score_batch(configuration: ScoringConfiguration, batch: list[tuple], now) -> None:
+    pks = [row[0] for row in batch]
+    events: dict[int, list[tuple[str, datetime.datetime]]] = {}
+    rows = LeadEvent.objects.filter(lead_id__in=pks).values_list("lead_id", "type", "occurred_at")
+    for lead_id, type, occurred_at in rows:
+        events.setdefault(lead_id, []).append((type, occurred_at))
+    scores = []
+    new_ratings: dict[str, list[int]] = {}
+    for pk, rating, *fit_values in batch:
+        parts = score_parts(
+            configuration, events.get(pk, ()), dict(zip(_FIT_FIELDS, fit_values, strict=True)), now
+        )
+        score = _round(sum(part["points"] for part in parts))
+        scores.append(LeadScore(lead_id=pk, score=score, parts=parts, computed_at=now))
+        wanted = configuration.rating(score)
+        if rating != wanted:
+            new_ratings.setdefault(wanted, []).append(pk)
+    with transaction.atomic():
+        LeadScore.objects.bulk_create(
+            scores,
+            update_conflicts=True,
+            unique_fields=["lead"],
+            update_fields=["score", "parts", "computed_at"],
+        )
+        for rating, ids in new_ratings.items():
+            Lead.objects.filter(pk__in=ids).update(rating=rating, updated_at=now)
+
+
+def lead_score(lead: Lead) -> LeadScore | None:
+    """A lead's latest rule score (one query), or None before it is first scored."""
+    return LeadScore.objects.filter(lead_id=lead.pk).first()
