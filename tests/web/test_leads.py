@@ -657,5 +657,6 @@ def test_the_detail_runs_the_same_queries_for_5_and_50_events_and_tasks(client, 
     add(45)
     fifty = queries_of(client, f"/leads/{lead.public_id}/")
 
-    # 10, the assignment decision, the qualification checklist and the score (one query each).
-    assert five == fifty == 13
+    # 10, the assignment decision, the qualification checklist, the score and the lead's last
+    # touch for its service level (one query each).
+    assert five == fifty == 14

@@ -14,7 +14,17 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 
-from dealflow.api import accounts, automation, docs, leads, people, qualification, sales, scoring
+from dealflow.api import (
+    accounts,
+    automation,
+    docs,
+    leads,
+    people,
+    qualification,
+    sales,
+    scoring,
+    service_levels,
+)
 from dealflow.api.auth import BearerToken
 from dealflow.api.middleware import storage_failure, storage_unavailable
 from dealflow.api.records import object_schemas
@@ -165,6 +175,7 @@ for router in (leads.router, accounts.router, sales.router, people.router):
     api.add_router("", router)
 api.add_router("", qualification.router)
 api.add_router("", automation.router)
+api.add_router("", service_levels.router)
 api.add_router("", scoring.router)
 
 
