@@ -28,13 +28,13 @@ from dealflow.leads.models import Lead
 from dealflow.leads.selectors import lead_get
 
 DEFAULT_POINTS: dict[str, float] = {
-    LeadEventType.FORM_SUBMIT: 50,
-    LeadEventType.DEMO_REQUEST: 50,
-    LeadEventType.EVENT_ATTENDED: 20,
-    LeadEventType.LINK_CLICK: 3,
-    LeadEventType.EMAIL_OPEN: 1,
-    LeadEventType.PAGE_VIEW: 1,
-    LeadEventType.FORM_ERROR: -5,
+    "form_submit": 50,
+    "demo_request": 50,
+    "event_attended": 20,
+    "link_click": 3,
+    "email_open": 1,
+    "page_view": 1,
+    "form_error": -5,
 }
 DEFAULT_HALF_LIFE_DAYS = 30.0
 DEFAULT_THRESHOLDS = {"hot": 60.0, "warm": 25.0}

@@ -1,0 +1,161 @@
+"""Rule scoring through the API: recording events (201, 404, 400 naming the field), a
+lead's score, and the scoring settings (everyone reads, admins replace, errors name keys)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from dealflow.automation.models import LeadEvent
+from dealflow.core.services import sharing_default_set
+from dealflow.people.models import Role
+from tests.factories import LeadFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.datetime(2026, 11, 30, 12, 0, tzinfo=datetime.UTC)
+TIMES = "\N{MULTIPLICATION SIGN}"  # of a part's rule: "Page view x2"
+
+
+@pytest.fixture
+def admin_api(api_as):
+    return api_as(UserFactory(username="admin", role=Role.ADMIN))
+
+
+def test_an_event_is_recorded_and_the_score_follows(
+    api, actor, freeze_clock, django_capture_on_commit_callbacks
+):
+    freeze_clock(NOW)
+    lead = LeadFactory(owner_user=actor)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            f"/leads/{lead.public_id}/events",
+            {"type": "demo_request", "occurred_at": "2026-11-30T12:00:00Z"},
+        )
+
+    assert response.status_code == 201
+    assert response.json() == {
+        "lead_id": lead.public_id,
+        "type": "demo_request",
+        "occurred_at": "2026-11-30T12:00:00+00:00",  # ISO 8601, as the API writes times
+    }
+    score = api.get(f"/leads/{lead.public_id}/score")
+    assert score.status_code == 200
+    assert score.json() == {
+        "lead_id": lead.public_id,
+        "score": 50.0,
+        "rating": "Warm",
+        "computed_at": "2026-11-30T12:00:00+00:00",
+        "parts": [{"rule": f"Demo request {TIMES}1", "points": 50.0}],
+    }
+
+
+def test_a_lead_not_scored_yet_has_no_score(api, actor):
+    lead = LeadFactory(owner_user=actor, rating="")
+
+    response = api.get(f"/leads/{lead.public_id}/score")
+
+    assert response.json() == {
+        "lead_id": lead.public_id,
+        "score": None,
+        "rating": "",
+        "computed_at": None,
+        "parts": [],
+    }
+
+
+def test_a_lead_the_caller_cannot_see_is_not_found(api):
+    sharing_default_set(actor=None, object_name="Lead", access="private")
+    lead = LeadFactory(owner_user=UserFactory())
+
+    event = api.post(f"/leads/{lead.public_id}/events", {"type": "page_view"})
+    score = api.get(f"/leads/{lead.public_id}/score")
+
+    assert event.status_code == score.status_code == 404
+    assert event.json()["errors"][0]["code"] == "NOT_FOUND"
+    assert not LeadEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"type": "visit"}, "type"),
+        ({}, "type"),
+        ({"type": "page_view", "occurred_at": "yesterday"}, "occurred_at"),
+        ({"type": "page_view", "occurred_at": "2026-11-30T12:00:00"}, "occurred_at"),
+        ({"type": "page_view", "occurred_at": "2026-12-30T12:00:00Z"}, "occurred_at"),
+    ],
+)
+def test_a_bad_event_is_refused_naming_the_field(api, actor, freeze_clock, body, field):
+    freeze_clock(NOW)
+    lead = LeadFactory(owner_user=actor)
+
+    response = api.post(f"/leads/{lead.public_id}/events", body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["fields"] == [field]
+    assert not LeadEvent.objects.exists()
+
+
+def test_everyone_reads_the_settings_and_an_admin_replaces_them(api, admin_api):
+    settings = {
+        "points": {"page_view": 2, "form_error": -10},
+        "half_life_days": 14,
+        "fit_rules": [
+            {"field": "industry", "operator": "equals", "value": "Banking", "points": 10},
+            {"field": "number_of_employees", "operator": "at_least", "value": 200, "points": 5},
+            {"field": "title", "operator": "contains_word", "value": "Director", "points": 8},
+        ],
+        "thresholds": {"hot": 80, "warm": 30},
+    }
+
+    response = admin_api.request("PUT", "/settings/scoring", settings)
+
+    assert response.status_code == 200
+    read = api.get("/settings/scoring").json()
+    assert read == response.json()
+    assert read["points"]["page_view"] == 2
+    assert read["points"]["demo_request"] == 50  # left out: the default
+    assert read["half_life_days"] == 14
+    assert read["fit_rules"] == settings["fit_rules"]
+    assert read["thresholds"] == {"hot": 80, "warm": 30}
+
+
+def test_a_rep_cannot_change_the_settings(api):
+    response = api.request("PUT", "/settings/scoring", {"half_life_days": 7})
+
+    assert response.status_code == 403
+    assert api.get("/settings/scoring").json()["half_life_days"] == 30
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"points": {"visit": 1}}, "points.visit"),
+        ({"half_life_days": -1}, "half_life_days"),
+        ({"fit_rules": [{"field": "title", "operator": "at_least"}]}, "fit_rules[0].operator"),
+        ({"thresholds": {"hot": 10}}, "thresholds.hot"),  # below the default warm (25)
+        ({"rating": "Hot"}, "rating"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_key(admin_api, body, field):
+    response = admin_api.request("PUT", "/settings/scoring", body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["fields"] == [field]
+
+
+def test_the_operations_are_documented(api):
+    schema = api.get("/openapi.json").json()
+    operations = {
+        operation["operationId"] for path in schema["paths"].values() for operation in path.values()
+    }
+
+    assert {
+        "lead_event_create",
+        "lead_score_get",
+        "scoring_settings_get",
+        "scoring_settings_set",
+    } <= operations
