@@ -254,10 +254,10 @@ def lead_event_record(
     datetime or ISO 8601 text, not in the future; None means now (INVALID_FIELD naming
     `occurred_at`).
     """
-    if actor is not None:
-        lead = lead_get(actor=actor, lead_id=lead if isinstance(lead, str) else lead.public_id)
-    elif isinstance(lead, str):
-        lead = lead_get(actor=None, lead_id=lead)
+    if isinstance(lead, str):
+        lead = lead_get(actor=actor, lead_id=lead)
+    elif actor is not None:  # re-read: the actor's access decides, not the caller's object
+        lead = lead_get(actor=actor, lead_id=str(lead.public_id))
     if type not in LeadEventType.values:
         raise _invalid(
             "type",
