@@ -1,12 +1,14 @@
 """The service-level setting through the API: everyone reads it, admins change it."""
 
+import datetime
+
 import pytest
 
 from dealflow.core.models import AuditEvent
 from dealflow.leads.service_levels import service_levels
 from dealflow.people.models import Role
 from tests.api.conftest import ApiClient
-from tests.factories import UserFactory
+from tests.factories import LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +97,46 @@ def test_bad_values_are_refused_naming_the_field(admin_api, body, expected):
     assert response.status_code == 400
     assert errors(response) == [expected]
     assert admin_api.get(URL).json() == DEFAULTS
+
+
+# ---------------------------------------------------------------------------------------
+# GET /leads?overdue=true|false
+
+MONDAY_9 = datetime.datetime(2026, 11, 23, 9, tzinfo=datetime.UTC)
+
+
+def names(response):
+    assert response.status_code == 200, response.content
+    return [record["last_name"] for record in response.json()["records"]]
+
+
+def test_the_lead_list_filters_overdue_leads_with_keyset_pages(api, actor, freeze_clock):
+    freeze_clock(MONDAY_9)
+    for number in range(1, 6):
+        LeadFactory(owner_user=actor, last_name=f"Old {number}")
+    freeze_clock(MONDAY_9 + datetime.timedelta(days=2))
+    LeadFactory(owner_user=actor, last_name="New")
+    freeze_clock(MONDAY_9 + datetime.timedelta(days=2, hours=1))
+
+    assert names(api.get("/leads", overdue="false")) == ["New"]
+    first = api.get("/leads", overdue="true", limit=2, order_by="last_name")
+    assert names(first) == ["Old 1", "Old 2"]
+    cursor = first.json()["next_cursor"]
+    second = api.get("/leads", overdue="true", limit=2, order_by="last_name", cursor=cursor)
+    assert names(second) == ["Old 3", "Old 4"]
+    # A cursor holds only under the filters it was made with.
+    refused = api.get("/leads", overdue="false", limit=2, order_by="last_name", cursor=cursor)
+    assert refused.status_code == 400
+
+
+def test_with_the_limit_off_no_lead_is_overdue(api, actor, admin_api, freeze_clock):
+    freeze_clock(MONDAY_9)
+    LeadFactory(owner_user=actor, last_name="Old")
+    freeze_clock(MONDAY_9 + datetime.timedelta(days=3))
+    assert admin_api.patch(URL, {"response_hours": None}).status_code == 200
+    assert names(api.get("/leads", overdue="true")) == []
+    assert names(api.get("/leads", overdue="false")) == ["Old"]
+
+
+def test_overdue_must_be_true_or_false(api):
+    assert api.get("/leads", overdue="maybe").status_code in (400, 422)

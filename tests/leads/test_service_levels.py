@@ -25,6 +25,7 @@ from dealflow.leads.service_levels import (
     ServiceLevels,
     hours_text,
     overdue_leads,
+    overdue_queryset,
     service_levels,
     service_levels_set,
     working_hours_before,
@@ -134,7 +135,9 @@ def test_a_lead_untouched_past_the_limit_is_overdue(monday_lead, freeze_clock):
 
 
 def _status_change(actor, lead):
-    lead_update(actor=actor, lead=lead, data={"status": LeadStatus.objects.get(name="Working - Contacted")})
+    lead_update(
+        actor=actor, lead=lead, data={"status": LeadStatus.objects.get(name="Working - Contacted")}
+    )
 
 
 def _owner_change(actor, lead):
@@ -213,6 +216,22 @@ def test_candidates_are_measured_in_batches(monday_lead, actor, monkeypatch):
     assert len(queries) == 1 + 1 + 3
 
 
+@pytest.mark.parametrize(
+    "created",
+    [at(4, 16, 59), at(4, 17), at(5, 12), at(7, 8), at(7, 9), at(7, 9, 1), at(3, 12), at(7, 12)],
+)
+def test_the_sql_condition_agrees_with_the_exact_hours(db, freeze_clock, actor, created):
+    # Monday 17:00: eight working hours back is Monday's opening, and the weekend and
+    # Friday's evening before it add nothing (a lead made on Saturday has exactly 8).
+    freeze_clock(created)
+    lead = LeadFactory(owner_user=actor)
+    now = at(7, 17)
+    exact = working_hours_between(created, now, service_levels.get()) > 8
+    in_sql = overdue_queryset(now).filter(pk=lead.pk, is_overdue=True).exists()
+    assert in_sql == exact == (created < at(4, 17))
+    assert overdue_ids(now) == ([lead.pk] if exact else [])
+
+
 # ---------------------------------------------------------------------------------------
 # Emails and the command
 
@@ -270,7 +289,9 @@ def test_a_retry_sends_nothing_twice(overdue_book):
 def test_a_lead_touched_since_it_was_listed_is_left_out(overdue_book):
     teamed, _alone, _managers, leads = overdue_book
     lead_update(
-        actor=teamed, lead=leads[0], data={"status": LeadStatus.objects.get(name="Working - Contacted")}
+        actor=teamed,
+        lead=leads[0],
+        data={"status": LeadStatus.objects.get(name="Working - Contacted")},
     )
     email_overdue_leads([lead.pk for lead in leads])
     [message] = [message for message in mail.outbox if message.to == [teamed.email]]

@@ -37,6 +37,11 @@ class LeadFilters(ListOptions):
     modified_before: datetime.datetime | None = None
     converted_after: datetime.date | None = None
     converted_before: datetime.date | None = None
+    overdue: bool | None = Field(
+        None,
+        description="Open leads untouched for more working hours than the service level "
+        "allows (true), or the others (false); see docs/service-levels.md",
+    )
 
 
 def lead_filters(values: dict[str, Any]) -> dict[str, Any]:

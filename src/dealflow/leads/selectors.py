@@ -100,7 +100,8 @@ def lead_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:
 
     `is_closed` (true/false) keeps the leads whose status is (not) flagged closed, as the
     statuses are configured now (DOMAIN.md section 3); an open lead is neither converted
-    nor closed. INVALID_FIELD for anything but true or false.
+    nor closed. INVALID_FIELD for anything but true or false. `overdue` (True or False)
+    keeps the leads that are (not) overdue for their service level now.
     """
     if filters.get("status") is not None:
         filters = {**filters, "status": _status_id(filters["status"])}
@@ -108,6 +109,10 @@ def lead_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:
         closed = _closed_flag(filters["is_closed"])
         status_ids = [status.pk for status in lead_statuses.get() if status.is_closed == closed]
         filters = {**filters, "is_closed": status_ids or [0]}
+    if filters.get("overdue") is not None:  # service levels (leads/service_levels.py)
+        from dealflow.leads.service_levels import OVERDUE_LIST, overdue_queryset
+
+        return page_of(actor, overdue_queryset(), OVERDUE_LIST, filters=filters, **options)
     return page_of(actor, lead_queryset(), LEAD_LIST, filters=filters, **options)
 
 

@@ -14,12 +14,14 @@ assignment rules may re-route it (`--reroute`, or the setting).
   exact to the second, across nights, weekends and daylight-saving changes).
 
 `overdue_leads` narrows in SQL first: a lead touched after the moment exactly `limit`
-working hours ago (`working_hours_before`) cannot be overdue. The few leads left are then
-measured exactly in Python, in batches.
+working hours ago (`overdue_cutoff`) cannot be overdue. The few leads left are then
+measured exactly in Python, in batches, for the hours their reason tells. The same SQL
+condition filters the lead list (`overdue_queryset`, `GET /leads?overdue=true`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import zoneinfo
 from collections.abc import Iterable, Iterator
@@ -28,7 +30,16 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.utils import timezone
 
 from dealflow.core.access import readable, require_admin
@@ -37,7 +48,7 @@ from dealflow.core.cache import ConfigurationCache, configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.leads.models import Lead, ServiceLevelSetting
-from dealflow.leads.selectors import lead_statuses
+from dealflow.leads.selectors import LEAD_LIST, lead_statuses
 from dealflow.sales.models import Task
 
 # Audit event keys that touch a lead: a status or an owner change.
@@ -46,6 +57,11 @@ BATCH_SIZE = 500  # candidates measured per query
 MOST_HOURS = 10_000  # the largest limit accepted (over a working year)
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 UNSET: Any = object()
+# The lead list with the overdue filter, on overdue_queryset() only (the alias is not a
+# column).
+OVERDUE_LIST = dataclasses.replace(
+    LEAD_LIST, filters={**LEAD_LIST.filters, "overdue": "is_overdue"}
+)
 
 
 @dataclass(frozen=True)
@@ -310,14 +326,45 @@ def _open_leads() -> QuerySet[Lead]:
     return Lead.objects.filter(is_converted=False).exclude(status_id__in=closed)
 
 
-def untouched_since_condition(since: datetime.datetime) -> Q:
-    """Leads with no touch after `since` (an index range on created_at and indexed
+def overdue_cutoff(now: datetime.datetime, levels: ServiceLevels) -> datetime.datetime | None:
+    """The moment an open lead's last touch must be before to be overdue at `now` (None:
+    the limit is off, or the week has no working time).
+
+    It is `limit` working hours before `now` (working_hours_before), except that when
+    that falls on a window's opening, the free time before the opening adds nothing: the
+    touch must then be before the previous window's close. So "last touch < cutoff" is
+    exactly "more than `limit` working hours since the last touch".
+    """
+    limit = levels.response_hours
+    since = None if limit is None else working_hours_before(now, limit, levels)
+    if since is None:
+        return None
+    if since == _window(_local_day(since, levels), levels)[0]:
+        return working_hours_before(since, 0, levels)
+    return since
+
+
+def untouched_before_condition(cutoff: datetime.datetime) -> Q:
+    """Leads with no touch at or after `cutoff` (an index range on created_at and indexed
     EXISTS on the audit events and tasks of the lead)."""
-    events = _touch_events().filter(created_at__gt=since)
+    events = _touch_events().filter(created_at__gte=cutoff)
     tasks = Task.objects.filter(lead_id=OuterRef("pk")).filter(
-        Q(created_at__gt=since) | Q(completed_at__gt=since)
+        Q(created_at__gte=cutoff) | Q(completed_at__gte=cutoff)
     )
-    return Q(created_at__lte=since) & ~Exists(events) & ~Exists(tasks)
+    return Q(created_at__lt=cutoff) & ~Exists(events) & ~Exists(tasks)
+
+
+def overdue_queryset(now: datetime.datetime | None = None) -> QuerySet[Lead]:
+    """Leads with `is_overdue` (a boolean alias: open and untouched since the cutoff) to
+    filter by; a condition in the query, so a list filtered by it keeps its keyset paging."""
+    cutoff = overdue_cutoff(now or timezone.now(), service_levels.get())
+    if cutoff is None:
+        return Lead.objects.alias(is_overdue=Value(False, output_field=BooleanField()))
+    closed = [status.pk for status in lead_statuses.get() if status.is_closed]
+    condition = (
+        Q(is_converted=False) & ~Q(status_id__in=closed) & untouched_before_condition(cutoff)
+    )
+    return Lead.objects.alias(is_overdue=ExpressionWrapper(condition, output_field=BooleanField()))
 
 
 def last_touches(leads: QuerySet[Lead]) -> Iterator[tuple[Lead, datetime.datetime]]:
@@ -368,17 +415,16 @@ def overdue_leads(
     """The overdue leads the actor may see (None: the system, every lead), by id; only
     among `lead_ids` when given. [] when the limit is off.
 
-    SQL keeps the open leads untouched since `working_hours_before(now, limit)`; those are
+    SQL keeps the open leads untouched since `overdue_cutoff(now)`; those are
     then measured exactly (working_hours_between) BATCH_SIZE at a time: one query per
     batch, plus one for the candidates' ids.
     """
     levels = service_levels.get()
     now = now or timezone.now()
-    limit = levels.response_hours
-    since = None if limit is None else working_hours_before(now, limit, levels)
-    if since is None:
+    cutoff = overdue_cutoff(now, levels)
+    if cutoff is None:
         return []
-    candidates = _open_leads().filter(untouched_since_condition(since))
+    candidates = _open_leads().filter(untouched_before_condition(cutoff))
     if actor is not None:
         candidates = readable(actor, candidates)
     if lead_ids is not None:
