@@ -398,7 +398,7 @@ def _measured(
         if hours > limit:
             yield OverdueLead(
                 id=lead.pk,
-                public_id=lead.public_id,
+                public_id=str(lead.public_id),
                 name=" ".join(part for part in (lead.first_name, lead.last_name) if part),
                 company=lead.company,
                 owner_user_id=lead.owner_user_id,

@@ -52,14 +52,16 @@ def email_overdue_leads(lead_ids: list[int]) -> dict[str, int]:
             counts["already_sent"] += 1
             continue
         subject, body = overdue_message(owner, leads)
-        copies = [address for address in managers.get(owner.team_id, []) if address != owner.email]
+        copies = [
+            address for address in managers.get(owner.team_id or 0, []) if address != owner.email
+        ]
         EmailMessage(subject, body, None, [owner.email], cc=copies).send()
         cache.set(mark, True, SENT_MARK_SECONDS)
         counts["sent"] += 1
     return counts
 
 
-def _managers_by_team(team_ids: set[int | None]) -> dict[int, list[str]]:
+def _managers_by_team(team_ids: set[int]) -> dict[int, list[str]]:
     """{team id: its managers' email addresses} (one query, none for no team)."""
     if not team_ids:
         return {}
