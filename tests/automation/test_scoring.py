@@ -338,6 +338,8 @@ def test_only_admins_change_the_settings(actor):
         ({"half_life_days": True}, "half_life_days"),
         ({"fit_rules": {}}, "fit_rules"),
         ({"fit_rules": [{"field": "city", "operator": "equals"}]}, "fit_rules[0].field"),
+        ({"fit_rules": [{"field": {}, "operator": []}]}, "fit_rules[0].field"),  # not text
+        ({"fit_rules": [{"field": "title", "operator": {}}]}, "fit_rules[0].operator"),
         (
             {"fit_rules": [{"field": "title", "operator": "equals", "value": "VP"}]},
             "fit_rules[0].operator",

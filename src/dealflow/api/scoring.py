@@ -95,9 +95,12 @@ SETTINGS_SCHEMA = {
 }
 
 
-def _with_body(schema: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def _with_body(
+    schema: dict[str, Any], body: dict[str, Any], *, status: int = 200
+) -> dict[str, Any]:
     extra = docs.action_doc(schema)
     extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    extra["responses"][status] = extra["responses"].pop(200)
     return extra
 
 
@@ -105,7 +108,7 @@ def _with_body(schema: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     "/leads/{lead_id}/events",
     operation_id="lead_event_create",
     summary="Record an engagement event of a lead; its score is recomputed",
-    openapi_extra=_with_body(EVENT_RECORD_SCHEMA, EVENT_SCHEMA),
+    openapi_extra=_with_body(EVENT_RECORD_SCHEMA, EVENT_SCHEMA, status=201),
 )
 def record_event(request: HttpRequest, lead_id: str) -> HttpResponse:
     def operation() -> HttpResponse:

@@ -149,7 +149,8 @@ def _clean_fit_rule(index: int, value: Any) -> dict[str, Any]:
     unknown = set(rule) - {"field", "operator", "value", "points"}
     if unknown:
         raise _invalid(f"{where}.{sorted(unknown)[0]}", "not a key of a fit rule")
-    pair = (rule.get("field"), rule.get("operator"))
+    field, operator = rule.get("field"), rule.get("operator")
+    pair = (field if isinstance(field, str) else "", operator if isinstance(operator, str) else "")
     if pair[0] not in {field for field, _ in FIT_OPERATORS}:
         raise _invalid(f"{where}.field", "expected industry, number_of_employees or title")
     if pair not in FIT_OPERATORS:
