@@ -86,6 +86,7 @@ def test_a_lead_the_caller_cannot_see_is_not_found(api):
         ({"type": "page_view", "occurred_at": "yesterday"}, "occurred_at"),
         ({"type": "page_view", "occurred_at": "2026-11-30T12:00:00"}, "occurred_at"),
         ({"type": "page_view", "occurred_at": "2026-12-30T12:00:00Z"}, "occurred_at"),
+        ({"type": "page_view", "source": "ads"}, "source"),
     ],
 )
 def test_a_bad_event_is_refused_naming_the_field(api, actor, freeze_clock, body, field):

@@ -284,6 +284,9 @@ def test_an_event_on_a_lead_the_actor_cannot_see_is_not_found(actor):
         ("page_view", "2026-11-29T12:00:00", "occurred_at"),  # no time zone
         ("page_view", "2026-12-01T12:00:00Z", "occurred_at"),  # the future
         ("page_view", 12, "occurred_at"),
+        ("page_view", "0103-09-09T20:14:11-21:39", "occurred_at"),  # an offset beyond 15:59
+        ("page_view", "1989-12-31T23:59:59Z", "occurred_at"),  # before 1990
+        ("page_view", "0001-01-01T00:00:00+01:00", "occurred_at"),
     ],
 )
 def test_a_bad_event_is_refused_naming_its_field(freeze_clock, actor, type, occurred_at, field):

@@ -23,6 +23,7 @@ from dealflow.automation.scoring import (
     scoring_configuration,
     scoring_settings_set,
 )
+from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.leads.selectors import lead_get
 
 router = Router(tags=["Scoring"])
@@ -113,6 +114,10 @@ def _with_body(
 def record_event(request: HttpRequest, lead_id: str) -> HttpResponse:
     def operation() -> HttpResponse:
         body = request_body(request)
+        unknown = sorted(set(body) - {"type", "occurred_at"})
+        if unknown:
+            message = f"{unknown[0]}: not a field of an event (type, occurred_at)"
+            raise DomainError(ErrorCode.INVALID_FIELD, message, [unknown[0]])
         event = lead_event_record(
             actor=request.auth,
             lead=lead_id,

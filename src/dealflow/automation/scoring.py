@@ -52,6 +52,8 @@ BATCH_SIZE = 5000
 # Clock skew allowed for an event reported "now" by another machine.
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 SECONDS_PER_DAY = 86400
+# No engagement predates the web; earlier years are typing mistakes.
+EARLIEST_YEAR = 1990
 
 
 def _invalid(where: str, message: str, code: ErrorCode = ErrorCode.INVALID_FIELD) -> DomainError:
@@ -239,6 +241,13 @@ def _occurred_at(value: Any, now: datetime.datetime) -> datetime.datetime:
         raise _invalid(where, "expected a date and time like 2026-11-30T09:30:00Z")
     if timezone.is_naive(moment):
         raise _invalid(where, "expected a time zone (Z or +01:00)")
+    try:
+        # In UTC, as stored: PostgreSQL refuses offsets beyond 15:59 hours.
+        moment = moment.astimezone(datetime.UTC)
+    except (OverflowError, ValueError):
+        moment = None
+    if moment is None or moment.year < EARLIEST_YEAR:
+        raise _invalid(where, f"expected a time in {EARLIEST_YEAR} or later")
     if moment > now + FUTURE_TOLERANCE:
         raise _invalid(where, "is in the future")
     return moment
