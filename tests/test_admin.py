@@ -19,6 +19,7 @@ from dealflow.core.models import AuditAction, AuditEvent, IdempotencyRecord
 from dealflow.core.services import sharing_default_set
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.qualification import lead_qualification_set, qualification_settings_set
+from dealflow.leads.service_levels import service_levels_set
 from dealflow.leads.services import lead_convert, lead_create
 from dealflow.people.models import ApiToken, Role, User
 from dealflow.people.services import token_create
@@ -64,6 +65,7 @@ MODEL_LABELS = [
     "leads.qualificationsetting",
     "leads.leadqualificationanswer",
     "leads.qualificationoverride",
+    "leads.servicelevelsetting",
     "sales.opportunitystage",
     "sales.opportunity",
     "sales.opportunitycontactrole",
@@ -142,6 +144,7 @@ def records(admin_user):
         actor=admin_user, lead=queued, framework="BANT", items={"budget": {"met": True}}
     )
     sharing_default_set(actor=admin_user, object_name="Lead", access="read_write")
+    service_levels_set(actor=admin_user, response_hours=4)
     return result
 
 

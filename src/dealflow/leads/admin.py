@@ -32,6 +32,7 @@ from dealflow.leads.models import (
     QualificationItem,
     QualificationOverride,
     QualificationSetting,
+    ServiceLevelSetting,
 )
 from dealflow.leads.services import (
     lead_convert,
@@ -393,6 +394,23 @@ class QualificationItemAdmin(ReadOnlyAdmin):
     list_select_related = ("framework",)
     search_fields = ("key", "label")
     fields = ("framework", "key", "label", "sort_order", "is_active", "created_at", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(ServiceLevelSetting)
+class ServiceLevelSettingAdmin(ReadOnlyAdmin):
+    """Shown here; changed through the settings API (leads/service_levels.py), audited."""
+
+    list_display = ("response_hours", "day_start", "day_end", "reroute_when_breached")
+    fields = (
+        "response_hours",
+        "working_days",
+        "day_start",
+        "day_end",
+        "reroute_when_breached",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = fields
 
 

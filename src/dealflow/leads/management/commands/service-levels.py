@@ -23,12 +23,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--notify",
             action="store_true",
-            help="email each owner one message about their overdue leads, managers copied",
+            help="email each owner one message about their overdue leads, managers copied "
+            "(default: only list them)",
         )
         parser.add_argument(
             "--reroute",
             action="store_true",
-            help="run the assignment rules on each overdue lead and record why",
+            help="run the assignment rules on each overdue lead and record why "
+            "(default: as the service-level setting says)",
         )
 
     def handle(self, *args, **options):
