@@ -17,7 +17,7 @@ from dealflow.accounts.selectors import ACCOUNT_LIST, account_get, account_page,
 from dealflow.sales.models import Opportunity
 from dealflow.sales.selectors import opportunity_page
 from dealflow.web import recent
-from dealflow.web.forms import initial_values
+from dealflow.web.forms import initial_values, layout_names
 from dealflow.web.pages import (
     WIDE_ONLY,
     Column,
@@ -206,7 +206,7 @@ def account_edit(request: HttpRequest, account_id: str) -> HttpResponse:
     """Change an account's fields through `account_update`."""
     account = account_get(actor=request.user, account_id=account_id)
     require_edit_page(request.user, account)
-    names = [name for _title, section in ACCOUNT_LAYOUT for name in section]
+    names = layout_names(ACCOUNT_LAYOUT)
     return form_page(
         request,
         object_name="Account",

@@ -20,7 +20,7 @@ from dealflow.core.selectors import page_of
 from dealflow.sales.models import Opportunity, OpportunityContactRole
 from dealflow.sales.selectors import CONTACT_ROLE_LIST, OPPORTUNITY_LIST, opportunity_queryset
 from dealflow.web import recent
-from dealflow.web.forms import initial_values
+from dealflow.web.forms import initial_values, layout_names
 from dealflow.web.pages import (
     WIDE_ONLY,
     Column,
@@ -230,7 +230,7 @@ def contact_edit(request: HttpRequest, contact_id: str) -> HttpResponse:
     """Change a contact's fields through `contact_update`."""
     contact = contact_get(actor=request.user, contact_id=contact_id)
     require_edit_page(request.user, contact)
-    names = [name for _title, section in CONTACT_LAYOUT for name in section]
+    names = layout_names(CONTACT_LAYOUT)
     return form_page(
         request,
         object_name="Contact",

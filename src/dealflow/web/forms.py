@@ -99,6 +99,11 @@ class Section:
     fields: list[FormField]
 
 
+def layout_names(layout: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    """The field names of a page layout's sections, in order."""
+    return [name for _title, names in layout for name in names]
+
+
 def picklist_choices(definition: FieldDef, current: str = "") -> list[tuple[str, str]]:
     """(value, label) of a picklist's active values in order; a retired current value
     stays selectable so saving the form does not silently change it."""
@@ -160,7 +165,7 @@ class RecordForm:
         return result
 
     def field_names(self) -> list[str]:
-        return [name for _title, names in self.layout for name in names]
+        return layout_names(self.layout)
 
     def fail(self, error: DomainError) -> None:
         """Show a service's refusal: next to each field it names, in the field's words

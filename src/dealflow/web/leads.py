@@ -24,7 +24,7 @@ from dealflow.core.metadata import get_object
 from dealflow.leads import services
 from dealflow.leads.models import Lead
 from dealflow.leads.selectors import lead_get, lead_status, lead_statuses
-from dealflow.web.forms import RecordForm, initial_values, posted_data, posted_values
+from dealflow.web.forms import RecordForm, initial_values, layout_names, posted_data, posted_values
 from dealflow.web.pages import (
     ShownField,
     ShownSection,
@@ -66,7 +66,7 @@ LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Address Information", ("street", "city", "state", "postal_code", "country")),
     ("Description", ("description",)),
 )
-FIELD_NAMES = [name for _title, names in LAYOUT for name in names]
+FIELD_NAMES = layout_names(LAYOUT)
 
 
 # ---------------------------------------------------------------------------------------

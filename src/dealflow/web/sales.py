@@ -49,6 +49,7 @@ from dealflow.sales.services import (
 from dealflow.web.forms import (
     RecordForm,
     initial_values,
+    layout_names,
     picklist_choices,
     posted_data,
     posted_values,
@@ -229,7 +230,7 @@ def _without_blanks(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, A
 @require_http_methods(["GET", "POST"])
 def opportunity_new(request: HttpRequest) -> HttpResponse:
     """Create an opportunity (`?account=<id>` preselects its account)."""
-    names = [name for _title, fields in LAYOUT for name in fields]
+    names = layout_names(LAYOUT)
     if request.method == "POST":
         values = posted_values(request.POST, "Opportunity", names)
         form = _form(values, {"account": account_label(request.user, values.get("account_id", ""))})
@@ -258,7 +259,7 @@ def opportunity_edit(request: HttpRequest, opportunity_id: str) -> HttpResponse:
     """Edit an opportunity. Probability and forecast category are sent to the service
     only when changed here, so a new stage sets them as it does everywhere else."""
     opportunity = opportunity_get(actor=request.user, opportunity_id=opportunity_id)
-    names = [name for _title, fields in LAYOUT for name in fields]
+    names = layout_names(LAYOUT)
     initial = initial_values(opportunity, "Opportunity", names)
     context: dict[str, Any] = {"opportunity": opportunity}
     if request.method == "POST":
