@@ -82,6 +82,9 @@ INSTALLED_APPS = [
     "dealflow.leads",
     "dealflow.sales",
     "dealflow.automation",
+    "dealflow.duplicates",
+    "dealflow.dataio",
+    "dealflow.reports",
     "dealflow.web",
 ]
 

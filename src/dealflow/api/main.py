@@ -18,9 +18,12 @@ from dealflow.api import (
     accounts,
     automation,
     docs,
+    duplicates,
+    imports,
     leads,
     people,
     qualification,
+    reports,
     sales,
     scoring,
     service_levels,
@@ -177,6 +180,9 @@ api.add_router("", qualification.router)
 api.add_router("", automation.router)
 api.add_router("", service_levels.router)
 api.add_router("", scoring.router)
+api.add_router("", reports.router)
+api.add_router("", imports.router)
+api.add_router("", duplicates.router)
 
 
 @api.exception_handler(DomainError)
