@@ -105,6 +105,8 @@ assets:
 	cp node_modules/@tabler/core/dist/js/tabler.min.js $(VENDOR)/
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
 	cp node_modules/sortablejs/Sortable.min.js $(VENDOR)/
+	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/
 	cp node_modules/htmx.org/LICENSE $(VENDOR)/LICENSE.htmx
 	cp node_modules/sortablejs/LICENSE $(VENDOR)/LICENSE.sortablejs
+	cp node_modules/echarts/LICENSE $(VENDOR)/LICENSE.echarts
 	sed -i -e '/sourceMappingURL/d' $(VENDOR)/*.js $(VENDOR)/*.css
