@@ -17,6 +17,7 @@ from dealflow.sales.services import (
     task_complete,
     task_create,
     task_delete,
+    task_log_call,
     task_update,
 )
 from tests.factories import (
@@ -461,3 +462,36 @@ def test_a_task_needs_a_subject_and_has_no_description_unless_given(actor):
 
     task = task_create(actor=actor, subject="Call", who=LeadFactory())
     assert Task.objects.get(pk=task.pk).description == ""
+
+
+# ---------------------------------------------------------------------------------------
+# Log a call
+
+
+def test_logging_a_call_creates_a_completed_call_dated_today(actor, freeze_clock):
+    freeze_clock(NOW)
+    lead = LeadFactory()
+
+    task = task_log_call(actor=actor, who=lead, description="Left a voicemail")
+
+    task = Task.objects.get(pk=task.pk)
+    assert (task.subject, task.type, task.status, task.due_date, task.completed_at) == (
+        "Call",
+        "call",
+        "completed",
+        datetime.date(2026, 11, 27),
+        NOW,
+    )
+    assert (task.description, task.lead_id, task.owner_id) == (
+        "Left a voicemail",
+        lead.pk,
+        actor.pk,
+    )
+
+
+def test_a_refused_call_log_writes_nothing(actor):
+    with pytest.raises(DomainError) as refused:
+        task_log_call(actor=actor, who=None, subject="Intro call")
+
+    assert refused.value.code == ErrorCode.REQUIRED_FIELD_MISSING
+    assert (Task.objects.count(), AuditEvent.objects.filter(object_name="Task").count()) == (0, 0)

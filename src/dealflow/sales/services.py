@@ -313,6 +313,32 @@ def task_complete(*, actor: User, task: Task) -> Task:
     return task
 
 
+def task_log_call(
+    *,
+    actor: User,
+    subject: str = "",
+    who: Lead | Contact | None = None,
+    what: Account | Opportunity | None = None,
+    due_date: datetime.date | str | None = None,
+    description: str = "",
+) -> Task:
+    """Record a call already made: a completed Call task, its subject "Call" when none is
+    given and its date today (organisation time zone) when none is given, created and
+    completed in one transaction (Salesforce's "Log a Call"). Raises what `task_create`
+    raises; a refusal writes nothing."""
+    with transaction.atomic():
+        task = task_create(
+            actor=actor,
+            subject=subject.strip() or "Call",
+            who=who,
+            what=what,
+            type=TaskType.CALL,
+            due_date=due_date or timezone.localdate(),
+            description=description,
+        )
+        return task_complete(actor=actor, task=task)
+
+
 def opportunity_delete(*, actor: User, opportunity: Opportunity) -> None:
     """Delete an opportunity with its history and contact roles."""
     record_delete(actor=actor, record=opportunity)

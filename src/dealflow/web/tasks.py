@@ -14,7 +14,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -232,24 +231,16 @@ def _target(actor: Any, public_id: str, allowed: tuple[str, ...]) -> Any:
 
 
 def _create(actor: Any, post: Any, who: Any, what: Any) -> Task:
-    """Create the task; "Log a call" records a call made today: a completed Call task
-    (its subject "Call" when none is typed), in one transaction."""
-    logging_call = post.get("action") == "log_call"
+    """Create the task, or log a call made (`task_log_call`) when that button was pressed."""
     values = {
         "subject": post.get("subject", "").strip(),
-        "type": post.get("type", "").strip() or TaskType.TODO,
         "due_date": post.get("due_date", "").strip() or None,
         "description": post.get("description", ""),
     }
-    if logging_call:
-        values["type"] = TaskType.CALL
-        values["subject"] = values["subject"] or "Call"
-        values["due_date"] = values["due_date"] or timezone.localdate()
-    with transaction.atomic():
-        task = services.task_create(actor=actor, who=who, what=what, **values)
-        if logging_call:
-            task = services.task_complete(actor=actor, task=task)
-    return task
+    if post.get("action") == "log_call":
+        return services.task_log_call(actor=actor, who=who, what=what, **values)
+    task_type = post.get("type", "").strip() or TaskType.TODO
+    return services.task_create(actor=actor, who=who, what=what, type=task_type, **values)
 
 
 @page_view
