@@ -89,11 +89,31 @@ def test_the_lead_page_shows_the_checklist_with_labelled_inputs(client, lead):
     assert response.status_code == 200
     content = response.content.decode()
     assert "Qualification: BANT" in text(response)
-    assert "Not qualified: 0 of 4 needed met" in text(response)
+    # Nothing requires the checklist: a count, not a verdict.
+    assert "0 of 4 met" in text(response)
+    assert "Not qualified" not in text(response)
     for key in BANT:
         assert f'<label class="form-check-label" for="qualification-{key}-met">' in content
         assert f'for="qualification-{key}-note"' in content
     assert "Save qualification" in content
+
+
+def test_a_required_checklist_not_met_says_not_qualified(client, lead):
+    require_bant(minimum=3)
+
+    response = client.get(page(lead))
+
+    assert "Not qualified: 0 of 3 needed met" in text(response)
+
+
+def test_a_converted_lead_shows_a_count_not_a_verdict(client, rep, lead):
+    require_bant()
+    Lead.objects.filter(pk=lead.pk).update(is_converted=True)
+
+    response = client.get(page(lead))
+
+    assert "0 of 4 met" in text(response)
+    assert "Not qualified" not in text(response)
 
 
 def test_saving_the_checklist_sets_items_and_returns_to_the_lead(client, rep, lead):
