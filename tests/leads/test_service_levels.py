@@ -345,6 +345,19 @@ def test_the_setting_reroutes_without_the_flag(overdue_book, admin):
     assert AssignmentDecision.objects.count() == 4
 
 
+def test_rerouting_to_the_same_owner_keeps_nothing(overdue_book, admin):
+    teamed, _alone, _managers, leads = overdue_book
+    assignment_rules_set(actor=admin, rules={"default_owner_id": teamed.public_id})
+
+    output = command("--reroute")
+
+    for kept in leads[:2]:  # teamed's own leads: the rules give them to teamed again
+        assert f"Re-routed {kept.public_id}: not re-routed: the rules give its owner" in output
+    assert set(Lead.objects.values_list("owner_user", flat=True)) == {teamed.pk}
+    decided = AssignmentDecision.objects.values_list("lead", flat=True)
+    assert sorted(decided) == sorted([leads[2].pk, leads[3].pk])
+
+
 def test_rerouting_without_rules_says_so(overdue_book):
     lead = overdue_book[3][0]
     output = command("--reroute")

@@ -463,7 +463,9 @@ def overdue_reroute(*, leads: Iterable[OverdueLead]) -> list[Rerouted]:
     """Run the assignment rules' on-demand service (automation.services.lead_assign) on
     each overdue lead, as the system; its decision is recorded with the breach first in
     its reason ("Service level: untouched for 9 working hours (limit 8); entry 1 ...").
-    A lead the rules refuse (no active rules, converted since) is reported, not raised."""
+    A lead the rules refuse (no active rules, converted since) is reported, not raised.
+    When the rules give the lead the owner it has, nothing is kept (no decision, no turn of
+    a round-robin used): re-recording it every run would bury the lead's history."""
     from dealflow.automation.services import lead_assign  # automation imports leads
 
     results = []
@@ -471,10 +473,20 @@ def overdue_reroute(*, leads: Iterable[OverdueLead]) -> list[Rerouted]:
         try:
             with transaction.atomic():
                 decision = lead_assign(actor=None, lead=lead.id)
+                owner = (decision.owner_user_id, decision.owner_queue_id)
+                if owner == (lead.owner_user_id, lead.owner_queue_id):
+                    raise _SameOwner
                 decision.reason = f"Service level: {lead.reason.lower()}; {decision.reason}"
                 decision.save(update_fields=["reason"])
+        except _SameOwner:
+            results.append(Rerouted(lead.public_id, "not re-routed: the rules give its owner"))
+            continue
         except DomainError as error:
             results.append(Rerouted(lead.public_id, f"not re-routed: {error.message}"))
             continue
         results.append(Rerouted(lead.public_id, decision.reason))
     return results
+
+
+class _SameOwner(Exception):
+    """Raised inside a re-route's transaction to roll back a decision that changes nothing."""
