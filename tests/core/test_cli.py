@@ -58,6 +58,7 @@ def test_help_lists_dealflows_commands_with_one_line_each(capsys):
         "describe",
         "migrate",
         "purge",
+        "report",
         "score",
         "serve",
         "service-levels",
