@@ -17,6 +17,7 @@ SECTIONS = (
     ("Opportunities", "opportunity_list", "opportunities"),
     ("Pipeline", "pipeline", "pipeline"),
     ("Tasks", "task_list", "tasks"),
+    ("Reports", "reports", "reports"),
 )
 
 

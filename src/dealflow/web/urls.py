@@ -13,6 +13,7 @@ from dealflow.web import (
     leads,
     pipeline,
     qualification,
+    reports,
     sales,
     search,
     settings,
@@ -42,6 +43,9 @@ urlpatterns = [
         qualification.lead_qualification,
         name="lead_qualification",
     ),
+    # Reports
+    path("reports/", reports.dashboard, name="reports"),
+    path("reports/<str:name>.csv", reports.report_csv, name="report_csv"),
     # Opportunities and the board
     path("pipeline/", pipeline.pipeline, name="pipeline"),
     path("pipeline/column/<str:stage_id>/", pipeline.pipeline_column, name="pipeline_column"),

@@ -1,0 +1,473 @@
+"""The dashboard (/reports/) and each report's CSV download (/reports/<name>.csv).
+
+Every figure comes from `reports.definitions.report_run` as the signed-in user (a rep's
+charts count only what the rep may see); this module only lays the rows out as charts,
+tables and links. Each report runs once per request; its rows feed both the chart (JSON
+for web/static/web/reports.js, through json_script: the CSP runs no inline script) and
+the table beside it. A row's `drilldown` (the list page's filters of the records behind
+it, from the selectors) becomes the link a bar opens.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from dealflow.core.errors import DomainError
+from dealflow.core.metadata import get_object
+from dealflow.people.selectors import team_list
+from dealflow.reports.definitions import (
+    Column,
+    ReportFilters,
+    ReportResult,
+    report_filters_parse,
+    report_get,
+    report_run,
+)
+from dealflow.web.forms import picklist_choices
+from dealflow.web.pages import FilterInput, page_view, signed_in_user
+from dealflow.web.records import user_choices
+
+# The page's filters, shared by every panel (each report takes those it accepts).
+PAGE_FILTERS = ("period_start", "period_end", "owner_id", "team_id", "lead_source")
+FILTER_LABELS = {
+    "period_start": "Period from",
+    "period_end": "Period to",
+    "owner_id": "Owner",
+    "team_id": "Team",
+    "lead_source": "Lead Source",
+}
+RIGHT_ALIGNED = frozenset({"integer", "money", "fraction", "days"})
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """One panel of the dashboard: a report drawn as a chart (or only a table).
+
+    `category` is the column naming the bars; `series` the columns drawn; `chart` one of
+    "bar", "hbar" (horizontal), "stacked" (bars stacked by `stack_by`), "funnel" (the
+    series summed over every row, one step each) or "" (table only).
+    """
+
+    key: str
+    title: str
+    report: str
+    chart: str
+    category: str = ""
+    series: tuple[str, ...] = ()
+    group_by: str | None = None
+    stack_by: str = ""
+    note: str = ""
+
+
+PANELS = (
+    PanelSpec(
+        "funnel",
+        "Conversion funnel",
+        "lead_conversion",
+        "funnel",
+        series=("leads", "qualified", "converted", "won"),
+        note="Leads created in the period, and how many of them reached each step.",
+    ),
+    PanelSpec(
+        "pipeline",
+        "Pipeline by stage",
+        "pipeline_by_stage",
+        "bar",
+        category="stage",
+        series=("amount", "weighted_amount"),
+    ),
+    PanelSpec(
+        "forecast",
+        "Forecast by close month and category",
+        "forecast",
+        "stacked",
+        category="month",
+        series=("amount",),
+        stack_by="forecast_category",
+    ),
+    PanelSpec(
+        "conversion",
+        "Conversion by lead source",
+        "lead_conversion",
+        "bar",
+        category="lead_source",
+        series=("leads", "converted"),
+        group_by="source",
+    ),
+    PanelSpec(
+        "stage_duration",
+        "Days in each stage",
+        "stage_duration",
+        "hbar",
+        category="stage",
+        series=("average_days", "median_days"),
+    ),
+    PanelSpec(
+        "leaderboard",
+        "Leaderboard: closed won by owner",
+        "leaderboard",
+        "hbar",
+        category="owner",
+        series=("won_amount",),
+    ),
+    PanelSpec("stalled", "Stalled deals", "stalled_deals", ""),
+)
+
+# Steps of the funnel the lead list can show exactly: the list's filters added to the
+# report's (the other steps are drawn without a link).
+FUNNEL_STEP_FILTERS: dict[str, dict[str, str]] = {
+    "leads": {},
+    "converted": {"is_converted": "true"},
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Values and links
+
+
+def cell_text(value: Any, kind: str) -> str:
+    """A value as the table shows it: money with separators, fractions as percentages."""
+    if value is None:
+        return ""
+    if kind == "money" and isinstance(value, Decimal | int):
+        return f"{Decimal(value):,.2f}"
+    if kind == "fraction" and isinstance(value, Decimal | float | int):
+        return f"{Decimal(str(value)) * 100:.1f}%"
+    if kind == "integer" and isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+def chart_number(value: Any) -> float | int | None:
+    """A value for drawing (the table beside the chart shows it exactly)."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def list_url(drilldown: Mapping[str, Any] | None, **extra: str) -> str:
+    """The lead or opportunity list filtered to the records behind a row.
+
+    Filters the list pages' default view would add are cleared (the lead list's "My open
+    leads", the opportunity list's open-only default), so the list shows those records
+    and no others.
+    """
+    if not drilldown:
+        return ""
+    given = {**drilldown.get("filters", {}), **extra}
+    if drilldown.get("object") == "Lead":
+        query = {"owner_id": "", "is_converted": "", "is_closed": ""}
+        for name, value in given.items():
+            query["owner_id" if name == "owner" else name] = str(value)
+        return f"{reverse('lead_list')}?{urlencode(query)}"
+    if drilldown.get("object") == "Opportunity":
+        query = {name: str(value) for name, value in given.items()}
+        if "is_closed" not in query and "stage" not in query:
+            query["is_closed"] = "any"
+        return f"{reverse('opportunity_list')}?{urlencode(query)}"
+    return ""
+
+
+RECORD_PAGES = {"006": "opportunity_detail", "00Q": "lead_detail", "001": "account_detail"}
+
+
+def record_url(public_id: Any) -> str:
+    page = RECORD_PAGES.get(str(public_id or "")[:3])
+    return reverse(page, args=[public_id]) if page else ""
+
+
+# ---------------------------------------------------------------------------------------
+# Panels
+
+
+@dataclass
+class TableCell:
+    text: str
+    url: str = ""
+    numeric: bool = False
+
+
+@dataclass
+class Panel:
+    """A panel as the template draws it: the chart's JSON, the table, the links."""
+
+    spec: PanelSpec
+    title: str
+    description: str
+    columns: list[Column] = field(default_factory=list)
+    rows: list[list[TableCell]] = field(default_factory=list)
+    chart: dict[str, Any] | None = None
+    csv_url: str = ""
+    list_url: str = ""
+    ignored: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def chart_id(self) -> str:
+        return f"chart-{self.spec.key}-data"
+
+
+def _table(result: ReportResult, panel: Panel) -> None:
+    """The table view: id columns become links on the row's first text column."""
+    shown = [column for column in result.columns if column.kind != "id"]
+    id_columns = [column.name for column in result.columns if column.kind == "id"]
+    panel.columns = shown
+    for row in result.rows:
+        target = next(
+            (record_url(row.get(name)) for name in id_columns if record_url(row.get(name))), ""
+        )
+        cells = []
+        for column in shown:
+            text = cell_text(row.get(column.name), column.kind)
+            url = ""
+            if column.kind == "text" and target and not any(cell.url for cell in cells):
+                url = target
+            cells.append(TableCell(text, url, column.kind in RIGHT_ALIGNED))
+        panel.rows.append(cells)
+
+
+def _label(columns: Mapping[str, Column], name: str) -> str:
+    return columns[name].label if name in columns else name
+
+
+def _chart(spec: PanelSpec, result: ReportResult) -> dict[str, Any] | None:
+    """The chart's JSON: categories, series of numbers, and each point's link."""
+    columns = {column.name: column for column in result.columns}
+    drawn = [name for name in spec.series if name in columns]
+    if not spec.chart or not drawn:
+        return None
+    kind = columns[drawn[0]].kind
+    if spec.chart == "funnel":
+        steps = drawn
+        totals = [sum(row.get(name) or 0 for row in result.rows) for name in steps]
+        whole = _overall_drilldown(result)
+        links = [
+            list_url(whole, **FUNNEL_STEP_FILTERS[name]) if name in FUNNEL_STEP_FILTERS else ""
+            for name in steps
+        ]
+        return {
+            "chart": "funnel",
+            "value_kind": kind,
+            "categories": [_label(columns, name) for name in steps],
+            "series": [{"name": result.name, "values": [chart_number(v) for v in totals]}],
+            "links": links,
+        }
+    categories = [cell_text(row.get(spec.category), "text") or "(none)" for row in result.rows]
+    if spec.chart == "stacked" and spec.stack_by in columns:
+        return _stacked(spec, result, drawn[0], kind)
+    series = []
+    for name in drawn:
+        extra = FUNNEL_STEP_FILTERS.get(name, {}) if result.name == "lead_conversion" else {}
+        series.append(
+            {
+                "name": _label(columns, name),
+                "values": [chart_number(row.get(name)) for row in result.rows],
+                "links": [list_url(row.get("drilldown"), **extra) for row in result.rows],
+            }
+        )
+    return {
+        "chart": spec.chart,
+        "value_kind": kind,
+        "categories": categories,
+        "series": series,
+    }
+
+
+def _stacked(spec: PanelSpec, result: ReportResult, value: str, kind: str) -> dict[str, Any]:
+    """Bars per `category`, stacked by `stack_by` (the forecast: months by category)."""
+    categories: list[str] = []
+    stacks: list[str] = []
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in result.rows:
+        category = cell_text(row.get(spec.category), "text")
+        stack = cell_text(row.get(spec.stack_by), "text")
+        if category not in categories:
+            categories.append(category)
+        if stack not in stacks:
+            stacks.append(stack)
+        cells[(category, stack)] = row
+    series = []
+    for stack in stacks:
+        rows = [cells.get((category, stack)) for category in categories]
+        series.append(
+            {
+                "name": stack,
+                "values": [chart_number(row.get(value)) if row else None for row in rows],
+                "links": [list_url(row.get("drilldown")) if row else "" for row in rows],
+            }
+        )
+    return {
+        "chart": "bar",
+        "stacked": True,
+        "value_kind": kind,
+        "categories": categories,
+        "series": series,
+    }
+
+
+def _overall_drilldown(result: ReportResult) -> dict[str, Any] | None:
+    """The drill-down of every row at once: a row's, without what singles its group out."""
+    for row in result.rows:
+        found = row.get("drilldown")
+        if found:
+            own = {"lead_source", "owner", "owner_queue"}
+            given = result.filters
+            keep = {
+                name: value
+                for name, value in found.get("filters", {}).items()
+                if name not in own
+                or (name == "lead_source" and given.lead_source)
+                or (name == "owner" and given.owner_id)
+            }
+            return {"object": found.get("object"), "filters": keep}
+    return None
+
+
+def _panel_filters(spec: PanelSpec, accepted: frozenset[str], filters: ReportFilters):
+    """The page's filters the report accepts, and the labels of those it ignores."""
+    values = {item.name: getattr(filters, item.name) for item in fields(filters)}
+    kept = {name: value for name, value in values.items() if name in accepted and value is not None}
+    ignored = [
+        FILTER_LABELS[name]
+        for name in PAGE_FILTERS
+        if values.get(name) is not None and name not in accepted
+    ]
+    if spec.group_by:
+        kept["group_by"] = spec.group_by
+    return ReportFilters(**kept), ignored
+
+
+def _query_string(filters: ReportFilters) -> str:
+    given = {name: value for name, value in filters.as_json().items() if value}
+    return urlencode(given)
+
+
+def build_panel(spec: PanelSpec, user: Any, filters: ReportFilters) -> Panel:
+    try:
+        definition = report_get(spec.report)
+    except DomainError as error:  # a report not built yet leaves its panel empty
+        return Panel(spec, spec.title, "", error=error.message)
+    panel = Panel(spec, spec.title, definition.description)
+    report_filters, panel.ignored = _panel_filters(spec, definition.filters, filters)
+    try:
+        result = report_run(spec.report, user=user, filters=report_filters)
+    except DomainError as error:
+        panel.error = error.message
+        return panel
+    query = _query_string(result.filters)
+    panel.csv_url = reverse("report_csv", args=[spec.report]) + (f"?{query}" if query else "")
+    _table(result, panel)
+    panel.chart = _chart(spec, result)
+    overall = _overall_drilldown(result)
+    panel.list_url = list_url(overall)
+    return panel
+
+
+# ---------------------------------------------------------------------------------------
+# Views
+
+
+def _filter_inputs(values: Mapping[str, str], errors: Mapping[str, str]) -> list[FilterInput]:
+    lead_source = get_object("Lead").field("lead_source")
+    teams = [(str(team.pk), team.name) for team in team_list().order_by("name")]
+
+    def shown(name: str, **options: Any) -> FilterInput:
+        return FilterInput(
+            name, FILTER_LABELS[name], values.get(name, ""), errors.get(name, ""), **options
+        )
+
+    return [
+        shown("period_start", input_type="date"),
+        shown("period_end", input_type="date"),
+        shown("owner_id", choices=user_choices()),
+        shown("team_id", choices=teams),
+        shown("lead_source", choices=picklist_choices(lead_source, values.get("lead_source", ""))),  # type: ignore[arg-type]
+    ]
+
+
+def read_filters(
+    request: HttpRequest,
+) -> tuple[ReportFilters | None, dict[str, str], dict[str, str]]:
+    """The page's filters from the query string: (filters or None, given, errors)."""
+    given = {name: (request.GET.get(name) or "").strip() for name in PAGE_FILTERS}
+    given = {name: value for name, value in given.items() if value}
+    try:
+        return report_filters_parse(given), given, {}
+    except DomainError as error:
+        name = error.fields[0] if error.fields else "period_start"
+        return None, given, {name: error.message}
+
+
+@page_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The charts, tables and drill-down links of the reports, under one set of filters.
+
+    Query string: period_start, period_end (YYYY-MM-DD, inclusive), owner_id (a user
+    id), team_id, lead_source. A bad value is shown beside its input and no report runs.
+    """
+    filters, given, errors = read_filters(request)
+    panels: list[Panel] = []
+    if filters is not None:
+        user = signed_in_user(request)
+        panels = [build_panel(spec, user, filters) for spec in PANELS]
+    context = {
+        "filters": _filter_inputs(given, errors),
+        "errors": errors,
+        "panels": panels,
+        "team_given": bool(given.get("team_id")),
+    }
+    return render(request, "web/reports/dashboard.html", context)
+
+
+@page_view
+def report_csv(request: HttpRequest, name: str) -> HttpResponse:
+    """A report's rows as CSV (the column names, then a line per row), under the query
+    string's filters (those of GET /api/v1/reports/<name>); 404 for an unknown report,
+    400 naming the filter for a bad one."""
+    report_get(name)
+    try:
+        values = {key: value for key, value in request.GET.items() if value.strip()}
+        result = report_run(
+            name, user=signed_in_user(request), filters=report_filters_parse(values)
+        )
+    except DomainError as error:
+        return HttpResponse(error.message, status=400, content_type="text/plain; charset=utf-8")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    names = [column.name for column in result.columns]
+    writer.writerow(names)
+    for row in result.rows:
+        writer.writerow([_csv_value(row.get(name)) for name in names])
+    return HttpResponse(
+        buffer.getvalue(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{result.name}.csv"'},
+    )
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)

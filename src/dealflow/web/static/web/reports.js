@@ -1,0 +1,92 @@
+// The dashboard (templates/web/reports/dashboard.html): one ECharts chart per panel, drawn
+// from the JSON the server put beside it (json_script: no inline script runs, the CSP
+// allows only files). Clicking a bar, a funnel step or a slice opens the list page of the
+// records behind it, with the page's filters: the server computed each address.
+"use strict";
+
+(() => {
+  const KINDS = {
+    money: (value) => value.toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+    fraction: (value) => `${(value * 100).toFixed(1)}%`,
+    days: (value) => `${value.toFixed(1)} d`,
+    integer: (value) => value.toLocaleString(),
+  };
+
+  function format(kind) {
+    const formatter = KINDS[kind] || ((value) => String(value));
+    return (value) => (value === null || value === undefined ? "" : formatter(value));
+  }
+
+  // The address behind a point: per series when a series has its own, else per category.
+  function linkOf(spec, seriesIndex, dataIndex) {
+    const series = spec.series[seriesIndex] || {};
+    const links = series.links || spec.links || [];
+    return links[dataIndex] || "";
+  }
+
+  function funnelOption(spec) {
+    const values = spec.series[0].values;
+    const show = format(spec.value_kind);
+    return {
+      tooltip: { trigger: "item", formatter: (item) => `${item.name}: ${show(item.value)}` },
+      series: [
+        {
+          type: "funnel",
+          sort: "none",
+          minSize: "8%",
+          left: "5%",
+          width: "90%",
+          label: { show: true, position: "inside", formatter: (item) => `${item.name}: ${show(item.value)}` },
+          data: spec.categories.map((name, index) => ({ name, value: values[index] })),
+        },
+      ],
+    };
+  }
+
+  function barOption(spec) {
+    const horizontal = spec.chart === "hbar";
+    const show = format(spec.value_kind);
+    const categoryAxis = { type: "category", data: spec.categories, axisLabel: { hideOverlap: true } };
+    const valueAxis = { type: "value", axisLabel: { formatter: show } };
+    if (horizontal) {
+      categoryAxis.inverse = true;
+    }
+    return {
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: show },
+      legend: spec.series.length > 1 ? { top: 0, type: "scroll" } : { show: false },
+      grid: { left: 8, right: 16, bottom: 8, top: spec.series.length > 1 ? 32 : 12, containLabel: true },
+      xAxis: horizontal ? valueAxis : categoryAxis,
+      yAxis: horizontal ? categoryAxis : valueAxis,
+      series: spec.series.map((series) => ({
+        name: series.name,
+        type: "bar",
+        stack: spec.stacked ? "total" : undefined,
+        emphasis: { focus: "series" },
+        data: series.values,
+      })),
+    };
+  }
+
+  function draw(element) {
+    const source = document.getElementById(element.dataset.chart);
+    if (!source || typeof echarts === "undefined") {
+      return;
+    }
+    const spec = JSON.parse(source.textContent);
+    const chart = echarts.init(element, null, { renderer: "canvas" });
+    chart.setOption(spec.chart === "funnel" ? funnelOption(spec) : barOption(spec));
+    chart.on("click", (item) => {
+      const link = linkOf(spec, spec.chart === "funnel" ? 0 : item.seriesIndex, item.dataIndex);
+      if (link) {
+        window.location.assign(link);
+      }
+    });
+    element.dataset.drawn = "true";
+    return chart;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const charts = Array.from(document.querySelectorAll("[data-chart]")).map(draw).filter(Boolean);
+    window.addEventListener("resize", () => charts.forEach((chart) => chart.resize()));
+  });
+})();
