@@ -1,0 +1,44 @@
+"""Pipeline snapshots: each day's open pipeline, for reports as of a past date."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from dealflow.sales.models import ForecastCategory
+
+
+class PipelineSnapshot(models.Model):
+    """One opportunity's stage, amount, probability, forecast category, close date and
+    owner as they stood on `snapshot_date` (reports/snapshots.py takes them daily)."""
+
+    object_name = "PipelineSnapshot"
+
+    snapshot_date = models.DateField()
+    opportunity = models.ForeignKey(
+        "sales.Opportunity", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    stage = models.ForeignKey(
+        "sales.OpportunityStage", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    probability = models.PositiveSmallIntegerField()
+    forecast_category = models.CharField(max_length=20, choices=ForecastCategory.choices)
+    close_date = models.DateField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-snapshot_date", "opportunity"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snapshot_date", "opportunity"], name="pipeline_snapshot_once_a_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["snapshot_date"], name="pipeline_snapshot_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.snapshot_date} {self.opportunity_id}"

@@ -1,0 +1,214 @@
+"""What every report shares: filters applied as ORM conditions, rounding, medians, names."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from decimal import MAX_PREC, ROUND_HALF_UP, Context, Decimal
+from typing import Any
+
+from django.db.models import F, Func, IntegerField, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from dealflow.core import ids
+from dealflow.core.access import readable
+from dealflow.core.selectors import picklist_spelling
+from dealflow.people.models import User
+from dealflow.reports.definitions import Column, ReportFilters
+
+EXACT = Context(prec=MAX_PREC)
+CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
+FRACTION = Decimal("0.0001")
+SECONDS_PER_DAY = 86400
+
+PERIOD = frozenset({"period_start", "period_end"})
+PEOPLE = frozenset({"owner_id", "team_id", "lead_source"})
+STANDARD = PERIOD | PEOPLE
+
+
+# -- values -------------------------------------------------------------------------------
+
+
+def money(value: Decimal | int | None) -> Decimal:
+    """Money as Decimal with 2 places (0.00 for none), rounded half up."""
+    if value is None:
+        return Decimal("0.00")
+    rounded = Decimal(value).quantize(CENT, ROUND_HALF_UP, context=EXACT)
+    return rounded if rounded else abs(rounded)
+
+
+def fraction(part: Decimal | int, whole: Decimal | int | None) -> Decimal | None:
+    """part / whole as a fraction rounded half up to 4 places; None when whole is 0 or None."""
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(FRACTION, ROUND_HALF_UP, context=EXACT)
+
+
+def days(value: Decimal | float | int | None) -> Decimal | None:
+    """Days as Decimal with 1 place, rounded half up; None for none."""
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(TENTH, ROUND_HALF_UP, context=EXACT)
+
+
+def median(values: Sequence[Any]) -> Decimal | None:
+    """The median of sorted-or-not numbers (the mean of the middle two for an even count),
+    exact as Decimal; None for none."""
+    if not values:
+        return None
+    ordered = sorted(Decimal(value) for value in values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def average(values: Sequence[Any]) -> Decimal | None:
+    """The exact mean as Decimal; None for none."""
+    if not values:
+        return None
+    return Decimal(sum(Decimal(value) for value in values)) / len(values)
+
+
+def month_text(day: datetime.date | None) -> str | None:
+    """`2026-03` for any day of March 2026."""
+    return f"{day.year:04d}-{day.month:02d}" if day else None
+
+
+# -- dates in the organisation's time zone --------------------------------------------------
+
+
+def start_of(day: datetime.date) -> datetime.datetime:
+    """The first moment of a day in the organisation's time zone (settings.TIME_ZONE)."""
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def end_of(day: datetime.date) -> datetime.datetime:
+    """The first moment after a day (exclusive bound) in the organisation's time zone."""
+    return start_of(day + datetime.timedelta(days=1))
+
+
+def created_in_period(filters: ReportFilters, field: str = "created_at") -> Q:
+    """Records created (a datetime field) on the period's days, bounds inclusive."""
+    condition = Q()
+    if filters.period_start:
+        condition &= Q(**{f"{field}__gte": start_of(filters.period_start)})
+    if filters.period_end:
+        condition &= Q(**{f"{field}__lt": end_of(filters.period_end)})
+    return condition
+
+
+def dated_in_period(filters: ReportFilters, field: str) -> Q:
+    """Records whose date field falls in the period, bounds inclusive."""
+    condition = Q()
+    if filters.period_start:
+        condition &= Q(**{f"{field}__gte": filters.period_start})
+    if filters.period_end:
+        condition &= Q(**{f"{field}__lte": filters.period_end})
+    return condition
+
+
+def people(filters: ReportFilters, owner_field: str, source_field: str = "lead_source") -> Q:
+    """The owner, team (the owner's team) and lead-source filters as one condition."""
+    condition = Q()
+    if filters.owner_id is not None:
+        condition &= Q(**{f"{owner_field}_id": filters.owner_id})
+    if filters.team_id is not None:
+        condition &= Q(**{f"{owner_field}__team_id": filters.team_id})
+    if filters.lead_source is not None:
+        condition &= Q(**{source_field: picklist_spelling("lead_source", filters.lead_source)})
+    return condition
+
+
+def visible(user: Any, queryset: QuerySet) -> QuerySet:
+    """The records of the queryset the user may see (core/access.py), without ordering."""
+    return readable(user, queryset).order_by()
+
+
+class DaysBetween(Func):
+    """Whole days from one date to another (end - start), an integer on both databases."""
+
+    output_field = IntegerField()
+
+    def __init__(self, start: Any, end: Any) -> None:
+        super().__init__(start, end)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        start, end = (compiler.compile(expression) for expression in self.source_expressions)
+        sql = f"CAST(ROUND(julianday({end[0]}) - julianday({start[0]})) AS INTEGER)"
+        return sql, (*end[1], *start[1])
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        start, end = (compiler.compile(expression) for expression in self.source_expressions)
+        return f"(({end[0]})::date - ({start[0]})::date)", (*end[1], *start[1])
+
+
+def local_date(field: str) -> TruncDate:
+    """The date of a datetime field in the organisation's time zone."""
+    return TruncDate(field, tzinfo=timezone.get_current_timezone())
+
+
+def close_days() -> DaysBetween:
+    """Days from an opportunity's creation (its local date) to its close date."""
+    return DaysBetween(local_date("created_at"), F("close_date"))
+
+
+# -- people ---------------------------------------------------------------------------------
+
+
+def user_names(user_ids: Iterable[int | None]) -> dict[int, str]:
+    """{user id: full name or username} (one query; none for none)."""
+    wanted = {pk for pk in user_ids if pk}
+    if not wanted:
+        return {}
+    found = User.objects.filter(pk__in=wanted).values_list(
+        "pk", "first_name", "last_name", "username"
+    )
+    return {
+        pk: " ".join(part for part in (first, last) if part) or username
+        for pk, first, last, username in found
+    }
+
+
+def owner_public_id(owner_id: int | None) -> str | None:
+    return ids.encode("User", owner_id) if owner_id else None
+
+
+OWNER_COLUMNS = [Column("owner", "Owner", "text"), Column("owner_id", "Owner id", "id")]
+
+
+def period_drilldown(filters: ReportFilters, prefix: str, *, dated: bool) -> dict[str, str]:
+    """The period as a list page's filters: `<prefix>_after`/`_before` (created, datetimes)
+    or `close_date_from`/`_to` (dates)."""
+    found: dict[str, str] = {}
+    if dated:
+        if filters.period_start:
+            found[f"{prefix}_from"] = filters.period_start.isoformat()
+        if filters.period_end:
+            found[f"{prefix}_to"] = filters.period_end.isoformat()
+        return found
+    if filters.period_start:
+        found[f"{prefix}_after"] = start_of(filters.period_start).isoformat()
+    if filters.period_end:
+        found[f"{prefix}_before"] = end_of(filters.period_end).isoformat()
+    return found
+
+
+def drilldown(object_name: str, filters: ReportFilters, **conditions: Any) -> dict[str, Any]:
+    """What lists the records behind a row: the object and the list page's filters
+    (OPPORTUNITY_LIST / LEAD_LIST names, owners as public ids). The team filter has no
+    list equivalent and is left out."""
+    found: dict[str, Any] = {}
+    if filters.owner_id is not None and conditions.get("owner") is None:
+        found["owner"] = owner_public_id(filters.owner_id)
+    if filters.lead_source is not None:
+        found["lead_source"] = picklist_spelling("lead_source", filters.lead_source)
+    for name, value in conditions.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime.date):
+            value = value.isoformat()
+        found[name] = value
+    return {"object": object_name, "filters": found}

@@ -1,0 +1,368 @@
+"""Deal reports: win rate, deal size, sales cycle, stage duration, stalled deals and the
+leaderboard (DOMAIN.md sections 4 and 9)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from dealflow.core import ids
+from dealflow.core.fields import ExactSum
+from dealflow.reports.definitions import Column, ReportFilters
+from dealflow.reports.selectors.common import (
+    OWNER_COLUMNS,
+    SECONDS_PER_DAY,
+    average,
+    close_days,
+    dated_in_period,
+    days,
+    drilldown,
+    fraction,
+    median,
+    money,
+    owner_public_id,
+    people,
+    user_names,
+    visible,
+)
+from dealflow.sales.models import Opportunity, OpportunityHistory
+from dealflow.sales.selectors import stage_name, stages, stalled_condition, stalled_flags
+
+ALL = "All"  # the owner cell of an overall row
+
+
+def _closed(user: Any, filters: ReportFilters, **conditions: Any) -> QuerySet[Opportunity]:
+    """Closed opportunities the user may see, closed (close date) in the period."""
+    return visible(user, Opportunity.objects.filter(is_closed=True, **conditions)).filter(
+        people(filters, "owner"), dated_in_period(filters, "close_date")
+    )
+
+
+def _grouping_columns(filters: ReportFilters) -> list[Column]:
+    return OWNER_COLUMNS if filters.group_by == "owner" else []
+
+
+def _grouped(
+    queryset: QuerySet, filters: ReportFilters, sums: dict[str, Any]
+) -> list[tuple[int | None, dict[str, Any]]]:
+    """[(owner id or None for overall, sums)] ordered by owner name (one query)."""
+    if filters.group_by != "owner":
+        return [(None, queryset.aggregate(**sums))]
+    found = list(queryset.values("owner_id").annotate(**sums))
+    names = user_names(row["owner_id"] for row in found)
+    found.sort(key=lambda row: (names.get(row["owner_id"], "").casefold(), row["owner_id"]))
+    return [(row["owner_id"], row) for row in found]
+
+
+def _owner_cells(owner_id: int | None, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "owner": names.get(owner_id, "") if owner_id else ALL,
+        "owner_id": owner_public_id(owner_id),
+    }
+
+
+def _with_owner(
+    filters: ReportFilters, grouped: list[tuple[int | None, dict[str, Any]]], cells: Callable
+) -> list[dict[str, Any]]:
+    names = user_names(owner_id for owner_id, _sums in grouped)
+    rows = []
+    for owner_id, sums in grouped:
+        row = cells(sums, owner_id)
+        if row is None:
+            continue
+        if filters.group_by == "owner":
+            row = {**_owner_cells(owner_id, names), **row}
+        rows.append(row)
+    return rows
+
+
+# -- win_rate -------------------------------------------------------------------------------
+
+
+def win_rate_columns(filters: ReportFilters) -> list[Column]:
+    return [
+        *_grouping_columns(filters),
+        Column("closed", "Closed deals", "integer"),
+        Column("won", "Won deals", "integer"),
+        Column("win_rate", "Win rate (count)", "fraction"),
+        Column("closed_amount", "Closed amount", "money"),
+        Column("won_amount", "Won amount", "money"),
+        Column("win_rate_amount", "Win rate (amount)", "fraction"),
+    ]
+
+
+def win_rate(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Closed won / all closed opportunities (close date in the period) the user may
+    see, by count and by amount (fractions, 4 places), overall (the default) or by owner.
+    DOMAIN.md section 9. One query (and one for owner names)."""
+    sums = {
+        "closed": Count("id"),
+        "won": Count("id", filter=Q(is_won=True)),
+        "closed_amount": ExactSum("amount"),
+        "won_amount": ExactSum("amount", filter=Q(is_won=True)),
+    }
+
+    def cells(found: dict[str, Any], owner_id: int | None) -> dict[str, Any] | None:
+        if not found["closed"]:
+            return None
+        closed_amount, won_amount = money(found["closed_amount"]), money(found["won_amount"])
+        return {
+            "closed": found["closed"],
+            "won": found["won"],
+            "win_rate": fraction(found["won"], found["closed"]),
+            "closed_amount": closed_amount,
+            "won_amount": won_amount,
+            "win_rate_amount": fraction(won_amount, closed_amount),
+            "drilldown": drilldown(
+                "Opportunity",
+                filters,
+                owner=owner_public_id(owner_id),
+                is_closed=True,
+                close_date_from=filters.period_start,
+                close_date_to=filters.period_end,
+            ),
+        }
+
+    return _with_owner(filters, _grouped(_closed(user, filters), filters, sums), cells)
+
+
+# -- deal_size and sales_cycle: average and median over won deals ----------------------------
+
+
+def _won_values(
+    user: Any, filters: ReportFilters, column: Any
+) -> list[tuple[int | None, list[Any]]]:
+    """[(owner id or None, the column's values of won deals)] (one query)."""
+    won = _closed(user, filters, is_won=True).annotate(value=column)
+    if filters.group_by == "owner":
+        values: dict[int | None, list[Any]] = {}
+        for owner_id, value in won.values_list("owner_id", "value"):
+            if value is not None:
+                values.setdefault(owner_id, []).append(value)
+        names = user_names(values)
+        return sorted(values.items(), key=lambda item: (names.get(item[0], "").casefold(), item[0]))
+    found = [value for value in won.values_list("value", flat=True) if value is not None]
+    return [(None, found)] if found else []
+
+
+def deal_size_columns(filters: ReportFilters) -> list[Column]:
+    return [
+        *_grouping_columns(filters),
+        Column("deals", "Won deals", "integer"),
+        Column("total_amount", "Total amount", "money"),
+        Column("average_amount", "Average amount", "money"),
+        Column("median_amount", "Median amount", "money"),
+    ]
+
+
+def _won_drilldown(filters: ReportFilters, owner_id: int | None) -> dict[str, Any]:
+    return drilldown(
+        "Opportunity",
+        filters,
+        owner=owner_public_id(owner_id),
+        is_won=True,
+        close_date_from=filters.period_start,
+        close_date_to=filters.period_end,
+    )
+
+
+def deal_size(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Average and median amount of won opportunities (close date in the period) the
+    user may see, overall or by owner; deals without an amount are not counted. Money
+    exact, rounded half up to cents. DOMAIN.md section 9. One query (and one for names)."""
+    grouped = _won_values(user, filters, F("amount"))
+    return _with_owner(
+        filters,
+        [(owner_id, {"values": values}) for owner_id, values in grouped],
+        lambda found, owner_id: {
+            "deals": len(found["values"]),
+            "total_amount": money(sum(found["values"], Decimal(0))),
+            "average_amount": money(average(found["values"])),
+            "median_amount": money(median(found["values"])),
+            "drilldown": _won_drilldown(filters, owner_id),
+        },
+    )
+
+
+def sales_cycle_columns(filters: ReportFilters) -> list[Column]:
+    return [
+        *_grouping_columns(filters),
+        Column("deals", "Won deals", "integer"),
+        Column("average_days", "Average days", "days"),
+        Column("median_days", "Median days", "days"),
+    ]
+
+
+def sales_cycle(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Days from created (its date in the organisation's time zone) to the close date of
+    won opportunities (close date in the period) the user may see: average and median,
+    1 place; overall or by owner. Salesforce's Age of a closed opportunity. One query
+    (and one for names)."""
+    grouped = _won_values(user, filters, close_days())
+    return _with_owner(
+        filters,
+        [(owner_id, {"values": values}) for owner_id, values in grouped],
+        lambda found, owner_id: {
+            "deals": len(found["values"]),
+            "average_days": days(average(found["values"])),
+            "median_days": days(median(found["values"])),
+            "drilldown": _won_drilldown(filters, owner_id),
+        },
+    )
+
+
+# -- stage_duration -------------------------------------------------------------------------
+
+
+def stage_duration_columns(filters: ReportFilters) -> list[Column]:
+    return [
+        Column("stage", "Stage", "text"),
+        Column("entries", "Times entered", "integer"),
+        Column("average_days", "Average days", "days"),
+        Column("median_days", "Median days", "days"),
+    ]
+
+
+def stage_duration(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Average and median days spent in each open stage, from the stage history
+    (DOMAIN.md section 4): a stay starts with a history row whose stage differs from the
+    one before it (or a deal's first row) and ends at the next such row, or now for the
+    deal's current stage. Closed stages are ends, not stays, and are not listed. The
+    period filters on the day a stay started; owner, team and lead source are the
+    opportunity's. One query, over the stage-change rows of the visible deals."""
+    opportunities = visible(user, Opportunity.objects.all()).filter(people(filters, "owner"))
+    entries = (
+        OpportunityHistory.objects.filter(opportunity__in=opportunities.values("pk"))
+        .exclude(stage_name=F("previous_stage_name"))
+        .order_by("opportunity_id", "created_at", "id")
+        .values_list("opportunity_id", "stage_name", "created_at")
+    )
+    now = timezone.now()
+    low = filters.period_start
+    high = filters.period_end
+    closed = {stage.name for stage in stages.get() if stage.is_closed}
+    stays: dict[str, list[float]] = {}
+    previous: tuple[int, str, Any] | None = None
+    for entry in (*entries, None):
+        if previous is not None:
+            opportunity_id, name, entered = previous
+            left = entry[2] if entry is not None and entry[0] == opportunity_id else now
+            entered_day = timezone.localdate(entered)
+            in_period = (low is None or entered_day >= low) and (
+                high is None or entered_day <= high
+            )
+            if name not in closed and in_period:
+                stays.setdefault(name, []).append(max(0.0, (left - entered).total_seconds()))
+        previous = entry
+    order = {stage.name: (stage.sort_order, stage.name) for stage in stages.get()}
+    rows = []
+    for name in sorted(stays, key=lambda name: order.get(name, (10**9, name))):
+        seconds = stays[name]
+        rows.append(
+            {
+                "stage": name,
+                "entries": len(seconds),
+                "average_days": days(average([value / SECONDS_PER_DAY for value in seconds])),
+                "median_days": days(median([value / SECONDS_PER_DAY for value in seconds])),
+                "drilldown": drilldown("Opportunity", filters, stage=name),
+            }
+        )
+    return rows
+
+
+# -- stalled_deals --------------------------------------------------------------------------
+
+
+def stalled_deals_columns(filters: ReportFilters) -> list[Column]:
+    return [
+        Column("opportunity_id", "Opportunity id", "id"),
+        Column("opportunity", "Opportunity", "text"),
+        Column("stage", "Stage", "text"),
+        Column("amount", "Amount", "money"),
+        Column("close_date", "Close date", "date"),
+        *OWNER_COLUMNS,
+        Column("reasons", "Why stalled", "text"),
+    ]
+
+
+def stalled_deals(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Open opportunities the user may see that are stalled now, with the reasons (issue
+    7's rule, sales.selectors.stalled_condition: no stage change for the stage's
+    `stall_days`, no activity for IDLE_DAYS, or a close date passed), by close date. The
+    period filters on the close date. Four queries for any number of deals."""
+    deals = list(
+        visible(user, Opportunity.objects.filter(stalled_condition()))
+        .filter(people(filters, "owner"), dated_in_period(filters, "close_date"))
+        .order_by("close_date", "id")
+        .only(
+            "id", "name", "stage_id", "amount", "close_date", "is_closed", "created_at", "owner_id"
+        )
+    )
+    flags = stalled_flags(deals)
+    names = user_names(deal.owner_id for deal in deals)
+    return [
+        {
+            "opportunity_id": ids.encode("Opportunity", deal.pk),
+            "opportunity": deal.name,
+            "stage": stage_name(deal.stage_id),
+            "amount": money(deal.amount) if deal.amount is not None else None,
+            "close_date": deal.close_date,
+            "owner": names.get(deal.owner_id, ""),
+            "owner_id": owner_public_id(deal.owner_id),
+            "reasons": "; ".join(flags.get(deal.pk, [])),
+        }
+        for deal in deals
+    ]
+
+
+# -- leaderboard ----------------------------------------------------------------------------
+
+
+def leaderboard_columns(filters: ReportFilters) -> list[Column]:
+    return [
+        Column("rank", "Rank", "integer"),
+        *OWNER_COLUMNS,
+        Column("won_amount", "Won amount", "money"),
+        Column("won", "Won deals", "integer"),
+    ]
+
+
+def leaderboard(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Closed-won amount and count by owner, opportunities closed (close date) in the
+    period that the user may see, highest amount first (then most deals, then name);
+    owners with equal amount and count share a rank. DOMAIN.md section 9. Two queries."""
+    found = list(
+        _closed(user, filters, is_won=True)
+        .values("owner_id")
+        .annotate(won=Count("id"), won_amount=ExactSum("amount"))
+    )
+    names = user_names(row["owner_id"] for row in found)
+    found.sort(
+        key=lambda row: (
+            -money(row["won_amount"]),
+            -row["won"],
+            names.get(row["owner_id"], "").casefold(),
+            row["owner_id"],
+        )
+    )
+    rows: list[dict[str, Any]] = []
+    for position, row in enumerate(found, 1):
+        amount = money(row["won_amount"])
+        rank = position
+        if rows and (rows[-1]["won_amount"], rows[-1]["won"]) == (amount, row["won"]):
+            rank = rows[-1]["rank"]
+        rows.append(
+            {
+                "rank": rank,
+                "owner": names.get(row["owner_id"], ""),
+                "owner_id": owner_public_id(row["owner_id"]),
+                "won_amount": amount,
+                "won": row["won"],
+                "drilldown": _won_drilldown(filters, row["owner_id"]),
+            }
+        )
+    return rows

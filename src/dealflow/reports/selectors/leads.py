@@ -1,0 +1,248 @@
+"""Lead reports: conversion, leads by status, premature conversions (DOMAIN.md sections 2, 6, 9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from dealflow.core import ids
+from dealflow.core.models import AuditAction, AuditEvent
+from dealflow.leads.models import Lead, QualificationOverride
+from dealflow.people.models import Queue
+from dealflow.reports.definitions import Column, ReportFilters
+from dealflow.reports.selectors.common import (
+    OWNER_COLUMNS,
+    created_in_period,
+    dated_in_period,
+    drilldown,
+    fraction,
+    month_text,
+    people,
+    period_drilldown,
+    user_names,
+    visible,
+)
+from dealflow.sales.models import Opportunity
+
+# The lead status a lead must have held before conversion (DOMAIN.md section 2's defaults).
+QUALIFIED_STATUS = "Qualified"
+
+
+def _leads(user: Any, filters: ReportFilters):
+    """The leads the user may see, created in the period, of the owner/team/source."""
+    return visible(user, Lead.objects.all()).filter(
+        created_in_period(filters), people(filters, "owner_user")
+    )
+
+
+# -- lead_conversion ------------------------------------------------------------------------
+
+
+def lead_conversion_columns(filters: ReportFilters) -> list[Column]:
+    group = {
+        "source": [Column("lead_source", "Lead source", "text")],
+        "owner": OWNER_COLUMNS,
+        "month": [Column("month", "Month created", "month")],
+    }[filters.group_by or "source"]
+    return [
+        *group,
+        Column("leads", "Leads", "integer"),
+        Column("converted", "Converted", "integer"),
+        Column("conversion_rate", "Conversion rate", "fraction"),
+    ]
+
+
+def lead_conversion(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Leads created in the period (created date, organisation time zone) that the user
+    may see, how many of them are converted, and the rate (converted / leads, a fraction
+    rounded to 4 places), grouped by lead source (the default), owner (a user or a queue)
+    or month created. DOMAIN.md section 9. One query (and one for the owners' names)."""
+    group_by = filters.group_by or "source"
+    leads = _leads(user, filters)
+    sums = {"leads": Count("id"), "converted": Count("id", filter=Q(is_converted=True))}
+    period = period_drilldown(filters, "created", dated=False)
+    rows: list[dict[str, Any]] = []
+    if group_by == "source":
+        for found in leads.values("lead_source").annotate(**sums).order_by("lead_source"):
+            rows.append(
+                {
+                    "lead_source": found["lead_source"],
+                    **_rates(found),
+                    "drilldown": drilldown(
+                        "Lead", filters, lead_source=found["lead_source"], **period
+                    ),
+                }
+            )
+    elif group_by == "owner":
+        grouped = list(leads.values("owner_user_id", "owner_queue_id").annotate(**sums))
+        names = user_names(found["owner_user_id"] for found in grouped)
+        queue_ids = {found["owner_queue_id"] for found in grouped if found["owner_queue_id"]}
+        queues = dict(Queue.objects.filter(pk__in=queue_ids).values_list("pk", "name"))
+        for found in grouped:
+            if found["owner_user_id"]:
+                name = names.get(found["owner_user_id"], "")
+                owner_id = ids.encode("User", found["owner_user_id"])
+                owner = {"owner": owner_id}
+            else:
+                name = queues.get(found["owner_queue_id"], "")
+                owner_id = ids.encode("Queue", found["owner_queue_id"])
+                owner = {"owner_queue": owner_id}
+            rows.append(
+                {
+                    "owner": name,
+                    "owner_id": owner_id,
+                    **_rates(found),
+                    "drilldown": drilldown("Lead", filters, **owner, **period),
+                }
+            )
+        rows.sort(key=lambda row: (row["owner"].casefold(), row["owner_id"]))
+    else:
+        month = TruncMonth("created_at", tzinfo=timezone.get_current_timezone())
+        grouped = leads.annotate(month=month).values("month").annotate(**sums).order_by("month")
+        for found in grouped:
+            rows.append(
+                {
+                    "month": month_text(found["month"]),
+                    **_rates(found),
+                    "drilldown": drilldown("Lead", filters, **period),
+                }
+            )
+    return rows
+
+
+def _rates(found: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "leads": found["leads"],
+        "converted": found["converted"],
+        "conversion_rate": fraction(found["converted"], found["leads"]),
+    }
+
+
+# -- leads_by_status ------------------------------------------------------------------------
+
+
+def leads_by_status_columns(filters: ReportFilters) -> list[Column]:
+    return [
+        Column("lead_source", "Lead source", "text"),
+        Column("status", "Status", "text"),
+        Column("leads", "Leads", "integer"),
+    ]
+
+
+def leads_by_status(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Leads created in the period that the user may see, counted by lead source and
+    status (sources alphabetically, statuses in their sort order). DOMAIN.md section 9.
+    One query."""
+    grouped = (
+        _leads(user, filters)
+        .values("lead_source", "status_id", "status__name", "status__sort_order")
+        .annotate(leads=Count("id"))
+        .order_by("lead_source", "status__sort_order", "status__name")
+    )
+    period = period_drilldown(filters, "created", dated=False)
+    return [
+        {
+            "lead_source": found["lead_source"],
+            "status": found["status__name"],
+            "leads": found["leads"],
+            "drilldown": drilldown(
+                "Lead",
+                filters,
+                lead_source=found["lead_source"],
+                status=found["status__name"],
+                **period,
+            ),
+        }
+        for found in grouped
+    ]
+
+
+# -- premature_conversions ------------------------------------------------------------------
+
+
+def premature_conversions_columns(filters: ReportFilters) -> list[Column]:
+    return [
+        Column("opportunity_id", "Opportunity id", "id"),
+        Column("opportunity", "Opportunity", "text"),
+        Column("lead_id", "Lead id", "id"),
+        Column("lead", "Lead", "text"),
+        Column("converted_date", "Converted", "date"),
+        *OWNER_COLUMNS,
+        Column("reason", "Reason", "text"),
+    ]
+
+
+def premature_conversions(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Opportunities made from (or attached to) leads converted too early (DOMAIN.md
+    section 6): the lead never held the QUALIFIED_STATUS status before its conversion
+    (its audit trail: created or updated to it, or holding it when converted), or its
+    qualification gate was not met and a manager overrode it (QualificationOverride).
+
+    One row per converted lead, newest conversion first; the period is the converted
+    date; owner and team are the opportunity's; lead source the lead's. Both the lead and
+    the opportunity must be visible to the user. Two queries (and one for names)."""
+    reached = AuditEvent.objects.filter(object_name="Lead", record_id=OuterRef("pk")).filter(
+        Q(changes__status__1=QUALIFIED_STATUS)
+        | Q(action=AuditAction.CONVERT, changes__status__0=QUALIFIED_STATUS)
+    )
+    overridden = QualificationOverride.objects.filter(lead_id=OuterRef("pk"))
+    # Owner and team are the opportunity's; the source filter is the lead's.
+    opportunities = visible(user, Opportunity.objects.all()).filter(
+        people(ReportFilters(owner_id=filters.owner_id, team_id=filters.team_id), "owner")
+    )
+    leads = (
+        visible(user, Lead.objects.all())
+        .filter(
+            dated_in_period(filters, "converted_date"),
+            is_converted=True,
+            converted_opportunity__in=opportunities.values("pk"),
+        )
+        .filter(people(ReportFilters(lead_source=filters.lead_source), "owner_user"))
+        .annotate(reached=Exists(reached), overridden=Exists(overridden))
+        .filter(Q(reached=False) | Q(overridden=True))
+        .order_by("-converted_date", "-id")
+        .values(
+            "pk",
+            "first_name",
+            "last_name",
+            "company",
+            "converted_date",
+            "converted_opportunity_id",
+            "converted_opportunity__name",
+            "converted_opportunity__owner_id",
+            "reached",
+            "overridden",
+        )
+    )
+    found = list(leads)
+    details = dict(
+        QualificationOverride.objects.filter(
+            lead_id__in=[row["pk"] for row in found if row["overridden"]]
+        ).values_list("lead_id", "framework")
+    )
+    names = user_names(row["converted_opportunity__owner_id"] for row in found)
+    rows = []
+    for row in found:
+        reasons = []
+        if not row["reached"]:
+            reasons.append(f"Converted without reaching {QUALIFIED_STATUS}")
+        if row["overridden"]:
+            reasons.append(f"{details.get(row['pk'], 'Qualification')} gate overridden")
+        lead_name = " ".join(part for part in (row["first_name"], row["last_name"]) if part)
+        owner_id = row["converted_opportunity__owner_id"]
+        rows.append(
+            {
+                "opportunity_id": ids.encode("Opportunity", row["converted_opportunity_id"]),
+                "opportunity": row["converted_opportunity__name"],
+                "lead_id": ids.encode("Lead", row["pk"]),
+                "lead": f"{lead_name} ({row['company']})",
+                "converted_date": row["converted_date"],
+                "owner": names.get(owner_id, ""),
+                "owner_id": ids.encode("User", owner_id),
+                "reason": "; ".join(reasons),
+            }
+        )
+    return rows
