@@ -21,6 +21,7 @@ from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.qualification import lead_qualification_set, qualification_settings_set
 from dealflow.leads.service_levels import service_levels_set
 from dealflow.leads.services import lead_convert, lead_create
+from dealflow.leads.web_to_lead import web_to_lead_settings_set
 from dealflow.people.models import ApiToken, Role, User
 from dealflow.people.services import token_create
 from dealflow.sales.models import (
@@ -66,6 +67,7 @@ MODEL_LABELS = [
     "leads.leadqualificationanswer",
     "leads.qualificationoverride",
     "leads.servicelevelsetting",
+    "leads.webtoleadsetting",
     "sales.opportunitystage",
     "sales.opportunity",
     "sales.opportunitycontactrole",
@@ -145,6 +147,7 @@ def records(admin_user):
     )
     sharing_default_set(actor=admin_user, object_name="Lead", access="read_write")
     service_levels_set(actor=admin_user, response_hours=4)
+    web_to_lead_settings_set(actor=admin_user, allowed_return_hosts=["www.example.com"])
     return result
 
 

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("DEALFLOW_VAR_DIR", Path.cwd() / "var"))
@@ -206,8 +207,26 @@ AXES_VERBOSE = False  # no banner on every command's start
 # 0: the connection's own address is the client's.
 DEALFLOW_PROXY_COUNT = int(os.environ.get("DEALFLOW_PROXY_COUNT", "0"))
 
+# The cache (web-to-lead's per-address rate limit, django-ratelimit): Redis when REDIS_URL
+# is set, so every web process counts together; else this process's memory.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("REDIS_URL"):
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["REDIS_URL"],
+    }
+# django-ratelimit's "ip" key: the client's address as login throttling reads it.
+RATELIMIT_IP_META_KEY = "dealflow.web.throttling.client_address"
+# Web-to-Lead (docs/web-to-lead.md): the organisation id a form's `oid` must equal (blank:
+# derived from the secret key), and a callable (dotted path) that gets the request and
+# answers whether its captcha was solved (blank: no captcha).
+DEALFLOW_ORGANIZATION_ID = os.environ.get("DEALFLOW_ORGANIZATION_ID", "").strip()
+DEALFLOW_WEB_TO_LEAD_CAPTCHA = os.environ.get("DEALFLOW_WEB_TO_LEAD_CAPTCHA", "").strip()
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DEALFLOW_TIME_ZONE", "UTC")
+# Duplicate control (docs/duplicates.md): the country of phone numbers typed without one.
+DEALFLOW_PHONE_REGION = os.environ.get("DEALFLOW_PHONE_REGION", "US")
 USE_I18N = True
 USE_TZ = True
 
@@ -280,6 +299,20 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# The beat schedule's hours (dealflow/celery.py) are the organisation's.
+CELERY_TIMEZONE = TIME_ZONE
+# Where `dealflow beat` remembers when each scheduled job last ran.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "beat-schedule")
+# Leads created without an owner: "inline" runs the assignment rules in the create's own
+# transaction (the answer shows the dealt owner); "worker" saves the lead with the rules'
+# default owner (else the acting user) and a worker runs the rules right after commit.
+DEALFLOW_ASSIGNMENT = os.environ.get(
+    "DEALFLOW_ASSIGNMENT", "worker" if CELERY_BROKER_URL else "inline"
+).strip()
+if DEALFLOW_ASSIGNMENT not in ("inline", "worker"):
+    raise ImproperlyConfigured(
+        f"DEALFLOW_ASSIGNMENT: expected inline or worker, got {DEALFLOW_ASSIGNMENT!r}"
+    )
 
 LOGGING = {
     "version": 1,

@@ -33,6 +33,7 @@ from dealflow.leads.models import (
     QualificationOverride,
     QualificationSetting,
     ServiceLevelSetting,
+    WebToLeadSetting,
 )
 from dealflow.leads.services import (
     lead_convert,
@@ -438,4 +439,21 @@ class QualificationOverrideAdmin(LeadQualificationAdmin):
     list_select_related = ("lead", "overridden_by")
     search_fields = ("reason",)
     fields = ("lead", "framework", "missing", "reason", "overridden_by", "overridden_at")
+    readonly_fields = fields
+
+
+@admin.register(WebToLeadSetting)
+class WebToLeadSettingAdmin(ReadOnlyAdmin):
+    """Shown here; changed on the Web-to-Lead Settings page (leads/web_to_lead.py), audited."""
+
+    list_display = ("repeat_window_minutes", "submissions_per_hour", "default_lead_source")
+    fields = (
+        "allowed_return_hosts",
+        "repeat_window_minutes",
+        "submissions_per_hour",
+        "default_lead_source",
+        "default_creator",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = fields

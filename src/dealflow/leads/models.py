@@ -315,3 +315,40 @@ class ServiceLevelSetting(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"response within {self.response_hours} working hours"
+
+
+# ---------------------------------------------------------------------------------------
+# Web-to-Lead (DOMAIN.md section 8; the service in leads/web_to_lead.py)
+
+
+def default_return_hosts() -> list[str]:
+    """No host: a form's retURL is not followed until an admin allows its host."""
+    return []
+
+
+class WebToLeadSetting(TimeStampedModel):
+    """The organisation's one row for Web-to-Lead: the hosts a form's retURL may send the
+    visitor back to, the repeat window (minutes: a second submission of the same email
+    within it updates the lead), the submissions allowed per client address per hour,
+    the lead source of a form that gives none, and the default creator (Salesforce's
+    "Default Lead Creator": the acting user, and the owner when no rule assigns)."""
+
+    object_name = "WebToLeadSetting"
+
+    allowed_return_hosts = models.JSONField(default=default_return_hosts, blank=True)
+    repeat_window_minutes = models.PositiveIntegerField(default=10)
+    submissions_per_hour = models.PositiveIntegerField(default=20)
+    default_lead_source = models.CharField(max_length=255, blank=True, default="Web")
+    default_creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"web-to-lead: {len(self.allowed_return_hosts)} return hosts"

@@ -20,9 +20,13 @@ from dealflow.web import (
     settings_automation,
     settings_people,
     tasks,
+    web_to_lead,
 )
 
 urlpatterns = [
+    # Web-to-Lead: public and CSRF-exempt (see web/web_to_lead.py), not signed-in pages
+    path("web-to-lead", web_to_lead.web_to_lead, name="web_to_lead"),
+    path("servlet/servlet.WebToLead", web_to_lead.web_to_lead, name="web_to_lead_servlet"),
     # Shell
     path("", home.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
