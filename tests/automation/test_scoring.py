@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dealflow.automation.models import LeadEvent, LeadScore
+from dealflow.automation.models import LeadEvent, LeadScore, LeadScoreHistory
 from dealflow.automation.scoring import (
     lead_event_record,
     lead_scores_recompute,
@@ -199,9 +199,11 @@ def test_recomputing_200_leads_takes_a_fixed_number_of_queries(freeze_clock):
 
     queries = recompute_queries(200)
 
-    # The settings, the leads, their events, a savepoint, the scores' upsert, one
-    # UPDATE for the Rating they all change to (Cold), the savepoint's release.
-    assert queries == 7
+    # The settings, the leads with their previous scores, their events, a savepoint, the
+    # scores' upsert, the history's insert (every score is new), one UPDATE for the
+    # Rating they all change to (Cold), the savepoint's release.
+    assert queries == 8
+    assert LeadScoreHistory.objects.count() == 200
     assert LeadScore.objects.count() == 200
     assert set(LeadScore.objects.values_list("score", flat=True)) == {24.0}
     assert set(Lead.objects.values_list("rating", flat=True)) == {"Cold"}
@@ -215,9 +217,41 @@ def test_recomputing_again_updates_the_scores_in_place(freeze_clock):
     with CaptureQueriesContext(connection) as captured:
         lead_scores_recompute(now=NOW)
 
-    assert len(captured) == 7
+    assert len(captured) == 8
     assert set(LeadScore.objects.values_list("score", flat=True)) == {73.0}
     assert set(Lead.objects.values_list("rating", flat=True)) == {"Hot"}
+    assert (
+        sorted(LeadScoreHistory.objects.values_list("score", "rating"))
+        == [(24.0, "Cold")] * 20 + [(73.0, "Hot")] * 20
+    )
+
+
+def test_an_unchanged_score_appends_no_history(freeze_clock):
+    freeze_clock(NOW)
+    recompute_queries(20)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert lead_scores_recompute(now=NOW) == 20
+
+    # The settings, the leads, their events, a savepoint, the upsert, its release: no
+    # history insert and no Rating update.
+    assert len(captured) == 6
+    assert LeadScoreHistory.objects.count() == 20
+
+
+def test_a_changed_rating_alone_is_history_too(freeze_clock, admin):
+    freeze_clock(NOW)
+    lead = LeadFactory(rating="")
+    add_event(lead, "event_attended")
+    lead_scores_recompute()  # 20: Cold
+    scoring_settings_set(actor=admin, settings={"thresholds": {"hot": 60, "warm": 20}})
+
+    lead_scores_recompute()
+
+    assert list(LeadScoreHistory.objects.values_list("score", "rating")) == [
+        (20.0, "Warm"),  # newest first: the same score, now Warm
+        (20.0, "Cold"),
+    ]
 
 
 def test_only_the_given_leads_are_recomputed(freeze_clock):

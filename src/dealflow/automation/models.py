@@ -170,8 +170,10 @@ class LeadScore(models.Model):
     type (decayed), then each fit rule that matched.
     """
 
+    # The reverse name lets one query read a lead with its score and likelihood (the
+    # Score panel) and the recompute read the previous score with the lead.
     lead = models.OneToOneField(
-        "leads.Lead", on_delete=models.CASCADE, primary_key=True, related_name="+"
+        "leads.Lead", on_delete=models.CASCADE, primary_key=True, related_name="rule_score"
     )
     score = models.FloatField()
     parts = models.JSONField(default=list)
@@ -179,3 +181,102 @@ class LeadScore(models.Model):
 
     def __str__(self) -> str:
         return f"lead {self.lead_id}: {self.score}"
+
+
+class LeadScoreHistory(models.Model):
+    """One earlier (or the current) rule score of a lead, appended in bulk whenever a
+    recompute changes it; the newest row is the current score.
+
+    Immutable, so `computed_at` is its creation time: no created_at/updated_at, which
+    would only cost parameters in a bulk insert of 5,000 rows.
+    """
+
+    # Indexed by score_history_lead_idx, which starts with it.
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    score = models.FloatField()
+    rating = models.CharField(max_length=20)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        verbose_name_plural = "lead score history"
+        indexes = [
+            models.Index(fields=["lead", "-computed_at", "-id"], name="score_history_lead_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.score} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------------------------------
+# Predictive scoring (DOMAIN.md section 7, docs/scoring.md, automation/predictive.py)
+
+
+class PredictiveModel(models.Model):
+    """One training of the conversion model; the active one predicts, earlier ones stay
+    as the history of trainings.
+
+    `definition` is the model as JSON, never a pickle (safe to load, readable): its
+    feature columns, their means and scales, coefficients, intercept and the Platt
+    calibration (automation/predictive.py documents the shape). `figures` holds what
+    the held-out split measured: {"auc", "calibration": [{"decile", "leads",
+    "predicted", "observed"} (percent)], "rows": {"leads", "converted", "training",
+    "calibration", "held_out"}}.
+    """
+
+    object_name = "PredictiveModel"
+
+    definition = models.JSONField()
+    figures = models.JSONField()
+    trained_at = models.DateTimeField()
+    trained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-trained_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=Q(is_active=True),
+                name="one_active_predictive_model",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "active" if self.is_active else "retired"
+        return f"predictive model {self.pk} of {self.trained_at:%Y-%m-%d %H:%M} ({state})"
+
+
+class LeadLikelihood(models.Model):
+    """An open lead's conversion likelihood (1-99 percent) from a predictive model, with
+    the factors that raised and lowered it, written in bulk.
+
+    `factors`: {"positive": [{"text": "Lead source is Web", "weight": 0.81}, ...],
+    "negative": [...]}, at most three each, strongest first; a weight is the factor's
+    contribution in log-odds against an average lead of the training data.
+    `computed_at` is when it was written (no created_at/updated_at, as for LeadScore).
+    """
+
+    lead = models.OneToOneField(
+        "leads.Lead", on_delete=models.CASCADE, primary_key=True, related_name="likelihood"
+    )
+    # Not indexed: nothing looks likelihoods up by model, and an index would cost a write
+    # per lead in every recompute.
+    model = models.ForeignKey(
+        PredictiveModel, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    likelihood = models.PositiveSmallIntegerField()
+    factors = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-computed_at"]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.likelihood}%"

@@ -21,8 +21,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from dealflow.automation.models import LeadEvent, LeadEventType, LeadScore, ScoringSettings
+from dealflow.automation.models import (
+    LeadEvent,
+    LeadEventType,
+    LeadLikelihood,
+    LeadScore,
+    LeadScoreHistory,
+    ScoringSettings,
+)
 from dealflow.core.access import require_admin
+from dealflow.core.cache import ConfigurationCache, configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.leads.models import Lead
 from dealflow.leads.selectors import lead_get
@@ -211,16 +219,33 @@ def scoring_settings_set(*, actor: Any, settings: Any) -> ScoringConfiguration:
         [_clean_fit_rule(index, rule) for index, rule in enumerate(fit_rules)],
         _clean_thresholds(body.get("thresholds", {})),
     )
-    ScoringSettings.objects.update_or_create(
-        pk=1,
-        defaults={
-            "points": configuration.points,
-            "half_life_days": configuration.half_life_days,
-            "fit_rules": configuration.fit_rules,
-            "thresholds": configuration.thresholds,
-        },
-    )
+    with transaction.atomic():
+        ScoringSettings.objects.update_or_create(
+            pk=1,
+            defaults={
+                "points": configuration.points,
+                "half_life_days": configuration.half_life_days,
+                "fit_rules": configuration.fit_rules,
+                "thresholds": configuration.thresholds,
+            },
+        )
+        configuration_changed()  # new_leads_scored() reads the fit rules again
     return configuration
+
+
+def _fit_rules_exist() -> bool:
+    fit_rules = ScoringSettings.objects.filter(pk=1).values_list("fit_rules", flat=True)
+    return bool(next(iter(fit_rules), None))
+
+
+# Asked by every create; read again only when the configuration version changes.
+_fit_rules_cache: ConfigurationCache[bool] = ConfigurationCache(_fit_rules_exist)
+
+
+def new_leads_scored() -> bool:
+    """Whether a new lead is scored right after it is created: only when fit rules are
+    set, since a lead without events scores nothing else (no query once cached)."""
+    return _fit_rules_cache.get()
 
 
 # ---------------------------------------------------------------------------------------
@@ -279,8 +304,18 @@ def lead_event_record(
         lead=lead, type=type, occurred_at=_occurred_at(occurred_at, now), created_at=now
     )
     lead_id = lead.pk
-    transaction.on_commit(lambda: lead_scores_recompute(lead_ids=[lead_id]))
+    # robust: the event is saved even if the broker is down; the nightly scores catch up.
+    transaction.on_commit(lambda: score_leads_later([lead_id]), robust=True)
     return event
+
+
+def score_leads_later(lead_ids: list[int]) -> None:
+    """Have the task `dealflow.automation.tasks.score_leads` rescore these leads (primary
+    keys): a worker does it with a broker, this process at once without one. Call it on
+    commit, so the worker reads what the transaction wrote."""
+    from dealflow.automation.tasks import score_leads  # the tasks module imports this one
+
+    score_leads.delay(lead_ids)
 
 
 # ---------------------------------------------------------------------------------------
@@ -349,10 +384,12 @@ def lead_scores_recompute(
     """Score every open lead (or those of `lead_ids`, primary keys) set-based; returns
     how many were scored.
 
-    Per batch of BATCH_SIZE leads: one query reads the leads, one their events, one
-    upsert writes their LeadScore rows (SQLite splits it by its 999-parameter limit),
-    and at most one UPDATE per Rating value changes the leads whose Rating differs, so
-    ratings are never saved one lead at a time. Automatic rating changes are not
+    Per batch of BATCH_SIZE leads: one query reads the leads with their previous
+    scores, one their events, one upsert writes their LeadScore rows (SQLite splits it
+    by its 999-parameter limit), one insert appends a LeadScoreHistory row for each lead
+    whose score or Rating changed (none when nothing did), and at most one UPDATE per
+    Rating value changes the leads whose Rating differs, so ratings are never saved one
+    lead at a time. Automatic rating changes are not
     audited (docs/scoring.md). An open lead is neither converted nor in a closed status;
     others keep their last score. Safe to run again: it only writes the current figures.
     """
@@ -365,7 +402,9 @@ def lead_scores_recompute(
     last_pk = 0
     while True:
         batch = list(
-            leads.filter(pk__gt=last_pk).values_list("pk", "rating", *_FIT_FIELDS)[:BATCH_SIZE]
+            leads.filter(pk__gt=last_pk).values_list(
+                "pk", "rating", "rule_score__score", *_FIT_FIELDS
+            )[:BATCH_SIZE]
         )
         if not batch:
             break
@@ -384,8 +423,9 @@ def _score_batch(configuration: ScoringConfiguration, batch: list[tuple], now) -
     for lead_id, type, occurred_at in rows:
         events.setdefault(lead_id, []).append((type, occurred_at))
     scores = []
+    history = []
     new_ratings: dict[str, list[int]] = {}
-    for pk, rating, *fit_values in batch:
+    for pk, rating, previous, *fit_values in batch:
         parts = score_parts(
             configuration, events.get(pk, ()), dict(zip(_FIT_FIELDS, fit_values, strict=True)), now
         )
@@ -394,6 +434,10 @@ def _score_batch(configuration: ScoringConfiguration, batch: list[tuple], now) -
         wanted = configuration.rating(score)
         if rating != wanted:
             new_ratings.setdefault(wanted, []).append(pk)
+        if previous != score or rating != wanted:
+            history.append(
+                LeadScoreHistory(lead_id=pk, score=score, rating=wanted, computed_at=now)
+            )
     with transaction.atomic():
         LeadScore.objects.bulk_create(
             scores,
@@ -401,6 +445,8 @@ def _score_batch(configuration: ScoringConfiguration, batch: list[tuple], now) -
             unique_fields=["lead"],
             update_fields=["score", "parts", "computed_at"],
         )
+        if history:
+            LeadScoreHistory.objects.bulk_create(history)
         for rating, ids in new_ratings.items():
             Lead.objects.filter(pk__in=ids).update(rating=rating, updated_at=now)
 
@@ -408,3 +454,44 @@ def _score_batch(configuration: ScoringConfiguration, batch: list[tuple], now) -
 def lead_score(lead: Lead) -> LeadScore | None:
     """A lead's latest rule score (one query), or None before it is first scored."""
     return LeadScore.objects.filter(lead_id=lead.pk).first()
+
+
+# ---------------------------------------------------------------------------------------
+# One lead's score, likelihood and score history (the Score panel and the API)
+
+HISTORY_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """What the Score panel and `GET /leads/{id}/score` show of one lead: its rule score,
+    its predicted likelihood (with the model's training date) and its latest scores."""
+
+    score: LeadScore | None
+    likelihood: LeadLikelihood | None
+    history: list[LeadScoreHistory]
+
+
+def lead_score_summary(lead: Lead, *, history: int = HISTORY_SHOWN) -> ScoreSummary:
+    """The lead's score, likelihood and `history` latest scores, newest first, in two
+    queries. The caller has read the lead through an access check (leads.selectors)."""
+    found = (
+        Lead.objects.filter(pk=lead.pk)
+        .select_related("rule_score", "likelihood__model")
+        .only(
+            "pk",
+            *(f"rule_score__{name}" for name in ("lead", "score", "parts", "computed_at")),
+            *(
+                f"likelihood__{name}"
+                for name in ("lead", "model", "likelihood", "factors", "computed_at")
+            ),
+            "likelihood__model__trained_at",
+        )
+        .first()
+    )
+    rows = list(LeadScoreHistory.objects.filter(lead_id=lead.pk)[:history])
+    return ScoreSummary(
+        score=getattr(found, "rule_score", None),
+        likelihood=getattr(found, "likelihood", None),
+        history=rows,
+    )

@@ -1,0 +1,761 @@
+"""Predictive scoring (DOMAIN.md section 7; docs/scoring.md, "Predictive scoring"): a
+conversion model trained on the organisation's own closed leads, and a 1-99 likelihood
+with its top factors, in words, for every open lead.
+
+- Training data: closed leads. Converted: `is_converted`. Not converted: a status that is
+  closed and not converted ("Closed - Not Converted"). Open leads are what is predicted.
+- Features, read from the lead's profile and engagement, never from its status or its
+  conversion fields: lead source, industry, Rating, country (each one-hot: the common
+  values, "blank" and "other"), the title's seniority (a word list), the number of
+  employees and the annual revenue (bins of a log scale: tens), whether it has a phone
+  and an email address, and per engagement event type log(1 + count of events), counting
+  for a converted lead only the events up to its conversion date (no leakage).
+- Model: scikit-learn's logistic regression on standardised columns, fitted on 60% of the
+  leads; a Platt calibration (a logistic regression on the model's log-odds) fitted on
+  another 20%; the held-out AUC and calibration table measured on the last 20%, which
+  neither saw. Splits are stratified and seeded, so a training is reproducible.
+- Storage: JSON, never a pickle (automation.models.PredictiveModel.definition):
+  {"version": 1, "columns": [{"group", "kind", "value", "label"}], "mean": [..],
+  "scale": [..], "coefficients": [..], "intercept": x, "calibration": {"method":
+  "platt", "slope": a, "intercept": c}, "bins": {...}, "title_levels": [...]}.
+  Prediction is numpy over batches: p = 1 / (1 + exp(-(a * (z . w + b) + c))) with
+  z = (x - mean) / scale.
+- Explanation: a lead's calibrated log-odds is c + a * b plus one contribution per
+  column, a * w_j * z_j: what that column adds against an average lead of the training
+  data. Columns are summed by feature ("Lead source", "Demo requests"), and the three
+  largest positive and negative features are told in words ("Lead source is Web",
+  "3 demo requests") with their contribution (weight, log-odds).
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from dealflow.automation.models import LeadEvent, LeadEventType, LeadLikelihood, PredictiveModel
+from dealflow.core.audit import record_audit
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.matching import fold
+from dealflow.core.models import AuditAction
+from dealflow.leads.models import Lead
+
+DEFINITION_VERSION = 1
+# Minimum history (DOMAIN.md section 7: "roughly 1,000 leads, 120 converted").
+MINIMUM_LEADS = 1000
+MINIMUM_CONVERTED = 120
+# Whatever the minimums asked, each outcome needs this many leads so that each of the
+# three splits holds both.
+FLOOR_PER_OUTCOME = 10
+# Leads read, encoded and written per round trip.
+BATCH_SIZE = 5000
+# A value of lead source, industry, Rating or country gets its own column when at least
+# this many training leads have it (the most common MAX_CATEGORIES); rarer ones share
+# the column "other".
+MINIMUM_CATEGORY_LEADS = 20
+MAX_CATEGORIES = 30
+# Shares of the closed leads: the model fits on the rest (60%).
+CALIBRATION_SHARE = 0.2
+HELD_OUT_SHARE = 0.2
+SEED = 20261207
+# Logistic regression's inverse regularisation strength (scikit-learn's default).
+REGULARISATION_C = 1.0
+# Factors shown per direction, and the smallest contribution worth telling.
+FACTORS_SHOWN = 3
+SMALLEST_FACTOR = 0.01
+DECILES = 10
+
+# (feature group, the lead field, its name in words)
+CATEGORIES = (
+    ("lead_source", "lead_source", "Lead source"),
+    ("industry", "industry", "Industry"),
+    ("rating", "rating", "Rating"),
+    ("country", "country", "Country"),
+)
+# Seniority from the title's words, checked in this order ("Vice President" before
+# "President"); a title with none of them is "other", no title "blank".
+TITLE_LEVELS = (
+    ("vice_president", "VP", ("vp", "svp", "evp", "avp", "vice president")),
+    (
+        "executive",
+        "executive",
+        (
+            "chief",
+            "ceo",
+            "cfo",
+            "cto",
+            "coo",
+            "cmo",
+            "cio",
+            "cro",
+            "president",
+            "founder",
+            "cofounder",
+            "owner",
+            "partner",
+        ),
+    ),
+    ("director", "director", ("director", "head")),
+    ("manager", "manager", ("manager", "lead", "supervisor")),
+)
+# Bin edges (log scale: each bin a power of ten wide).
+EMPLOYEE_EDGES = (10, 100, 1000, 10000)
+REVENUE_EDGES = (1_000_000, 10_000_000, 100_000_000, 1_000_000_000)
+EVENT_WORDS = {
+    "form_submit": ("form submit", "form submits"),
+    "demo_request": ("demo request", "demo requests"),
+    "event_attended": ("event attended", "events attended"),
+    "link_click": ("link click", "link clicks"),
+    "email_open": ("email open", "email opens"),
+    "page_view": ("page view", "page views"),
+    "form_error": ("form error", "form errors"),
+}
+_LEAD_FIELDS = (
+    "pk",
+    "lead_source",
+    "industry",
+    "rating",
+    "country",
+    "title",
+    "number_of_employees",
+    "annual_revenue",
+    "phone",
+    "mobile_phone",
+    "email",
+)
+
+
+def _closed_leads():
+    """Closed leads: converted, or in a closed status that is not a converted one."""
+    return Lead.objects.filter(
+        Q(is_converted=True) | Q(status__is_closed=True, status__is_converted=False)
+    )
+
+
+def _open_leads():
+    return Lead.objects.filter(is_converted=False, status__is_closed=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Features
+
+
+def _amount(number: float) -> str:
+    """1000 -> "1,000"; 1000000 -> "1M" (money bins are told in short)."""
+    for size, suffix in ((1_000_000_000, "B"), (1_000_000, "M")):
+        if number >= size:
+            return f"{number / size:g}{suffix}"
+    return f"{number:,.0f}"
+
+
+def _bin_labels(edges: Sequence[float], what: str, short: bool) -> list[str]:
+    def show(number: float) -> str:
+        return _amount(number) if short else f"{number:,.0f}"
+
+    labels = [f"{what} under {show(edges[0])}"]
+    labels += [
+        f"{what} {show(low)}-{show(high - (0 if short else 1))}"
+        for low, high in itertools.pairwise(edges)
+    ]
+    labels.append(f"{what} {show(edges[-1])} or more")
+    return labels
+
+
+def _bin(value: Any, edges: Sequence[float]) -> int | None:
+    """The bin of a value (0 .. len(edges)), None when it is unknown."""
+    if value is None:
+        return None
+    for index, edge in enumerate(edges):
+        if value < edge:
+            return index
+    return len(edges)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def title_level(title: str) -> str:
+    """The seniority of a title: vice_president, executive, director, manager, other, blank."""
+    words = _WORD.findall(title.casefold())
+    if not words:
+        return "blank"
+    joined = f" {' '.join(words)} "
+    for level, _label, markers in TITLE_LEVELS:
+        if any(f" {marker} " in joined for marker in markers):
+            return level
+    return "other"
+
+
+def _vocabulary(counts: Counter[str], spellings: dict[str, Counter[str]]) -> list[list[str]]:
+    """[[key, label]] of the values common enough for a column, most common first."""
+    common = [
+        key for key, count in counts.most_common() if key and count >= MINIMUM_CATEGORY_LEADS
+    ][:MAX_CATEGORIES]
+    return [[key, spellings[key].most_common(1)[0][0]] for key in common]
+
+
+def _columns(vocabularies: dict[str, list[list[str]]]) -> list[dict[str, Any]]:
+    """The model's columns, in order: {"group", "kind", "value", "label"}."""
+    columns: list[dict[str, Any]] = []
+    for group, _field, _words in CATEGORIES:
+        for key, label in vocabularies[group]:
+            columns.append({"group": group, "kind": "value", "value": key, "label": label})
+        columns.append({"group": group, "kind": "blank", "value": None, "label": "blank"})
+        columns.append({"group": group, "kind": "other", "value": None, "label": "other"})
+    for level, label, _markers in TITLE_LEVELS:
+        columns.append({"group": "title", "kind": "value", "value": level, "label": label})
+    columns.append({"group": "title", "kind": "other", "value": None, "label": "other"})
+    columns.append({"group": "title", "kind": "blank", "value": None, "label": "blank"})
+    for group, edges, labels in (
+        ("employees", EMPLOYEE_EDGES, _bin_labels(EMPLOYEE_EDGES, "Employees", False)),
+        ("revenue", REVENUE_EDGES, _bin_labels(REVENUE_EDGES, "Annual revenue", True)),
+    ):
+        for index in range(len(edges) + 1):
+            columns.append({"group": group, "kind": "bin", "value": index, "label": labels[index]})
+        columns.append({"group": group, "kind": "blank", "value": None, "label": "unknown"})
+    columns.append({"group": "phone", "kind": "flag", "value": None, "label": "has a phone"})
+    columns.append({"group": "email", "kind": "flag", "value": None, "label": "has an email"})
+    for type in LeadEventType.values:
+        columns.append(
+            {"group": f"events.{type}", "kind": "count", "value": None, "label": "log(1 + count)"}
+        )
+    return columns
+
+
+class Encoder:
+    """Turns lead rows (values of _LEAD_FIELDS) and event counts into the model's columns,
+    and a lead's feature into words. Built from a definition, so a stored model encodes
+    leads exactly as it was trained."""
+
+    def __init__(self, definition: dict[str, Any]) -> None:
+        self.columns = definition["columns"]
+        self.width = len(self.columns)
+        self.groups: list[str] = []
+        self.group_of_column = np.zeros(self.width, dtype=np.int64)
+        self.category: dict[str, dict[str, int]] = {}
+        self.labels: dict[str, dict[str, str]] = {}
+        self.special: dict[tuple[str, str], int] = {}
+        self.bins: dict[tuple[str, int], int] = {}
+        self.flags: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+        for index, column in enumerate(self.columns):
+            group = column["group"]
+            if group not in self.groups:
+                self.groups.append(group)
+            self.group_of_column[index] = self.groups.index(group)
+            kind = column["kind"]
+            if kind == "value":
+                self.category.setdefault(group, {})[column["value"]] = index
+                self.labels.setdefault(group, {})[column["value"]] = column["label"]
+            elif kind in ("blank", "other"):
+                self.special[(group, kind)] = index
+            elif kind == "bin":
+                self.bins[(group, column["value"])] = index
+            elif kind == "flag":
+                self.flags[group] = index
+            else:
+                self.counts[group.removeprefix("events.")] = index
+        self.group_matrix = np.zeros((self.width, len(self.groups)))
+        self.group_matrix[np.arange(self.width), self.group_of_column] = 1.0
+        self._folded: dict[str, str] = {}
+
+    def _key(self, text: str | None) -> str:
+        text = text or ""
+        key = self._folded.get(text)
+        if key is None:
+            key = self._folded[text] = fold(text)
+        return key
+
+    def _category_column(self, group: str, key: str) -> int:
+        if not key:
+            return self.special[(group, "blank")]
+        return self.category.get(group, {}).get(key, self.special[(group, "other")])
+
+    def encode(self, rows: Sequence[Sequence[Any]], events: dict[int, dict[str, int]]):
+        """The column matrix (float64, one row per lead) of rows in _LEAD_FIELDS order."""
+        matrix = np.zeros((len(rows), self.width))
+        ones_rows: list[int] = []
+        ones_columns: list[int] = []
+        employee_edges, revenue_edges = EMPLOYEE_EDGES, REVENUE_EDGES
+        for row_index, row in enumerate(rows):
+            (pk, source, industry, rating, country, title, employees, revenue, phone,
+             mobile, email) = row  # fmt: skip
+            active = [
+                self._category_column("lead_source", self._key(source)),
+                self._category_column("industry", self._key(industry)),
+                self._category_column("rating", self._key(rating)),
+                self._category_column("country", self._key(country)),
+            ]
+            level = title_level(title or "")
+            active.append(
+                self.special[("title", level)]
+                if level in ("blank", "other")
+                else self.category["title"][level]
+            )
+            for group, value, edges in (
+                ("employees", employees, employee_edges),
+                ("revenue", revenue, revenue_edges),
+            ):
+                found = _bin(value, edges)
+                active.append(
+                    self.special[(group, "blank")] if found is None else self.bins[(group, found)]
+                )
+            if (phone or "").strip() or (mobile or "").strip():
+                active.append(self.flags["phone"])
+            if (email or "").strip():
+                active.append(self.flags["email"])
+            ones_rows.extend([row_index] * len(active))
+            ones_columns.extend(active)
+            for type, count in events.get(pk, {}).items():
+                column = self.counts.get(type)
+                if column is not None:
+                    matrix[row_index, column] = math.log1p(count)
+        matrix[ones_rows, ones_columns] = 1.0
+        return matrix
+
+    def words(self, group: str, row: Sequence[Any], events: dict[str, int]) -> str:
+        """One feature of one lead in words ("Lead source is Web", "3 demo requests")."""
+        values = dict(zip(_LEAD_FIELDS, row, strict=True))
+        for category, field, name in CATEGORIES:
+            if group == category:
+                raw = (values[field] or "").strip()
+                if not raw:
+                    return f"No {name.lower()}"
+                label = self.labels.get(group, {}).get(self._key(raw), raw)
+                return f"{name} is {label}"
+        if group == "title":
+            level = title_level(values["title"] or "")
+            if level == "blank":
+                return "No title"
+            if level == "other":
+                return "Title has no seniority word"
+            label = next(label for key, label, _markers in TITLE_LEVELS if key == level)
+            return f"Title is at {label} level"
+        if group == "employees":
+            found = _bin(values["number_of_employees"], EMPLOYEE_EDGES)
+            if found is None:
+                return "Number of employees unknown"
+            return _bin_labels(EMPLOYEE_EDGES, "Employees", False)[found]
+        if group == "revenue":
+            found = _bin(values["annual_revenue"], REVENUE_EDGES)
+            if found is None:
+                return "Annual revenue unknown"
+            return _bin_labels(REVENUE_EDGES, "Annual revenue", True)[found]
+        if group == "phone":
+            has = (values["phone"] or "").strip() or (values["mobile_phone"] or "").strip()
+            return "Has a phone number" if has else "No phone number"
+        if group == "email":
+            return "Has an email address" if (values["email"] or "").strip() else "No email address"
+        type = group.removeprefix("events.")
+        count = events.get(type, 0)
+        singular, plural = EVENT_WORDS[type]
+        if count == 0:
+            return f"No {singular}"
+        return f"{count} {singular if count == 1 else plural}"
+
+
+def _event_counts(pks: list[int], *, before_conversion: bool) -> dict[int, dict[str, int]]:
+    """{lead pk: {event type: count}} in one query; for a converted lead, when asked,
+    only its events up to its conversion date (what was known before the outcome)."""
+    events = LeadEvent.objects.filter(lead_id__in=pks)
+    if before_conversion:
+        events = events.filter(
+            Q(lead__converted_date__isnull=True)
+            | Q(occurred_at__date__lte=F("lead__converted_date"))
+        )
+    counts: dict[int, dict[str, int]] = {}
+    grouped = events.order_by().values_list("lead_id", "type").annotate(count=Count("pk"))
+    for lead_id, type, count in grouped:
+        counts.setdefault(lead_id, {})[type] = count
+    return counts
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+
+
+def _history_counts() -> tuple[int, int]:
+    """(closed leads, of which converted), one query."""
+    counts = _closed_leads().aggregate(
+        leads=Count("pk"), converted=Count("pk", filter=Q(is_converted=True))
+    )
+    return counts["leads"], counts["converted"]
+
+
+def _vocabularies() -> dict[str, list[list[str]]]:
+    """The common values of each categorical feature among the closed leads (a grouped
+    query per feature), folded as they are matched, labelled by their commonest spelling."""
+    vocabularies = {}
+    for group, field, _name in CATEGORIES:
+        counts: Counter[str] = Counter()
+        spellings: dict[str, Counter[str]] = {}
+        grouped = _closed_leads().order_by().values_list(field).annotate(count=Count("pk"))
+        for value, count in grouped:
+            key = fold(value or "")
+            counts[key] += count
+            spellings.setdefault(key, Counter())[(value or "").strip()] += count
+        vocabularies[group] = _vocabulary(counts, spellings)
+    return vocabularies
+
+
+def _training_matrix(encoder: Encoder, total: int):
+    """(columns, outcomes) of every closed lead, read in batches of BATCH_SIZE."""
+    matrix = np.zeros((total, encoder.width))
+    outcomes = np.zeros(total, dtype=np.int8)
+    filled = 0
+    last_pk = 0
+    leads = _closed_leads().order_by("pk")
+    while filled < total:
+        batch = list(
+            leads.filter(pk__gt=last_pk).values_list(*_LEAD_FIELDS, "is_converted")[:BATCH_SIZE]
+        )
+        if not batch:
+            break
+        batch = batch[: total - filled]  # leads closed since the count wait for next time
+        pks = [row[0] for row in batch]
+        events = _event_counts(pks, before_conversion=True)
+        matrix[filled : filled + len(batch)] = encoder.encode([row[:-1] for row in batch], events)
+        outcomes[filled : filled + len(batch)] = [row[-1] for row in batch]
+        filled += len(batch)
+        last_pk = pks[-1]
+    return matrix[:filled], outcomes[:filled]
+
+
+def _calibration_table(predicted: np.ndarray, observed: np.ndarray) -> list[dict[str, Any]]:
+    """Held-out leads in ten groups of equal size by predicted likelihood: per group, its
+    leads, their mean predicted likelihood and the share that converted (percent, 1 place)."""
+    order = np.argsort(predicted, kind="stable")
+    table = []
+    for decile, indexes in enumerate(np.array_split(order, DECILES), start=1):
+        if len(indexes) == 0:
+            continue
+        table.append(
+            {
+                "decile": decile,
+                "leads": len(indexes),
+                "predicted": round(float(predicted[indexes].mean()) * 100, 1),
+                "observed": round(float(observed[indexes].mean()) * 100, 1),
+            }
+        )
+    return table
+
+
+def _fit(matrix: np.ndarray, outcomes: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fit, calibrate and measure; returns (the definition's numbers, the figures)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    indexes = np.arange(len(outcomes))
+    rest, held_out = train_test_split(
+        indexes, test_size=HELD_OUT_SHARE, stratify=outcomes, random_state=SEED
+    )
+    training, calibration = train_test_split(
+        rest,
+        test_size=CALIBRATION_SHARE / (1 - HELD_OUT_SHARE),
+        stratify=outcomes[rest],
+        random_state=SEED,
+    )
+    mean = matrix[training].mean(axis=0)
+    scale = matrix[training].std(axis=0)
+    scale[scale == 0] = 1.0  # a constant column: weight 0, whatever its scale
+
+    def standardised(rows: np.ndarray) -> np.ndarray:
+        return (matrix[rows] - mean) / scale
+
+    model = LogisticRegression(C=REGULARISATION_C, max_iter=2000)
+    model.fit(standardised(training), outcomes[training])
+    weights, intercept = model.coef_[0], float(model.intercept_[0])
+
+    def log_odds(rows: np.ndarray) -> np.ndarray:
+        return standardised(rows) @ weights + intercept
+
+    # Platt scaling: a one-variable logistic regression of the outcome on the log-odds,
+    # on leads the model did not fit; practically unregularised.
+    platt = LogisticRegression(C=1e6, max_iter=2000)
+    platt.fit(log_odds(calibration).reshape(-1, 1), outcomes[calibration])
+    slope, shift = float(platt.coef_[0][0]), float(platt.intercept_[0])
+
+    predicted = _sigmoid(slope * log_odds(held_out) + shift)
+    observed = outcomes[held_out].astype(np.float64)
+    numbers = {
+        "mean": [float(value) for value in mean],
+        "scale": [float(value) for value in scale],
+        "coefficients": [float(value) for value in weights],
+        "intercept": intercept,
+        "calibration": {"method": "platt", "slope": slope, "intercept": shift},
+    }
+    figures = {
+        "auc": round(float(roc_auc_score(observed, predicted)), 4),
+        "calibration": _calibration_table(predicted, observed),
+        "rows": {
+            "leads": len(outcomes),
+            "converted": int(outcomes.sum()),
+            "training": len(training),
+            "calibration": len(calibration),
+            "held_out": len(held_out),
+            "held_out_converted": int(outcomes[held_out].sum()),
+        },
+    }
+    return numbers, figures
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(values, -500, 500)))
+
+
+def _not_enough(leads: int, converted: int, minimum_leads: int, minimum_converted: int) -> str:
+    return (
+        f"Predictive scoring needs a history of at least {minimum_leads:,} closed leads, "
+        f"{minimum_converted:,} of them converted and {FLOOR_PER_OUTCOME} not; there are "
+        f"{leads:,} closed leads, {converted:,} of them converted. The model is not trained."
+    )
+
+
+def predictive_model_train(
+    *,
+    actor: Any | None = None,
+    now: datetime.datetime | None = None,
+    minimum_leads: int = MINIMUM_LEADS,
+    minimum_converted: int = MINIMUM_CONVERTED,
+) -> PredictiveModel:
+    """Train the conversion model on the closed leads and make it the active one.
+
+    Keeps the earlier models (retired) as the history of trainings; audits the training
+    (object PredictiveModel, actor None: the system). Refuses with PRECONDITION_FAILED,
+    storing nothing, below `minimum_leads` closed leads or `minimum_converted` converted
+    ones (DOMAIN.md section 7: "roughly 1,000 leads, 120 converted"), or with fewer than
+    FLOOR_PER_OUTCOME of either outcome. Reads the leads in batches of BATCH_SIZE; does
+    not recompute likelihoods (lead_likelihoods_recompute does).
+    """
+    now = now or timezone.now()
+    leads, converted = _history_counts()
+    if (
+        leads < minimum_leads
+        or converted < max(minimum_converted, FLOOR_PER_OUTCOME)
+        or leads - converted < FLOOR_PER_OUTCOME
+    ):
+        raise DomainError(
+            ErrorCode.PRECONDITION_FAILED,
+            _not_enough(leads, converted, minimum_leads, minimum_converted),
+        )
+    definition: dict[str, Any] = {
+        "version": DEFINITION_VERSION,
+        "columns": _columns(_vocabularies()),
+        "bins": {
+            "number_of_employees": list(EMPLOYEE_EDGES),
+            "annual_revenue": list(REVENUE_EDGES),
+        },
+        "title_levels": [[key, label, list(markers)] for key, label, markers in TITLE_LEVELS],
+    }
+    encoder = Encoder(definition)
+    matrix, outcomes = _training_matrix(encoder, leads)
+    numbers, figures = _fit(matrix, outcomes)
+    definition.update(numbers)
+    with transaction.atomic():
+        PredictiveModel.objects.filter(is_active=True).update(is_active=False, updated_at=now)
+        model = PredictiveModel.objects.create(
+            definition=definition,
+            figures=figures,
+            trained_at=now,
+            trained_by=actor if getattr(actor, "pk", None) else None,
+            is_active=True,
+        )
+        record_audit(
+            actor,
+            model,
+            AuditAction.CREATE,
+            {
+                "auc": [None, figures["auc"]],
+                "leads": [None, figures["rows"]["leads"]],
+                "converted": [None, figures["rows"]["converted"]],
+            },
+        )
+    return model
+
+
+# ---------------------------------------------------------------------------------------
+# Prediction
+
+
+@dataclass
+class _Loaded:
+    """A model ready to predict: its encoder and numpy arrays."""
+
+    model: PredictiveModel
+    encoder: Encoder
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    intercept: float
+    slope: float
+    shift: float
+
+    @classmethod
+    def of(cls, model: PredictiveModel) -> _Loaded:
+        definition = model.definition
+        calibration = definition["calibration"]
+        return cls(
+            model,
+            Encoder(definition),
+            np.array(definition["mean"]),
+            np.array(definition["scale"]),
+            np.array(definition["coefficients"]),
+            float(definition["intercept"]),
+            float(calibration["slope"]),
+            float(calibration["intercept"]),
+        )
+
+    def predict(self, rows: Sequence[Sequence[Any]], events: dict[int, dict[str, int]]):
+        """(likelihoods 1-99, contributions per feature group in calibrated log-odds)."""
+        standardised = (self.encoder.encode(rows, events) - self.mean) / self.scale
+        log_odds = standardised @ self.weights + self.intercept
+        probability = _sigmoid(self.slope * log_odds + self.shift)
+        likelihoods = np.clip(np.rint(probability * 100), 1, 99).astype(np.int64)
+        contributions = (standardised * (self.slope * self.weights)) @ self.encoder.group_matrix
+        return likelihoods, contributions
+
+    def factors(self, row: Sequence[Any], events: dict[str, int], contributions: np.ndarray):
+        """{"positive": [{"text", "weight"}], "negative": [...]}: the strongest three of each."""
+        order = np.argsort(contributions, kind="stable")
+        groups = self.encoder.groups
+        positive = [
+            {
+                "text": self.encoder.words(groups[index], row, events),
+                "weight": _weight(contributions[index]),
+            }
+            for index in order[::-1][:FACTORS_SHOWN]
+            if contributions[index] >= SMALLEST_FACTOR
+        ]
+        negative = [
+            {
+                "text": self.encoder.words(groups[index], row, events),
+                "weight": _weight(contributions[index]),
+            }
+            for index in order[:FACTORS_SHOWN]
+            if contributions[index] <= -SMALLEST_FACTOR
+        ]
+        return {"positive": positive, "negative": negative}
+
+
+def _weight(value: float) -> float:
+    return round(float(value), 2) + 0.0  # + 0.0: no -0.0 in the JSON
+
+
+def active_model() -> PredictiveModel | None:
+    """The model that predicts now (one query), or None before the first training."""
+    return PredictiveModel.objects.filter(is_active=True).first()
+
+
+def lead_likelihoods_recompute(
+    *, lead_ids: Iterable[int] | None = None, now: datetime.datetime | None = None
+) -> int:
+    """Predict the likelihood and factors of every open lead (or those of `lead_ids`,
+    primary keys) with the active model; returns how many were written, 0 without a model.
+
+    Set-based: one query reads the model, then per batch of BATCH_SIZE leads one reads
+    the leads, one their event counts (grouped by type), and one upsert writes their
+    LeadLikelihood rows (SQLite splits it by its 999-parameter limit). Open: neither
+    converted nor in a closed status; others keep their last likelihood. Safe to run again.
+    """
+    model = active_model()
+    if model is None:
+        return 0
+    loaded = _Loaded.of(model)
+    now = now or timezone.now()
+    leads = _open_leads().order_by("pk")
+    if lead_ids is not None:
+        leads = leads.filter(pk__in=list(lead_ids))
+    written = 0
+    last_pk = 0
+    while True:
+        batch = list(leads.filter(pk__gt=last_pk).values_list(*_LEAD_FIELDS)[:BATCH_SIZE])
+        if not batch:
+            break
+        pks = [row[0] for row in batch]
+        events = _event_counts(pks, before_conversion=False)
+        likelihoods, contributions = loaded.predict(batch, events)
+        rows = [
+            LeadLikelihood(
+                lead_id=row[0],
+                model=model,
+                likelihood=int(likelihoods[index]),
+                factors=loaded.factors(row, events.get(row[0], {}), contributions[index]),
+                computed_at=now,
+            )
+            for index, row in enumerate(batch)
+        ]
+        LeadLikelihood.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["lead"],
+            update_fields=["model", "likelihood", "factors", "computed_at"],
+        )
+        written += len(batch)
+        last_pk = pks[-1]
+        if len(batch) < BATCH_SIZE:
+            break
+    return written
+
+
+def lead_likelihood(lead: Lead) -> LeadLikelihood | None:
+    """A lead's latest likelihood with its model's training date (one query), or None
+    before it is first predicted. The caller has read the lead through an access check."""
+    return (
+        LeadLikelihood.objects.filter(lead_id=lead.pk)
+        .select_related("model")
+        .defer("model__definition", "model__figures")
+        .first()
+    )
+
+
+def likelihood_json(likelihood: LeadLikelihood | None) -> dict[str, Any] | None:
+    """The API's shape: {"value", "factors": {"positive", "negative"}, "model_trained_at"}."""
+    if likelihood is None:
+        return None
+    return {
+        "value": likelihood.likelihood,
+        "factors": {
+            "positive": list(likelihood.factors.get("positive", [])),
+            "negative": list(likelihood.factors.get("negative", [])),
+        },
+        "model_trained_at": likelihood.model.trained_at,
+        "computed_at": likelihood.computed_at,
+    }
+
+
+def model_figures_json(model: PredictiveModel | None) -> dict[str, Any] | None:
+    """The active model's figures for people: AUC, calibration table, rows, training date."""
+    if model is None:
+        return None
+    return {
+        "trained_at": model.trained_at,
+        "auc": model.figures["auc"],
+        "calibration": model.figures["calibration"],
+        "rows": model.figures["rows"],
+    }
+
+
+def model_figures(*, actor: Any) -> dict[str, Any] | None:
+    """The active model's figures (admins and managers; INSUFFICIENT_ACCESS_OR_READONLY
+    for a rep), None before the first training. One query."""
+    if not (
+        actor is None or actor.is_superuser or getattr(actor, "role", None) in ("admin", "manager")
+    ):
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY,
+            "only admins and managers read the predictive model's figures",
+        )
+    return model_figures_json(
+        PredictiveModel.objects.filter(is_active=True).defer("definition").first()
+    )
