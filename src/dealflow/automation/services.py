@@ -12,7 +12,8 @@ transaction ends, so concurrent creates never deal two leads to one slot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,13 +30,14 @@ from dealflow.automation.models import (
 )
 from dealflow.automation.selectors import active_rule_set, open_lead_counts
 from dealflow.core import ids, rows
-from dealflow.core.access import require_admin, require_edit
+from dealflow.core.access import editable_q, require_admin, require_edit
 from dealflow.core.audit import audit_event, changes_since, snapshot
 from dealflow.core.cache import configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import FieldDef, get_object
-from dealflow.core.models import AuditAction
+from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.leads.models import Lead
+from dealflow.leads.selectors import lead_statuses
 from dealflow.people.models import Queue, User
 
 OPERATORS = ("equals", "in", "contains", "starts_with", "greater_than", "less_than", "blank")
@@ -308,7 +310,7 @@ class Decision:
     reason: str
 
 
-def _lead_value(lead: Lead, field_def: FieldDef) -> Any:
+def _lead_value(lead: Any, field_def: FieldDef) -> Any:
     if field_def.name == "status":
         return lead.status.name if lead.status_id else ""
     return getattr(lead, field_def.name)
@@ -318,9 +320,12 @@ def _is_blank(value: Any) -> bool:
     return value is None or value == ""
 
 
-def _meets(lead: Lead, criterion: Mapping[str, Any]) -> bool:
-    """Whether a lead meets one criterion; text compares without regard to case."""
-    field_def = criterion_fields().get(criterion["field"])
+def _meets(
+    lead: Any, criterion: Mapping[str, Any], fields: Mapping[str, FieldDef] | None = None
+) -> bool:
+    """Whether a lead meets one criterion; text compares without regard to case.
+    `fields`: criterion_fields(), when the caller has it already (a batch)."""
+    field_def = (fields if fields is not None else criterion_fields()).get(criterion["field"])
     if field_def is None:  # a field removed since the rules were saved matches nothing
         return False
     value, operator, expected = (
@@ -354,11 +359,13 @@ def _meets(lead: Lead, criterion: Mapping[str, Any]) -> bool:
     return text == wanted_text
 
 
-def entry_matches(entry: AssignmentRuleEntry, lead: Lead) -> bool:
+def entry_matches(
+    entry: AssignmentRuleEntry, lead: Any, fields: Mapping[str, FieldDef] | None = None
+) -> bool:
     """All (or any, by `match`) of the entry's criteria hold; no criteria match every lead."""
     if not entry.criteria:
         return True
-    results = (_meets(lead, criterion) for criterion in entry.criteria)
+    results = (_meets(lead, criterion, fields) for criterion in entry.criteria)
     return all(results) if entry.match == MatchMode.ALL else any(results)
 
 
@@ -385,18 +392,107 @@ def _pool_users(entry: AssignmentRuleEntry) -> dict[int, User]:
     return {user.pk: user for user in User.objects.filter(pk__in=entry.user_ids, is_active=True)}
 
 
-def _deal(entry: AssignmentRuleEntry) -> tuple[User | None, str]:
-    """The pool's next user, round-robin or least-loaded, skipping users at capacity.
+class Pools:
+    """Where dealing reads a pool's place in its round, its active users and their open
+    leads: live queries, one lead at a time (this class), or figures read once per
+    batch (`BatchPools`, for `leads_assign_bulk`). Both run the same `_deal`."""
 
-    Locks the entry's row until the caller's transaction ends: the next create waits
-    here, then reads the round's place (and the loads) this one left.
-    """
-    locked = (
-        AssignmentRuleEntry.objects.select_for_update().only("id", "next_position").get(pk=entry.pk)
-    )
-    users = _pool_users(entry)
+    def __init__(self) -> None:
+        self._locked: dict[int, AssignmentRuleEntry] = {}
+
+    def position(self, entry: AssignmentRuleEntry) -> int:
+        """The round's place, locking the entry's row until the transaction ends: the
+        next create waits here, then reads the place (and the loads) this one left."""
+        locked = (
+            AssignmentRuleEntry.objects.select_for_update()
+            .only("id", "next_position")
+            .get(pk=entry.pk)
+        )
+        self._locked[entry.pk] = locked
+        return locked.next_position
+
+    def users(self, entry: AssignmentRuleEntry) -> dict[int, User]:
+        return _pool_users(entry)
+
+    def loads(self, user_ids: list[int]) -> dict[int, int]:
+        return open_lead_counts(user_ids)
+
+    def advance(self, entry: AssignmentRuleEntry, position: int) -> None:
+        locked = self._locked[entry.pk]
+        locked.next_position = position
+        locked.save(update_fields=["next_position"])
+
+
+class BatchPools(Pools):
+    """A batch's pools: the pool entries' rows locked and read in one query, their active
+    users in one, their open leads counted in one (when a capacity or a least-loaded
+    pool needs them), then kept up to date in memory as leads are dealt; `save` writes
+    the rounds' places back."""
+
+    def __init__(self, rule_set: AssignmentRuleSet) -> None:
+        super().__init__()
+        entries = [entry for entry in rule_set.entries.all() if entry.user_ids]
+        pooled = [entry for entry in entries if entry.kind in POOL_KINDS]
+        keys = sorted({key for entry in pooled for key in entry.user_ids})
+        self.positions: dict[int, int] = {}
+        self.moved: set[int] = set()
+        self.active: dict[int, User] = {}
+        self.counts: dict[int, int] | None = None
+        if not pooled:
+            return
+        self.positions = dict(
+            AssignmentRuleEntry.objects.select_for_update()
+            .filter(pk__in=[entry.pk for entry in pooled])
+            .order_by("pk")
+            .values_list("pk", "next_position")
+        )
+        self.active = {user.pk: user for user in User.objects.filter(pk__in=keys, is_active=True)}
+        if any(
+            entry.capacity is not None or entry.kind == AssigneeKind.LEAST_LOADED
+            for entry in pooled
+        ):
+            found = open_lead_counts(list(self.active))
+            self.counts = {key: found.get(key, 0) for key in self.active}
+
+    def position(self, entry: AssignmentRuleEntry) -> int:
+        return self.positions[entry.pk]
+
+    def users(self, entry: AssignmentRuleEntry) -> dict[int, User]:
+        return {key: self.active[key] for key in entry.user_ids if key in self.active}
+
+    def loads(self, user_ids: list[int]) -> dict[int, int]:
+        assert self.counts is not None  # read when an entry needs loads
+        return {key: self.counts[key] for key in user_ids if self.counts.get(key)}
+
+    def advance(self, entry: AssignmentRuleEntry, position: int) -> None:
+        self.positions[entry.pk] = position
+        self.moved.add(entry.pk)
+
+    def moved_lead(self, old_user_id: int | None, new_user_id: int | None) -> None:
+        """An open lead changed hands: the loads follow it."""
+        if self.counts is None or old_user_id == new_user_id:
+            return
+        if old_user_id in self.counts:
+            self.counts[old_user_id] -= 1
+        if new_user_id in self.counts:
+            self.counts[new_user_id] += 1
+
+    def save(self) -> None:
+        """One UPDATE per entry whose round moved (the entries of one rule set: a few)."""
+        for key in sorted(self.moved):
+            AssignmentRuleEntry.objects.filter(pk=key).update(next_position=self.positions[key])
+        self.moved.clear()
+
+
+POOL_KINDS = (AssigneeKind.ROUND_ROBIN, AssigneeKind.LEAST_LOADED)
+
+
+def _deal(entry: AssignmentRuleEntry, pools: Pools) -> tuple[User | None, str]:
+    """The pool's next user, round-robin or least-loaded, skipping users at capacity."""
+    next_position = pools.position(entry)
+    users = pools.users(entry)
     needs_loads = entry.capacity is not None or entry.kind == AssigneeKind.LEAST_LOADED
-    loads = open_lead_counts(list(users)) if needs_loads else {}
+    loads = pools.loads(list(users)) if needs_loads else {}
     available = [
         key
         for key in entry.user_ids
@@ -409,18 +505,17 @@ def _deal(entry: AssignmentRuleEntry) -> tuple[User | None, str]:
         chosen = min(available, key=lambda key: loads.get(key, 0))  # ties: pool order
         how = f"least-loaded: {loads.get(chosen, 0)} open leads, the fewest in its pool"
     else:
-        start = locked.next_position % size
+        start = next_position % size
         order = [entry.user_ids[(start + step) % size] for step in range(size)]
         chosen = next(key for key in order if key in available)
         position = entry.user_ids.index(chosen)
-        locked.next_position = (position + 1) % size
-        locked.save(update_fields=["next_position"])
+        pools.advance(entry, (position + 1) % size)
         how = f"round-robin: user {position + 1} of {size} in its pool"
     skipped = "" if entry.capacity is None else f", under its capacity of {entry.capacity}"
     return users[chosen], how + skipped
 
 
-def _assignee(entry: AssignmentRuleEntry) -> tuple[User | Queue | None, str]:
+def _assignee(entry: AssignmentRuleEntry, pools: Pools) -> tuple[User | Queue | None, str]:
     if entry.kind == AssigneeKind.USER:
         user = entry.user
         assert user is not None  # a user entry names its user (a database constraint)
@@ -429,23 +524,33 @@ def _assignee(entry: AssignmentRuleEntry) -> tuple[User | Queue | None, str]:
         return user, "its user"
     if entry.kind == AssigneeKind.QUEUE:
         return entry.queue, "its queue"
-    return _deal(entry)
+    return _deal(entry, pools)
 
 
-def assignment_decide(*, actor: User | None, lead: Lead) -> Decision | None:
+def assignment_decide(
+    *,
+    actor: User | None,
+    lead: Any,
+    rule_set: AssignmentRuleSet | None = None,
+    pools: Pools | None = None,
+    fields: Mapping[str, FieldDef] | None = None,
+) -> Decision | None:
     """Choose a lead's owner by the active rules (None when no rules are active).
 
     Call inside the transaction that writes the owner: dealing from a pool locks the
-    entry's row until it ends. Does not change the lead.
+    entry's row until it ends. Does not change the lead. `lead` is a Lead, or any object
+    with the attributes the criteria read (`leads_assign_bulk`'s rows); `rule_set` and
+    `pools` default to the active rules and live queries, `fields` to criterion_fields().
     """
-    rule_set = active_rule_set()
+    rule_set = rule_set or active_rule_set()
     if rule_set is None:
         return None
+    pools = pools or Pools()
     passed = []
     for number, entry in enumerate(rule_set.entries.all(), start=1):
-        if not entry_matches(entry, lead):
+        if not entry_matches(entry, lead, fields):
             continue
-        owner, how = _assignee(entry)
+        owner, how = _assignee(entry, pools)
         matched = f"entry {number} matched ({describe_criteria(entry)})"
         if owner is not None:
             return Decision(rule_set, entry, owner, f"{matched}: {_name(owner)}, {how}")
@@ -519,3 +624,177 @@ def lead_assign(*, actor: User | None, lead: Lead | int) -> AssignmentDecision:
                 locked.save(update_fields=[*changes, "updated_at"])
                 audit_event(actor, locked, AuditAction.UPDATE, changes).save()
         return assignment_record(actor=actor, lead=locked, decision=decision)
+
+
+# --- Dealing many leads at once ---------------------------------------------------
+
+BULK_BATCH_SIZE = 5_000  # leads per transaction of leads_assign_bulk
+SKIPPED_CONVERTED = "skipped: converted"
+SKIPPED_NOT_FOUND = "skipped: not found"
+
+
+class _LeadRow:
+    """The columns of a lead the rules read, as attributes (what `_meets` takes)."""
+
+    object_name = "Lead"
+
+    def __init__(self, values: Mapping[str, Any], statuses: Mapping[int, Any]) -> None:
+        self.__dict__.update(values)
+        self.pk = values["id"]
+        self.status = statuses.get(values["status_id"])
+
+
+def _owner_key(user_id: int | None, queue_id: int | None) -> str | None:
+    """An owner as an audit event stores it (core.audit.json_value: its public id)."""
+    if user_id:
+        return ids.encode("User", user_id)
+    return ids.encode("Queue", queue_id) if queue_id else None
+
+
+def leads_assign_bulk(*, actor: User | None, lead_ids: Sequence[int]) -> dict[str, int]:
+    """Run the active rules on many existing leads, set-based (imports, `dealflow assign`).
+
+    The same outcome as `lead_assign` on each lead in the order given (owners, decisions
+    and their reasons, rounds, capacities and loads, audit events), in batches of
+    BULK_BATCH_SIZE leads, one transaction each: per batch one query reads the leads'
+    needed columns, one locks and reads the pools' places in their rounds, one their
+    active users, one their open leads (when a capacity or a least-loaded pool needs
+    them), then one UPDATE per new owner, one per pool whose round moved, one INSERT of
+    the decisions and one of the audit events (SQLite splits INSERTs by its 999-parameter
+    limit). Duplicate ids count once.
+
+    Returns how many leads each owner (by name) got or kept, plus SKIPPED_CONVERTED and
+    SKIPPED_NOT_FOUND for the leads left alone. The actor must be able to edit every lead
+    (checked before anything is written: INSUFFICIENT_ACCESS_OR_READONLY otherwise);
+    None is the system. NOT_FOUND when no rules are active.
+    """
+    rule_set = active_rule_set()
+    if rule_set is None:
+        raise DomainError(
+            ErrorCode.NOT_FOUND, "no assignment rules are active", ["assignment_rules"]
+        )
+    keys = list(dict.fromkeys(lead_ids))
+    batches = [
+        keys[start : start + BULK_BATCH_SIZE] for start in range(0, len(keys), BULK_BATCH_SIZE)
+    ]
+    if actor is not None:
+        condition = editable_q(actor, Lead)
+        for batch in batches if condition else []:
+            leads = Lead.objects.filter(pk__in=batch)
+            if leads.exclude(condition).exists():
+                raise DomainError(
+                    ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY,
+                    "you may not change some of these leads",
+                    ["lead_ids"],
+                )
+    fields = criterion_fields()
+    columns = sorted(
+        {
+            fields[criterion["field"]].name
+            for entry in rule_set.entries.all()
+            for criterion in entry.criteria
+            if criterion["field"] in fields
+        }
+        - {"status"}
+        | {"id", "status_id", "owner_user_id", "owner_queue_id", "is_converted"}
+    )
+    outcomes: Counter[str] = Counter()
+    names: dict[tuple[str, int], str] = {}
+    for batch in batches:
+        with transaction.atomic():
+            _assign_batch(actor, rule_set, batch, columns, fields, outcomes, names)
+    return dict(outcomes)
+
+
+def _assign_batch(
+    actor: User | None,
+    rule_set: AssignmentRuleSet,
+    batch: list[int],
+    columns: list[str],
+    fields: Mapping[str, FieldDef],
+    outcomes: Counter[str],
+    names: dict[tuple[str, int], str],
+) -> None:
+    """One batch of `leads_assign_bulk`, inside its transaction."""
+    statuses = {status.pk: status for status in lead_statuses.get()}
+    closed = {key for key, status in statuses.items() if status.is_closed or status.is_converted}
+    found = {
+        values["id"]: values
+        for values in Lead.objects.select_for_update()
+        .filter(pk__in=batch)
+        .order_by()
+        .values(*columns)
+    }
+    pools = BatchPools(rule_set)
+    now = timezone.now()
+    acting = actor if getattr(actor, "pk", None) else None
+    moves: dict[tuple[int | None, int | None], list[int]] = {}
+    decisions = []
+    events = []
+    owners: list[tuple[str, int]] = []
+    for key in batch:
+        values = found.get(key)
+        if values is None:
+            outcomes[SKIPPED_NOT_FOUND] += 1
+            continue
+        if values["is_converted"]:
+            outcomes[SKIPPED_CONVERTED] += 1
+            continue
+        row = _LeadRow(values, statuses)
+        decision = assignment_decide(
+            actor=actor, lead=row, rule_set=rule_set, pools=pools, fields=fields
+        )
+        assert decision is not None  # the rule set is given
+        old = (values["owner_user_id"], values["owner_queue_id"])
+        new = old
+        if isinstance(decision.owner, Queue):
+            new = (None, decision.owner.pk)
+            names[("Queue", decision.owner.pk)] = str(decision.owner)
+        elif decision.owner is not None:
+            new = (decision.owner.pk, None)
+            names[("User", decision.owner.pk)] = str(decision.owner)
+        if new != old:
+            moves.setdefault(new, []).append(key)
+            if values["status_id"] not in closed:
+                pools.moved_lead(old[0], new[0])
+            changes = {}
+            if new[0] != old[0]:
+                changes["owner_user"] = [_owner_key(old[0], None), _owner_key(new[0], None)]
+            if new[1] != old[1]:
+                changes["owner_queue"] = [_owner_key(None, old[1]), _owner_key(None, new[1])]
+            # A row, not a Lead: audit_event reads only its pk and object_name.
+            events.append(audit_event(actor, row, AuditAction.UPDATE, changes))  # type: ignore[arg-type]
+        owners.append(("User", new[0]) if new[0] else ("Queue", new[1] or 0))
+        decisions.append(
+            AssignmentDecision(
+                lead_id=key,
+                rule_set=rule_set,
+                entry=decision.entry,
+                owner_user_id=new[0],
+                owner_queue_id=new[1],
+                reason=decision.reason,
+                decided_at=now,
+                actor=acting,
+            )
+        )
+    for (user_id, queue_id), keys in moves.items():
+        Lead.objects.filter(pk__in=keys).update(
+            owner_user_id=user_id, owner_queue_id=queue_id, updated_at=now
+        )
+    pools.save()
+    AssignmentDecision.objects.bulk_create(decisions)
+    AuditEvent.objects.bulk_create(events)
+    _count_owners(owners, names, outcomes)
+
+
+def _count_owners(
+    owners: list[tuple[str, int]], names: dict[tuple[str, int], str], outcomes: Counter[str]
+) -> None:
+    """Add each owner's leads to `outcomes` by name; owners not named yet (leads that
+    kept theirs) are read in one query per kind."""
+    for object_name, model in (("User", User), ("Queue", Queue)):
+        missing = {key for kind, key in owners if kind == object_name and (kind, key) not in names}
+        for record in model.objects.filter(pk__in=missing) if missing else []:
+            names[(object_name, record.pk)] = str(record)
+    for owner in owners:
+        outcomes[names.get(owner, f"{owner[0]} {owner[1]}")] += 1

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from django.core.management.base import BaseCommand, CommandError
 
 from dealflow.automation.selectors import active_rule_set, undecided_queue_leads
-from dealflow.automation.services import lead_assign
+from dealflow.automation.services import BULK_BATCH_SIZE, leads_assign_bulk
 from dealflow.people.models import Queue
 
 
@@ -15,7 +13,8 @@ class Command(BaseCommand):
     help = (
         "Run the assignment rules on queue-owned leads they have not decided yet. These are "
         "open, unconverted leads owned by a queue (created with assign=false, or before the "
-        "rules), oldest first; each lead is one transaction and each decision is recorded."
+        f"rules), oldest first, dealt set-based in transactions of {BULK_BATCH_SIZE:,} leads; "
+        "each decision is recorded."
     )
 
     def add_arguments(self, parser):
@@ -30,11 +29,8 @@ class Command(BaseCommand):
             queue = Queue.objects.filter(name=options["queue"]).first()
             if queue is None:
                 raise CommandError(f"no queue {options['queue']!r}")
-        owners: Counter[str] = Counter()
         lead_ids = undecided_queue_leads(queue=queue, limit=options["limit"])
-        for lead_id in lead_ids:
-            decision = lead_assign(actor=None, lead=lead_id)
-            owners[str(decision.owner_user or decision.owner_queue)] += 1
+        owners = leads_assign_bulk(actor=None, lead_ids=lead_ids) if lead_ids else {}
         self.stdout.write(f"assigned {len(lead_ids)} leads")
         for owner, count in sorted(owners.items()):
             self.stdout.write(f"  {owner}: {count}")
