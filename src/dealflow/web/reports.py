@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
@@ -55,7 +55,7 @@ class PanelSpec:
     """One panel of the dashboard: a report drawn as a chart (or only a table).
 
     `category` is the column naming the bars; `series` the columns drawn; `chart` one of
-    "bar", "hbar" (horizontal), "stacked" (bars stacked by `stack_by`), "funnel" (the
+    "bar", "hbar" (horizontal), "stacked" (the series stacked), "funnel" (the
     series summed over every row, one step each) or "" (table only).
     """
 
@@ -66,8 +66,9 @@ class PanelSpec:
     category: str = ""
     series: tuple[str, ...] = ()
     group_by: str | None = None
-    stack_by: str = ""
     note: str = ""
+    # The rows carry no drill-down: "List the records" opens the stalled opportunities.
+    stalled_list: bool = False
 
 
 PANELS = (
@@ -77,7 +78,8 @@ PANELS = (
         "lead_conversion",
         "funnel",
         series=("leads", "qualified", "converted", "won"),
-        note="Leads created in the period, and how many of them reached each step.",
+        note="Leads created in the period, and how many of them reached each step "
+        "(click a step to list its leads).",
     ),
     PanelSpec(
         "pipeline",
@@ -92,9 +94,8 @@ PANELS = (
         "Forecast by close month and category",
         "forecast",
         "stacked",
-        category="month",
-        series=("amount",),
-        stack_by="forecast_category",
+        category="close_month",
+        series=("closed", "commit", "best_case", "pipeline"),
     ),
     PanelSpec(
         "conversion",
@@ -121,7 +122,7 @@ PANELS = (
         category="owner",
         series=("won_amount",),
     ),
-    PanelSpec("stalled", "Stalled deals", "stalled_deals", ""),
+    PanelSpec("stalled", "Stalled deals", "stalled_deals", "", stalled_list=True),
 )
 
 # Steps of the funnel the lead list can show exactly: the list's filters added to the
@@ -174,14 +175,21 @@ def list_url(drilldown: Mapping[str, Any] | None, **extra: str) -> str:
     if drilldown.get("object") == "Lead":
         query = {"owner_id": "", "is_converted": "", "is_closed": ""}
         for name, value in given.items():
-            query["owner_id" if name == "owner" else name] = str(value)
+            query["owner_id" if name == "owner" else name] = _query_value(value)
         return f"{reverse('lead_list')}?{urlencode(query)}"
     if drilldown.get("object") == "Opportunity":
-        query = {name: str(value) for name, value in given.items()}
+        query = {name: _query_value(value) for name, value in given.items()}
         if "is_closed" not in query and "stage" not in query:
             query["is_closed"] = "any"
         return f"{reverse('opportunity_list')}?{urlencode(query)}"
     return ""
+
+
+def _query_value(value: Any) -> str:
+    """A filter's value as the list pages read it (booleans as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 RECORD_PAGES = {"006": "opportunity_detail", "00Q": "lead_detail", "001": "account_detail"}
@@ -221,6 +229,11 @@ class Panel:
     @property
     def key(self) -> str:
         return self.spec.key
+
+    @property
+    def wide_table(self) -> bool:
+        """More columns than fit beside the chart: the table goes under it."""
+        return len(self.columns) > 5
 
     @property
     def chart_id(self) -> str:
@@ -273,8 +286,6 @@ def _chart(spec: PanelSpec, result: ReportResult) -> dict[str, Any] | None:
             "links": links,
         }
     categories = [cell_text(row.get(spec.category), "text") or "(none)" for row in result.rows]
-    if spec.chart == "stacked" and spec.stack_by in columns:
-        return _stacked(spec, result, drawn[0], kind)
     series = []
     for name in drawn:
         extra = FUNNEL_STEP_FILTERS.get(name, {}) if result.name == "lead_conversion" else {}
@@ -286,39 +297,8 @@ def _chart(spec: PanelSpec, result: ReportResult) -> dict[str, Any] | None:
             }
         )
     return {
-        "chart": spec.chart,
-        "value_kind": kind,
-        "categories": categories,
-        "series": series,
-    }
-
-
-def _stacked(spec: PanelSpec, result: ReportResult, value: str, kind: str) -> dict[str, Any]:
-    """Bars per `category`, stacked by `stack_by` (the forecast: months by category)."""
-    categories: list[str] = []
-    stacks: list[str] = []
-    cells: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in result.rows:
-        category = cell_text(row.get(spec.category), "text")
-        stack = cell_text(row.get(spec.stack_by), "text")
-        if category not in categories:
-            categories.append(category)
-        if stack not in stacks:
-            stacks.append(stack)
-        cells[(category, stack)] = row
-    series = []
-    for stack in stacks:
-        rows = [cells.get((category, stack)) for category in categories]
-        series.append(
-            {
-                "name": stack,
-                "values": [chart_number(row.get(value)) if row else None for row in rows],
-                "links": [list_url(row.get("drilldown")) if row else "" for row in rows],
-            }
-        )
-    return {
-        "chart": "bar",
-        "stacked": True,
+        "chart": "bar" if spec.chart == "stacked" else spec.chart,
+        "stacked": spec.chart == "stacked",
         "value_kind": kind,
         "categories": categories,
         "series": series,
@@ -362,25 +342,82 @@ def _query_string(filters: ReportFilters) -> str:
     return urlencode(given)
 
 
-def build_panel(spec: PanelSpec, user: Any, filters: ReportFilters) -> Panel:
+Runner = Callable[[str, ReportFilters], ReportResult]
+
+
+def report_runner(user: Any) -> Runner:
+    """report_run as `user`, each (report, filters) computed once per request (the funnel
+    and the conversion chart share lead_conversion's rows)."""
+    results: dict[tuple[str, ReportFilters], ReportResult] = {}
+
+    def run(name: str, filters: ReportFilters) -> ReportResult:
+        key = (name, filters)
+        if key not in results:
+            results[key] = report_run(name, user=user, filters=filters)
+        return results[key]
+
+    return run
+
+
+def build_panel(spec: PanelSpec, run: Runner, filters: ReportFilters) -> Panel:
     try:
         definition = report_get(spec.report)
     except DomainError as error:  # a report not built yet leaves its panel empty
         return Panel(spec, spec.title, "", error=error.message)
-    panel = Panel(spec, spec.title, definition.description)
+    panel = Panel(spec, spec.title, spec.note or definition.description)
     report_filters, panel.ignored = _panel_filters(spec, definition.filters, filters)
     try:
-        result = report_run(spec.report, user=user, filters=report_filters)
+        result = run(spec.report, report_filters)
     except DomainError as error:
         panel.error = error.message
         return panel
     query = _query_string(result.filters)
     panel.csv_url = reverse("report_csv", args=[spec.report]) + (f"?{query}" if query else "")
-    _table(result, panel)
     panel.chart = _chart(spec, result)
+    if spec.chart == "funnel" and panel.chart:
+        _funnel_table(panel.chart, panel)
+    else:
+        _table(result, panel)
     overall = _overall_drilldown(result)
+    if overall is None and spec.stalled_list:
+        overall = _stalled_drilldown(result.filters)
     panel.list_url = list_url(overall)
     return panel
+
+
+def _stalled_drilldown(filters: ReportFilters) -> dict[str, Any]:
+    """The opportunity list's stalled deals under the report's filters (the period is on
+    the close date, as in the stalled_deals report; the team has no list filter)."""
+    given: dict[str, Any] = {"stalled": "true", "is_closed": "false"}
+    if filters.owner_id:
+        given["owner"] = filters.as_json()["owner_id"]
+    if filters.lead_source:
+        given["lead_source"] = filters.lead_source
+    if filters.period_start:
+        given["close_date_from"] = filters.period_start.isoformat()
+    if filters.period_end:
+        given["close_date_to"] = filters.period_end.isoformat()
+    return {"object": "Opportunity", "filters": given}
+
+
+def _funnel_table(chart: dict[str, Any], panel: Panel) -> None:
+    """The funnel's steps: how many records reached each, and their share of the first."""
+    panel.columns = [
+        Column("step", "Step", "text"),
+        Column("records", "Leads", "integer"),
+        Column("share", "Share of leads created", "fraction"),
+    ]
+    values = chart["series"][0]["values"]
+    first = values[0] if values else 0
+    for label, value, link in zip(chart["categories"], values, chart["links"], strict=True):
+        share = Decimal(value) / Decimal(first) if first else None
+        panel.rows.append(
+            [
+                TableCell(label, link),
+                TableCell(cell_text(value, "integer"), numeric=True),
+                TableCell(cell_text(share, "fraction"), numeric=True),
+            ]
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -428,8 +465,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     filters, given, errors = read_filters(request)
     panels: list[Panel] = []
     if filters is not None:
-        user = signed_in_user(request)
-        panels = [build_panel(spec, user, filters) for spec in PANELS]
+        run = report_runner(signed_in_user(request))
+        panels = [build_panel(spec, run, filters) for spec in PANELS]
     context = {
         "filters": _filter_inputs(given, errors),
         "errors": errors,

@@ -46,7 +46,13 @@
   function barOption(spec) {
     const horizontal = spec.chart === "hbar";
     const show = format(spec.value_kind);
-    const categoryAxis = { type: "category", data: spec.categories, axisLabel: { hideOverlap: true } };
+    // Every category named: slanted under vertical bars when there are many.
+    const crowded = !horizontal && spec.categories.length > 5;
+    const categoryAxis = {
+      type: "category",
+      data: spec.categories,
+      axisLabel: { interval: 0, rotate: crowded ? 30 : 0, width: horizontal ? 140 : 110, overflow: "truncate" },
+    };
     const valueAxis = { type: "value", axisLabel: { formatter: show } };
     if (horizontal) {
       categoryAxis.inverse = true;
