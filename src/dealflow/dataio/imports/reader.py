@@ -92,7 +92,7 @@ class LineReader:
     line; its number is kept in `overlong` so the caller reports the row.
     """
 
-    def __init__(self, stream, limit: int = MAX_LINE_CHARACTERS) -> None:
+    def __init__(self, stream, limit: int) -> None:
         self.stream = stream
         self.limit = limit
         self.line_number = 0
@@ -152,7 +152,7 @@ def open_rows(path: Path, dialect, skip: int = 0) -> Iterator[tuple[list[str], I
     """
     csv.field_size_limit(MAX_LINE_CHARACTERS)
     with path.open(encoding="utf-8-sig", newline="") as stream:
-        lines = LineReader(stream)
+        lines = LineReader(stream, MAX_LINE_CHARACTERS)
         reader = csv.reader(lines, dialect)
         header: list[str] | None = None
         while header is None:

@@ -85,7 +85,7 @@ class Outcome:
                     job=job,
                     row_number=row,
                     field=name,
-                    value=str(values.get(name, ""))[:1000],
+                    value=str(_value_of(values, name))[:1000],
                     code=str(each.code),
                     message=each.message,
                 )
@@ -102,6 +102,14 @@ class Outcome:
                 message=message,
             )
         )
+
+
+def _value_of(texts: Mapping[str, Any], public_name: str) -> Any:
+    """The text a row gave the field an error names (`owner_id` is the `owner` column)."""
+    for name in (public_name, public_name.removesuffix("_id"), public_name.removesuffix("_name")):
+        if name in texts:
+            return texts[name]
+    return ""
 
 
 class ValueChecks:
@@ -192,9 +200,11 @@ def row_values(
     return {name: row.values[index] for index, name in columns.items()}, ""
 
 
-def _typed(object_def: ObjectDef, checks: ValueChecks, texts: Mapping[str, str]) -> dict[str, Any]:
+def _typed(
+    object_def: ObjectDef, checks: ValueChecks, texts: Mapping[str, str]
+) -> tuple[dict[str, Any], list[DomainError]]:
     """CSV text as the services take it: checkboxes as booleans, references as records,
-    picklists checked (once per value); blanks as blanks. Raises every refusal at once."""
+    picklists checked (once per value); blanks as blanks. Returns the refusals too."""
     values: dict[str, Any] = {}
     refused: list[DomainError] = []
     for name, text in texts.items():
@@ -216,25 +226,40 @@ def _typed(object_def: ObjectDef, checks: ValueChecks, texts: Mapping[str, str])
                 values[name] = text
         except DomainError as error:
             refused.append(error)
+    return values, refused
+
+
+def _raise_all(refused: list[DomainError]) -> None:
     if refused:
         first, *others = refused
         first.also = others
         raise first
-    return values
 
 
 def build_record(
-    object_def: ObjectDef, actor: User | None, values: dict[str, Any]
+    object_def: ObjectDef, actor: User | None, values: dict[str, Any], refused: list[DomainError]
 ) -> tuple[models.Model, bool]:
     """An unsaved record as the object's create service would make it, and whether the
-    file gave its owner. Picklist fields were checked already and bypass clean_values'
-    own query; every other value goes through it."""
+    file gave its owner. Picklist fields were checked already (`refused` holds what
+    `_typed` refused) and bypass clean_values' own query; every other value goes through
+    it. Raises every refusal of the row at once."""
     given = {
         name: value
         for name, value in values.items()
         if not (object_def.field(name).is_picklist and isinstance(value, str))  # type: ignore[union-attr]
     }
-    cleaned = clean_values(object_def, given, creating=True)
+    refused_names = {name for error in refused for name in error.fields}
+    try:
+        cleaned = clean_values(object_def, given, creating=True)
+    except DomainError as error:
+        for each in error.every():
+            # A field refused already is not also "missing".
+            if each.code == ErrorCode.REQUIRED_FIELD_MISSING and set(each.fields) <= refused_names:
+                continue
+            refused.append(each)
+        _raise_all(refused)
+        raise
+    _raise_all(refused)
     cleaned.update({name: value for name, value in values.items() if name not in given})
     owner = cleaned.pop("owner", None)
     model = MODELS[object_def.name]
@@ -245,12 +270,10 @@ def build_record(
         _set_owner(record, owner or actor)
     else:
         record = model(owner=owner or actor)
+    apply_values(record, cleaned)
     if model is Opportunity:
-        apply_values(record, cleaned)
         _apply_stage(record, cleaned["stage"], cleaned)
         _check_stage_rules(record)
-    else:
-        apply_values(record, cleaned)
     return record, owner is not None
 
 
@@ -299,8 +322,8 @@ def write_batch(
             outcome.fail(job, row.number, DomainError(ErrorCode.INVALID_FIELD, problem), {})
             continue
         try:
-            values = _typed(object_def, checks, texts)
-            record, owner_given = build_record(object_def, actor, values)
+            values, refused = _typed(object_def, checks, texts)
+            record, owner_given = build_record(object_def, actor, values, refused)
             is_rep = actor is not None and not is_admin(actor) and actor.role != "manager"
             if is_rep and owner_given and getattr(record, "owner_user_id", None) != actor.pk:
                 raise DomainError(
