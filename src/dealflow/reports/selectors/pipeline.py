@@ -13,6 +13,9 @@ from django.db.models.functions import TruncMonth
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.fields import ExactSum
 from dealflow.leads.services import end_of_fiscal_quarter
+
+# A module import: snapshots imports selectors.common, which loads this package.
+from dealflow.reports import snapshots
 from dealflow.reports.definitions import Column, ReportFilters
 from dealflow.reports.selectors.common import (
     EXACT,
@@ -24,7 +27,6 @@ from dealflow.reports.selectors.common import (
     people,
     visible,
 )
-from dealflow.reports.snapshots import first_of_month, open_stage_condition, pipeline_as_of
 from dealflow.sales.models import ForecastCategory, Opportunity
 from dealflow.sales.selectors import stages
 
@@ -84,9 +86,11 @@ def pipeline_by_stage(*, user: Any, filters: ReportFilters) -> list[dict[str, An
     on the close date. With `as_of`, the pipeline of that day (reports/snapshots.py).
     DOMAIN.md section 9. One query (two with as_of)."""
     if filters.as_of is not None:
-        rows, source = pipeline_as_of(user, filters, filters.as_of)
+        rows, source = snapshots.pipeline_as_of(user, filters, filters.as_of)
         grouped = (
-            rows.filter(open_stage_condition(source), dated_in_period(filters, "close_date"))
+            rows.filter(
+                snapshots.open_stage_condition(source), dated_in_period(filters, "close_date")
+            )
             .values_list("stage_name", "probability")
             .annotate(deals=Count("*"), total=ExactSum("amount"))
         )
@@ -127,8 +131,8 @@ def _forecast_source(user: Any, filters: ReportFilters) -> QuerySet:
     """Rows with close_date, forecast_category and amount: the current opportunities,
     or the pipeline as of `filters.as_of` from its month on."""
     if filters.as_of is not None:
-        rows, _source = pipeline_as_of(user, filters, filters.as_of)
-        return rows.filter(close_date__gte=first_of_month(filters.as_of))
+        rows, _source = snapshots.pipeline_as_of(user, filters, filters.as_of)
+        return rows.filter(close_date__gte=snapshots.first_of_month(filters.as_of))
     return visible(user, Opportunity.objects.all()).filter(people(filters, "owner"))
 
 
