@@ -378,7 +378,9 @@ def web_to_lead_submit(*, form: Mapping[str, Any]) -> Submission:
         existing = _unconverted_lead(key)
         if existing is None:
             try:
-                lead = lead_create(actor=creator, data=data)
+                # A public form is not refused for a likely duplicate (a person with
+                # a new email): the duplicate scan and its review queue find it.
+                lead = lead_create(actor=creator, data=data, allow_duplicates=True)
             except DomainError as error:
                 if error.code == ErrorCode.DUPLICATE_VALUE and error.fields == ["email"]:
                     continue  # a concurrent submission created it: update that one

@@ -31,6 +31,7 @@ from dealflow.web.pages import (
     Cell,
     Column,
     FilterInput,
+    ListQuery,
     Pager,
     Table,
     TableRow,
@@ -242,6 +243,17 @@ def _read_page(request: HttpRequest, query: Any) -> tuple[Any, str]:
     raise AssertionError("unreachable: each retry drops an option")
 
 
+def lead_list_query(
+    request: HttpRequest, views: list[ListView] | None = None
+) -> tuple[ListView, ListQuery]:
+    """The list view the query string names and its filters, search and order, as the
+    list reads them (its CSV download too, web/downloads.py)."""
+    views = views or list_views(request)
+    view = next((item for item in views if item.key == request.GET.get("view")), views[0])
+    query = list_query(request, LEAD_LIST, Lead, defaults=_owner_filter(request, view.defaults))
+    return view, query
+
+
 @page_view
 def lead_list(request: HttpRequest) -> HttpResponse:
     """The leads the user may see, in a list view, filtered, searched, sorted and paged.
@@ -251,8 +263,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     grow with the rows shown (owner names in two queries, statuses from the cache).
     """
     views = list_views(request)
-    view = next((item for item in views if item.key == request.GET.get("view")), views[0])
-    query = list_query(request, LEAD_LIST, Lead, defaults=_owner_filter(request, view.defaults))
+    view, query = lead_list_query(request, views)
     page, list_error = _read_page(request, query)
     records = as_rows(page, Lead)
     owners = owner_choices()

@@ -153,6 +153,18 @@ def _read_stalled(request: HttpRequest, query: ListQuery) -> None:
         query.errors["stalled"] = "expected true or false"
 
 
+def opportunity_list_query(request: HttpRequest) -> ListQuery:
+    """The list's filters, search and order from the query string (its CSV download
+    too, web/downloads.py): open deals unless `is_closed` or a stage says otherwise."""
+    open_only = {} if request.GET.get("stage") else {"is_closed": "false"}
+    query = list_query(request, OPPORTUNITY_LIST, Opportunity, defaults=open_only)
+    if request.GET.get("is_closed") == "any":
+        query.filters.pop("is_closed", None)
+        query.errors.pop("is_closed", None)
+    _read_stalled(request, query)
+    return query
+
+
 @page_view
 def opportunity_list(request: HttpRequest) -> HttpResponse:
     """Opportunities the user may see: filters, search, sort and keyset pages of 50.
@@ -161,12 +173,7 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     come off the (is_closed, close_date) index, while every deal by close date is a sort
     of the whole table.
     """
-    open_only = {} if request.GET.get("stage") else {"is_closed": "false"}
-    query = list_query(request, OPPORTUNITY_LIST, Opportunity, defaults=open_only)
-    if request.GET.get("is_closed") == "any":
-        query.filters.pop("is_closed", None)
-        query.errors.pop("is_closed", None)
-    _read_stalled(request, query)
+    query = opportunity_list_query(request)
     error = ""
     try:
         page = opportunity_page(

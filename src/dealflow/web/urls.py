@@ -8,6 +8,7 @@ from dealflow.web import (
     accounts,
     contacts,
     conversion,
+    downloads,
     home,
     lead_list,
     leads,
@@ -36,6 +37,7 @@ urlpatterns = [
     path("lookup/", search.lookup, name="lookup"),
     # Leads
     path("leads/", lead_list.lead_list, name="lead_list"),
+    path("leads/download/", downloads.lead_download, name="lead_download"),
     path("leads/new/", leads.lead_new, name="lead_new"),
     path("leads/bulk/", lead_list.lead_bulk, name="lead_bulk"),
     path("leads/<str:lead_id>/", leads.lead_detail, name="lead_detail"),
@@ -54,6 +56,9 @@ urlpatterns = [
     path("pipeline/", pipeline.pipeline, name="pipeline"),
     path("pipeline/column/<str:stage_id>/", pipeline.pipeline_column, name="pipeline_column"),
     path("opportunities/", sales.opportunity_list, name="opportunity_list"),
+    path(
+        "opportunities/download/", downloads.opportunity_download, name="opportunity_download"
+    ),
     path("opportunities/new/", sales.opportunity_new, name="opportunity_new"),
     path(
         "opportunities/<str:opportunity_id>/", sales.opportunity_detail, name="opportunity_detail"
@@ -88,11 +93,13 @@ urlpatterns = [
     ),
     # Accounts and contacts
     path("accounts/", accounts.account_list, name="account_list"),
+    path("accounts/download/", downloads.account_download, name="account_download"),
     path("accounts/new/", accounts.account_new, name="account_new"),
     path("accounts/<str:account_id>/", accounts.account_detail, name="account_detail"),
     path("accounts/<str:account_id>/edit/", accounts.account_edit, name="account_edit"),
     path("accounts/<str:account_id>/delete/", accounts.account_delete, name="account_delete"),
     path("contacts/", contacts.contact_list, name="contact_list"),
+    path("contacts/download/", downloads.contact_download, name="contact_download"),
     path("contacts/new/", contacts.contact_new, name="contact_new"),
     path("contacts/<str:contact_id>/", contacts.contact_detail, name="contact_detail"),
     path("contacts/<str:contact_id>/edit/", contacts.contact_edit, name="contact_edit"),
