@@ -1,0 +1,311 @@
+"""The dashboard (/reports/) and the reports' CSV downloads, through Django's test client.
+
+Fixture: Robin (a rep) and Olive (another rep) with leads and open deals; sharing is
+private, so Robin's dashboard counts Robin's records only and an admin's counts all.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.test import Client
+
+from dealflow.core.models import Access
+from dealflow.core.services import sharing_default_set
+from dealflow.leads.models import Lead
+from dealflow.people.models import Role
+from dealflow.sales.models import OpportunityStage
+from tests.factories import LeadFactory, OpportunityFactory, TeamFactory, UserFactory
+from tests.web.helpers import XSS, queries_of, text
+
+pytestmark = pytest.mark.django_db
+
+CHARTS = ("funnel", "pipeline", "forecast", "conversion", "stage_duration", "leaderboard")
+
+
+@pytest.fixture
+def floor():
+    team = TeamFactory(name="North")
+    robin = UserFactory(
+        username="robin", first_name="Robin", last_name="Rep", team=team, role=Role.REP
+    )
+    olive = UserFactory(username="olive", first_name="Olive", last_name="Other")
+    admin = UserFactory(username="ada", role=Role.ADMIN, first_name="Ada", last_name="Admin")
+    for owner, name, source, converted in (
+        (robin, "Webb", "Web", True),
+        (robin, "Webster", "Web", False),
+        (robin, "Phelps", "Phone Inquiry", False),
+        (olive, "Weaver", "Web", True),
+        (olive, "Trader", "Trade Show", False),
+    ):
+        LeadFactory(owner_user=owner, last_name=name, lead_source=source, is_converted=converted)
+    prospecting = OpportunityStage.objects.get(name="Prospecting")
+    negotiation = OpportunityStage.objects.get(name="Negotiation/Review")
+    close = datetime.date(2026, 12, 31)
+    for owner, name, stage, amount, source in (
+        (robin, "Robin small", prospecting, "1000.00", "Web"),
+        (robin, "Robin phone", prospecting, "700.00", "Phone Inquiry"),
+        (robin, "Robin big", negotiation, "2500.50", "Web"),
+        (olive, "Olive first", prospecting, "4000.00", "Web"),
+    ):
+        OpportunityFactory(
+            owner=owner, name=name, stage=stage, amount=amount, close_date=close, lead_source=source
+        )
+    for object_name in ("Lead", "Opportunity", "Account"):
+        sharing_default_set(actor=None, object_name=object_name, access=Access.PRIVATE)
+    return {"robin": robin, "olive": olive, "admin": admin, "team": team}
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def chart(page: str, key: str) -> dict:
+    """The JSON the page hands a chart (json_script)."""
+    found = re.search(
+        rf'<script id="chart-{key}-data" type="application/json">(.*?)</script>', page, re.S
+    )
+    assert found, f"no chart {key}"
+    return json.loads(found.group(1))
+
+
+def panel(page: str, key: str) -> str:
+    start = page.index(f'id="panel-{key}"')
+    return page[start : page.index("</section>", start)]
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+
+def test_the_dashboard_draws_every_chart_for_an_admin(floor):
+    response = signed_in(floor["admin"]).get("/reports/")
+
+    assert response.status_code == 200
+    page = text(response)
+    for key in CHARTS:
+        assert f'data-chart="chart-{key}-data"' in page
+    assert "vendor/echarts.min.js" in page and "web/reports.js" in page
+    funnel = chart(page, "funnel")
+    assert funnel["categories"] == ["Leads", "Converted"]
+    assert funnel["series"][0]["values"] == [5, 2]
+    pipeline = chart(page, "pipeline")
+    assert pipeline["categories"] == ["Prospecting", "Negotiation/Review"]
+    assert [series["name"] for series in pipeline["series"]] == ["Amount", "Weighted amount"]
+    assert pipeline["series"][0]["values"] == [5700.0, 2500.5]
+    # The table beside the chart has the exact figures.
+    assert '<td>Prospecting</td><td class="text-end text-nowrap">3</td>' in page
+    assert "5,700.00" in panel(page, "pipeline") and "2,250.45" in panel(page, "pipeline")
+
+
+def test_a_rep_sees_figures_of_their_own_records_only(floor):
+    admin_page = text(signed_in(floor["admin"]).get("/reports/"))
+    rep_page = text(signed_in(floor["robin"]).get("/reports/"))
+
+    assert chart(admin_page, "funnel")["series"][0]["values"] == [5, 2]
+    assert chart(rep_page, "funnel")["series"][0]["values"] == [3, 1]
+    assert chart(rep_page, "pipeline")["series"][0]["values"] == [1700.0, 2500.5]
+    assert chart(rep_page, "conversion")["categories"] == ["Phone Inquiry", "Web"]
+    assert "Trade Show" not in panel(rep_page, "conversion")
+    assert "Olive" not in rep_page.split('id="panel-funnel"')[1]
+
+
+def test_filters_apply_to_every_panel_and_stay_in_the_form(floor):
+    robin = floor["robin"]
+    response = signed_in(floor["admin"]).get(
+        "/reports/", {"owner_id": robin.public_id, "lead_source": "Web"}
+    )
+
+    page = text(response)
+    assert chart(page, "funnel")["series"][0]["values"] == [2, 1]
+    assert chart(page, "pipeline")["series"][0]["values"] == [1000.0, 2500.5]
+    assert chart(page, "conversion")["categories"] == ["Web"]
+    assert f'<option value="{robin.public_id}" selected>' in page
+    assert '<option value="Web" selected>' in page
+
+
+def test_a_period_on_the_lead_reports_counts_leads_created_in_it(floor):
+    Lead.objects.filter(last_name="Trader").update(
+        created_at=datetime.datetime(2020, 3, 15, 12, tzinfo=datetime.UTC)
+    )
+    response = signed_in(floor["admin"]).get(
+        "/reports/", {"period_start": "2020-03-01", "period_end": "2020-03-31"}
+    )
+
+    page = text(response)
+    assert chart(page, "funnel")["series"][0]["values"] == [1, 0]
+    assert chart(page, "conversion")["categories"] == ["Trade Show"]
+
+
+def test_the_pipeline_drill_down_lists_exactly_the_deals_behind_a_bar(floor):
+    client = signed_in(floor["admin"])
+    robin = floor["robin"]
+    page = text(client.get("/reports/", {"owner_id": robin.public_id, "lead_source": "Web"}))
+
+    link = chart(page, "pipeline")["series"][0]["links"][0]
+    query = query_of(link)
+    assert link.startswith("/opportunities/?")
+    assert query["stage"] == ["Prospecting"]
+    assert query["owner"] == [robin.public_id]
+    assert query["lead_source"] == ["Web"]
+    assert query["is_closed"] == ["false"]
+    listed = text(client.get(link))
+    assert "Robin small" in listed
+    for other in ("Robin phone", "Robin big", "Olive first"):
+        assert other not in listed
+
+
+def test_the_funnel_drill_down_lists_the_leads_of_each_step(floor):
+    client = signed_in(floor["admin"])
+    page = text(client.get("/reports/", {"lead_source": "Web"}))
+
+    leads_link, converted_link = chart(page, "funnel")["links"]
+    assert query_of(leads_link)["lead_source"] == ["Web"]
+    assert query_of(converted_link)["is_converted"] == ["true"]
+    listed = text(client.get(leads_link))
+    for name in ("Webb", "Webster", "Weaver"):
+        assert name in listed
+    assert "Phelps" not in listed and "Trader" not in listed
+    converted = text(client.get(converted_link))
+    assert "Webb" in converted and "Weaver" in converted
+    assert "Webster" not in converted
+
+
+def test_drill_down_links_carry_the_period(floor):
+    page = text(
+        signed_in(floor["admin"]).get(
+            "/reports/", {"period_start": "2026-01-01", "period_end": "2026-12-31"}
+        )
+    )
+
+    pipeline = query_of(chart(page, "pipeline")["series"][0]["links"][0])
+    assert pipeline["close_date_from"] == ["2026-01-01"]
+    assert pipeline["close_date_to"] == ["2026-12-31"]
+    leads = query_of(chart(page, "conversion")["series"][0]["links"][0])
+    assert leads["created_after"][0].startswith("2026-01-01T00:00:00")
+    assert leads["created_before"][0].startswith("2027-01-01T00:00:00")
+
+
+def test_every_panel_links_its_csv_with_the_filters(floor):
+    client = signed_in(floor["admin"])
+    page = text(client.get("/reports/", {"lead_source": "Web"}))
+
+    links = re.findall(r'href="(/reports/[a-z_]+\.csv[^"]*)"', page)
+    names = [urlsplit(link).path for link in links]
+    assert names == [
+        "/reports/lead_conversion.csv",
+        "/reports/pipeline_by_stage.csv",
+        "/reports/forecast.csv",
+        "/reports/lead_conversion.csv",
+        "/reports/stage_duration.csv",
+        "/reports/leaderboard.csv",
+        "/reports/stalled_deals.csv",
+    ]
+    assert all(query_of(link.replace("&amp;", "&"))["lead_source"] == ["Web"] for link in links)
+    response = client.get(links[1].replace("&amp;", "&"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.content.decode().splitlines() == [
+        "stage,deals,amount,weighted_amount",
+        "Prospecting,2,5000.00,500.00",
+        "Negotiation/Review,1,2500.50,2250.45",
+    ]
+
+
+def test_csv_download_counts_what_the_rep_sees(floor):
+    response = signed_in(floor["robin"]).get("/reports/lead_conversion.csv")
+
+    assert response.content.decode().splitlines() == [
+        "lead_source,leads,converted,conversion_rate",
+        "Phone Inquiry,1,0,0.0000",
+        "Web,2,1,0.5000",
+    ]
+
+
+def test_csv_of_an_unknown_report_is_a_404_and_a_bad_filter_a_400(floor):
+    client = signed_in(floor["admin"])
+
+    assert client.get("/reports/pipeline_by_mood.csv").status_code == 404
+    refused = client.get("/reports/lead_conversion.csv", {"as_of": "2026-01-01"})
+    assert refused.status_code == 400
+    assert refused.content.decode().startswith("as_of:")
+
+
+def test_a_bad_filter_is_shown_beside_its_input_and_no_report_runs(floor):
+    response = signed_in(floor["admin"]).get("/reports/", {"period_start": "2026-02-30"})
+
+    assert response.status_code == 200
+    page = text(response)
+    assert 'id="filter_period_start_error"' in page
+    assert "period_start: expected a date YYYY-MM-DD" in page
+    assert "data-chart=" not in page
+
+
+def test_the_team_filter_counts_the_teams_records_and_says_lists_ignore_it(floor):
+    page = text(signed_in(floor["admin"]).get("/reports/", {"team_id": floor["team"].pk}))
+
+    assert chart(page, "funnel")["series"][0]["values"] == [3, 1]
+    assert "The lists a chart opens have no team filter" in page
+
+
+def test_the_page_is_a_plain_get_without_csrf_token(floor):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(floor["robin"])
+
+    response = client.get("/reports/", {"lead_source": "Web"})
+
+    assert response.status_code == 200
+    assert 'method="get" action="/reports/"' in text(response)
+
+
+def test_signed_out_visitors_go_to_the_login_page(client):
+    response = client.get("/reports/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_the_navigation_has_reports(floor):
+    page = text(signed_in(floor["robin"]).get("/reports/"))
+
+    assert '<a class="nav-link active" href="/reports/" aria-current="page">Reports</a>' in page
+
+
+def test_names_are_escaped_in_tables_and_chart_data(floor):
+    OpportunityFactory(owner=floor["robin"], name=XSS, close_date=datetime.date(2020, 1, 1))
+
+    page = text(signed_in(floor["admin"]).get("/reports/"))
+
+    assert XSS not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in panel(page, "stalled")
+
+
+def test_queries_do_not_grow_with_the_records(floor):
+    client = signed_in(floor["admin"])
+    robin = floor["robin"]
+    stage = OpportunityStage.objects.get(name="Needs Analysis")
+
+    def add(count: int) -> None:
+        for number in range(count):
+            LeadFactory(owner_user=robin, lead_source="Partner Referral")
+            OpportunityFactory(
+                owner=robin,
+                stage=stage,
+                amount="10.00",
+                close_date=datetime.date(2020, 1, number + 1),
+            )
+
+    add(1)  # a stalled deal (its close date passed): every panel has rows
+    few = queries_of(client, "/reports/")
+    add(20)
+    many = queries_of(client, "/reports/")
+
+    assert many == few
+    # 6 reports (lead_conversion once for two panels), the session, the filters' choices
+    assert few <= 16
