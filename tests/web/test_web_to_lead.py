@@ -493,3 +493,126 @@ def test_settings_are_saved_audited_and_read_at_once(admin):
     assert configuration.repeat_window_minutes == 30
     event = AuditEvent.objects.get(object_name="WebToLeadSetting")
     assert event.actor == admin
+
+
+# ---------------------------------------------------------------------------------------
+# The Settings page
+
+
+@pytest.fixture
+def admin_page(client, admin):
+    client.force_login(admin)
+    return client
+
+
+def test_the_page_shows_the_organization_id_and_the_settings(admin_page):
+    response = admin_page.get("/settings/web-to-lead/")
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert f'<code id="organization-id">{organization_id()}</code>' in content
+    assert 'href="/settings/web-to-lead/" aria-current="page">Web-to-Lead</a>' in content
+    assert 'name="repeat_window_minutes" value="10"' in content
+
+
+def test_the_page_is_for_admins_only(client):
+    client.force_login(UserFactory())
+
+    response = client.get("/settings/web-to-lead/")
+
+    assert response.status_code == 403
+
+
+def test_saving_the_settings(admin_page, admin):
+    creator = UserFactory(username="web")
+
+    response = admin_page.post(
+        "/settings/web-to-lead/",
+        {
+            "allowed_return_hosts": "www.lima.test\r\n\r\nLima.test\r\n",
+            "repeat_window_minutes": "15",
+            "submissions_per_hour": "50",
+            "default_lead_source": "Advertisement",
+            "default_creator": creator.public_id,
+        },
+    )
+
+    assert response.status_code == 302
+    configuration = web_to_lead_settings.get()
+    assert configuration.allowed_return_hosts == ("www.lima.test", "lima.test")
+    assert (configuration.repeat_window_minutes, configuration.submissions_per_hour) == (15, 50)
+    assert (configuration.default_lead_source, configuration.default_creator_id) == (
+        "Advertisement",
+        creator.pk,
+    )
+
+
+def test_a_refused_setting_is_shown_beside_its_input_and_saves_nothing(admin_page):
+    response = admin_page.post(
+        "/settings/web-to-lead/",
+        {
+            "allowed_return_hosts": "https://www.lima.test/path",
+            "repeat_window_minutes": "15",
+            "submissions_per_hour": "50",
+            "default_lead_source": "Web",
+        },
+    )
+
+    assert response.status_code == 400
+    content = html.unescape(response.content.decode())
+    assert "'https://www.lima.test/path' is not a host name" in content
+    assert WebToLeadSetting.objects.count() == 0
+
+
+def test_the_generated_form_posts_here_with_the_chosen_fields_escaped(admin_page, admin):
+    response = admin_page.get(
+        "/settings/web-to-lead/",
+        {
+            "fields": ["email", "rating", "doNotCall", "description"],
+            "return_url": 'https://x.test/"><b>',
+        },
+    )
+
+    content = response.content.decode()
+    code = html.unescape(
+        re.search(r'<textarea[^>]*id="form-html"[^>]*>(.*?)</textarea>', content, re.S).group(1)
+    )
+    assert "<form" not in content.split('id="form-html"')[1].split("</textarea>")[0]  # escaped
+    assert '<form action="http://testserver/web-to-lead" method="POST">' in code
+    assert f'<input type="hidden" name="oid" value="{organization_id()}">' in code
+    assert '<input type="hidden" name="retURL" value="https://x.test/&quot;&gt;&lt;b&gt;">' in code
+    names = re.findall(r'<(?:input|select|textarea) id="([^"]+)"', code)
+    assert names == [
+        "last_name",
+        "email",
+        "company",
+        "description",
+        "rating",
+        "doNotCall",
+        HONEYPOT_FIELD,
+    ]
+    assert '<option value="Hot">Hot</option>' in code
+    assert '<input id="doNotCall" name="doNotCall" type="checkbox" value="1">' in code
+    assert 'maxlength="80"' in code  # email's length, from the registry
+
+
+def test_the_generated_form_creates_a_lead_when_posted(admin_page, admin):
+    content = admin_page.get("/settings/web-to-lead/", {"fields": ["email", "doNotCall"]}).content
+    code = html.unescape(
+        re.search(rb'id="form-html"[^>]*>(.*?)</textarea>', content, re.S).group(1).decode()
+    )
+    hidden = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', code))
+
+    response = Client().post(
+        "/web-to-lead",
+        {
+            **hidden,
+            "last_name": "Lima",
+            "company": "Lima Labs",
+            "doNotCall": "1",
+            HONEYPOT_FIELD: "",
+        },
+    )
+
+    assert response.status_code == 200
+    assert Lead.objects.get().do_not_call is True

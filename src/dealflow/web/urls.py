@@ -20,6 +20,7 @@ from dealflow.web import (
     settings,
     settings_automation,
     settings_people,
+    settings_web_to_lead,
     tasks,
     web_to_lead,
 )
@@ -119,6 +120,7 @@ urlpatterns = [
         name="settings_qualification",
     ),
     path("settings/assignment/", settings_automation.assignment, name="settings_assignment"),
+    path("settings/web-to-lead/", settings_web_to_lead.web_to_lead, name="settings_web_to_lead"),
     path("settings/users/", settings_people.users, name="settings_users"),
     path("settings/users/<str:user_id>/", settings_people.user_edit, name="settings_user_edit"),
     path("settings/teams/", settings_people.teams, name="settings_teams"),
