@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from dealflow.automation.models import (
@@ -417,6 +417,12 @@ class Pools:
     def loads(self, user_ids: list[int]) -> dict[int, int]:
         return open_lead_counts(user_ids)
 
+    def describe(self, entry: AssignmentRuleEntry) -> str:
+        return describe_criteria(entry)
+
+    def name(self, owner: User | Queue) -> str:
+        return _name(owner)
+
     def advance(self, entry: AssignmentRuleEntry, position: int) -> None:
         locked = self._locked[entry.pk]
         locked.next_position = position
@@ -438,6 +444,8 @@ class BatchPools(Pools):
         self.moved: set[int] = set()
         self.active: dict[int, User] = {}
         self.counts: dict[int, int] | None = None
+        self._described: dict[int, str] = {}
+        self._names: dict[tuple[str, int], str] = {}
         if not pooled:
             return
         self.positions = dict(
@@ -456,6 +464,17 @@ class BatchPools(Pools):
 
     def position(self, entry: AssignmentRuleEntry) -> int:
         return self.positions[entry.pk]
+
+    def describe(self, entry: AssignmentRuleEntry) -> str:
+        if entry.pk not in self._described:
+            self._described[entry.pk] = describe_criteria(entry)
+        return self._described[entry.pk]
+
+    def name(self, owner: User | Queue) -> str:
+        key = (type(owner).__name__, owner.pk)
+        if key not in self._names:
+            self._names[key] = _name(owner)
+        return self._names[key]
 
     def users(self, entry: AssignmentRuleEntry) -> dict[int, User]:
         return {key: self.active[key] for key in entry.user_ids if key in self.active}
@@ -520,7 +539,7 @@ def _assignee(entry: AssignmentRuleEntry, pools: Pools) -> tuple[User | Queue | 
         user = entry.user
         assert user is not None  # a user entry names its user (a database constraint)
         if not user.is_active:
-            return None, f"its user {_name(user)} is inactive"
+            return None, f"its user {pools.name(user)} is inactive"
         return user, "its user"
     if entry.kind == AssigneeKind.QUEUE:
         return entry.queue, "its queue"
@@ -551,20 +570,20 @@ def assignment_decide(
         if not entry_matches(entry, lead, fields):
             continue
         owner, how = _assignee(entry, pools)
-        matched = f"entry {number} matched ({describe_criteria(entry)})"
+        matched = f"entry {number} matched ({pools.describe(entry)})"
         if owner is not None:
-            return Decision(rule_set, entry, owner, f"{matched}: {_name(owner)}, {how}")
+            return Decision(rule_set, entry, owner, f"{matched}: {pools.name(owner)}, {how}")
         passed.append(f"{matched} but {how}")
     lead_in = "; ".join(passed) if passed else "no entry matched"
     if rule_set.default_owner is not None and rule_set.default_owner.is_active:
         owner = rule_set.default_owner
-        return Decision(rule_set, None, owner, f"{lead_in}: the default owner {_name(owner)}")
+        return Decision(rule_set, None, owner, f"{lead_in}: the default owner {pools.name(owner)}")
     if actor is not None and actor.pk:
         return Decision(
             rule_set,
             None,
             actor,
-            f"{lead_in} and there is no default owner: the acting user {_name(actor)}",
+            f"{lead_in} and there is no default owner: the acting user {pools.name(actor)}",
         )
     return Decision(
         rule_set, None, None, f"{lead_in} and there is no default owner: the owner is kept"
@@ -727,7 +746,10 @@ def _assign_batch(
     }
     pools = BatchPools(rule_set)
     now = timezone.now()
-    acting = actor if getattr(actor, "pk", None) else None
+    at = AssignmentDecision._meta.get_field("decided_at").get_db_prep_save(now, connection)
+    changes_field = AuditEvent._meta.get_field("changes")
+    acting = actor.pk if actor is not None and actor.pk else None
+    prepared_changes: dict[tuple[tuple[int | None, int | None], ...], Any] = {}
     moves: dict[tuple[int | None, int | None], list[int]] = {}
     decisions = []
     events = []
@@ -757,34 +779,62 @@ def _assign_batch(
             moves.setdefault(new, []).append(key)
             if values["status_id"] not in closed:
                 pools.moved_lead(old[0], new[0])
-            changes = {}
-            if new[0] != old[0]:
-                changes["owner_user"] = [_owner_key(old[0], None), _owner_key(new[0], None)]
-            if new[1] != old[1]:
-                changes["owner_queue"] = [_owner_key(None, old[1]), _owner_key(None, new[1])]
-            # A row, not a Lead: audit_event reads only its pk and object_name.
-            events.append(audit_event(actor, row, AuditAction.UPDATE, changes))  # type: ignore[arg-type]
+            if (old, new) not in prepared_changes:  # a few pairs of owners per batch
+                changes = {}
+                if new[0] != old[0]:
+                    changes["owner_user"] = [_owner_key(old[0], None), _owner_key(new[0], None)]
+                if new[1] != old[1]:
+                    changes["owner_queue"] = [_owner_key(None, old[1]), _owner_key(None, new[1])]
+                prepared_changes[(old, new)] = changes_field.get_db_prep_save(changes, connection)
+            prepared = prepared_changes[(old, new)]
+            events.append((acting, Lead.object_name, key, AuditAction.UPDATE, prepared, at, at))
         owners.append(("User", new[0]) if new[0] else ("Queue", new[1] or 0))
-        decisions.append(
-            AssignmentDecision(
-                lead_id=key,
-                rule_set=rule_set,
-                entry=decision.entry,
-                owner_user_id=new[0],
-                owner_queue_id=new[1],
-                reason=decision.reason,
-                decided_at=now,
-                actor=acting,
-            )
-        )
+        entry_id = decision.entry.pk if decision.entry else None
+        decisions.append((key, rule_set.pk, entry_id, *new, decision.reason, at, acting))
     for (user_id, queue_id), keys in moves.items():
         Lead.objects.filter(pk__in=keys).update(
             owner_user_id=user_id, owner_queue_id=queue_id, updated_at=now
         )
     pools.save()
-    AssignmentDecision.objects.bulk_create(decisions)
-    AuditEvent.objects.bulk_create(events)
+    _insert_rows(AssignmentDecision, DECISION_COLUMNS, decisions)
+    _insert_rows(AuditEvent, EVENT_COLUMNS, events)
     _count_owners(owners, names, outcomes)
+
+
+DECISION_COLUMNS = (
+    "lead_id",
+    "rule_set_id",
+    "entry_id",
+    "owner_user_id",
+    "owner_queue_id",
+    "reason",
+    "decided_at",
+    "actor_id",
+)
+EVENT_COLUMNS = (
+    "actor_id",
+    "object_name",
+    "record_id",
+    "action",
+    "changes",
+    "created_at",
+    "updated_at",
+)
+
+
+def _insert_rows(model: type[models.Model], names: Sequence[str], rows: list[tuple]) -> None:
+    """Rows of values prepared for the database, in one INSERT run for every row
+    (executemany): bulk_create would build a model instance per row, which costs more
+    than the rest of the pass."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    by_name = {field.attname: str(field.column) for field in model._meta.concrete_fields}
+    columns = ", ".join(quote(by_name[name]) for name in names)
+    placeholders = ", ".join(["%s"] * len(names))
+    statement = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, rows)
 
 
 def _count_owners(
