@@ -18,6 +18,8 @@ from dealflow.people.models import User
 from dealflow.reports.definitions import Column, ReportFilters
 
 EXACT = Context(prec=MAX_PREC)
+# A quotient that does not end (1000 / 3) needs a bound: 60 digits, far beyond any rounding.
+DIVISION = Context(prec=60)
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
 FRACTION = Decimal("0.0001")
@@ -43,7 +45,8 @@ def fraction(part: Decimal | int, whole: Decimal | int | None) -> Decimal | None
     """part / whole as a fraction rounded half up to 4 places; None when whole is 0 or None."""
     if not whole:
         return None
-    return (Decimal(part) / Decimal(whole)).quantize(FRACTION, ROUND_HALF_UP, context=EXACT)
+    quotient = DIVISION.divide(Decimal(part), Decimal(whole))
+    return quotient.quantize(FRACTION, ROUND_HALF_UP, context=EXACT)
 
 
 def days(value: Decimal | float | int | None) -> Decimal | None:
@@ -51,25 +54,6 @@ def days(value: Decimal | float | int | None) -> Decimal | None:
     if value is None:
         return None
     return Decimal(str(value)).quantize(TENTH, ROUND_HALF_UP, context=EXACT)
-
-
-def median(values: Sequence[Any]) -> Decimal | None:
-    """The median of sorted-or-not numbers (the mean of the middle two for an even count),
-    exact as Decimal; None for none."""
-    if not values:
-        return None
-    ordered = sorted(Decimal(value) for value in values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def average(values: Sequence[Any]) -> Decimal | None:
-    """The exact mean as Decimal; None for none."""
-    if not values:
-        return None
-    return Decimal(sum(Decimal(value) for value in values)) / len(values)
 
 
 def month_text(day: datetime.date | None) -> str | None:
@@ -212,3 +196,51 @@ def drilldown(object_name: str, filters: ReportFilters, **conditions: Any) -> di
             value = value.isoformat()
         found[name] = value
     return {"object": object_name, "filters": found}
+
+
+# -- averages and medians in the database -----------------------------------------------------
+
+
+def _ranked_sql(inner_sql: str, total: str) -> str:
+    """Per group of `inner_sql`'s (group_key, value) rows: the count, the total and the
+    median (the mean of the middle one or two values by ROW_NUMBER), the same SQL on
+    SQLite and PostgreSQL."""
+    return (
+        f"SELECT group_key, COUNT(*), {total}(value), "
+        "AVG(CASE WHEN position IN ((entries + 1) / 2, (entries + 2) / 2) THEN value END) "
+        "FROM (SELECT group_key, value, "
+        "ROW_NUMBER() OVER (PARTITION BY group_key ORDER BY value) AS position, "
+        "COUNT(*) OVER (PARTITION BY group_key) AS entries "
+        f"FROM ({inner_sql}) AS grouped_values WHERE value IS NOT NULL) AS ranked "
+        "GROUP BY group_key"
+    )
+
+
+def averages_and_medians(
+    inner_sql: str, params: Sequence[Any], *, stored_places: int = 0
+) -> dict[Any, tuple[int, Decimal, Decimal]]:
+    """{group key: (count, mean, median)} of the non-null values of a query selecting
+    `group_key` and `value`, exact as Decimal (one query; groups without values are
+    left out). The total is summed exactly (NUMERIC on PostgreSQL, core/sqlite's
+    decimal_sum on SQLite) and the mean is total / count here. `stored_places`: the
+    decimal places of a decimal column's value, which SQLite stores in smallest units."""
+    from django.db import connection
+
+    total = "decimal_sum" if connection.vendor == "sqlite" else "SUM"
+    scale = stored_places if connection.vendor == "sqlite" else 0
+    with connection.cursor() as cursor:
+        cursor.execute(_ranked_sql(inner_sql, total), list(params))
+        found = cursor.fetchall()
+    result = {}
+    for key, count, summed, middle in found:
+        summed_value = Decimal(str(summed)).scaleb(-scale)
+        middle_value = Decimal(str(middle)).scaleb(-scale)
+        result[key] = (count, DIVISION.divide(summed_value, count), middle_value)
+    return result
+
+
+def queryset_sql(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
+    """The SQL and parameters of a queryset, to nest in hand-written SQL (values bound
+    as parameters, never spliced)."""
+    sql, params = queryset.query.sql_with_params()
+    return sql, tuple(params)

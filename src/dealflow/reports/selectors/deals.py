@@ -4,10 +4,10 @@ leaderboard (DOMAIN.md sections 4 and 9)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Value
 from django.utils import timezone
 
 from dealflow.core import ids
@@ -16,16 +16,18 @@ from dealflow.reports.definitions import Column, ReportFilters
 from dealflow.reports.selectors.common import (
     OWNER_COLUMNS,
     SECONDS_PER_DAY,
-    average,
+    averages_and_medians,
     close_days,
     dated_in_period,
     days,
     drilldown,
+    end_of,
     fraction,
-    median,
     money,
     owner_public_id,
     people,
+    queryset_sql,
+    start_of,
     user_names,
     visible,
 )
@@ -134,19 +136,23 @@ def win_rate(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
 
 
 def _won_values(
-    user: Any, filters: ReportFilters, column: Any
-) -> list[tuple[int | None, list[Any]]]:
-    """[(owner id or None, the column's values of won deals)] (one query)."""
-    won = _closed(user, filters, is_won=True).annotate(value=column)
-    if filters.group_by == "owner":
-        values: dict[int | None, list[Any]] = {}
-        for owner_id, value in won.values_list("owner_id", "value"):
-            if value is not None:
-                values.setdefault(owner_id, []).append(value)
-        names = user_names(values)
-        return sorted(values.items(), key=lambda item: (names.get(item[0], "").casefold(), item[0]))
-    found = [value for value in won.values_list("value", flat=True) if value is not None]
-    return [(None, found)] if found else []
+    user: Any, filters: ReportFilters, column: Any, *, stored_places: int = 0
+) -> list[tuple[int | None, dict[str, Any]]]:
+    """[(owner id, or None overall, {"deals", "mean", "median"})] of a column's non-null
+    values over won deals, ordered by owner name (one query, and one for names)."""
+    key = F("owner_id") if filters.group_by == "owner" else Value(0)
+    won = (
+        _closed(user, filters, is_won=True)
+        .annotate(group_key=key, value=column)
+        .values_list("group_key", "value")
+    )
+    found = averages_and_medians(*queryset_sql(won), stored_places=stored_places)
+    grouped = [
+        (owner_id or None, {"deals": deals, "mean": mean, "median": middle})
+        for owner_id, (deals, mean, middle) in found.items()
+    ]
+    names = user_names(owner_id for owner_id, _found in grouped)
+    return sorted(grouped, key=lambda item: (names.get(item[0], "").casefold(), item[0] or 0))
 
 
 def deal_size_columns(filters: ReportFilters) -> list[Column]:
@@ -174,15 +180,16 @@ def deal_size(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
     """Average and median amount of won opportunities (close date in the period) the
     user may see, overall or by owner; deals without an amount are not counted. Money
     exact, rounded half up to cents. DOMAIN.md section 9. One query (and one for names)."""
-    grouped = _won_values(user, filters, F("amount"))
+    amount = Opportunity._meta.get_field("amount")
+    grouped = _won_values(user, filters, F("amount"), stored_places=amount.decimal_places)
     return _with_owner(
         filters,
-        [(owner_id, {"values": values}) for owner_id, values in grouped],
+        grouped,
         lambda found, owner_id: {
-            "deals": len(found["values"]),
-            "total_amount": money(sum(found["values"], Decimal(0))),
-            "average_amount": money(average(found["values"])),
-            "median_amount": money(median(found["values"])),
+            "deals": found["deals"],
+            "total_amount": money(found["mean"] * found["deals"]),
+            "average_amount": money(found["mean"]),
+            "median_amount": money(found["median"]),
             "drilldown": _won_drilldown(filters, owner_id),
         },
     )
@@ -205,11 +212,11 @@ def sales_cycle(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
     grouped = _won_values(user, filters, close_days())
     return _with_owner(
         filters,
-        [(owner_id, {"values": values}) for owner_id, values in grouped],
+        grouped,
         lambda found, owner_id: {
-            "deals": len(found["values"]),
-            "average_days": days(average(found["values"])),
-            "median_days": days(median(found["values"])),
+            "deals": found["deals"],
+            "average_days": days(found["mean"]),
+            "median_days": days(found["median"]),
             "drilldown": _won_drilldown(filters, owner_id),
         },
     )
@@ -235,43 +242,63 @@ def stage_duration(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]
     period filters on the day a stay started; owner, team and lead source are the
     opportunity's. One query, over the stage-change rows of the visible deals."""
     opportunities = visible(user, Opportunity.objects.all()).filter(people(filters, "owner"))
-    entries = (
-        OpportunityHistory.objects.filter(opportunity__in=opportunities.values("pk"))
-        .exclude(stage_name=F("previous_stage_name"))
-        .order_by("opportunity_id", "created_at", "id")
-        .values_list("opportunity_id", "stage_name", "created_at")
-    )
-    now = timezone.now()
-    low = filters.period_start
-    high = filters.period_end
-    closed = {stage.name for stage in stages.get() if stage.is_closed}
-    stays: dict[str, list[float]] = {}
-    previous: tuple[int, str, Any] | None = None
-    for entry in (*entries, None):
-        if previous is not None:
-            opportunity_id, name, entered = previous
-            left = entry[2] if entry is not None and entry[0] == opportunity_id else now
-            entered_day = timezone.localdate(entered)
-            in_period = (low is None or entered_day >= low) and (
-                high is None or entered_day <= high
-            )
-            if name not in closed and in_period:
-                stays.setdefault(name, []).append(max(0.0, (left - entered).total_seconds()))
-        previous = entry
+    found = averages_and_medians(*_stays_sql(opportunities.values("pk"), filters))
     order = {stage.name: (stage.sort_order, stage.name) for stage in stages.get()}
     rows = []
-    for name in sorted(stays, key=lambda name: order.get(name, (10**9, name))):
-        seconds = stays[name]
+    for name in sorted(found, key=lambda name: order.get(name, (10**9, name))):
+        entries, mean, middle = found[name]
         rows.append(
             {
                 "stage": name,
-                "entries": len(seconds),
-                "average_days": days(average([value / SECONDS_PER_DAY for value in seconds])),
-                "median_days": days(median([value / SECONDS_PER_DAY for value in seconds])),
+                "entries": entries,
+                "average_days": days(mean / SECONDS_PER_DAY),
+                "median_days": days(middle / SECONDS_PER_DAY),
                 "drilldown": drilldown("Opportunity", filters, stage=name),
             }
         )
     return rows
+
+
+def _stays_sql(opportunity_ids: QuerySet, filters: ReportFilters) -> tuple[str, list[Any]]:
+    """SQL selecting (group_key: stage name, value: whole seconds) of each stay in an
+    open stage of the given opportunities begun in the period: the stage-change rows
+    numbered with LEAD() over each deal's history (the opportunity_history_idx order),
+    a stay ending where the next begins, or now."""
+    ids_sql, ids_params = queryset_sql(opportunity_ids)
+    history = connection.ops.quote_name(OpportunityHistory._meta.db_table)
+    now = _db_datetime(timezone.now())
+    if connection.vendor == "postgresql":
+        seconds = "ROUND(EXTRACT(EPOCH FROM (COALESCE(left_at, %s) - entered)))"
+    else:
+        seconds = "CAST(ROUND((julianday(COALESCE(left_at, %s)) - julianday(entered)) * 86400) AS INTEGER)"
+    conditions: list[str] = []
+    params: list[Any] = []
+    closed = [stage.name for stage in stages.get() if stage.is_closed]
+    if closed:
+        conditions.append(f"stage_name NOT IN ({', '.join(['%s'] * len(closed))})")
+        params.extend(closed)
+    if filters.period_start:
+        conditions.append("entered >= %s")
+        params.append(_db_datetime(start_of(filters.period_start)))
+    if filters.period_end:
+        conditions.append("entered < %s")
+        params.append(_db_datetime(end_of(filters.period_end)))
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    sql = (
+        f"SELECT stage_name AS group_key, {seconds} AS value FROM ("
+        "SELECT stage_name, created_at AS entered, LEAD(created_at) OVER "
+        "(PARTITION BY opportunity_id ORDER BY created_at, id) AS left_at "
+        f"FROM {history} WHERE opportunity_id IN ({ids_sql}) "
+        "AND stage_name <> previous_stage_name"
+        f") AS stays {where}"
+    )
+    # In the order of the placeholders: now (in the SELECT), the ids, the conditions.
+    return sql, [now, *ids_params, *params]
+
+
+def _db_datetime(moment: Any) -> Any:
+    """A datetime as the database compares it with a stored one."""
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
 # -- stalled_deals --------------------------------------------------------------------------
