@@ -22,6 +22,7 @@ from dealflow.leads.web_to_lead import (
     organization_id,
     web_to_lead_settings,
     web_to_lead_settings_set,
+    web_to_lead_submit,
 )
 from dealflow.people.models import Role
 from dealflow.web.web_to_lead import HONEYPOT_FIELD
@@ -616,3 +617,23 @@ def test_the_generated_form_creates_a_lead_when_posted(admin_page, admin):
 
     assert response.status_code == 200
     assert Lead.objects.get().do_not_call is True
+
+
+# ---------------------------------------------------------------------------------------
+# A real double click (PostgreSQL: concurrent transactions)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_submissions_of_one_email_make_one_lead():
+    from tests.leads.test_concurrency import run_at_once
+
+    UserFactory(username="ada", role=Role.ADMIN)
+
+    outcomes = run_at_once(6, lambda: web_to_lead_submit(form={**FORM, "title": "CTO"}))
+
+    errors = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+    assert errors == []
+    assert sorted(outcome.created for outcome in outcomes) == [False] * 5 + [True]
+    assert Lead.objects.count() == 1
+    assert {outcome.lead.pk for outcome in outcomes} == {Lead.objects.get().pk}
