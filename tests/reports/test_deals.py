@@ -220,3 +220,47 @@ def test_leaderboard_ties_share_a_rank(team, deals, freeze_clock):
         (2, "Carol Clark", D("2000.00"), 1),
         (3, "Bob Brown", D("1000.00"), 2),
     ]
+
+
+def test_an_even_count_takes_the_mean_of_the_middle_two(team, deals):
+    # North's won deals: D1 30 days, D3 60 days.
+    assert run("sales_cycle", team.manny) == [
+        {"deals": 2, "average_days": D("45.0"), "median_days": D("45.0")}
+    ]
+    by_owner = run("sales_cycle", team.admin, group_by="owner")
+    assert [(row["owner"], row["median_days"]) for row in by_owner] == [
+        ("Alice Adams", D("30.0")),
+        ("Bob Brown", D("60.0")),
+        ("Carol Clark", D("20.0")),
+    ]
+
+
+def test_money_stays_exact_beyond_64_bit_sums(team, freeze_clock):
+    from dealflow.sales.models import OpportunityStage
+    from tests.factories import OpportunityFactory
+    from tests.reports.conftest import at
+
+    freeze_clock(at(1, 5))
+    closed_won = OpportunityStage.objects.get(name="Closed Won")
+    amounts = [D("9999999999999999.99")] * 9 + [D("0.01")]
+    for amount in amounts:
+        OpportunityFactory(
+            owner=team.alice,
+            stage=closed_won,
+            amount=amount,
+            is_closed=True,
+            is_won=True,
+            close_date="2026-02-01",
+        )
+    freeze_clock(at(3, 31))
+    # 9 x 9999999999999999.99 + 0.01 = 89999999999999999.92: beyond 2**63 cents.
+    assert run("deal_size", team.alice) == [
+        {
+            "deals": 10,
+            "total_amount": D("89999999999999999.92"),
+            "average_amount": D("8999999999999999.99"),  # .992 rounded
+            "median_amount": D("9999999999999999.99"),
+        }
+    ]
+    leader = run("leaderboard", team.alice)[0]
+    assert (leader["won_amount"], leader["won"]) == (D("89999999999999999.92"), 10)

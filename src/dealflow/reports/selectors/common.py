@@ -202,12 +202,14 @@ def drilldown(object_name: str, filters: ReportFilters, **conditions: Any) -> di
 
 
 def _ranked_sql(inner_sql: str, total: str) -> str:
-    """Per group of `inner_sql`'s (group_key, value) rows: the count, the total and the
-    median (the mean of the middle one or two values by ROW_NUMBER), the same SQL on
-    SQLite and PostgreSQL."""
+    """Per group of `inner_sql`'s (group_key, value) rows: the count, the total, and the
+    total and count of the middle one or two values by ROW_NUMBER (their mean is the
+    median), the same SQL on SQLite and PostgreSQL. Sums, not AVG: SQLite's AVG is a
+    float, inexact beyond 2**53."""
+    middle = "position IN ((entries + 1) / 2, (entries + 2) / 2)"
     return (
-        f"SELECT group_key, COUNT(*), {total}(value), "
-        "AVG(CASE WHEN position IN ((entries + 1) / 2, (entries + 2) / 2) THEN value END) "
+        f"SELECT group_key, COUNT(*), {total}(value), {total}(CASE WHEN {middle} THEN value END), "
+        f"COUNT(CASE WHEN {middle} THEN 1 END) "
         "FROM (SELECT group_key, value, "
         "ROW_NUMBER() OVER (PARTITION BY group_key ORDER BY value) AS position, "
         "COUNT(*) OVER (PARTITION BY group_key) AS entries "
@@ -232,10 +234,14 @@ def averages_and_medians(
         cursor.execute(_ranked_sql(inner_sql, total), list(params))
         found = cursor.fetchall()
     result = {}
-    for key, count, summed, middle in found:
+    for key, count, summed, middle_summed, middle_count in found:
         summed_value = Decimal(str(summed)).scaleb(-scale)
-        middle_value = Decimal(str(middle)).scaleb(-scale)
-        result[key] = (count, DIVISION.divide(summed_value, count), middle_value)
+        middle_value = Decimal(str(middle_summed)).scaleb(-scale)
+        result[key] = (
+            count,
+            DIVISION.divide(summed_value, count),
+            DIVISION.divide(middle_value, middle_count),
+        )
     return result
 
 
