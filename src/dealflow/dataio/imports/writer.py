@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import models
@@ -29,6 +30,7 @@ from dealflow.core.metadata import LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKL
 from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.core.validation import apply_values, clean_values
 from dealflow.dataio.imports.reader import EXTERNAL_ID, Row, boolean_text
+from dealflow.dataio.imports.sql import insert_records
 from dealflow.dataio.models import (
     ExternalId,
     ImportJob,
@@ -54,6 +56,7 @@ _TABLE_PICKLISTS = (LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST)
 # unique among unconverted leads). The duplicate rules of dealflow.duplicates (fuzzy
 # names, phones, companies) plug in at `duplicate_keys`.
 EMAIL_KEYED = ("Lead", "Contact")
+FIELD_MEMORY = 20_000
 
 
 def duplicate_keys(object_name: str, record: models.Model) -> list[str]:
@@ -121,6 +124,25 @@ class ValueChecks:
         self.actor = actor
         self._picklist: dict[tuple[str, str], Any] = {}
         self._references: dict[tuple[str, str], Any] = {}
+        self._fields: dict[str, dict[Any, Any]] = {}
+        # Fields the object requires (a status or stage goes in as its row: no query).
+        self.required = [field_def.name for field_def in object_def.fields if field_def.required]
+
+    def field(self, name: str, value: Any) -> Any:
+        """clean_values of one field's value, remembered (up to FIELD_MEMORY values a
+        field: names, cities and companies repeat; emails do not)."""
+        memory = self._fields.setdefault(name, {})
+        if value not in memory:
+            if len(memory) >= FIELD_MEMORY:
+                memory.clear()
+            try:
+                memory[value] = clean_values(self.object_def, {name: value}, creating=False)[name]
+            except DomainError as error:
+                memory[value] = error
+        result = memory[value]
+        if isinstance(result, DomainError):
+            raise result
+        return result
 
     def picklist(self, name: str, text: str) -> Any:
         """The cleaned value of one picklist field (a status or stage row for those)."""
@@ -237,30 +259,45 @@ def _raise_all(refused: list[DomainError]) -> None:
 
 
 def build_record(
-    object_def: ObjectDef, actor: User | None, values: dict[str, Any], refused: list[DomainError]
+    object_def: ObjectDef,
+    actor: User | None,
+    values: dict[str, Any],
+    refused: list[DomainError],
+    checks: ValueChecks,
 ) -> tuple[models.Model, bool]:
     """An unsaved record as the object's create service would make it, and whether the
-    file gave its owner. Picklist fields were checked already (`refused` holds what
-    `_typed` refused) and bypass clean_values' own query; every other value goes through
-    it. Raises every refusal of the row at once."""
-    given = {
-        name: value
-        for name, value in values.items()
-        if not (object_def.field(name).is_picklist and isinstance(value, str))  # type: ignore[union-attr]
-    }
+    file gave its owner. Raises every refusal of the row at once.
+
+    Each value is checked by clean_values, field by field and once per distinct value
+    (`ValueChecks.field`), then the required fields once more all together, which is
+    where clean_values applies its rule about missing ones.
+    """
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        field_def = object_def.field(name)
+        assert field_def is not None
+        if field_def.is_picklist or field_def.type == "reference":
+            cleaned[name] = value  # checked already (_typed)
+            continue
+        try:
+            cleaned[name] = checks.field(name, value)
+        except DomainError as error:
+            refused.extend(error.every())
     refused_names = {name for error in refused for name in error.fields}
+    required = {
+        name: cleaned.get(name)
+        for name in checks.required
+        if name in cleaned and object_def.public_name(name) not in refused_names
+    }
     try:
-        cleaned = clean_values(object_def, given, creating=True)
+        clean_values(object_def, required, creating=True)
     except DomainError as error:
         for each in error.every():
             # A field refused already is not also "missing".
             if each.code == ErrorCode.REQUIRED_FIELD_MISSING and set(each.fields) <= refused_names:
                 continue
             refused.append(each)
-        _raise_all(refused)
-        raise
     _raise_all(refused)
-    cleaned.update({name: value for name, value in values.items() if name not in given})
     owner = cleaned.pop("owner", None)
     model = MODELS[object_def.name]
     if model is Lead:
@@ -323,7 +360,7 @@ def write_batch(
             continue
         try:
             values, refused = _typed(object_def, checks, texts)
-            record, owner_given = build_record(object_def, actor, values, refused)
+            record, owner_given = build_record(object_def, actor, values, refused, checks)
             is_rep = actor is not None and not is_admin(actor) and actor.role != "manager"
             if is_rep and owner_given and getattr(record, "owner_user_id", None) != actor.pk:
                 raise DomainError(
@@ -412,15 +449,16 @@ def write_batch(
             outcome.updated += 1
     # 3. Writes.
     now = timezone.now()
-    model.objects.bulk_create([pending.record for pending in creating])
+    # A write first: on SQLite it takes the write lock that insert_records' keys need.
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=now)
+    insert_records(model, [pending.record for pending in creating], now)
     outcome.created += len(creating)
     if seen is not None:
         for pending in creating:
             for key in keys_of[id(pending)]:
                 seen.setdefault(key, f"row {pending.number}")
-    records: list[ImportJobRecord] = [
-        ImportJobRecord(job=job, record_id=pending.record.pk, action=RecordAction.CREATED)
-        for pending in creating
+    records: list[Any] = [
+        job_record(job, pending.record.pk, RecordAction.CREATED) for pending in creating
     ]
     externals_new = [
         ExternalId(
@@ -456,12 +494,26 @@ def write_batch(
             job, object_def, actor, updates, outcome, records, events, externals_new, now
         )
     ExternalId.objects.bulk_create(externals_new, ignore_conflicts=True)
-    ImportJobRecord.objects.bulk_create(records)
+    insert_records(ImportJobRecord, records, now)
     AuditEvent.objects.bulk_create(events)
     outcome.created_lead_ids = [pending.record.pk for pending in assign]  # type: ignore[misc]
     if before_commit is not None:
         before_commit(rows[-1].number if rows else 0)
     return outcome
+
+
+def job_record(job: ImportJob, record_id: int, action: str, previous=None) -> SimpleNamespace:
+    """An ImportJobRecord's values for insert_records (a model instance costs more to make
+    than to insert)."""
+    return SimpleNamespace(
+        id=None,
+        job_id=job.pk,
+        record_id=record_id,
+        action=action,
+        previous_values=previous,
+        created_at=None,
+        updated_at=None,
+    )
 
 
 def _row_of(duplicate_of: Any) -> str:
@@ -567,11 +619,11 @@ def _update_existing(
             if not changes:
                 continue
             records.append(
-                ImportJobRecord(
-                    job=job,
-                    record_id=record.pk,
-                    action=RecordAction.UPDATED,
-                    previous_values={name: stored(before[name]) for name in changes},
+                job_record(
+                    job,
+                    record.pk,
+                    RecordAction.UPDATED,
+                    {name: stored(before[name]) for name in changes},
                 )
             )
             names.update(changes)

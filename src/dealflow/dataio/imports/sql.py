@@ -1,0 +1,126 @@
+"""Inserting an import batch's records with one statement built from the model's metadata.
+
+`bulk_create` compiles an INSERT for every 20-odd rows on SQLite (its parameter limit)
+and converts every value through the field's methods; for a million leads that costs
+more than the database's own work. Here the statement is built once per model (table
+and column names from the model, values always as parameters), primary keys are taken
+up front (PostgreSQL: the table's sequence; SQLite: after the highest key ever used,
+under the write lock the batch's transaction already holds), values that need it go
+through the field's own conversion (`get_db_prep_save`, decimals included), matching
+keys are made by their field (`MatchKeyField.key_of`), and the rows go in by
+`executemany` (SQLite) or COPY (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections, models
+
+from dealflow.core.fields import MatchKeyField
+
+_PLAIN = (
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.IntegerField,
+    models.ForeignKey,
+)
+
+
+@cache
+def _plan(model: type[models.Model], vendor: str) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    fields = model._meta.concrete_fields
+    plan = []
+    for field in fields:
+        if isinstance(field, MatchKeyField):
+            plan.append(("key", field))
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            plan.append(("now", field))
+        elif isinstance(field, _PLAIN) and not isinstance(
+            field, models.AutoField | models.BigAutoField
+        ):
+            plan.append(("plain", field))
+        else:
+            plan.append(("convert", field))
+    columns = ", ".join(quote(field.column) for field in fields)
+    if vendor == "postgresql":
+        sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+    else:
+        placeholders = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    return sql, tuple(plan)
+
+
+def _allocate(model: type[models.Model], count: int) -> list[int]:
+    """`count` new primary keys. On SQLite the caller's transaction must already have
+    written (holding the database's write lock), so nobody else takes these keys."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [connection.ops.quote_name(table), model._meta.pk.column, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        # The highest key ever used (AUTOINCREMENT never reuses a deleted record's key).
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
+        quote = connection.ops.quote_name
+        cursor.execute(f"SELECT max({quote(model._meta.pk.column)}) FROM {quote(table)}")
+        highest = max(row[0] if row else 0, cursor.fetchone()[0] or 0)
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def _prepared(field: models.Field, value: Any, connection: Any) -> Any:
+    return None if value is None else field.get_db_prep_save(value, connection)
+
+
+def insert_records(
+    model: type[models.Model], records: Sequence[Any], now: datetime.datetime
+) -> None:
+    """Insert new records (their keys set here), as `bulk_create` would save them."""
+    if not records:
+        return
+    connection = connections[DEFAULT_DB_ALIAS]
+    sql, plan = _plan(model, connection.vendor)
+    keys = _allocate(model, len(records))
+    converters: list[Callable[[models.Model], Any]] = []
+    for kind, field in plan:
+        attname = field.attname
+        if kind == "key":
+            converters.append(field.key_of)
+        elif kind == "now":
+            prepared = field.get_db_prep_save(now, connection)
+            converters.append(lambda record, value=prepared: value)
+        elif kind == "plain":
+            converters.append(lambda record, attname=attname: getattr(record, attname))
+        else:
+            converters.append(
+                lambda record, field=field, attname=attname: _prepared(
+                    field, getattr(record, attname), connection
+                )
+            )
+    for key, record in zip(keys, records, strict=True):
+        record.pk = key
+        for kind, field in plan:
+            if kind == "now":
+                setattr(record, field.attname, now)
+    rows = [[convert(record) for convert in converters] for record in records]
+    for record in records:
+        if isinstance(record, models.Model):
+            record._state.adding = False
+            record._state.db = connection.alias
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(sql, rows)
