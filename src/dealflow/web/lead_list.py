@@ -24,6 +24,7 @@ from dealflow.core.metadata import get_object
 from dealflow.leads import services
 from dealflow.leads.models import Lead
 from dealflow.leads.selectors import LEAD_LIST, lead_page, lead_status, lead_statuses
+from dealflow.leads.service_levels import OVERDUE_LIST
 from dealflow.web.forms import picklist_choices, posted_data
 from dealflow.web.leads import open_statuses
 from dealflow.web.pages import (
@@ -47,6 +48,9 @@ from dealflow.web.pages import (
 from dealflow.web.records import owner_choices, resolver
 
 PAGE_SIZE = 50
+# The filters OVERDUE_LIST adds to LEAD_LIST (the API's `overdue=true|false`): a flag the
+# selector computes, not a column, so it is read here rather than by list_query's types.
+FLAG_FILTERS = tuple(name for name in OVERDUE_LIST.filters if name not in LEAD_LIST.filters)
 
 
 def _lead_key(public_id: str) -> int:
@@ -214,7 +218,22 @@ def _filter_fields(query: Any, owners: Sequence[tuple[str, str]]) -> list[Filter
         shown("industry", "Industry", choices=picklist("industry")),
         shown("created_after", "Created from", input_type="date"),
         shown("created_before", "Created before", input_type="date"),
+        shown("overdue", "Service level", choices=[("true", "Overdue"), ("false", "Not overdue")]),
     ]
+
+
+def _flag_filters(request: HttpRequest, query: Any) -> None:
+    """Read FLAG_FILTERS (`overdue`: true or false) into the query, as list_query reads a
+    boolean column's filter: the text kept as typed, an error for anything else."""
+    for name in FLAG_FILTERS:
+        text = (request.GET.get(name) or "").strip()
+        if not text:
+            continue
+        query.given[name] = text
+        if text in ("true", "false"):
+            query.filters[name] = text == "true"
+        else:
+            query.errors[name] = "expected true or false"
 
 
 def _read_page(request: HttpRequest, query: Any) -> tuple[Any, str]:
@@ -251,6 +270,7 @@ def lead_list_query(
     views = views or list_views(request)
     view = next((item for item in views if item.key == request.GET.get("view")), views[0])
     query = list_query(request, LEAD_LIST, Lead, defaults=_owner_filter(request, view.defaults))
+    _flag_filters(request, query)
     return view, query
 
 

@@ -1,10 +1,10 @@
 """Settings pages for issue 7's automation (admins only): the qualification requirement
-and checklists, and the assignment rules (the other settings are in web/settings.py and
+and checklists, the assignment rules, and the service level for leads (the other settings are in web/settings.py and
 web/settings_people.py, what they share in web/settings_forms.py).
 
 Every write goes through the service the API uses (leads.qualification
 `qualification_settings_set` and `qualification_item_set`, automation.services
-`assignment_rules_set`), whose DomainError comes back as a message next to the input it
+`assignment_rules_set`, leads.service_levels `service_levels_set`), whose DomainError comes back as a message next to the input it
 names, or above the form (status 400, nothing written). No rule is repeated here. A
 success redirects back to the page with a message.
 """
@@ -31,6 +31,12 @@ from dealflow.leads.qualification import (
     qualification_configuration,
     qualification_item_set,
     qualification_settings_set,
+)
+from dealflow.leads.service_levels import (
+    DAY_NAMES,
+    MOST_HOURS,
+    service_levels,
+    service_levels_set,
 )
 from dealflow.people.models import User
 from dealflow.web.pages import admin_view, signed_in_user
@@ -270,6 +276,76 @@ def assignment(request: HttpRequest, **_ids: str) -> HttpResponse:
         request,
         "web/settings/assignment.html",
         "settings_assignment",
+        context,
+        refused=form.failed,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Service levels
+
+SERVICE_LEVEL_FIELDS = (
+    "response_hours",
+    "working_days",
+    "day_start",
+    "day_end",
+    "reroute_when_breached",
+)
+
+
+def _service_level_values() -> dict[str, Any]:
+    """The setting as the form shows it: hours (blank: off), day names, HH:MM times."""
+    levels = service_levels.get()
+    return {
+        "response_hours": levels.response_hours,
+        "working_days": [DAY_NAMES[day] for day in levels.working_days],
+        "day_start": levels.day_start.isoformat("minutes"),
+        "day_end": levels.day_end.isoformat("minutes"),
+        "reroute_when_breached": levels.reroute_when_breached,
+    }
+
+
+@admin_view
+def service_level_settings(request: HttpRequest, **_ids: str) -> HttpResponse:
+    """The service level for leads: the limit in working hours (blank: off), the working
+    days and hours, and whether the rules re-route an overdue lead, saved at once through
+    `service_levels_set` as `PATCH /api/v1/settings/service-levels` does."""
+    form = SettingsForm("levels", SERVICE_LEVEL_FIELDS, _service_level_values())
+    if request.method == "POST":
+        post = request.POST
+        form = SettingsForm(
+            "levels",
+            SERVICE_LEVEL_FIELDS,
+            {
+                **posted(post, SERVICE_LEVEL_FIELDS, ["reroute_when_breached"]),
+                "working_days": post.getlist("working_days"),
+            },
+        )
+        try:
+            service_levels_set(
+                actor=signed_in_user(request),
+                # From 0: the service's own message explains the bounds of a number below 1.
+                response_hours=posted_integer(post, "response_hours", low=0),
+                working_days=post.getlist("working_days"),
+                day_start=post.get("day_start", ""),
+                day_end=post.get("day_end", ""),
+                reroute_when_breached=checked(post, "reroute_when_breached"),
+            )
+        except DomainError as error:
+            form.fail(error)
+        else:
+            return saved(request, "Saved the service level.", reverse("settings_service_levels"))
+    context = {
+        "form": form,
+        "day_names": DAY_NAMES,
+        "hours_hint": f"From 1 to {MOST_HOURS:,} working hours; blank turns the limit off.",
+        "time_hint": f"Local time ({service_levels.get().time_zone}), 24-hour.",
+        "overdue_url": reverse("lead_list") + "?view=open&overdue=true",
+    }
+    return settings_page(
+        request,
+        "web/settings/service_levels.html",
+        "settings_service_levels",
         context,
         refused=form.failed,
     )

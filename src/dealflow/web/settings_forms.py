@@ -25,6 +25,7 @@ SECTIONS = (
     ("Picklists", "settings_picklists", "Lead Source, Rating, Industry and the other picklists."),
     ("Qualification", "settings_qualification", "The checklist conversion requires; items."),
     ("Assignment rules", "settings_assignment", "Who gets a new lead: rules, pools, default."),
+    ("Service levels", "settings_service_levels", "Working hours a new lead may wait; re-routing."),
     ("Web-to-Lead", "settings_web_to_lead", "Your site's lead form: code, return hosts, limits."),
     ("Users", "settings_users", "Add users, set roles, teams and passwords, deactivate."),
     ("Teams", "settings_teams", "Sales teams; a manager sees the records of their team."),

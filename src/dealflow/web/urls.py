@@ -120,6 +120,11 @@ urlpatterns = [
         name="settings_qualification",
     ),
     path("settings/assignment/", settings_automation.assignment, name="settings_assignment"),
+    path(
+        "settings/service-levels/",
+        settings_automation.service_level_settings,
+        name="settings_service_levels",
+    ),
     path("settings/web-to-lead/", settings_web_to_lead.web_to_lead, name="settings_web_to_lead"),
     path("settings/users/", settings_people.users, name="settings_users"),
     path("settings/users/<str:user_id>/", settings_people.user_edit, name="settings_user_edit"),
