@@ -56,6 +56,7 @@ def test_help_lists_dealflows_commands_with_one_line_each(capsys):
         "changepassword",
         "demo",
         "describe",
+        "export",
         "migrate",
         "purge",
         "report",
@@ -175,6 +176,7 @@ def test_every_option_of_dealflows_commands_has_help_stating_its_default(monkeyp
         "user create --password-stdin",
         "token create --name",
         "token list username",
+        "export --headers",
     } <= checked
 
 
