@@ -57,9 +57,7 @@ urlpatterns = [
     path("pipeline/", pipeline.pipeline, name="pipeline"),
     path("pipeline/column/<str:stage_id>/", pipeline.pipeline_column, name="pipeline_column"),
     path("opportunities/", sales.opportunity_list, name="opportunity_list"),
-    path(
-        "opportunities/download/", downloads.opportunity_download, name="opportunity_download"
-    ),
+    path("opportunities/download/", downloads.opportunity_download, name="opportunity_download"),
     path("opportunities/new/", sales.opportunity_new, name="opportunity_new"),
     path(
         "opportunities/<str:opportunity_id>/", sales.opportunity_detail, name="opportunity_detail"
