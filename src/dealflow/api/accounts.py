@@ -68,7 +68,8 @@ register_crud(
     to_filters=reference_filters(owner=("User",)),
     get=lambda actor, record_id: account_get(actor=actor, account_id=record_id),
     page=account_page,
-    create=lambda actor, data: account_create(actor=actor, data=data),
+    create=lambda actor, data, **options: account_create(actor=actor, data=data, **options),
+    create_options=("allow_duplicates",),  # docs/duplicates.md
     update=lambda actor, account, data: account_update(actor=actor, account=account, data=data),
     delete=lambda actor, account: account_delete(actor=actor, account=account),
 )
@@ -82,7 +83,8 @@ register_crud(
     to_filters=reference_filters(owner=("User",), account=("Account",)),
     get=lambda actor, record_id: contact_get(actor=actor, contact_id=record_id),
     page=contact_page,
-    create=lambda actor, data: contact_create(actor=actor, data=data),
+    create=lambda actor, data, **options: contact_create(actor=actor, data=data, **options),
+    create_options=("allow_duplicates",),  # docs/duplicates.md
     update=lambda actor, contact, data: contact_update(actor=actor, contact=contact, data=data),
     delete=lambda actor, contact: contact_delete(actor=actor, contact=contact),
 )

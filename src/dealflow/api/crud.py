@@ -96,6 +96,13 @@ def _create_options(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, b
     return options
 
 
+def _allow_save(request) -> bool:
+    """Salesforce's `Sforce-Duplicate-Rule-Header: allowSave=true` (docs/duplicates.md)."""
+    header = request.headers.get("Sforce-Duplicate-Rule-Header", "")
+    parts = (part.strip().partition("=") for part in header.split(","))
+    return any(name.strip() == "allowSave" and value.strip() == "true" for name, _, value in parts)
+
+
 def register_crud(
     router: Router,
     *,
@@ -153,6 +160,8 @@ def register_crud(
             def operation() -> HttpResponse:
                 body = request_body(request)
                 options = _create_options(body, create_options)
+                if "allow_duplicates" in create_options and _allow_save(request):
+                    options["allow_duplicates"] = True
                 data = from_json(object_name, body, creating=True, resolve=resolver(request.auth))
                 record = create(request.auth, data, **options)
                 return record_response(object_name, record, status=201)

@@ -63,7 +63,9 @@ register_crud(
     get=lambda actor, record_id: lead_get(actor=actor, lead_id=record_id),
     page=lead_page,
     create=lambda actor, data, **options: lead_create(actor=actor, data=data, **options),
-    create_options=("assign",),  # false: assignment rules do not choose the owner
+    # assign false: assignment rules do not choose the owner; allow_duplicates true: saved
+    # even when the duplicate rules match (docs/duplicates.md)
+    create_options=("assign", "allow_duplicates"),
     update=lambda actor, lead, data: lead_update(actor=actor, lead=lead, data=data),
     delete=lambda actor, lead: lead_delete(actor=actor, lead=lead),
 )

@@ -46,6 +46,9 @@ class DealflowAPI(NinjaAPI):
         components["Errors"] = docs.ERROR_SCHEMA
         components["LeadConvert"] = leads.LEAD_CONVERT_SCHEMA
         components["LeadCreate"]["properties"]["assign"] = automation.ASSIGN_OPTION_SCHEMA
+        for object_name in ("Lead", "Account", "Contact"):
+            properties = components[f"{object_name}Create"]["properties"]
+            properties["allow_duplicates"] = duplicates.ALLOW_DUPLICATES_SCHEMA
         # Every operation refuses unknown query parameters (see _refuse_unknown_query).
         bad_input = docs._errors(400)[400]
         for operations in schema["paths"].values():

@@ -28,6 +28,12 @@ from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.core.services import configuration_name, locked_configuration_row, record_delete
 from dealflow.core.validation import apply_values, check_storable_text, clean_values
+from dealflow.duplicates.services import (
+    duplicate_keys_changed,
+    duplicate_keys_rewrite,
+    duplicate_keys_write,
+    duplicates_check,
+)
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.qualification import qualification_gate, qualification_override_save
 from dealflow.leads.selectors import lead_status, lead_statuses
@@ -95,8 +101,14 @@ def default_lead_status() -> LeadStatus:
     raise DomainError(ErrorCode.INVALID_STATUS, "No default lead status is configured", ["status"])
 
 
-def lead_create(*, actor: User, data: Mapping[str, Any], assign: bool = True) -> Lead:
+def lead_create(
+    *, actor: User, data: Mapping[str, Any], assign: bool = True, allow_duplicates: bool = False
+) -> Lead:
     """Create a lead with the default status; the owner defaults to the acting user.
+
+    A lead the duplicate rules match to records the actor can see is refused
+    (DUPLICATES_DETECTED with the matches, docs/duplicates.md) unless `allow_duplicates`;
+    its duplicate keys are written in the lead's transaction.
 
     Without an owner, active assignment rules choose it and record why (automation),
     unless `assign` is False.
@@ -109,6 +121,9 @@ def lead_create(*, actor: User, data: Mapping[str, Any], assign: bool = True) ->
     lead = Lead(status=status)
     _set_owner(lead, owner)
     apply_values(lead, cleaned)
+    profile = duplicates_check(
+        object_name="Lead", record=lead, actor=actor, allow_duplicates=allow_duplicates
+    )
     with _duplicate_email_refused(actor, lead.email), transaction.atomic():
         # In the transaction: dealing from a pool locks the round until the lead is in.
         decision = None if given_owner or not assign else assignment_decide(actor=actor, lead=lead)
@@ -119,6 +134,7 @@ def lead_create(*, actor: User, data: Mapping[str, Any], assign: bool = True) ->
         names = [field.name for field in get_object("Lead").fields if field.createable]
         changes = creation_changes(lead, [*names, "status"])
         rows.insert(audit_event(actor, lead, AuditAction.CREATE, changes))
+        duplicate_keys_write(object_name="Lead", record=lead, profile=profile, created=True)
         if decision is not None:
             assignment_record(actor=actor, lead=lead, decision=decision)
     return lead
@@ -168,6 +184,8 @@ def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
             return lead
         lead.save(update_fields=[*changes, "updated_at"])  # and the keys (TimeStampedModel)
         audit_event(actor, lead, AuditAction.UPDATE, changes).save()
+        if duplicate_keys_changed("Lead", changes):
+            duplicate_keys_write(object_name="Lead", record=lead, created=False)
     return lead
 
 
@@ -565,6 +583,11 @@ def _convert(plan: _ConversionPlan, actor: User) -> ConversionResult:
     changes["converted_opportunity"] = [None, opportunity.public_id if opportunity else None]
     events.append(audit_event(actor, lead, AuditAction.CONVERT, changes))
     AuditEvent.objects.bulk_create(events)
+    # The lead leaves duplicate matching; its account and contact are filed (anew).
+    duplicate_keys_rewrite(
+        removed=[("Lead", lead.pk), ("Account", account.pk), ("Contact", contact.pk)],
+        filed=[("Account", account), ("Contact", contact)],
+    )
     return ConversionResult(
         lead_id=lead.pk,
         account_id=account.pk,
