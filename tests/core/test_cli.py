@@ -56,6 +56,7 @@ def test_help_lists_dealflows_commands_with_one_line_each(capsys):
         "changepassword",
         "demo",
         "describe",
+        "duplicates",
         "export",
         "migrate",
         "purge",
@@ -177,6 +178,8 @@ def test_every_option_of_dealflows_commands_has_help_stating_its_default(monkeyp
         "token create --name",
         "token list username",
         "export --headers",
+        "duplicates scan --object",
+        "duplicates refresh-keys --object",
     } <= checked
 
 
