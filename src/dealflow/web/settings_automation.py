@@ -339,7 +339,7 @@ def service_level_settings(request: HttpRequest, **_ids: str) -> HttpResponse:
         "form": form,
         "day_names": DAY_NAMES,
         "hours_hint": f"From 1 to {MOST_HOURS:,} working hours; blank turns the limit off.",
-        "time_hint": f"Local time ({service_levels.get().time_zone})."
+        "time_hint": f"Local time ({service_levels.get().time_zone}).",
         "overdue_url": reverse("lead_list") + "?view=open&overdue=true",
     }
     return settings_page(
