@@ -225,6 +225,25 @@ def test_batches_cost_one_query_each_and_every_row_comes_once(admin):
     assert (len(seven), len(twelve)) == (3, 4)  # ceil(7 / 3) and ceil(12 / 3) batches
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_outside_a_transaction_queries_do_not_grow_with_the_rows_of_a_batch():
+    """As the command runs (autocommit): each configuration read checks its version, so
+    the statuses are read once per batch, not once per row."""
+    admin = UserFactory(username="ada", role=Role.ADMIN)
+    for _ in range(6):
+        LeadFactory(owner_user=admin)
+    lead_rows(admin, batch_size=20)
+    with CaptureQueriesContext(connection) as six:
+        lead_rows(admin, batch_size=20)
+    for _ in range(12):
+        LeadFactory(owner_user=admin)
+    with CaptureQueriesContext(connection) as eighteen:
+        rows = lead_rows(admin, batch_size=20)
+
+    assert len(rows) == 18
+    assert len(eighteen) == len(six) <= 4
+
+
 def test_the_export_is_lazy_after_its_first_batch(admin):
     for _ in range(5):
         LeadFactory(owner_user=admin)

@@ -31,12 +31,18 @@ from typing import Any
 from dealflow.accounts.selectors import account_page, contact_page
 from dealflow.core import ids, rows
 from dealflow.core.errors import DomainError, ErrorCode
-from dealflow.core.metadata import FieldDef, ObjectDef, get_object
+from dealflow.core.metadata import (
+    LEAD_STATUS_PICKLIST,
+    OPPORTUNITY_STAGE_PICKLIST,
+    FieldDef,
+    ObjectDef,
+    get_object,
+)
 from dealflow.core.selectors import MAX_PAGE_SIZE, Page
-from dealflow.leads.selectors import lead_page, lead_status_name
+from dealflow.leads.selectors import lead_page, lead_statuses
 from dealflow.people.models import Role, User
 from dealflow.sales.models import expected_revenue
-from dealflow.sales.selectors import opportunity_page, stage_name
+from dealflow.sales.selectors import opportunity_page, stages
 
 # What `dealflow export` takes -> the object.
 EXPORT_OBJECTS = {
@@ -103,7 +109,10 @@ def export_headers(object_name: str, headers: str = "native") -> list[str]:
 # ---------------------------------------------------------------------------------------
 # Values
 
-Reader = Callable[[tuple[Any, ...]], str]
+# Names by id of the table picklists (lead statuses, opportunity stages), read once per
+# batch: the configuration cache checks its version on every read, a query outside a request.
+Names = Mapping[str, Mapping[int, str]]
+Reader = Callable[[tuple[Any, ...], Names], str]
 
 
 def _public_id(object_name: str, primary_key: int | None) -> str:
@@ -130,26 +139,33 @@ def _reader(object_def: ObjectDef, field_def: FieldDef, position: Mapping[str, i
     name = field_def.name
     if name == "id":
         at = position["id"]
-        return lambda row: _public_id(object_def.name, row[at])
+        return lambda row, names: _public_id(object_def.name, row[at])
     if object_def.name == "Lead" and name == "owner":
         user_at, queue_at = position["owner_user_id"], position["owner_queue_id"]
-        return lambda row: _public_id("User", row[user_at]) or _public_id("Queue", row[queue_at])
+        return lambda row, names: (
+            _public_id("User", row[user_at]) or _public_id("Queue", row[queue_at])
+        )
     if object_def.name == "Opportunity" and name == "expected_revenue":
         amount_at, probability_at = position["amount"], position["probability"]
-        return lambda row: _text(expected_revenue(row[amount_at], row[probability_at]))
-    if field_def.picklist == "lead_status":
-        at = position[f"{name}_id"]
-        return lambda row: lead_status_name(row[at])
-    if field_def.picklist == "opportunity_stage":
-        at = position[f"{name}_id"]
-        return lambda row: stage_name(row[at])
+        return lambda row, names: _text(expected_revenue(row[amount_at], row[probability_at]))
+    if field_def.picklist in (LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST):
+        at, picklist = position[f"{name}_id"], field_def.picklist
+        return lambda row, names: names[picklist][row[at]]
     if field_def.type == "reference":
         at, target = position[f"{name}_id"], field_def.reference_to[0]
-        return lambda row: _public_id(target, row[at])
+        return lambda row, names: _public_id(target, row[at])
     at = position[name]
     if field_def.type in _TEXT_TYPES:
-        return lambda row: neutralised(row[at] or "")
-    return lambda row: _text(row[at])
+        return lambda row, names: neutralised(row[at] or "")
+    return lambda row, names: _text(row[at])
+
+
+def _picklist_names() -> dict[str, dict[int, str]]:
+    """The names of lead statuses and stages by id, as configured now (cached)."""
+    return {
+        LEAD_STATUS_PICKLIST: {status.pk: status.name for status in lead_statuses.get()},
+        OPPORTUNITY_STAGE_PICKLIST: {stage.pk: stage.name for stage in stages.get()},
+    }
 
 
 @cache
@@ -159,9 +175,11 @@ def _readers(object_name: str) -> tuple[Reader, ...]:
     return tuple(_reader(object_def, field_def, position) for field_def in object_def.fields)
 
 
-def export_values(object_name: str, row: tuple[Any, ...]) -> list[str]:
-    """One record's CSV values, in header order (`row`: a selector's page row)."""
-    return [read(row) for read in _readers(object_name)]
+def export_values(object_name: str, row: tuple[Any, ...], names: Names | None = None) -> list[str]:
+    """One record's CSV values, in header order (`row`: a selector's page row; `names`:
+    `_picklist_names()`, read once for many rows)."""
+    names = names if names is not None else _picklist_names()
+    return [read(row, names) for read in _readers(object_name)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -237,9 +255,10 @@ def _csv_chunks(
     object_name: str, header_row: list[str], batches: Iterator[list[tuple[Any, ...]]]
 ) -> Iterator[str]:
     yield csv.writer(_Lines()).writerow(header_row)
+    readers = _readers(object_name)
     for batch in batches:
+        names = _picklist_names()
         chunk = io.StringIO()
         writer = csv.writer(chunk)
-        for row in batch:
-            writer.writerow(export_values(object_name, row))
+        writer.writerows([read(row, names) for read in readers] for row in batch)
         yield chunk.getvalue()
