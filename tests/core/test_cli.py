@@ -52,6 +52,7 @@ def test_help_lists_dealflows_commands_with_one_line_each(capsys):
     assert output.startswith("usage: dealflow COMMAND [OPTIONS]\n")
     assert listed == [
         "assign",
+        "beat",
         "bootstrap",
         "changepassword",
         "demo",
@@ -67,6 +68,7 @@ def test_help_lists_dealflows_commands_with_one_line_each(capsys):
         "stalled",
         "token",
         "user",
+        "worker",
     ]
     assert (
         "  serve           Serve dealflow over HTTP with gunicorn "
@@ -178,6 +180,11 @@ def test_every_option_of_dealflows_commands_has_help_stating_its_default(monkeyp
         "token create --name",
         "token list username",
         "export --headers",
+        "worker --concurrency",
+        "worker --loglevel",
+        "worker --queues",
+        "beat --loglevel",
+        "beat --schedule",
         "duplicates scan --object",
         "duplicates refresh-keys --object",
     } <= checked

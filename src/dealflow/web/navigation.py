@@ -18,6 +18,7 @@ SECTIONS = (
     ("Pipeline", "pipeline", "pipeline"),
     ("Tasks", "task_list", "tasks"),
     ("Reports", "reports", "reports"),
+    ("Import", "import_list", "imports"),
 )
 
 
@@ -29,6 +30,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     area = request.path.strip("/").split("/", 1)[0]
     sections = [(label, name, area == segment) for label, name, segment in SECTIONS]
     admin = is_admin(user)
+    if admin or user.role == "manager":  # the duplicate review queue (docs/duplicates.md)
+        sections.append(("Duplicates", "duplicate_queue", area == "duplicates"))
     if admin:
         sections.append(("Settings", "settings_home", area == "settings"))
     return {"navigation": sections, "user_is_admin": admin}

@@ -107,8 +107,9 @@ def insert_records(
                     field, getattr(record, attname), connection
                 )
             )
+    pk_attname = model._meta.pk.attname
     for key, record in zip(keys, records, strict=True):
-        record.pk = key
+        setattr(record, pk_attname, key)
         for kind, field in plan:
             if kind == "now":
                 setattr(record, field.attname, now)
