@@ -159,9 +159,15 @@ def report_run(name: str, *, user: User | None, filters: ReportFilters) -> Repor
     the filter for a filter the report does not accept or a group_by it does not offer.
     The result's filters carry the default group_by when none was given.
     """
+    from django.db import transaction
+
     definition = report_get(name)
     filters = _check_filters(definition, filters)
-    rows = definition.run(user=user, filters=filters)
+    # One transaction: the configuration caches (stages, statuses, sharing defaults) read
+    # their version once for the whole report, not once per use (core/cache.py), also
+    # outside a request (the command line, a job).
+    with transaction.atomic():
+        rows = definition.run(user=user, filters=filters)
     return ReportResult(
         name=definition.name, filters=filters, columns=definition.columns(filters), rows=rows
     )

@@ -22,7 +22,7 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value
 from django.utils import timezone
 
 from dealflow.reports.models import PipelineSnapshot
-from dealflow.reports.selectors.common import end_of, people, start_of, visible
+from dealflow.reports.selectors.common import among, end_of, people, start_of, visible
 from dealflow.sales.models import Opportunity, OpportunityHistory
 from dealflow.sales.selectors import stages
 
@@ -88,26 +88,36 @@ def pipeline_as_of(user: Any, filters: Any, day: datetime.date) -> tuple[QuerySe
     opportunities = visible(user, Opportunity.objects.all())
     if snapshot_exists(day):
         rows = (
-            PipelineSnapshot.objects.filter(
-                snapshot_date=day, opportunity__in=opportunities.values("pk")
-            )
+            PipelineSnapshot.objects.filter(among("opportunity", opportunities), snapshot_date=day)
             .filter(people(filters, "owner", "opportunity__lead_source"))
             .annotate(stage_name=F("stage__name"))
             .order_by()
         )
         return rows, "snapshot"
-    last_row = (
-        OpportunityHistory.objects.filter(opportunity_id=OuterRef("pk"), created_at__lt=end_of(day))
-        .order_by("-created_at", "-id")
-        .values("pk")[:1]
-    )
-    replayed = (
-        opportunities.filter(created_at__lt=end_of(day))
-        .filter(people(filters, "owner"))
-        .annotate(last_row=Subquery(last_row))
-        .filter(last_row__isnull=False)
-        .values("last_row")
-    )
+    end = end_of(day)
+    deals = opportunities.filter(people(filters, "owner"))
+    if connection.vendor == "postgresql":
+        # Each deal's last row by DISTINCT ON, one pass over opportunity_history_idx.
+        replayed = (
+            OpportunityHistory.objects.filter(
+                among("opportunity", deals), created_at__lt=end, opportunity__created_at__lt=end
+            )
+            .order_by("opportunity_id", "-created_at", "-id")
+            .distinct("opportunity_id")
+            .values("pk")
+        )
+    else:
+        last_row = (
+            OpportunityHistory.objects.filter(opportunity_id=OuterRef("pk"), created_at__lt=end)
+            .order_by("-created_at", "-id")
+            .values("pk")[:1]
+        )
+        replayed = (
+            deals.filter(created_at__lt=end)
+            .annotate(last_row=Subquery(last_row))
+            .filter(last_row__isnull=False)
+            .values("last_row")
+        )
     rows = OpportunityHistory.objects.filter(pk__in=replayed).order_by()
     closed_names = [stage.name for stage in stages.get() if stage.is_closed]
     rows = rows.filter(~Q(stage_name__in=closed_names) | Q(close_date__gte=first_of_month(day)))

@@ -111,6 +111,14 @@ def visible(user: Any, queryset: QuerySet) -> QuerySet:
     return readable(user, queryset).order_by()
 
 
+def among(field: str, queryset: QuerySet) -> Q:
+    """`field` among the queryset's primary keys; Q() (no condition, no subquery for the
+    database to join) when the queryset is every row: an admin's unfiltered report."""
+    if not queryset.query.where:
+        return Q()
+    return Q(**{f"{field}__in": queryset.values("pk")})
+
+
 class DaysBetween(Func):
     """Whole days from one date to another (end - start), an integer on both databases."""
 
@@ -218,20 +226,35 @@ def _ranked_sql(inner_sql: str, total: str) -> str:
     )
 
 
+def _ordered_sql(inner_sql: str) -> str:
+    """PostgreSQL: the same figures by ordered-set aggregates, without numbering rows: the
+    lower and the upper middle value (percentile_disc ascending and descending: the same
+    value for an odd count), exact for NUMERIC, unlike percentile_cont's float."""
+    return (
+        "SELECT group_key, COUNT(*), SUM(value), "
+        "percentile_disc(0.5) WITHIN GROUP (ORDER BY value) "
+        "+ percentile_disc(0.5) WITHIN GROUP (ORDER BY value DESC), 2 "
+        f"FROM ({inner_sql}) AS grouped_values WHERE value IS NOT NULL GROUP BY group_key"
+    )
+
+
 def averages_and_medians(
     inner_sql: str, params: Sequence[Any], *, stored_places: int = 0
 ) -> dict[Any, tuple[int, Decimal, Decimal]]:
     """{group key: (count, mean, median)} of the non-null values of a query selecting
     `group_key` and `value`, exact as Decimal (one query; groups without values are
     left out). The total is summed exactly (NUMERIC on PostgreSQL, core/sqlite's
-    decimal_sum on SQLite) and the mean is total / count here. `stored_places`: the
+    decimal_sum on SQLite) and the mean is total / count here; the median is the middle
+    value or the mean of the middle two, on both databases. `stored_places`: the
     decimal places of a decimal column's value, which SQLite stores in smallest units."""
     from django.db import connection
 
-    total = "decimal_sum" if connection.vendor == "sqlite" else "SUM"
-    scale = stored_places if connection.vendor == "sqlite" else 0
+    if connection.vendor == "postgresql":
+        sql, scale = _ordered_sql(inner_sql), 0
+    else:
+        sql, scale = _ranked_sql(inner_sql, "decimal_sum"), stored_places
     with connection.cursor() as cursor:
-        cursor.execute(_ranked_sql(inner_sql, total), list(params))
+        cursor.execute(sql, list(params))
         found = cursor.fetchall()
     result = {}
     for key, count, summed, middle_summed, middle_count in found:

@@ -242,7 +242,7 @@ def stage_duration(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]
     period filters on the day a stay started; owner, team and lead source are the
     opportunity's. One query, over the stage-change rows of the visible deals."""
     opportunities = visible(user, Opportunity.objects.all()).filter(people(filters, "owner"))
-    found = averages_and_medians(*_stays_sql(opportunities.values("pk"), filters))
+    found = averages_and_medians(*_stays_sql(opportunities, filters))
     order = {stage.name: (stage.sort_order, stage.name) for stage in stages.get()}
     rows = []
     for name in sorted(found, key=lambda name: order.get(name, (10**9, name))):
@@ -259,12 +259,14 @@ def stage_duration(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]
     return rows
 
 
-def _stays_sql(opportunity_ids: QuerySet, filters: ReportFilters) -> tuple[str, list[Any]]:
+def _stays_sql(opportunities: QuerySet, filters: ReportFilters) -> tuple[str, list[Any]]:
     """SQL selecting (group_key: stage name, value: whole seconds) of each stay in an
     open stage of the given opportunities begun in the period: the stage-change rows
     numbered with LEAD() over each deal's history (the opportunity_history_idx order),
     a stay ending where the next begins, or now."""
-    ids_sql, ids_params = queryset_sql(opportunity_ids)
+    ids_sql, ids_params = "", ()
+    if opportunities.query.where:  # else every deal: no subquery to join
+        ids_sql, ids_params = queryset_sql(opportunities.values("pk"))
     history = connection.ops.quote_name(OpportunityHistory._meta.db_table)
     now = _db_datetime(timezone.now())
     if connection.vendor == "postgresql":
@@ -288,8 +290,8 @@ def _stays_sql(opportunity_ids: QuerySet, filters: ReportFilters) -> tuple[str, 
         f"SELECT stage_name AS group_key, {seconds} AS value FROM ("
         "SELECT stage_name, created_at AS entered, LEAD(created_at) OVER "
         "(PARTITION BY opportunity_id ORDER BY created_at, id) AS left_at "
-        f"FROM {history} WHERE opportunity_id IN ({ids_sql}) "
-        "AND stage_name <> previous_stage_name"
+        f"FROM {history} WHERE stage_name <> previous_stage_name"
+        f"{f' AND opportunity_id IN ({ids_sql})' if ids_sql else ''}"
         f") AS stays {where}"
     )
     # In the order of the placeholders: now (in the SELECT), the ids, the conditions.

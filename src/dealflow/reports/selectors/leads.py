@@ -15,6 +15,7 @@ from dealflow.people.models import Queue
 from dealflow.reports.definitions import Column, ReportFilters
 from dealflow.reports.selectors.common import (
     OWNER_COLUMNS,
+    among,
     created_in_period,
     dated_in_period,
     drilldown,
@@ -196,9 +197,10 @@ def premature_conversions(*, user: Any, filters: ReportFilters) -> list[dict[str
     leads = (
         visible(user, Lead.objects.all())
         .filter(
+            among("converted_opportunity", opportunities),
             dated_in_period(filters, "converted_date"),
             is_converted=True,
-            converted_opportunity__in=opportunities.values("pk"),
+            converted_opportunity__isnull=False,
         )
         .filter(people(ReportFilters(lead_source=filters.lead_source), "owner_user"))
         .annotate(reached=Exists(reached), overridden=Exists(overridden))
