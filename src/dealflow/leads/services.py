@@ -16,6 +16,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
+from dealflow.automation.scoring import new_leads_scored, score_leads_later
+from dealflow.automation.selectors import active_rule_set
 from dealflow.automation.services import assignment_decide, assignment_record
 from dealflow.core import ids, rows
 from dealflow.core.access import can_read, require_admin, require_edit
@@ -101,6 +103,22 @@ def default_lead_status() -> LeadStatus:
     raise DomainError(ErrorCode.INVALID_STATUS, "No default lead status is configured", ["status"])
 
 
+def _owner_until_assigned(actor: User) -> User | None:
+    """Who owns a new lead until a worker has run the rules (DEALFLOW_ASSIGNMENT=worker):
+    the rules' default owner, else the acting user; None when no rules are active."""
+    rule_set = active_rule_set()
+    if rule_set is None:
+        return None
+    default_owner = rule_set.default_owner
+    return default_owner if default_owner is not None and default_owner.is_active else actor
+
+
+def _assign_later(lead_id: int) -> None:
+    from dealflow.automation.tasks import assign_leads  # automation's tasks import leads
+
+    assign_leads.delay([lead_id])
+
+
 def lead_create(
     *, actor: User, data: Mapping[str, Any], assign: bool = True, allow_duplicates: bool = False
 ) -> Lead:
@@ -111,7 +129,11 @@ def lead_create(
     its duplicate keys are written in the lead's transaction.
 
     Without an owner, active assignment rules choose it and record why (automation),
-    unless `assign` is False.
+    unless `assign` is False: in this transaction when settings.DEALFLOW_ASSIGNMENT is
+    "inline", else (with a broker, by default) by the task
+    `dealflow.automation.tasks.assign_leads` after commit, the lead owned meanwhile by
+    the rules' default owner or the acting user. With fit rules set, the task
+    `dealflow.automation.tasks.score_leads` scores the lead after commit.
     """
     cleaned = clean_values(get_object("Lead"), data, creating=True)
     given_owner = cleaned.pop("owner", None)
@@ -125,10 +147,17 @@ def lead_create(
         object_name="Lead", record=lead, actor=actor, allow_duplicates=allow_duplicates
     )
     with _duplicate_email_refused(actor, lead.email), transaction.atomic():
-        # In the transaction: dealing from a pool locks the round until the lead is in.
-        decision = None if given_owner or not assign else assignment_decide(actor=actor, lead=lead)
+        decision, waiting_owner = None, None
+        if assign and not given_owner:
+            if settings.DEALFLOW_ASSIGNMENT == "worker":
+                waiting_owner = _owner_until_assigned(actor)
+            else:
+                # In the transaction: dealing from a pool locks the round until the lead is in.
+                decision = assignment_decide(actor=actor, lead=lead)
         if decision is not None and decision.owner is not None:
             _set_owner(lead, decision.owner)
+        if waiting_owner is not None:
+            _set_owner(lead, waiting_owner)
         # The busiest write: two inserts without compiling a query (see core/rows.py).
         rows.insert(lead)
         names = [field.name for field in get_object("Lead").fields if field.createable]
@@ -137,6 +166,12 @@ def lead_create(
         duplicate_keys_write(object_name="Lead", record=lead, profile=profile, created=True)
         if decision is not None:
             assignment_record(actor=actor, lead=lead, decision=decision)
+        # robust: the lead stays created if the broker is down (docs/operations.md).
+        lead_id = lead.pk
+        if waiting_owner is not None:
+            transaction.on_commit(lambda: _assign_later(lead_id), robust=True)
+        if new_leads_scored():
+            transaction.on_commit(lambda: score_leads_later([lead_id]), robust=True)
     return lead
 
 

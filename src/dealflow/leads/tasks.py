@@ -12,7 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dealflow.celery import app
-from dealflow.leads.service_levels import OverdueLead, overdue_leads
+from dealflow.leads.service_levels import (
+    OverdueLead,
+    overdue_leads,
+    overdue_reroute,
+    service_levels,
+    working_hours_between,
+)
 from dealflow.people.models import Role, User
 
 # How long an owner's email is remembered as sent: a retry the same day sends it once.
@@ -58,6 +64,37 @@ def email_overdue_leads(lead_ids: list[int]) -> dict[str, int]:
         EmailMessage(subject, body, None, [owner.email], cc=copies).send()
         cache.set(mark, True, SENT_MARK_SECONDS)
         counts["sent"] += 1
+    return counts
+
+
+@app.task(name="dealflow.leads.tasks.check_service_levels")
+def check_service_levels() -> dict[str, int]:
+    """The scheduled service-level check (hourly; what `dealflow service-levels --notify`
+    does): email the owners of the overdue leads (email_overdue_leads, copying their
+    managers) and, when the setting `reroute_when_breached` is on, run the assignment
+    rules on each (leads.service_levels.overdue_reroute).
+
+    Does nothing when no response-time limit is set, or when the past hour held no
+    working time (the setting's working days and hours): nothing became overdue then.
+    Safe to retry: an owner gets the same message once a day, and a re-routed lead is
+    no longer overdue. Returns {"overdue", "rerouted"} and email_overdue_leads's counts.
+    """
+    levels = service_levels.get()
+    counts = {"overdue": 0, "rerouted": 0}
+    now = timezone.now()
+    past_hour = working_hours_between(now - datetime.timedelta(hours=1), now, levels)
+    if levels.response_hours is None or past_hour == 0:
+        return counts
+    leads = overdue_leads(actor=None)
+    counts["overdue"] = len(leads)
+    if not leads:
+        return counts
+    counts |= email_overdue_leads([lead.id for lead in leads])
+    if levels.reroute_when_breached:
+        rerouted = overdue_reroute(leads=leads)
+        counts["rerouted"] = sum(
+            not result.reason.startswith("not re-routed") for result in rerouted
+        )
     return counts
 
 

@@ -53,6 +53,18 @@ def email_stalled_deals(owner_ids: list[int]) -> dict[str, int]:
     return counts
 
 
+@app.task(name="dealflow.sales.tasks.email_stalled_digests")
+def email_stalled_digests() -> dict[str, int]:
+    """The scheduled stalled-deal digest (daily; what `dealflow stalled --notify` does):
+    email every owner of a stalled deal their digest (email_stalled_deals). Safe to
+    retry for the same reason. Returns email_stalled_deals's counts.
+    """
+    owner_ids = sorted({deal.owner_id for deal in stalled_deals()})
+    if not owner_ids:
+        return {"sent": 0, "already_sent": 0, "no_address": 0}
+    return email_stalled_deals(owner_ids)
+
+
 def _sent_mark(owner_id: int, day: datetime.date, deal_ids: Iterable[int]) -> str:
     """The cache key of one owner's digest of these deals on this day."""
     deals = ",".join(str(pk) for pk in sorted(deal_ids))
