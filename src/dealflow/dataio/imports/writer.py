@@ -57,6 +57,7 @@ _TABLE_PICKLISTS = (LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST)
 # names, phones, companies) plug in at `duplicate_keys`.
 EMAIL_KEYED = ("Lead", "Contact")
 FIELD_MEMORY = 20_000
+NOT_SEEN = object()
 
 
 def duplicate_keys(object_name: str, record: models.Model) -> list[str]:
@@ -127,6 +128,16 @@ class ValueChecks:
         self._fields: dict[str, dict[Any, Any]] = {}
         # Fields the object requires (a status or stage goes in as its row: no query).
         self.required = [field_def.name for field_def in object_def.fields if field_def.required]
+
+    def remembered(self, name: str, value: Any) -> Any:
+        """What `field` gave for this value before, or NOT_SEEN."""
+        return self._fields.get(name, {}).get(value, NOT_SEEN)
+
+    def remember(self, name: str, value: Any, cleaned: Any) -> None:
+        memory = self._fields.setdefault(name, {})
+        if len(memory) >= FIELD_MEMORY:
+            memory.clear()
+        memory[value] = cleaned
 
     def field(self, name: str, value: Any) -> Any:
         """clean_values of one field's value, remembered (up to FIELD_MEMORY values a
@@ -258,6 +269,57 @@ def _raise_all(refused: list[DomainError]) -> None:
         raise first
 
 
+def _checked_already(object_def: ObjectDef, name: str) -> bool:
+    field_def = object_def.field(name)
+    assert field_def is not None
+    return field_def.is_picklist or field_def.type == "reference"  # by _typed
+
+
+def _cleaned_at_once(
+    object_def: ObjectDef, values: dict[str, Any], checks: ValueChecks
+) -> dict[str, Any] | None:
+    """The row's values cleaned by one clean_values call (values seen before come from
+    memory), or None when something is refused (then field by field names each fault)."""
+    cleaned: dict[str, Any] = {}
+    unseen: dict[str, Any] = {}
+    for name, value in values.items():
+        if _checked_already(object_def, name):
+            cleaned[name] = value
+            continue
+        found = checks.remembered(name, value)
+        if found is NOT_SEEN or isinstance(found, DomainError):
+            unseen[name] = value
+        else:
+            cleaned[name] = found
+    given = dict(unseen)
+    for name in checks.required:  # the rule about missing fields runs on the whole row
+        if name in cleaned and name not in given:
+            given[name] = cleaned[name]
+    try:
+        result = clean_values(object_def, given, creating=True)
+    except DomainError:
+        return None
+    for name in unseen:
+        checks.remember(name, unseen[name], result[name])
+    cleaned.update(result)
+    return cleaned
+
+
+def _cleaned_field_by_field(
+    object_def: ObjectDef, values: dict[str, Any], refused: list[DomainError], checks: ValueChecks
+) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        if _checked_already(object_def, name):
+            cleaned[name] = value
+            continue
+        try:
+            cleaned[name] = checks.field(name, value)
+        except DomainError as error:
+            refused.extend(error.every())
+    return cleaned
+
+
 def build_record(
     object_def: ObjectDef,
     actor: User | None,
@@ -272,17 +334,9 @@ def build_record(
     (`ValueChecks.field`), then the required fields once more all together, which is
     where clean_values applies its rule about missing ones.
     """
-    cleaned: dict[str, Any] = {}
-    for name, value in values.items():
-        field_def = object_def.field(name)
-        assert field_def is not None
-        if field_def.is_picklist or field_def.type == "reference":
-            cleaned[name] = value  # checked already (_typed)
-            continue
-        try:
-            cleaned[name] = checks.field(name, value)
-        except DomainError as error:
-            refused.extend(error.every())
+    cleaned = _cleaned_at_once(object_def, values, checks) if not refused else None
+    if cleaned is None:
+        cleaned = _cleaned_field_by_field(object_def, values, refused, checks)
     refused_names = {name for error in refused for name in error.fields}
     required = {
         name: cleaned.get(name)
