@@ -65,6 +65,7 @@ def records(admin):
         "task_id": TaskFactory(owner=admin, contact=contact).public_id,
         "user_id": UserFactory().public_id,
         "stage_id": str(OpportunityStage.objects.get(name="Prospecting").pk),
+        "group_id": 1,  # a duplicate group (its pages refuse before reading it)
     }
 
 

@@ -194,7 +194,11 @@ def account_new(request: HttpRequest) -> HttpResponse:
         object_name="Account",
         layout=ACCOUNT_LAYOUT,
         record=None,
-        save=lambda data: services.account_create(actor=request.user, data=data),
+        save=lambda data: services.account_create(
+            actor=request.user,
+            data=data,
+            allow_duplicates=request.POST.get("allow_duplicates") == "1",
+        ),
         initial={"owner_id": request.user.public_id},
         heading="New Account",
         cancel_url=reverse("account_list"),

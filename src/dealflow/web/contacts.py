@@ -218,7 +218,11 @@ def contact_new(request: HttpRequest) -> HttpResponse:
         object_name="Contact",
         layout=CONTACT_LAYOUT,
         record=None,
-        save=lambda data: services.contact_create(actor=request.user, data=data),
+        save=lambda data: services.contact_create(
+            actor=request.user,
+            data=data,
+            allow_duplicates=request.POST.get("allow_duplicates") == "1",
+        ),
         initial=initial,
         heading="New Contact",
         cancel_url=reverse("contact_list"),

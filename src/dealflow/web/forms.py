@@ -138,6 +138,8 @@ class RecordForm:
     message: str = ""
     choices: Mapping[str, Sequence[tuple[str, str]]] = field(default_factory=dict)
     reference_labels: Mapping[str, str] = field(default_factory=dict)
+    # The matches of a DUPLICATES_DETECTED refusal (Match.as_dict()), shown with "Save anyway".
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def sections(self) -> list[Section]:
@@ -177,6 +179,10 @@ class RecordForm:
             if (definition := object_def.field(name)) is not None
         }
         for each in error.every():
+            matches = getattr(each, "matches", None)
+            if matches is not None:  # duplicates/services.DuplicatesDetected
+                self.duplicates = [match.as_dict() for match in matches]
+                continue
             named = [name for name in each.fields if name in labels]
             for name in named:
                 self.errors.setdefault(name, field_message(each, name, labels[name]))

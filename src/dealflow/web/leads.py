@@ -227,7 +227,11 @@ def lead_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             data = posted_data(request.POST, "Lead", FIELD_NAMES, resolver(signed_in_user(request)))
-            lead = services.lead_create(actor=signed_in_user(request), data=data)
+            lead = services.lead_create(
+                actor=signed_in_user(request),
+                data=data,
+                allow_duplicates=request.POST.get("allow_duplicates") == "1",
+            )
         except DomainError as error:
             return _refused_form(request, error, None)
         messages.success(request, f"Lead “{person_name(lead)}” was created.")

@@ -18,7 +18,6 @@ SECTIONS = (
     ("Pipeline", "pipeline", "pipeline"),
     ("Tasks", "task_list", "tasks"),
     ("Reports", "reports", "reports"),
-    ("Import", "import_list", "imports"),
 )
 
 
