@@ -18,6 +18,7 @@ SECTIONS = (
     ("Pipeline", "pipeline", "pipeline"),
     ("Tasks", "task_list", "tasks"),
     ("Reports", "reports", "reports"),
+    ("Import", "import_list", "imports"),
 )
 
 

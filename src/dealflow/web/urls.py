@@ -11,6 +11,7 @@ from dealflow.web import (
     downloads,
     duplicates,
     home,
+    imports,
     lead_list,
     leads,
     pipeline,
@@ -51,6 +52,12 @@ urlpatterns = [
         qualification.lead_qualification,
         name="lead_qualification",
     ),
+    # Imports (docs/import.md)
+    path("imports/", imports.import_list, name="import_list"),
+    path("imports/<str:job_id>/", imports.import_detail, name="import_detail"),
+    path("imports/<str:job_id>/progress/", imports.import_progress, name="import_progress"),
+    path("imports/<str:job_id>/errors.csv", imports.import_errors, name="import_errors"),
+    path("imports/<str:job_id>/revert/", imports.import_revert_page, name="import_revert"),
     # Duplicates (docs/duplicates.md)
     path("duplicates/", duplicates.duplicate_queue, name="duplicate_queue"),
     path("duplicates/scan/", duplicates.duplicate_scan, name="duplicate_scan"),
