@@ -637,3 +637,16 @@ def test_concurrent_submissions_of_one_email_make_one_lead():
     assert sorted(outcome.created for outcome in outcomes) == [False] * 5 + [True]
     assert Lead.objects.count() == 1
     assert {outcome.lead.pk for outcome in outcomes} == {Lead.objects.get().pk}
+
+
+@pytest.mark.parametrize(
+    ("values", "status"), [({}, 200), ({"last_name": ""}, 400), ({"oid": "00Dwrong"}, 400)]
+)
+def test_the_public_pages_send_the_security_headers(public, admin, values, status):
+    response = submit(public, **values)
+
+    assert response.status_code == status
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
