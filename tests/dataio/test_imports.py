@@ -483,3 +483,39 @@ def test_owner_column_by_username_email_or_id(admin, tmp_path):
 
     assert counts(job) == (3, 3, 0, 0, 0)
     assert set(Lead.objects.values_list("owner_user", flat=True)) == {ann.pk}
+
+
+def test_leads_without_an_owner_column_are_dealt_by_the_assignment_rules(admin, tmp_path):
+    from dealflow.automation.models import AssignmentDecision
+    from dealflow.automation.services import assignment_rules_set
+
+    first, second = UserFactory(username="first"), UserFactory(username="second")
+    assignment_rules_set(
+        actor=admin,
+        rules={
+            "entries": [
+                {
+                    "criteria": [{"field": "lead_source", "operator": "equals", "value": "Web"}],
+                    "assign_to": {
+                        "kind": "round_robin",
+                        "user_ids": [first.public_id, second.public_id],
+                        "capacity": None,
+                    },
+                }
+            ],
+        },
+    )
+    path = write_csv(tmp_path, [LEAD_HEADER, *lead_rows(5)])
+
+    job = run(admin, "leads", path, batch_size=2)
+
+    owners = list(Lead.objects.order_by("pk").values_list("owner_user__username", flat=True))
+    assert owners == ["first", "second", "first", "second", "first"]
+    assert AssignmentDecision.objects.count() == 5
+    assert counts(job) == (5, 5, 0, 0, 0)
+    with_owner = write_csv(
+        tmp_path, [["LastName", "Company", "LeadSource", "OwnerId"], ["Kim", "X", "Web", "boss"]]
+    )
+    run(admin, "leads", with_owner)
+    assert Lead.objects.get(last_name="Kim").owner_user == admin
+    assert AssignmentDecision.objects.count() == 5
