@@ -519,3 +519,39 @@ def test_leads_without_an_owner_column_are_dealt_by_the_assignment_rules(admin, 
     run(admin, "leads", with_owner)
     assert Lead.objects.get(last_name="Kim").owner_user == admin
     assert AssignmentDecision.objects.count() == 5
+
+
+def test_a_second_run_of_a_job_stops_where_another_has_committed(admin, tmp_path, monkeypatch):
+    path = write_csv(tmp_path, [LEAD_HEADER, *lead_rows(6)])
+    job = import_start(actor=admin, target="leads", path=path, batch_size=2)
+    # As if another worker committed the first two batches while this run was reading.
+    real = services._run_batch
+
+    def other_worker_first(job, *args):
+        if not getattr(other_worker_first, "done", False):
+            other_worker_first.done = True
+            import_run(job_id=job.pk)  # the "other" run, to the end
+        return real(job, *args)
+
+    monkeypatch.setattr(services, "_run_batch", other_worker_first)
+    returned = import_run(job_id=job.pk)
+
+    assert returned.status == ImportStatus.DONE
+    assert counts(returned) == (6, 6, 0, 0, 0)
+    assert Lead.objects.count() == 6
+    assert ImportJobRecord.objects.filter(job=job).count() == 6
+
+
+def test_a_batch_costs_the_same_queries_for_5_and_50_rows(admin, tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(rows, start):
+        path = write_csv(tmp_path, [LEAD_HEADER, *lead_rows(rows, start)], f"q{rows}.csv")
+        job = import_start(actor=admin, target="leads", path=path)
+        with CaptureQueriesContext(connection) as captured:
+            import_run(job_id=job.pk)
+        return len(captured.captured_queries)
+
+    queries(2, 1000)  # warm the job-wide memory of picklist values and the caches
+    assert queries(5, 0) == queries(50, 100)

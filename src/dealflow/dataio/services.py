@@ -57,6 +57,10 @@ MAX_BATCH_SIZE = 50_000
 batch_hook: Callable[[int], None] | None = None
 
 
+class AnotherRun(Exception):
+    """Another run of the same job committed the batch this run was about to write."""
+
+
 def imports_directory() -> Path:
     """Where uploaded files and error reports are kept (under var/)."""
     directory = Path(settings.VAR_DIR) / "imports"
@@ -250,6 +254,9 @@ def import_run(*, job_id: int, progress: Callable[[ImportJob], None] | None = No
                 job.refresh_from_db()
                 if progress is not None:
                     progress(job)
+    except AnotherRun:
+        job.refresh_from_db()
+        return job  # the other run goes on and finishes the job
     except DomainError as error:
         _fail(job, error.message)
         raise
@@ -264,6 +271,16 @@ def import_run(*, job_id: int, progress: Callable[[ImportJob], None] | None = No
 def _run_batch(job, object_def, actor, checks, columns, header_length, batch, seen) -> None:
     dry_run = seen is not None
     with transaction.atomic():
+        # Another run of the same job (a retried task) may have committed this batch:
+        # the job's row, locked, says where the committed rows end.
+        committed = (
+            ImportJob.objects.select_for_update()
+            .filter(pk=job.pk)
+            .values_list("last_committed_row", flat=True)
+            .get()
+        )
+        if committed != batch[0].number - 1:
+            raise AnotherRun(committed)
         if dry_run:
             with transaction.atomic():
                 outcome = write_batch(
