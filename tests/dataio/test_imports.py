@@ -247,7 +247,12 @@ def test_on_duplicate_create_refuses_a_second_unconverted_lead_with_one_email(ad
 
     assert counts(job) == (3, 1, 0, 0, 2)
     assert [row for row, _field, _message in report(job)] == [1, 3]
-    assert report(job)[0][2].startswith("email: an unconverted lead already has the email")
+    assert [message for _row, _field, message in report(job)] == [
+        "email: an unconverted lead already has the email 'ANN@Acme.test' (an existing "
+        "record); emails are unique among unconverted leads, so it cannot be created again",
+        "email: an unconverted lead already has the email 'Bo@Beta.Test' (row 2); emails "
+        "are unique among unconverted leads, so it cannot be created again",
+    ]
     assert Lead.objects.count() == 2
 
 

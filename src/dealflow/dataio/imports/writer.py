@@ -468,7 +468,7 @@ def write_batch(
                     DomainError(
                         ErrorCode.DUPLICATE_VALUE,
                         f"email: an unconverted lead already has the email "
-                        f"{pending.record.email!r} (row {_row_of(duplicate_of)}); emails "  # type: ignore[attr-defined]
+                        f"{pending.record.email!r} ({_row_of(duplicate_of)}); emails "  # type: ignore[attr-defined]
                         "are unique among unconverted leads, so it cannot be created again",
                         ["email"],
                     ),
