@@ -49,6 +49,8 @@ def test_an_event_is_recorded_and_the_score_follows(
         "rating": "Warm",
         "computed_at": "2026-11-30T12:00:00+00:00",
         "parts": [{"rule": f"Demo request {TIMES}1", "points": 50.0}],
+        "likelihood": None,  # no predictive model trained
+        "history": [{"score": 50.0, "rating": "Warm", "computed_at": "2026-11-30T12:00:00+00:00"}],
     }
 
 
@@ -63,6 +65,8 @@ def test_a_lead_not_scored_yet_has_no_score(api, actor):
         "rating": "",
         "computed_at": None,
         "parts": [],
+        "likelihood": None,
+        "history": [],
     }
 
 

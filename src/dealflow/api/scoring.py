@@ -2,7 +2,11 @@
 
 - `POST /leads/{id}/events` with `{"type": "page_view", "occurred_at": "..."}` records an
   event (201); 404 for a lead the caller may not see, 400 naming `type` or `occurred_at`.
-- `GET /leads/{id}/score`: score, rating, computed_at and the parts that produced it.
+- `GET /leads/{id}/score`: score, rating, computed_at and the parts that produced it,
+  the predicted likelihood with its factors (null before a model predicted it) and the
+  latest scores (`history`).
+- `GET /settings/scoring/model` (admins and managers): the active predictive model's
+  figures (held-out AUC, calibration table, rows, training date); null before a training.
 - `GET /settings/scoring` (everyone) and `PUT` (admins): points per event type, the
   half-life in days, fit rules and the Rating thresholds.
 """
@@ -17,9 +21,11 @@ from ninja import Router
 from dealflow.api import docs
 from dealflow.api.support import json_response, request_body, run
 from dealflow.automation.models import LeadEventType
+from dealflow.automation.predictive import likelihood_json, model_figures
 from dealflow.automation.scoring import (
+    HISTORY_SHOWN,
     lead_event_record,
-    lead_score,
+    lead_score_summary,
     scoring_configuration,
     scoring_settings_set,
 )
@@ -48,6 +54,10 @@ EVENT_RECORD_SCHEMA = {
         "occurred_at": {"type": "string", "format": "date-time"},
     },
 }
+FACTOR_SCHEMA = {
+    "type": "object",
+    "properties": {"text": {"type": "string"}, "weight": {"type": "number"}},
+}
 SCORE_SCHEMA = {
     "type": "object",
     "properties": {
@@ -60,6 +70,74 @@ SCORE_SCHEMA = {
             "items": {
                 "type": "object",
                 "properties": {"rule": {"type": "string"}, "points": {"type": "number"}},
+            },
+        },
+        "likelihood": {
+            "type": ["object", "null"],
+            "description": "The predicted conversion likelihood (percent, 1-99) and the "
+            "three features that raised it and lowered it most, in words, each with its "
+            "weight (log-odds against an average lead); null before a model predicted it",
+            "properties": {
+                "value": {"type": "integer", "minimum": 1, "maximum": 99},
+                "factors": {
+                    "type": "object",
+                    "properties": {
+                        direction: {"type": "array", "items": FACTOR_SCHEMA, "maxItems": 3}
+                        for direction in ("positive", "negative")
+                    },
+                },
+                "model_trained_at": {"type": "string", "format": "date-time"},
+                "computed_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "history": {
+            "type": "array",
+            "description": f"The latest {HISTORY_SHOWN} scores, newest first: a score is "
+            "appended when a recompute changes the score or the Rating",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "score": {"type": "number"},
+                    "rating": {"type": "string"},
+                    "computed_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        },
+    },
+}
+MODEL_SCHEMA = {
+    "type": ["object", "null"],
+    "description": "The active predictive model's figures, measured on held-out leads it "
+    "neither fitted nor was calibrated on; null before the first training",
+    "properties": {
+        "trained_at": {"type": "string", "format": "date-time"},
+        "auc": {"type": "number", "description": "held-out area under the ROC curve, 0-1"},
+        "calibration": {
+            "type": "array",
+            "description": "held-out leads in ten groups by predicted likelihood: the mean "
+            "predicted likelihood and the share converted, in percent",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "decile": {"type": "integer"},
+                    "leads": {"type": "integer"},
+                    "predicted": {"type": "number"},
+                    "observed": {"type": "number"},
+                },
+            },
+        },
+        "rows": {
+            "type": "object",
+            "properties": {
+                name: {"type": "integer"}
+                for name in (
+                    "leads",
+                    "converted",
+                    "training",
+                    "calibration",
+                    "held_out",
+                    "held_out_converted",
+                )
             },
         },
     },
@@ -138,7 +216,8 @@ def record_event(request: HttpRequest, lead_id: str) -> HttpResponse:
 )
 def get_score(request: HttpRequest, lead_id: str) -> HttpResponse:
     lead = lead_get(actor=request.auth, lead_id=lead_id)
-    score = lead_score(lead)
+    summary = lead_score_summary(lead)
+    score = summary.score
     return json_response(
         {
             "lead_id": lead.public_id,
@@ -146,8 +225,24 @@ def get_score(request: HttpRequest, lead_id: str) -> HttpResponse:
             "rating": lead.rating,
             "computed_at": score.computed_at if score else None,
             "parts": score.parts if score else [],
+            "likelihood": likelihood_json(summary.likelihood),
+            "history": [
+                {"score": row.score, "rating": row.rating, "computed_at": row.computed_at}
+                for row in summary.history
+            ],
         }
     )
+
+
+@router.get(
+    "/settings/scoring/model",
+    operation_id="scoring_model_get",
+    summary="The active predictive model's held-out AUC, calibration table and rows "
+    "(admins and managers); null before the first training",
+    openapi_extra=docs.action_doc(MODEL_SCHEMA),
+)
+def get_model(request: HttpRequest) -> HttpResponse:
+    return run(lambda: json_response(model_figures(actor=request.auth)), atomic=False)
 
 
 @router.get(

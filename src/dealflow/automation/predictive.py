@@ -74,6 +74,8 @@ REGULARISATION_C = 1.0
 FACTORS_SHOWN = 3
 SMALLEST_FACTOR = 0.01
 DECILES = 10
+# A column whose standard deviation is at most this (relative to its mean) is constant.
+CONSTANT_SPREAD = 1e-9
 
 # (feature group, the lead field, its name in words)
 CATEGORIES = (
@@ -468,14 +470,18 @@ def _fit(matrix: np.ndarray, outcomes: np.ndarray) -> tuple[dict[str, Any], dict
     )
     mean = matrix[training].mean(axis=0)
     scale = matrix[training].std(axis=0)
-    scale[scale == 0] = 1.0  # a constant column: weight 0, whatever its scale
+    # A constant column (every training lead has one page view, say) teaches nothing: its
+    # standard deviation is 0 or rounding noise, which would blow up any other value.
+    constant = scale <= CONSTANT_SPREAD * np.maximum(1.0, np.abs(mean))
+    scale[constant] = 1.0
 
     def standardised(rows: np.ndarray) -> np.ndarray:
         return (matrix[rows] - mean) / scale
 
     model = LogisticRegression(C=REGULARISATION_C, max_iter=2000)
     model.fit(standardised(training), outcomes[training])
-    weights, intercept = model.coef_[0], float(model.intercept_[0])
+    weights, intercept = model.coef_[0].copy(), float(model.intercept_[0])
+    weights[constant] = 0.0
 
     def log_odds(rows: np.ndarray) -> np.ndarray:
         return standardised(rows) @ weights + intercept

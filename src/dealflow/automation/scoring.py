@@ -473,8 +473,10 @@ class ScoreSummary:
 
 
 def lead_score_summary(lead: Lead, *, history: int = HISTORY_SHOWN) -> ScoreSummary:
-    """The lead's score, likelihood and `history` latest scores, newest first, in two
-    queries. The caller has read the lead through an access check (leads.selectors)."""
+    """The lead's score, likelihood and `history` latest scores, newest first: one query,
+    and one more for the history of a lead that has a score (history is written with
+    scores, so a lead without one has none). The caller has read the lead through an
+    access check (leads.selectors)."""
     found = (
         Lead.objects.filter(pk=lead.pk)
         .select_related("rule_score", "likelihood__model")
@@ -489,9 +491,8 @@ def lead_score_summary(lead: Lead, *, history: int = HISTORY_SHOWN) -> ScoreSumm
         )
         .first()
     )
-    rows = list(LeadScoreHistory.objects.filter(lead_id=lead.pk)[:history])
-    return ScoreSummary(
-        score=getattr(found, "rule_score", None),
-        likelihood=getattr(found, "likelihood", None),
-        history=rows,
-    )
+    score = getattr(found, "rule_score", None)
+    rows = []
+    if score is not None:
+        rows = list(LeadScoreHistory.objects.filter(lead_id=lead.pk)[:history])
+    return ScoreSummary(score=score, likelihood=getattr(found, "likelihood", None), history=rows)

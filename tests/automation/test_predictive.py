@@ -1,0 +1,545 @@
+"""Predictive scoring through the services, the task, the command and the lead page: on
+generated history where conversion depends on known features (lead source Web, industry
+Banking, demo requests), the held-out AUC, the calibration table, the factors in words,
+likelihoods 1-99, the refusal below the minimum history, set-based query counts, no
+leakage of events after conversion, and the model kept as JSON."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import math
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from dealflow import cli
+from dealflow.automation import predictive
+from dealflow.automation.models import LeadEvent, LeadLikelihood, PredictiveModel
+from dealflow.automation.predictive import (
+    Encoder,
+    lead_likelihood,
+    lead_likelihoods_recompute,
+    predictive_model_train,
+    title_level,
+)
+from dealflow.automation.tasks import predict_leads, train_predictive_model
+from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.models import AuditEvent
+from dealflow.leads.models import Lead
+from dealflow.people.models import Role
+from tests.automation.predictive_data import (
+    NOW,
+    generate_history,
+    lead_row,
+    statuses,
+)
+from tests.factories import LeadFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def owner():
+    return UserFactory(username="owner")
+
+
+@pytest.fixture
+def history(owner):
+    """1,500 closed leads by the known rule and 40 open ones: (converted, open leads)."""
+    return generate_history(owner, closed=1500, open_leads=40)
+
+
+def open_lead(owner, number, *, demos=0, **values):
+    """An open lead with `demos` demo requests (bulk-created, as the history)."""
+    import random
+
+    _converted, _closed, open_status = statuses()
+    lead = lead_row(random.Random(number), owner, open_status, 10_000 + number, **values)
+    lead.save()
+    moment = NOW - datetime.timedelta(days=3)
+    LeadEvent.objects.bulk_create(
+        LeadEvent(lead=lead, type="demo_request", occurred_at=moment, created_at=moment)
+        for _ in range(demos)
+    )
+    return lead
+
+
+def texts(factors):
+    return [factor["text"] for factor in factors]
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+
+
+def test_the_model_learns_the_known_features_with_a_held_out_auc_of_at_least_0_8(history, owner):
+    converted, _open = history
+
+    model = predictive_model_train(now=NOW)
+
+    figures = model.figures
+    assert figures["auc"] >= 0.8
+    assert figures["rows"] == {
+        "leads": 1500,
+        "converted": converted,
+        "training": 900,  # 60%
+        "calibration": 300,  # 20%
+        "held_out": 300,  # 20%, stratified: the same share converted
+        "held_out_converted": round(converted / 5),
+    }
+    # The three strongest columns are the known ones, each raising conversion.
+    definition = model.definition
+    strongest = sorted(
+        zip(definition["columns"], definition["coefficients"], strict=True),
+        key=lambda pair: -abs(pair[1]),
+    )[:3]
+    assert {(column["group"], column["label"]) for column, _weight in strongest} == {
+        ("lead_source", "Web"),
+        ("industry", "Banking"),
+        ("events.demo_request", "log(1 + count)"),
+    }
+    assert all(weight > 0 for _column, weight in strongest)
+    assert model.trained_at == NOW
+    assert model.is_active
+
+
+def test_the_calibration_table_splits_the_held_out_leads_into_deciles(history):
+    converted, _open = history
+
+    table = predictive_model_train(now=NOW).figures["calibration"]
+
+    assert [line["decile"] for line in table] == list(range(1, 11))
+    assert [line["leads"] for line in table] == [30] * 10
+    # Observed shares are of 30 leads each; together they are the held-out converted.
+    assert sum(round(line["observed"] * 30 / 100) for line in table) == round(converted / 5)
+    predicted = [line["predicted"] for line in table]
+    assert predicted == sorted(predicted)
+    assert 0 < predicted[0] < predicted[-1] < 100
+    # Calibrated: the top decile converts far more than the bottom one, as predicted.
+    assert table[-1]["observed"] - table[0]["observed"] >= 40
+
+
+def test_the_model_is_stored_as_json_with_everything_needed_to_predict(history):
+    model = predictive_model_train(now=NOW)
+
+    stored = PredictiveModel.objects.get(pk=model.pk)
+    definition = json.loads(json.dumps(stored.definition))  # plain JSON, no pickle
+    width = len(definition["columns"])
+    assert definition["version"] == 1
+    assert len(definition["mean"]) == len(definition["scale"]) == width
+    assert len(definition["coefficients"]) == width
+    assert definition["calibration"]["method"] == "platt"
+    assert definition["calibration"]["slope"] > 0
+    assert definition["bins"] == {
+        "number_of_employees": [10, 100, 1000, 10000],
+        "annual_revenue": [1_000_000, 10_000_000, 100_000_000, 1_000_000_000],
+    }
+    # Every generated lead has one page view: a constant column, which weighs nothing.
+    page_views = next(
+        index
+        for index, column in enumerate(definition["columns"])
+        if column["group"] == "events.page_view"
+    )
+    assert definition["coefficients"][page_views] == 0.0
+    assert definition["scale"][page_views] == 1.0
+    # Never the outcome: no column reads the status or the conversion fields.
+    groups = {column["group"] for column in definition["columns"]}
+    assert groups == {
+        "lead_source",
+        "industry",
+        "rating",
+        "country",
+        "title",
+        "employees",
+        "revenue",
+        "phone",
+        "email",
+        *(f"events.{type}" for type in predictive.EVENT_WORDS),
+    }
+
+
+def test_retraining_retires_the_previous_model_and_keeps_it_audited(history, owner):
+    first = predictive_model_train(now=NOW)
+    admin = UserFactory(role=Role.ADMIN)
+
+    second = predictive_model_train(actor=admin, now=NOW + datetime.timedelta(days=7))
+
+    assert list(PredictiveModel.objects.values_list("pk", "is_active")) == [
+        (second.pk, True),  # newest first
+        (first.pk, False),
+    ]
+    assert second.definition["coefficients"] == first.definition["coefficients"]  # seeded
+    events = AuditEvent.objects.filter(object_name="PredictiveModel").order_by("pk")
+    assert [(event.record_id, event.actor_id) for event in events] == [
+        (first.pk, None),
+        (second.pk, admin.pk),
+    ]
+    assert events[1].changes["auc"] == [None, second.figures["auc"]]
+    assert second.trained_by == admin
+
+
+def test_training_reads_the_leads_in_batches_with_a_fixed_number_of_queries(history, monkeypatch):
+    monkeypatch.setattr(predictive, "BATCH_SIZE", 500)
+
+    with CaptureQueriesContext(connection) as captured:
+        predictive_model_train(now=NOW)
+
+    # The counts, one grouped query per categorical feature (4), per batch of 500 the
+    # leads and their event counts (3 x 2), then a savepoint, the retirement of the
+    # active model, the insert, the audit event and the savepoint's release.
+    assert len(captured) == 1 + 4 + 6 + 5
+
+
+MESSAGE = (
+    "Predictive scoring needs a history of at least 1,000 closed leads, 120 of them "
+    "converted and 10 not; there are {leads} closed leads, {converted} of them "
+    "converted. The model is not trained."
+)
+
+
+def test_training_is_refused_below_the_minimum_history_and_stores_nothing(owner):
+    converted, _open = generate_history(owner, closed=300, open_leads=5)
+
+    with pytest.raises(DomainError) as refused:
+        predictive_model_train(now=NOW)
+
+    assert refused.value.code == ErrorCode.PRECONDITION_FAILED
+    assert refused.value.message == MESSAGE.format(leads=300, converted=converted)
+    assert not PredictiveModel.objects.exists()
+    assert not AuditEvent.objects.filter(object_name="PredictiveModel").exists()
+
+
+def test_training_is_refused_without_enough_converted_leads(owner):
+    generate_history(owner, closed=1000)
+    Lead.objects.filter(pk=Lead.objects.filter(is_converted=True).order_by("pk")[0].pk).delete()
+    converted = Lead.objects.filter(is_converted=True).count()
+
+    with pytest.raises(DomainError) as refused:
+        predictive_model_train(now=NOW, minimum_leads=900, minimum_converted=converted + 1)
+
+    assert refused.value.message == (
+        f"Predictive scoring needs a history of at least 900 closed leads, "
+        f"{converted + 1} of them converted and 10 not; there are 999 closed leads, "
+        f"{converted} of them converted. The model is not trained."
+    )
+    assert not PredictiveModel.objects.exists()
+
+
+def test_open_leads_never_count_as_history(owner):
+    generate_history(owner, closed=0, open_leads=30)
+
+    with pytest.raises(DomainError) as refused:
+        predictive_model_train(minimum_leads=1, minimum_converted=1)
+
+    assert refused.value.message.endswith(
+        "there are 0 closed leads, 0 of them converted. The model is not trained."
+    )
+
+
+def test_events_after_a_conversion_are_not_counted_for_training(owner):
+    converted_status, _closed, _open = statuses()
+    lead = LeadFactory(owner_user=owner, status=converted_status)
+    Lead.objects.filter(pk=lead.pk).update(
+        is_converted=True, converted_date=datetime.date(2026, 11, 20)
+    )
+    for day in (19, 20, 21):  # the 21st comes after the conversion
+        moment = datetime.datetime(2026, 11, day, 23, 0, tzinfo=datetime.UTC)
+        LeadEvent.objects.create(
+            lead=lead, type="demo_request", occurred_at=moment, created_at=moment
+        )
+
+    assert predictive._event_counts([lead.pk], before_conversion=True) == {
+        lead.pk: {"demo_request": 2}
+    }
+    assert predictive._event_counts([lead.pk], before_conversion=False) == {
+        lead.pk: {"demo_request": 3}
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Prediction
+
+
+def test_each_open_lead_gets_a_likelihood_from_1_to_99_with_factors_in_words(history, owner):
+    predictive_model_train(now=NOW)
+    likely = open_lead(owner, 1, demos=3, lead_source="Web", industry="Banking")
+    unlikely = open_lead(owner, 2, lead_source="Purchased List", industry="Retail")
+
+    assert lead_likelihoods_recompute(now=NOW) == 42
+
+    values = list(LeadLikelihood.objects.values_list("likelihood", flat=True))
+    assert len(values) == 42
+    assert all(1 <= value <= 99 for value in values)
+    high = LeadLikelihood.objects.get(lead=likely)
+    low = LeadLikelihood.objects.get(lead=unlikely)
+    assert high.likelihood >= 90
+    assert low.likelihood <= 15
+    # The known features are the top three positive factors (their order is the data's).
+    assert sorted(texts(high.factors["positive"])) == [
+        "3 demo requests",
+        "Industry is Banking",
+        "Lead source is Web",
+    ]
+    assert "No demo request" in texts(low.factors["negative"])
+    assert len(low.factors["negative"]) == 3
+    for factors in (high.factors, low.factors):
+        positive = [factor["weight"] for factor in factors["positive"]]
+        negative = [factor["weight"] for factor in factors["negative"]]
+        assert positive == sorted(positive, reverse=True) and all(w > 0 for w in positive)
+        assert negative == sorted(negative) and all(w < 0 for w in negative)
+    assert high.computed_at == NOW
+
+
+def test_factors_sum_to_the_calibrated_log_odds(history, owner):
+    model = predictive_model_train(now=NOW)
+    lead = open_lead(owner, 3, demos=1, lead_source="Web", industry="Media")
+    loaded = predictive._Loaded.of(model)
+    row = Lead.objects.filter(pk=lead.pk).values_list(*predictive._LEAD_FIELDS).get()
+    events = predictive._event_counts([lead.pk], before_conversion=False)
+
+    likelihoods, contributions = loaded.predict([row], events)
+
+    calibration = model.definition["calibration"]
+    base = calibration["intercept"] + calibration["slope"] * model.definition["intercept"]
+    probability = 1 / (1 + math.exp(-(base + contributions[0].sum())))
+    assert likelihoods[0] == max(1, min(99, round(probability * 100)))
+
+
+@pytest.mark.parametrize(
+    ("title", "level"),
+    [
+        ("Vice President of Sales", "vice_president"),
+        ("SVP Marketing", "vice_president"),
+        ("President", "executive"),
+        ("Chief Revenue Officer", "executive"),
+        ("Head of IT", "director"),
+        ("Office Manager", "manager"),
+        ("Analyst", "other"),
+        ("", "blank"),
+        ("  ", "blank"),
+    ],
+)
+def test_the_title_seniority_is_read_from_its_words(title, level):
+    assert title_level(title) == level
+
+
+def test_each_feature_reads_in_words():
+    definition = {
+        "columns": predictive._columns(
+            {
+                "lead_source": [["web", "Web"]],
+                "industry": [["banking", "Banking"]],
+                "rating": [],
+                "country": [],
+            }
+        )
+    }
+    encoder = Encoder(definition)
+    row = (1, "WEB", "", "Hot", "Iceland", "CTO", 1200, 25_000_000, "", "+1 555", "")
+    events = {"demo_request": 1, "page_view": 4}
+
+    words = {group: encoder.words(group, row, events) for group in encoder.groups}
+
+    assert words == {
+        "lead_source": "Lead source is Web",  # the common spelling, matched folded
+        "industry": "No industry",
+        "rating": "Rating is Hot",
+        "country": "Country is Iceland",
+        "title": "Title is at executive level",
+        "employees": "Employees 1,000-9,999",
+        "revenue": "Annual revenue 10M-100M",
+        "phone": "Has a phone number",
+        "email": "No email address",
+        "events.form_submit": "No form submit",
+        "events.demo_request": "1 demo request",
+        "events.event_attended": "No event attended",
+        "events.link_click": "No link click",
+        "events.email_open": "No email open",
+        "events.page_view": "4 page views",
+        "events.form_error": "No form error",
+    }
+
+
+def test_predicting_takes_one_read_of_the_model_and_three_queries_per_batch(
+    history, owner, monkeypatch
+):
+    predictive_model_train(now=NOW)
+    for number in range(80):
+        open_lead(owner, 100 + number, demos=number % 3)
+    monkeypatch.setattr(predictive, "BATCH_SIZE", 50)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert lead_likelihoods_recompute(now=NOW) == 120  # 40 + 80: batches of 50, 50, 20
+
+    # The model, then per batch the leads, their event counts and one upsert.
+    assert len(captured) == 1 + 3 * 3
+    assert LeadLikelihood.objects.count() == 120
+
+
+def test_only_open_leads_are_predicted_and_again_in_place(history, owner):
+    model = predictive_model_train(now=NOW)
+    lead = open_lead(owner, 4, lead_source="Web")
+
+    assert lead_likelihoods_recompute(lead_ids=[lead.pk], now=NOW) == 1
+    assert lead_likelihoods_recompute(lead_ids=[lead.pk], now=NOW) == 1
+    closed = Lead.objects.filter(status__is_closed=True).values_list("pk", flat=True)[:5]
+    assert lead_likelihoods_recompute(lead_ids=list(closed)) == 0
+
+    assert list(LeadLikelihood.objects.values_list("lead_id", "model_id")) == [(lead.pk, model.pk)]
+
+
+def test_without_a_model_nothing_is_predicted(owner):
+    open_lead(owner, 5)
+
+    assert lead_likelihoods_recompute() == 0
+    assert not LeadLikelihood.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------
+# The tasks and the command
+
+
+def test_the_tasks_take_ids_and_are_safe_to_retry(history, owner):
+    lead = open_lead(owner, 6, lead_source="Web")
+
+    assert train_predictive_model(minimum_leads=100_000) is None  # refused: logged, nothing
+    assert not PredictiveModel.objects.exists()
+    model_id = train_predictive_model()
+    assert PredictiveModel.objects.get(is_active=True).pk == model_id
+    assert predict_leads([lead.pk]) == predict_leads([lead.pk]) == 1
+    assert LeadLikelihood.objects.get().lead_id == lead.pk
+
+
+def test_score_train_prints_the_figures_and_predicts(history, freeze_clock):
+    freeze_clock(NOW)
+    output = io.StringIO()
+
+    call_command("score", "train", stdout=output)
+
+    model = PredictiveModel.objects.get()
+    rows = model.figures["rows"]
+    lines = output.getvalue().splitlines()
+    assert lines[0].startswith(f"trained on 1500 closed leads ({rows['converted']} converted) in ")
+    assert lines[0].endswith(" s, 2026-11-30 12:00 UTC")
+    assert lines[1] == (
+        f"rows: 900 to fit, 300 to calibrate, 300 held out ({rows['held_out_converted']} converted)"
+    )
+    assert lines[2] == f"held-out AUC: {model.figures['auc']:.3f}"
+    assert lines[3:5] == [
+        "calibration on the held-out leads (percent):",
+        "  decile  leads  predicted  observed",
+    ]
+    first = model.figures["calibration"][0]
+    assert lines[5] == f"       1     30  {first['predicted']:>9.1f}  {first['observed']:>8.1f}"
+    assert lines[15].startswith("predicted the likelihoods of 40 leads in ")
+    assert LeadLikelihood.objects.count() == 40
+
+
+def test_score_train_refuses_below_the_minimum_with_exit_status_1(owner, capsys):
+    converted, _open = generate_history(owner, closed=200)
+
+    with pytest.raises(CommandError) as refused:
+        call_command("score", "train", "--minimum-leads", "201", "--minimum-converted", "5")
+    try:
+        cli.main(["score", "train"])
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    errors = capsys.readouterr().err
+
+    assert str(refused.value) == (
+        "Predictive scoring needs a history of at least 201 closed leads, 5 of them "
+        f"converted and 10 not; there are 200 closed leads, {converted} of them converted. "
+        "The model is not trained."
+    )
+    assert code == 1
+    assert MESSAGE.format(leads=200, converted=converted) in errors
+    assert not PredictiveModel.objects.exists()
+
+
+def test_score_trains_with_lower_minimums_when_told(owner):
+    generate_history(owner, closed=300, open_leads=2)
+
+    call_command(
+        "score",
+        "train",
+        "--minimum-leads",
+        "300",
+        "--minimum-converted",
+        "20",
+        stdout=io.StringIO(),
+    )
+
+    assert PredictiveModel.objects.get().figures["rows"]["leads"] == 300
+    assert LeadLikelihood.objects.count() == 2
+
+
+def test_score_also_predicts_once_a_model_exists(history, freeze_clock):
+    freeze_clock(NOW)
+    before = io.StringIO()
+    call_command("score", stdout=before)
+    predictive_model_train(now=NOW)
+    after = io.StringIO()
+
+    call_command("score", stdout=after)
+    call_command("score", "predict", stdout=io.StringIO())
+
+    assert before.getvalue().startswith("scored 40 leads in ")
+    assert "predicted" not in before.getvalue()
+    assert after.getvalue().splitlines()[1].startswith("predicted the likelihoods of 40 leads")
+    assert LeadLikelihood.objects.count() == 40
+
+
+def test_score_predict_without_a_model_says_so():
+    output = io.StringIO()
+
+    call_command("score", "predict", stdout=output)
+
+    assert output.getvalue() == "No predictive model is trained yet: run `dealflow score train`.\n"
+
+
+# ---------------------------------------------------------------------------------------
+# The lead page
+
+
+def test_the_score_panel_shows_the_likelihood_its_factors_and_the_history(
+    history, owner, client, freeze_clock
+):
+    from dealflow.automation.scoring import lead_scores_recompute
+
+    freeze_clock(NOW)
+    predictive_model_train(now=NOW)
+    lead = open_lead(owner, 7, demos=2, lead_source="Web", industry=XSS)
+    lead_scores_recompute()
+    lead_likelihoods_recompute()
+    likelihood = lead_likelihood(lead)
+    client.force_login(owner)
+
+    page = client.get(f"/leads/{lead.public_id}/").content.decode()
+
+    assert f'<strong class="h3" data-likelihood>{likelihood.likelihood}%</strong>' in page
+    assert 'model trained <time datetime="2026-11-30T12:00:00+00:00">2026-11-30</time>' in page
+    web = next(f for f in likelihood.factors["positive"] if f["text"] == "Lead source is Web")
+    assert f'<span class="text-success">+{web["weight"]:.2f}</span> Lead source is Web' in page
+    assert 'id="score-history-title">Score history</h3>' in page
+    # 2 demo requests 3 days old: 2 * 50 * 0.5 ** (3 / 30) = 93.30
+    assert '<td class="text-end">93.30</td><td>Hot</td>' in page
+    assert XSS not in page
+
+
+def test_the_score_panel_without_a_prediction_says_how_to_get_one(client):
+    rep = UserFactory()
+    lead = LeadFactory(owner_user=rep)
+    client.force_login(rep)
+
+    page = client.get(f"/leads/{lead.public_id}/").content.decode()
+
+    assert "No prediction yet" in page
+    assert "Score history" not in page
