@@ -15,14 +15,15 @@ current owner (history does not record owner changes).
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import F, OuterRef, Q, Subquery, Value
 from django.utils import timezone
 
 from dealflow.reports.models import PipelineSnapshot
-from dealflow.reports.selectors.common import among, end_of, people, start_of, visible
+from dealflow.reports.selectors.common import among, end_of, people, queryset_sql, start_of, visible
 from dealflow.sales.models import Opportunity, OpportunityHistory
 from dealflow.sales.selectors import stages
 
@@ -78,10 +79,11 @@ def snapshot_exists(day: datetime.date) -> bool:
     return PipelineSnapshot.objects.filter(snapshot_date=day).exists()
 
 
-def pipeline_as_of(user: Any, filters: Any, day: datetime.date) -> tuple[QuerySet, str]:
+def pipeline_as_of(user: Any, filters: Any, day: datetime.date) -> tuple[Any, str]:
     """The pipeline of `day` that the user may see (its opportunities visible now), as a
     queryset with the columns `stage_name`, `amount`, `probability`, `forecast_category`,
-    `close_date`, and a word saying where it came from ("snapshot" or "history").
+    `close_date`, and a word saying where it came from: "snapshot", "history" (SQLite's
+    replay, a queryset too) or "replay" (PostgreSQL's, a ReplaySQL).
 
     Owner and team filter on the snapshot's owner, or on the current owner in a replay;
     the lead source is the opportunity's. One query to look for the snapshot."""
@@ -97,31 +99,71 @@ def pipeline_as_of(user: Any, filters: Any, day: datetime.date) -> tuple[QuerySe
     end = end_of(day)
     deals = opportunities.filter(people(filters, "owner"))
     if connection.vendor == "postgresql":
-        # Each deal's last row by DISTINCT ON, one pass over opportunity_history_idx.
-        replayed = (
+        # Each deal's last row by DISTINCT ON, one pass over opportunity_history_idx,
+        # aggregated straight from it (ReplaySQL).
+        last_rows = (
             OpportunityHistory.objects.filter(
                 among("opportunity", deals), created_at__lt=end, opportunity__created_at__lt=end
             )
             .order_by("opportunity_id", "-created_at", "-id")
             .distinct("opportunity_id")
-            .values("pk")
+            .values("stage_name", "amount", "probability", "forecast_category", "close_date")
         )
-    else:
-        last_row = (
-            OpportunityHistory.objects.filter(opportunity_id=OuterRef("pk"), created_at__lt=end)
-            .order_by("-created_at", "-id")
-            .values("pk")[:1]
-        )
-        replayed = (
-            deals.filter(created_at__lt=end)
-            .annotate(last_row=Subquery(last_row))
-            .filter(last_row__isnull=False)
-            .values("last_row")
-        )
+        return ReplaySQL(*queryset_sql(last_rows)), "replay"
+    last_row = (
+        OpportunityHistory.objects.filter(opportunity_id=OuterRef("pk"), created_at__lt=end)
+        .order_by("-created_at", "-id")
+        .values("pk")[:1]
+    )
+    replayed = (
+        deals.filter(created_at__lt=end)
+        .annotate(last_row=Subquery(last_row))
+        .filter(last_row__isnull=False)
+        .values("last_row")
+    )
     rows = OpportunityHistory.objects.filter(pk__in=replayed).order_by()
     closed_names = [stage.name for stage in stages.get() if stage.is_closed]
     rows = rows.filter(~Q(stage_name__in=closed_names) | Q(close_date__gte=first_of_month(day)))
     return rows, "history"
+
+
+@dataclass(frozen=True)
+class ReplaySQL:
+    """PostgreSQL's replay: the SQL of each deal's last history row by the day (columns
+    stage_name, amount, probability, forecast_category, close_date), aggregated by the
+    reports with `aggregate` (its parameters bound, never spliced)."""
+
+    sql: str
+    params: tuple[Any, ...]
+
+    def aggregate(
+        self, select: str, group: str, conditions: list[tuple[str, list[Any]]]
+    ) -> list[tuple[Any, ...]]:
+        where = " AND ".join(condition for condition, _params in conditions)
+        params = [value for _condition, values in conditions for value in values]
+        sql = (
+            f"SELECT {select} FROM ({self.sql}) AS replayed"
+            f"{f' WHERE {where}' if where else ''} GROUP BY {group}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*self.params, *params])
+            return cursor.fetchall()
+
+
+def replay_conditions(filters: Any, *, open_only: bool = False) -> list[tuple[str, list[Any]]]:
+    """The replay's conditions as SQL with parameters: open deals only, and the close
+    date within the period."""
+    conditions: list[tuple[str, list[Any]]] = []
+    closed_names = [stage.name for stage in stages.get() if stage.is_closed]
+    if open_only and closed_names:
+        conditions.append(
+            (f"stage_name NOT IN ({', '.join(['%s'] * len(closed_names))})", closed_names)
+        )
+    if filters.period_start:
+        conditions.append(("close_date >= %s", [filters.period_start]))
+    if filters.period_end:
+        conditions.append(("close_date <= %s", [filters.period_end]))
+    return conditions
 
 
 def open_stage_condition(source: str) -> Q:

@@ -21,6 +21,7 @@ from dealflow.reports.selectors.common import (
     drilldown,
     fraction,
     month_text,
+    owner_public_id,
     people,
     period_drilldown,
     user_names,
@@ -243,7 +244,7 @@ def premature_conversions(*, user: Any, filters: ReportFilters) -> list[dict[str
                 "lead": f"{lead_name} ({row['company']})",
                 "converted_date": row["converted_date"],
                 "owner": names.get(owner_id, ""),
-                "owner_id": ids.encode("User", owner_id),
+                "owner_id": owner_public_id(owner_id),
                 "reason": "; ".join(reasons),
             }
         )

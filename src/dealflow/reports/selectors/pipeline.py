@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.db.models.functions import TruncMonth
 
 from dealflow.core.errors import DomainError, ErrorCode
@@ -87,6 +87,13 @@ def pipeline_by_stage(*, user: Any, filters: ReportFilters) -> list[dict[str, An
     DOMAIN.md section 9. One query (two with as_of)."""
     if filters.as_of is not None:
         rows, source = snapshots.pipeline_as_of(user, filters, filters.as_of)
+        if source == "replay":
+            grouped = rows.aggregate(
+                "stage_name, probability, COUNT(*), SUM(amount)",
+                "stage_name, probability",
+                snapshots.replay_conditions(filters, open_only=True),
+            )
+            return _weighted_rows(grouped, filters)
         grouped = (
             rows.filter(
                 snapshots.open_stage_condition(source), dated_in_period(filters, "close_date")
@@ -127,23 +134,41 @@ def forecast_columns(filters: ReportFilters) -> list[Column]:
     ]
 
 
-def _forecast_source(user: Any, filters: ReportFilters) -> QuerySet:
+def _forecast_source(user: Any, filters: ReportFilters) -> Any:
     """Rows with close_date, forecast_category and amount: the current opportunities,
-    or the pipeline as of `filters.as_of` from its month on."""
+    or the pipeline as of `filters.as_of` from its month on (a queryset, or PostgreSQL's
+    ReplaySQL)."""
     if filters.as_of is not None:
-        rows, _source = snapshots.pipeline_as_of(user, filters, filters.as_of)
+        rows, source = snapshots.pipeline_as_of(user, filters, filters.as_of)
+        if source == "replay":
+            return rows
         return rows.filter(close_date__gte=snapshots.first_of_month(filters.as_of))
     return visible(user, Opportunity.objects.all()).filter(people(filters, "owner"))
 
 
-def _by_month(rows: QuerySet, filters: ReportFilters) -> dict[str, dict[str, Decimal]]:
+def _by_month(rows: Any, filters: ReportFilters) -> dict[str, dict[str, Decimal]]:
     """{close month: {forecast category: amount}} (one query)."""
-    grouped = (
-        rows.filter(dated_in_period(filters, "close_date"), forecast_category__in=list(CATEGORIES))
-        .annotate(close_month=TruncMonth("close_date"))
-        .values_list("close_month", "forecast_category")
-        .annotate(total=ExactSum("amount"))
-    )
+    if isinstance(rows, snapshots.ReplaySQL):
+        assert filters.as_of is not None
+        categories = list(CATEGORIES)
+        grouped = rows.aggregate(
+            "date_trunc('month', close_date)::date, forecast_category, SUM(amount)",
+            "1, 2",
+            [
+                ("close_date >= %s", [snapshots.first_of_month(filters.as_of)]),
+                (f"forecast_category IN ({', '.join(['%s'] * len(categories))})", categories),
+                *snapshots.replay_conditions(filters),
+            ],
+        )
+    else:
+        grouped = (
+            rows.filter(
+                dated_in_period(filters, "close_date"), forecast_category__in=list(CATEGORIES)
+            )
+            .annotate(close_month=TruncMonth("close_date"))
+            .values_list("close_month", "forecast_category")
+            .annotate(total=ExactSum("amount"))
+        )
     months: dict[str, dict[str, Decimal]] = {}
     for close_month, category, total in grouped:
         month = months.setdefault(month_text(close_month) or "", {})
