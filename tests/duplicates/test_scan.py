@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
+from dealflow.duplicates import scan
 from dealflow.duplicates.models import DuplicateGroup, DuplicateGroupMember, DuplicateGroupStatus
-from dealflow.duplicates.scan import SMALL_BLOCK, duplicates_scan, group_signature
+from dealflow.duplicates.scan import duplicates_scan, group_signature
 from dealflow.duplicates.services import duplicate_group_dismiss, duplicate_keys_refresh
 from dealflow.duplicates.tasks import scan_duplicates
 from dealflow.people.models import Role
@@ -111,31 +112,28 @@ def test_a_group_no_longer_found_is_removed_and_a_grown_one_replaces_it(base):
     assert grown.record_count == 3
 
 
-def test_large_blocks_are_compared_in_c_with_the_same_results(db):
-    # more than SMALL_BLOCK records under one name key: the matrix path
-    companies = [
-        "Initech",
-        "Hooli",
-        "Globex",
-        "Umbrella",
-        "Cyberdyne",
-        "Soylent",
-        "Tyrell",
-        "Vandelay",
-        "Wonka",
-        "Oscorp",
-    ]
-    assert len(companies) > SMALL_BLOCK
-    people = [lead("Jon", "Snow", company) for company in companies]
-    twins = [lead("Jonathan", "Snow", "Initech Ltd"), lead("Jon", "Snow", "Hooli GmbH")]
+@pytest.mark.parametrize(("window", "found"), [(500, 2), (4, 1)])
+def test_a_block_beyond_max_block_is_compared_in_overlapping_windows(
+    db, monkeypatch, window, found
+):
+    monkeypatch.setattr(scan, "MAX_BLOCK", window)
+    companies = ["Initech", "Hooli", "Globex", "Umbrella", "Cyberdyne", "Soylent", "Tyrell",
+                 "Vandelay", "Wonka", "Oscorp"]  # fmt: skip
+    # one name block ("snow|j") of 12, ordered by id: the first pair is adjacent, the
+    # second ten records apart
+    initech = lead("Jon", "Snow", companies[0])
+    near = lead("Jonathan", "Snow", "Initech Ltd")
+    hooli = lead("Jon", "Snow", companies[1])
+    for company in companies[2:]:
+        lead("Jon", "Snow", company)
+    far = lead("Jon", "Snow", "Hooli XYZ")  # no company key in common with "Hooli"
     duplicate_keys_refresh(object_name="Lead")
     duplicates_scan(object_name="Lead")
-    assert groups() == sorted(
-        [
-            (sorted([people[0].pk, twins[0].pk]), "Name and company", "85.42", "open"),
-            (sorted([people[1].pk, twins[1].pk]), "Name and company", "100.00", "open"),
-        ]
-    )
+    expected = [
+        (sorted([initech.pk, near.pk]), "Name and company", "85.42", "open"),
+        (sorted([hooli.pk, far.pk]), "Name and company", "71.43", "open"),
+    ]
+    assert groups() == sorted(expected[:found])
 
 
 def test_accounts_and_contacts_are_scanned(db):

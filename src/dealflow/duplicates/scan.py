@@ -3,11 +3,12 @@
 1. Blocks in SQL: the blocking keys (DuplicateKey) shared by more than one record
    (`GROUP BY kind, value HAVING COUNT(*) > 1`), streamed joined to the records' fields,
    ordered by block.
-2. Pairs: within each block the matching rules compare every pair (rapidfuzz's `cdist`
-   for a block of more than SMALL_BLOCK records, in C); a block made by a rule of one
-   exact condition (the email block and the Email rule) matches whole without comparing.
-   A block of more than MAX_BLOCK records is compared in overlapping windows of
-   MAX_BLOCK, by record id.
+2. Pairs: every pair of records within each block is compared by the matching rules,
+   PAIR_BATCH pairs at a time, each condition over the whole batch in C (rapidfuzz's
+   `cpdist`). A rule with an exact email or phone condition is applied only in blocks
+   of that kind (two records can only share a phone within a phone block), where the
+   condition holds; so no phone is parsed during a scan. A block of more than MAX_BLOCK
+   records is compared in overlapping windows of MAX_BLOCK, by record id.
 3. Groups: records joined by matching pairs (connected components). A group is filed
    under a signature of its object and members, so a rerun finds the group it made
    before (kept, whatever its status) instead of making another; open groups not found
@@ -29,11 +30,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rapidfuzz import fuzz
 from rapidfuzz.distance import JaroWinkler
-from rapidfuzz.process import cdist
+from rapidfuzz.process import cpdist
 
 from dealflow.accounts.models import Account, Contact
 from dealflow.duplicates.keys import (
-    Profile,
     company_key_of_folded,
     person_key,
     person_key_of_folded,
@@ -44,16 +44,13 @@ from dealflow.duplicates.models import (
     DuplicateGroupStatus,
     DuplicateKey,
 )
-from dealflow.duplicates.rules import best_match
 from dealflow.duplicates.selectors import matching_rules
 from dealflow.leads.models import Lead
 
-SMALL_BLOCK = 8
 MAX_BLOCK = 500
+PAIR_BATCH = 200_000
 WRITE_BATCH = 1000
 FETCH_SIZE = 5000
-# The kinds a rule of one exact condition on this field makes whole.
-_EXACT_KIND = {"email": "email", "phone": "phone", "company": "company"}
 
 
 def _matrix_scorer(method: str) -> tuple[Any, float]:
@@ -91,18 +88,18 @@ def _block_sql(object_name: str) -> tuple[str, list[Any]]:
     keys = quote(DuplicateKey._meta.db_table)
     if object_name == "Lead":
         table = quote(Lead._meta.db_table)
-        columns = "r.first_name_key, r.last_name_key, r.company_key, r.city, r.email_key, r.phone, r.mobile_phone"
+        columns = "r.first_name_key, r.last_name_key, r.company_key, r.city, r.email_key"
         join = f"JOIN {table} r ON r.id = k.record_id AND r.is_converted = %s"
         parameters: list[Any] = [False]
     elif object_name == "Contact":
         table = quote(Contact._meta.db_table)
         accounts = quote(Account._meta.db_table)
-        columns = "r.first_name_key, r.last_name_key, a.name_key, r.mailing_city, r.email_key, r.phone, r.mobile_phone"
+        columns = "r.first_name_key, r.last_name_key, a.name_key, r.mailing_city, r.email_key"
         join = f"JOIN {table} r ON r.id = k.record_id LEFT JOIN {accounts} a ON a.id = r.account_id"
         parameters = []
     else:
         table = quote(Account._meta.db_table)
-        columns = "'', '', r.name_key, r.billing_city, '', r.phone, ''"
+        columns = "'', '', r.name_key, r.billing_city, ''"
         join = f"JOIN {table} r ON r.id = k.record_id"
         parameters = []
     sql = (
@@ -130,135 +127,142 @@ def _rows(object_name: str) -> Iterator[tuple[Any, ...]]:
             yield from batch
 
 
-def _blocks(object_name: str) -> Iterator[tuple[str, list[tuple[int, Profile]]]]:
-    """(kind, [(record id, profile), ...]) of each block, profiles made once per record
-    (kept while the scan reads the blocks of one kind)."""
-    profiles: dict[int, Profile] = {}
+# A profile in the scan: (email key, first name, last name, company key, city).
+Fields = tuple[str, str, str, str, str]
+FIELD_INDEX = {"email": 0, "first_name": 1, "last_name": 2, "company": 3, "city": 4}
+
+
+def _blocks(object_name: str) -> Iterator[tuple[str, list[int], dict[int, Fields]]]:
+    """(kind, record ids, their fields) of each block, fields made once per record and
+    kind (each record is in at most a few blocks of one kind)."""
+    fields: dict[int, Fields] = {}
     current: tuple[str, str] | None = None
-    members: list[tuple[int, Profile]] = []
-    for kind, value, record_id, first, last, company, city, email, phone, mobile in _rows(
-        object_name
-    ):
+    members: list[int] = []
+    for kind, value, record_id, first, last, company, city, email in _rows(object_name):
         if (kind, value) != current:
             if len(members) > 1:
-                yield current[0], members  # type: ignore[index]
+                yield current[0], members, fields  # type: ignore[index]
             if current is not None and kind != current[0]:
-                profiles.clear()
+                fields = {}
             current, members = (kind, value), []
-        profile = profiles.get(record_id)
-        if profile is None:
-            profile = profiles[record_id] = Profile(
-                email=email or "",
-                first_name=person_key_of_folded(first or ""),
-                last_name=person_key_of_folded(last or ""),
-                company=company_key_of_folded(company or ""),
-                city=person_key(city or ""),
-                raw_phones=(phone or "", mobile or ""),
+        if record_id not in fields:
+            fields[record_id] = (
+                email or "",
+                person_key_of_folded(first or ""),
+                person_key_of_folded(last or ""),
+                company_key_of_folded(company or ""),
+                person_key(city or ""),
             )
-        members.append((record_id, profile))
+        members.append(record_id)
     if current is not None and len(members) > 1:
-        yield current[0], members
+        yield current[0], members, fields
 
 
 # ---------------------------------------------------------------------------------------
 # 2. Pairs
 
-
-def _condition_matrix(condition: dict[str, Any], profiles: list[Profile]) -> np.ndarray:
-    """Scores 0-100 of one condition between every two profiles of a block."""
-    size = len(profiles)
-    field = condition["field"]
-    if field == "phone":
-        matrix = np.zeros((size, size))
-        holders: dict[str, list[int]] = defaultdict(list)
-        for index, profile in enumerate(profiles):
-            for phone in profile.phones:
-                holders[phone].append(index)
-        for indexes in holders.values():
-            if len(indexes) > 1:
-                matrix[np.ix_(indexes, indexes)] = 100.0
-        return matrix
-    values = [getattr(profile, field) for profile in profiles]
-    if condition["method"] == "exact":
-        codes: dict[str, int] = {}
-        coded = np.array([codes.setdefault(value, len(codes)) for value in values])
-        matrix = (coded[:, None] == coded[None, :]) * 100.0
-    else:
-        scorer, scale = _matrix_scorer(condition["method"])
-        matrix = cdist(values, values, scorer=scorer, dtype=np.float64, workers=1) * scale
-    blank = np.array([not value for value in values])
-    matrix[blank, :] = 0.0
-    matrix[:, blank] = 0.0
-    return matrix
-
-
 Pair = tuple[int, int, str, float]
 
 
-def _matrix_pairs(
-    setting: dict[str, Any], profiles: list[Profile]
-) -> list[tuple[int, int, str, float]]:
-    """(index, index, rule, score) of each matching pair, the best rule per pair."""
-    size = len(profiles)
-    upper = np.triu(np.ones((size, size), dtype=bool), 1)
-    best_score = np.full((size, size), -1.0)
-    best_rule = np.full((size, size), -1)
-    for rule_index, rule in enumerate(setting["rules"]):
-        holds = upper.copy()
-        score = np.full((size, size), 100.0)
+def _window_pairs(members: list[int]) -> Iterator[tuple[int, int]]:
+    """Every pair of a block; a block over MAX_BLOCK in overlapping windows."""
+    step = MAX_BLOCK // 2
+    seen: set[tuple[int, int]] = set()
+    for start in range(0, max(len(members) - step, 1), step):
+        window = members[start : start + MAX_BLOCK]
+        for index, one in enumerate(window):
+            for other in window[index + 1 :]:
+                if len(members) <= MAX_BLOCK or (one, other) not in seen:
+                    if len(members) > MAX_BLOCK:
+                        seen.add((one, other))
+                    yield one, other
+
+
+def _rules_for(setting: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The rules to apply to the pairs of a block of this kind. A rule with an exact
+    email (phone) condition can only hold for two records that share an email (phone)
+    key, so it is applied in the blocks of that kind alone, where the condition holds."""
+    chosen = []
+    for rule in setting["rules"]:
+        exact = {
+            condition["field"]
+            for condition in rule["conditions"]
+            if condition["method"] == "exact" and condition["field"] in ("email", "phone")
+        }
+        if not exact or exact == {kind}:
+            chosen.append(rule)
+    return chosen
+
+
+def _condition_scores(
+    condition: dict[str, Any], kind: str, firsts: list[Fields], seconds: list[Fields]
+) -> np.ndarray:
+    """Scores 0-100 of one condition over pairs of profiles (rapidfuzz's cpdist, in C)."""
+    field = condition["field"]
+    size = len(firsts)
+    if field in ("phone", "email") and kind == field:
+        return np.full(size, 100.0)  # the pair shares the block's key
+    if field == "phone":
+        return np.zeros(size)  # such rules are applied in phone blocks only
+    index = FIELD_INDEX[field]
+    one = [fields[index] for fields in firsts]
+    other = [fields[index] for fields in seconds]
+    if condition["method"] == "exact":
+        scores = np.array([a == b for a, b in zip(one, other, strict=True)], dtype=np.float64) * 100
+    else:
+        scorer, scale = _matrix_scorer(condition["method"])
+        scores = cpdist(one, other, scorer=scorer, dtype=np.float64, workers=1) * scale
+    blank = np.array([not a or not b for a, b in zip(one, other, strict=True)], dtype=bool)
+    scores[blank] = 0.0
+    return scores
+
+
+def _evaluate(
+    setting: dict[str, Any], kind: str, pairs: list[tuple[int, int]], fields: dict[int, Fields]
+) -> Iterator[Pair]:
+    """The matching pairs among `pairs`, each with its best rule (the first on a tie)."""
+    firsts = [fields[one] for one, _other in pairs]
+    seconds = [fields[other] for _one, other in pairs]
+    best_score = np.full(len(pairs), -1.0)
+    best_rule = np.full(len(pairs), -1)
+    rules = setting["rules"]
+    for rule in _rules_for(setting, kind):
+        holds = np.ones(len(pairs), dtype=bool)
+        score = np.full(len(pairs), 100.0)
         for condition in rule["conditions"]:
-            matrix = _condition_matrix(condition, profiles)
-            holds &= matrix >= condition.get("threshold", 100)
+            scores = _condition_scores(condition, kind, firsts, seconds)
+            holds &= scores >= condition.get("threshold", 100)
             if not holds.any():
                 break
-            score = np.minimum(score, np.round(matrix, 2))
+            score = np.minimum(score, np.round(scores, 2))
         better = holds & (score > best_score)
         best_score[better] = score[better]
-        best_rule[better] = rule_index
-    rows, columns = np.nonzero(best_rule >= 0)
-    names = [rule["name"] for rule in setting["rules"]]
-    return [
-        (int(row), int(column), names[best_rule[row, column]], float(best_score[row, column]))
-        for row, column in zip(rows, columns, strict=True)
-    ]
+        best_rule[better] = rules.index(rule)
+    for position in np.nonzero(best_rule >= 0)[0]:
+        one, other = pairs[position]
+        yield one, other, str(rules[best_rule[position]]["name"]), float(best_score[position])
 
 
-def _block_pairs(
-    setting: dict[str, Any], kind: str, members: list[tuple[int, Profile]]
-) -> Iterator[Pair]:
-    """(record id, record id, rule, score) of each matching pair of a block."""
-    whole = _whole_block_rule(setting, kind)
-    if whole is not None:
-        first = members[0][0]
-        for record_id, _profile in members[1:]:
-            yield first, record_id, whole, 100.0
-        return
-    for start in range(0, max(len(members) - MAX_BLOCK // 2, 1), MAX_BLOCK // 2):
-        window = members[start : start + MAX_BLOCK]
-        profiles = [profile for _record_id, profile in window]
-        if len(window) <= SMALL_BLOCK:
-            for one in range(len(window)):
-                for other in range(one + 1, len(window)):
-                    result = best_match(setting, profiles[one], profiles[other])
-                    if result is not None:
-                        yield window[one][0], window[other][0], result.rule, result.score
-        else:
-            for one, other, rule, score in _matrix_pairs(setting, profiles):
-                yield window[one][0], window[other][0], rule, score
-
-
-def _whole_block_rule(setting: dict[str, Any], kind: str) -> str | None:
-    """The rule that matches a whole block of this kind: one exact condition on the
-    field the kind files (an email block and the Email rule)."""
-    for rule in setting["rules"]:
-        conditions = rule["conditions"]
-        if (
-            len(conditions) == 1
-            and conditions[0]["method"] == "exact"
-            and _EXACT_KIND.get(conditions[0]["field"]) == kind
-        ):
-            return str(rule["name"])
-    return None
+def _pairs(setting: dict[str, Any], object_name: str, result: ScanResult) -> Iterator[Pair]:
+    """The matching pairs of every block, compared PAIR_BATCH pairs at a time."""
+    pending: list[tuple[int, int]] = []
+    pending_kind = ""
+    pending_fields: dict[int, Fields] = {}
+    for kind, members, fields in _blocks(object_name):
+        if pending and (kind != pending_kind or len(pending) >= PAIR_BATCH):
+            yield from _evaluate(setting, pending_kind, pending, pending_fields)
+            pending = []
+            if kind == pending_kind:  # bounded memory: keep the fields of this block only
+                kept = {member: fields[member] for member in members}
+                fields.clear()
+                fields.update(kept)
+        result.blocks += 1
+        pending_kind, pending_fields = kind, fields
+        before = len(pending)
+        pending.extend(_window_pairs(members))
+        result.comparisons += len(pending) - before
+    if pending:
+        yield from _evaluate(setting, pending_kind, pending, pending_fields)
 
 
 # ---------------------------------------------------------------------------------------
@@ -356,13 +360,9 @@ def duplicates_scan(*, object_name: str) -> ScanResult:
     now = timezone.now()
     components = _Components()
     if setting["active"] and setting["rules"]:
-        for kind, members in _blocks(object_name):
-            result.blocks += 1
-            size = len(members)
-            result.comparisons += size * (size - 1) // 2
-            for one, other, rule, score in _block_pairs(setting, kind, members):
-                result.pairs += 1
-                components.join(one, other, rule, score)
+        for one, other, rule, score in _pairs(setting, object_name, result):
+            result.pairs += 1
+            components.join(one, other, rule, score)
     found = list(components.groups())
     result.groups = len(found)
     _save_groups(object_name, found, now, result)
