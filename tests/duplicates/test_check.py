@@ -240,3 +240,26 @@ def test_keys_refresh_is_set_based_and_skips_converted_leads(actor, django_asser
     # all of them, again: the same keys, none doubled
     assert duplicate_keys_refresh(object_name="Lead") == 15
     assert DuplicateKey.objects.filter(object_type="Lead").count() == 15
+
+
+def test_the_convert_page_suggests_what_the_duplicate_rules_match(actor):
+    from dealflow.leads.selectors import (
+        conversion_account_candidates,
+        conversion_contact_candidates,
+    )
+
+    lead = lead_create(
+        actor=actor,
+        data={"first_name": "Jonathan", "last_name": "Snow", "company": "Acme, Inc."},
+    )
+    acme = AccountFactory(name="ACME GmbH", owner=actor)
+    AccountFactory(name="Acne", owner=actor)
+    jon = Contact.objects.create(first_name="Jon", last_name="Snow", account=acme, owner=actor)
+    elsewhere = AccountFactory(name="Other", owner=actor)
+    Contact.objects.create(first_name="Jon", last_name="Snow", account=elsewhere, owner=actor)
+    for object_name in ("Account", "Contact"):
+        duplicate_keys_refresh(object_name=object_name)
+
+    assert conversion_account_candidates(actor=actor, lead=lead) == [acme]
+    # "Jonathan" and "Jon": Jaro-Winkler 85.42; the one at another account is not offered
+    assert conversion_contact_candidates(actor=actor, account=acme, lead=lead) == [jon]

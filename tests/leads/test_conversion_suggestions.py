@@ -106,7 +106,8 @@ def test_account_suggestions_cost_the_same_for_5_and_50_matches(actor):
     for number in range(5, 50):
         AccountFactory(name=f"Acme {number:02}", owner=actor)
 
-    assert _account_queries(actor, lead) == with_five <= 3
+    # the exact name, the duplicate rules' candidates, the name and website prefixes
+    assert _account_queries(actor, lead) == with_five <= 4
 
 
 def test_no_account_is_suggested_when_none_matches(actor):
@@ -186,14 +187,15 @@ def test_no_account_no_contact_suggestions(actor, django_assert_num_queries):
         assert conversion_contact_candidates(actor=actor, account=None, lead=lead) == []
 
 
-def test_contact_suggestions_are_limited_and_one_query(actor, django_assert_num_queries):
+def test_contact_suggestions_are_limited_and_two_queries(actor, django_assert_num_queries):
     account = AccountFactory(name="Acme", owner=actor)
     for _number in range(12):
         ContactFactory(first_name="Ada", last_name="Lovelace", account=account, owner=actor)
     lead = LeadFactory(first_name="Ada", last_name="Lovelace", owner_user=actor)
     conversion_contact_candidates(actor=actor, account=account, lead=lead)  # warm caches
 
-    with django_assert_num_queries(1):
+    # the contacts matching by email or name, and the duplicate rules' candidates
+    with django_assert_num_queries(2):
         found = conversion_contact_candidates(actor=actor, account=account, lead=lead, limit=10)
 
     assert len(found) == 10

@@ -75,6 +75,8 @@ class Match:
     score: float
     scores: dict[str, float] = field(default_factory=dict)
     same_email: bool = False
+    # The record as read for the check (None when hidden), for callers that show it.
+    record: Any = field(default=None, compare=False, repr=False)
 
     @property
     def public_id(self) -> str | None:
@@ -195,6 +197,7 @@ def duplicates_find(
                 score=result.score,
                 scores=result.scores if shown else {},
                 same_email=bool(profile.email) and profile.email == other.email,
+                record=candidate if shown else None,
             )
         )
     matches.sort(key=lambda match: (-match.score, match.record_id is None, -(match.record_id or 0)))

@@ -16,6 +16,7 @@ from dealflow.core.cache import ConfigurationCache
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.matching import fold
 from dealflow.core.selectors import ListSpec, Page, page_of, record_get, search_records
+from dealflow.duplicates.selectors import duplicates_find
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.sales.models import Opportunity
 
@@ -139,19 +140,28 @@ def conversion_account_candidates(*, actor: Any, lead: Lead, limit: int = 10) ->
     """Up to `limit` accounts the actor may see that the lead's Company may name.
 
     First the accounts whose name equals the Company after Unicode normalisation and case
-    folding (`Account.name_key`, core/matching.py), then those whose name or website
-    starts with it (`search_records` with ACCOUNT_LIST, the global search's read), each
-    in key order. Every query is a range scan of a matching key's index that stops after
-    `limit` rows: at most three queries, however many accounts there are.
-
-    This is the hook [capture]'s fuzzy duplicate rules plug into later: whatever else
-    they find for the Company belongs in this list, so the convert page offers it.
+    folding (`Account.name_key`, core/matching.py), then those the account duplicate
+    rules match (duplicates_find: the company without its legal form, a name spelled
+    otherwise in the same city or with the same phone; best score first), then those
+    whose name or website starts with it (`search_records` with ACCOUNT_LIST, the global
+    search's read), each in key order. Every query is bounded (an index range that stops
+    after `limit` rows, or the duplicate check's 200 candidates): at most four queries,
+    however many accounts there are.
     """
     company_key = fold(lead.company)
     if not company_key or limit < 1:
         return []
     exact = readable(actor, Account.objects.filter(name_key=company_key[:255]))
     found = list(exact.order_by("name_key", "pk")[:limit])
+    # The account duplicate rules (docs/duplicates.md), best score first: "ACME GmbH"
+    # for "Acme, Inc.", a name spelled otherwise in the lead's city. One query.
+    values = {"name": lead.company, "billing_city": lead.city, "phone": lead.phone}
+    seen = {account.pk for account in found}
+    found += [
+        match.record
+        for match in duplicates_find(object_name="Account", values=values, actor=actor)
+        if match.record is not None and match.record.pk not in seen
+    ]
     if len(found) < limit:
         seen = {account.pk for account in found}
         similar = search_records(
@@ -174,11 +184,10 @@ def conversion_contact_candidates(
 
     A contact matches by email (`email_key`: case-folded, IDNA domains) or by name (the
     last name's key, and the first name's when the lead has one); those matching by
-    email come first, then by last and first name. One query, bounded by the account's
-    contacts (indexed by account); none without an account.
-
-    This is the hook [capture]'s fuzzy duplicate rules plug into later (similar names,
-    phone numbers), as `conversion_account_candidates` is for accounts.
+    email come first, then by last and first name; then the account's contacts the
+    contact duplicate rules match (duplicates_find: a first name spelled otherwise, a
+    phone in common; best score first). Two queries, bounded by the account's contacts
+    (indexed by account) and the duplicate check's 200 candidates; none without an account.
     """
     if account is None or limit < 1:
         return []
@@ -200,7 +209,20 @@ def conversion_contact_candidates(
         by_email_first = Case(When(email_key=lead_email, then=Value(0)), default=Value(1))
         order.insert(0, by_email_first)
     contacts = readable(actor, Contact.objects.filter(matches, account=account))
-    return list(contacts.order_by(*order)[:limit])
+    found = list(contacts.order_by(*order)[:limit])
+    # The contact duplicate rules (docs/duplicates.md), best score first, within the
+    # account: a first name spelled otherwise, the same phone. One query.
+    names = ("first_name", "last_name", "email", "phone", "mobile_phone")
+    values = {**{name: getattr(lead, name) for name in names}, "account": account}
+    seen = {contact.pk for contact in found}
+    found += [
+        match.record
+        for match in duplicates_find(object_name="Contact", values=values, actor=actor)
+        if match.record is not None
+        and match.record.account_id == account.pk
+        and match.record.pk not in seen
+    ]
+    return found[:limit]
 
 
 @dataclass(frozen=True)
