@@ -7,7 +7,19 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dealflow.core import ids
@@ -32,7 +44,10 @@ from dealflow.reports.selectors.common import (
     visible,
 )
 from dealflow.sales.models import Opportunity, OpportunityHistory
-from dealflow.sales.selectors import stage_name, stages, stalled_condition, stalled_flags
+
+# The idle rule of stalled_condition, read per deal for its reasons.
+from dealflow.sales.selectors import _idle_condition as idle_condition
+from dealflow.sales.selectors import stage_name, stages, stall_reasons, stalled_condition
 
 ALL = "All"  # the owner cell of an overall row
 
@@ -322,30 +337,55 @@ def stalled_deals(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
     """Open opportunities the user may see that are stalled now, with the reasons (issue
     7's rule, sales.selectors.stalled_condition: no stage change for the stage's
     `stall_days`, no activity for IDLE_DAYS, or a close date passed), by close date. The
-    period filters on the close date. Four queries for any number of deals."""
+    period filters on the close date. One query (and one for the owners' names): when
+    each deal entered its stage and whether it is idle are read with it, and the
+    reasons worded by sales.selectors.stall_reasons."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    entered = (
+        OpportunityHistory.objects.filter(opportunity_id=OuterRef("pk"))
+        .exclude(stage_name=F("previous_stage_name"))
+        .order_by()
+        .values("opportunity_id")
+        .annotate(entered=Max("created_at"))
+        .values("entered")
+    )
     deals = list(
-        visible(user, Opportunity.objects.filter(stalled_condition()))
+        visible(user, Opportunity.objects.filter(stalled_condition(now)))
         .filter(people(filters, "owner"), dated_in_period(filters, "close_date"))
+        .annotate(
+            entered=Coalesce(Subquery(entered), F("created_at")),
+            idle=ExpressionWrapper(idle_condition(now), output_field=BooleanField()),
+        )
         .order_by("close_date", "id")
-        .only(
-            "id", "name", "stage_id", "amount", "close_date", "is_closed", "created_at", "owner_id"
+        .values_list(
+            "id", "name", "stage_id", "amount", "close_date", "owner_id", "entered", "idle"
         )
     )
-    flags = stalled_flags(deals)
-    names = user_names(deal.owner_id for deal in deals)
-    return [
-        {
-            "opportunity_id": ids.encode("Opportunity", deal.pk),
-            "opportunity": deal.name,
-            "stage": stage_name(deal.stage_id),
-            "amount": money(deal.amount) if deal.amount is not None else None,
-            "close_date": deal.close_date,
-            "owner": names.get(deal.owner_id, ""),
-            "owner_id": owner_public_id(deal.owner_id),
-            "reasons": "; ".join(flags.get(deal.pk, [])),
-        }
-        for deal in deals
-    ]
+    names = user_names(deal[5] for deal in deals)
+    rows = []
+    for pk, name, stage_id, amount, close_date, owner_id, entered_at, idle in deals:
+        reasons = stall_reasons(
+            stage_id=stage_id,
+            close_date=close_date,
+            is_closed=False,
+            days_in_stage=max(0, (now - entered_at).days),
+            idle=idle,
+            today=today,
+        )
+        rows.append(
+            {
+                "opportunity_id": ids.encode("Opportunity", pk),
+                "opportunity": name,
+                "stage": stage_name(stage_id),
+                "amount": money(amount) if amount is not None else None,
+                "close_date": close_date,
+                "owner": names.get(owner_id, ""),
+                "owner_id": owner_public_id(owner_id),
+                "reasons": "; ".join(reasons),
+            }
+        )
+    return rows
 
 
 # -- leaderboard ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import BooleanField, Case, Count, Exists, OuterRef, Q, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -204,8 +204,17 @@ def premature_conversions(*, user: Any, filters: ReportFilters) -> list[dict[str
             converted_opportunity__isnull=False,
         )
         .filter(people(ReportFilters(lead_source=filters.lead_source), "owner_user"))
-        .annotate(reached=Exists(reached), overridden=Exists(overridden))
-        .filter(Q(reached=False) | Q(overridden=True))
+        .filter(~Exists(reached) | Exists(overridden))
+        # A row without an override is here because it never reached Qualified: the
+        # audit trail is searched again only for the few overridden ones.
+        .annotate(
+            overridden=Exists(overridden),
+            reached=Case(
+                When(Exists(overridden), then=Exists(reached)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+        )
         .order_by("-converted_date", "-id")
         .values(
             "pk",
