@@ -78,6 +78,7 @@ PANELS = (
         "lead_conversion",
         "funnel",
         series=("leads", "qualified", "converted", "won"),
+        group_by="source",  # as the conversion chart's, so the rows are computed once
         note="Leads created in the period, and how many of them reached each step "
         "(click a step to list its leads).",
     ),
@@ -267,8 +268,8 @@ def _chart(spec: PanelSpec, result: ReportResult) -> dict[str, Any] | None:
     """The chart's JSON: categories, series of numbers, and each point's link."""
     columns = {column.name: column for column in result.columns}
     drawn = [name for name in spec.series if name in columns]
-    if not spec.chart or not drawn:
-        return None
+    if not spec.chart or not drawn or not result.rows:
+        return None  # nothing to draw: the table says so
     kind = columns[drawn[0]].kind
     if spec.chart == "funnel":
         steps = drawn

@@ -2,6 +2,8 @@
 // from the JSON the server put beside it (json_script: no inline script runs, the CSP
 // allows only files). Clicking a bar, a funnel step or a slice opens the list page of the
 // records behind it, with the page's filters: the server computed each address.
+// Tooltips are drawn on the canvas (renderMode "richText"): ECharts' HTML tooltips carry
+// style attributes, which the CSP refuses.
 "use strict";
 
 (() => {
@@ -28,7 +30,7 @@
     const values = spec.series[0].values;
     const show = format(spec.value_kind);
     return {
-      tooltip: { trigger: "item", formatter: (item) => `${item.name}: ${show(item.value)}` },
+      tooltip: { trigger: "item", renderMode: "richText", formatter: (item) => `${item.name}: ${show(item.value)}` },
       series: [
         {
           type: "funnel",
@@ -58,7 +60,7 @@
       categoryAxis.inverse = true;
     }
     return {
-      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: show },
+      tooltip: { trigger: "axis", renderMode: "richText", axisPointer: { type: "shadow" }, valueFormatter: show },
       legend: spec.series.length > 1 ? { top: 0, type: "scroll" } : { show: false },
       grid: { left: 8, right: 16, bottom: 8, top: spec.series.length > 1 ? 32 : 12, containLabel: true },
       xAxis: horizontal ? valueAxis : categoryAxis,
@@ -87,7 +89,10 @@
         window.location.assign(link);
       }
     });
-    element.dataset.drawn = "true";
+    // Marked once the first animation has ended: the bars are where they will stay.
+    chart.on("finished", () => {
+      element.dataset.drawn = "true";
+    });
     return chart;
   }
 
