@@ -195,3 +195,28 @@ def test_the_task_runs_a_job_and_is_safe_to_run_again(db, tmp_path):
     assert run_import(job.pk) == ImportStatus.DONE
     assert run_import(job.pk) == ImportStatus.DONE
     assert Lead.objects.count() == 2
+
+
+def test_the_page_reverts_a_job_and_refuses_another_users(db, tmp_path):
+    rep = UserFactory(username="rep")
+    client = Client()
+    client.force_login(rep)
+    upload = io.BytesIO(CSV.encode())
+    upload.name = "fair.csv"
+    client.post("/imports/", {"object": "Lead", "file": upload})
+    job = ImportJob.objects.get()
+    other = UserFactory(username="other", role=Role.MANAGER)
+
+    client.force_login(other)
+    assert client.post(f"/imports/{job.pk}/revert/").status_code == 404
+    assert Lead.objects.count() == 1
+    client.force_login(rep)
+    response = client.post(f"/imports/{job.pk}/revert/")
+
+    assert response.status_code == 302
+    assert Lead.objects.count() == 0
+    job.refresh_from_db()
+    assert job.status == ImportStatus.REVERTED
+    again = client.post(f"/imports/{job.pk}/revert/")
+    assert again.status_code == 400
+    assert f"import {job.pk} was already reverted" in again.content.decode()
