@@ -7,7 +7,13 @@ import datetime
 
 import pytest
 
-from dealflow.automation.models import LeadEvent
+from dealflow.automation.models import (
+    LeadEvent,
+    LeadLikelihood,
+    LeadScore,
+    LeadScoreHistory,
+    PredictiveModel,
+)
 from dealflow.core.services import sharing_default_set
 from dealflow.people.models import Role
 from tests.factories import LeadFactory, UserFactory
@@ -163,4 +169,122 @@ def test_the_operations_are_documented(api):
         "lead_score_get",
         "scoring_settings_get",
         "scoring_settings_set",
+        "scoring_model_get",
     } <= operations
+    score = schema["paths"]["/api/v1/leads/{lead_id}/score"]["get"]["responses"]["200"]
+    properties = score["content"]["application/json"]["schema"]["properties"]
+    assert "log-odds" in properties["likelihood"]["description"]
+    assert set(properties["likelihood"]["properties"]) == {
+        "value",
+        "factors",
+        "model_trained_at",
+        "computed_at",
+    }
+    assert "newest first" in properties["history"]["description"]
+
+
+# ---------------------------------------------------------------------------------------
+# Predictive scoring: a lead's likelihood and the model's figures
+
+FIGURES = {
+    "auc": 0.8731,
+    "calibration": [
+        {"decile": decile, "leads": 30, "predicted": decile * 9.0, "observed": decile * 8.5}
+        for decile in range(1, 11)
+    ],
+    "rows": {
+        "leads": 1500,
+        "converted": 338,
+        "training": 900,
+        "calibration": 300,
+        "held_out": 300,
+        "held_out_converted": 68,
+    },
+}
+FACTORS = {
+    "positive": [
+        {"text": "Lead source is Web", "weight": 1.62},
+        {"text": "2 demo requests", "weight": 1.1},
+        {"text": "Industry is <b>Banking</b>", "weight": 0.9},
+    ],
+    "negative": [{"text": "No phone number", "weight": -0.12}],
+}
+
+
+def a_model(trained_at=NOW, is_active=True):
+    return PredictiveModel.objects.create(
+        definition={"version": 1}, figures=FIGURES, trained_at=trained_at, is_active=is_active
+    )
+
+
+def test_a_predicted_lead_has_its_likelihood_factors_and_history(api, actor):
+    lead = LeadFactory(owner_user=actor, rating="Hot")
+    model = a_model()
+    LeadLikelihood.objects.create(
+        lead=lead, model=model, likelihood=87, factors=FACTORS, computed_at=NOW
+    )
+    LeadScore.objects.create(lead=lead, score=70.0, parts=[], computed_at=NOW)
+    LeadScoreHistory.objects.bulk_create(
+        LeadScoreHistory(
+            lead=lead,
+            score=score,
+            rating=rating,
+            computed_at=NOW - datetime.timedelta(days=days),
+        )
+        for score, rating, days in ((10.0, "Cold", 2), (70.0, "Hot", 0), (30.0, "Warm", 1))
+    )
+
+    body = api.get(f"/leads/{lead.public_id}/score").json()
+
+    assert body["likelihood"] == {
+        "value": 87,
+        "factors": FACTORS,
+        "model_trained_at": "2026-11-30T12:00:00+00:00",
+        "computed_at": "2026-11-30T12:00:00+00:00",
+    }
+    assert body["history"] == [
+        {"score": 70.0, "rating": "Hot", "computed_at": "2026-11-30T12:00:00+00:00"},
+        {"score": 30.0, "rating": "Warm", "computed_at": "2026-11-29T12:00:00+00:00"},
+        {"score": 10.0, "rating": "Cold", "computed_at": "2026-11-28T12:00:00+00:00"},
+    ]
+
+
+def test_a_rep_cannot_read_another_reps_private_lead_likelihood(api):
+    sharing_default_set(actor=None, object_name="Lead", access="private")
+    lead = LeadFactory(owner_user=UserFactory())
+    LeadLikelihood.objects.create(
+        lead=lead, model=a_model(), likelihood=87, factors=FACTORS, computed_at=NOW
+    )
+
+    response = api.get(f"/leads/{lead.public_id}/score")
+
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["code"] == "NOT_FOUND"
+    assert "87" not in response.content.decode()
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.MANAGER])
+def test_admins_and_managers_read_the_active_models_figures(api_as, role):
+    a_model(trained_at=NOW - datetime.timedelta(days=7), is_active=False)
+    a_model()
+
+    response = api_as(UserFactory(role=role)).get("/settings/scoring/model")
+
+    assert response.status_code == 200
+    assert response.json() == {"trained_at": "2026-11-30T12:00:00+00:00", **FIGURES}
+
+
+def test_the_models_figures_are_null_before_the_first_training(admin_api):
+    response = admin_api.get("/settings/scoring/model")
+
+    assert (response.status_code, response.json()) == (200, None)
+
+
+def test_a_rep_cannot_read_the_models_figures(api):
+    a_model()
+
+    response = api.get("/settings/scoring/model")
+
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "INSUFFICIENT_ACCESS_OR_READONLY"
+    assert "auc" not in response.content.decode()

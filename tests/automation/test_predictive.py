@@ -17,7 +17,6 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dealflow import cli
 from dealflow.automation import predictive
 from dealflow.automation.models import LeadEvent, LeadLikelihood, PredictiveModel
 from dealflow.automation.predictive import (
@@ -442,25 +441,22 @@ def test_score_train_prints_the_figures_and_predicts(history, freeze_clock):
     assert LeadLikelihood.objects.count() == 40
 
 
-def test_score_train_refuses_below_the_minimum_with_exit_status_1(owner, capsys):
+def test_score_train_refuses_below_the_minimum_with_exit_status_1(owner):
     converted, _open = generate_history(owner, closed=200)
 
     with pytest.raises(CommandError) as refused:
         call_command("score", "train", "--minimum-leads", "201", "--minimum-converted", "5")
-    try:
-        cli.main(["score", "train"])
-        code = 0
-    except SystemExit as stop:
-        code = stop.code
-    errors = capsys.readouterr().err
+    with pytest.raises(CommandError) as by_default:
+        call_command("score", "train")
 
+    # `dealflow` prints "CommandError: <message>" and exits with the error's status.
+    assert refused.value.returncode == by_default.value.returncode == 1
     assert str(refused.value) == (
         "Predictive scoring needs a history of at least 201 closed leads, 5 of them "
         f"converted and 10 not; there are 200 closed leads, {converted} of them converted. "
         "The model is not trained."
     )
-    assert code == 1
-    assert MESSAGE.format(leads=200, converted=converted) in errors
+    assert str(by_default.value) == MESSAGE.format(leads=200, converted=converted)
     assert not PredictiveModel.objects.exists()
 
 
@@ -543,3 +539,31 @@ def test_the_score_panel_without_a_prediction_says_how_to_get_one(client):
 
     assert "No prediction yet" in page
     assert "Score history" not in page
+
+
+def test_the_panel_reads_a_lead_in_one_query_and_its_history_in_one_more(
+    owner, django_assert_num_queries
+):
+    from dealflow.automation.models import LeadScore, LeadScoreHistory
+    from dealflow.automation.scoring import lead_score_summary
+
+    lead = open_lead(owner, 8)
+    model = PredictiveModel.objects.create(
+        definition={}, figures={}, trained_at=NOW, is_active=True
+    )
+    LeadLikelihood.objects.create(
+        lead=lead, model=model, likelihood=12, factors={}, computed_at=NOW
+    )
+    with django_assert_num_queries(1):  # no score, so no history
+        unscored = lead_score_summary(lead)
+    LeadScore.objects.create(lead=lead, score=3.0, parts=[], computed_at=NOW)
+    LeadScoreHistory.objects.create(lead=lead, score=3.0, rating="Cold", computed_at=NOW)
+
+    with django_assert_num_queries(2):
+        summary = lead_score_summary(lead)
+        trained_at = summary.likelihood.model.trained_at  # read with the lead
+
+    assert (unscored.score, unscored.likelihood.likelihood, unscored.history) == (None, 12, [])
+    assert summary.score.score == 3.0
+    assert trained_at == NOW
+    assert [(row.score, row.rating) for row in summary.history] == [(3.0, "Cold")]
