@@ -802,6 +802,7 @@ def main() -> int:
         for step in steps:
             log(f"{database_label(url)}: {step}")
             results.append(run_child(step, url, options.leads))
+            log("\n".join(table(database_label(url), results[-1:])[2:]))
         report += table(database_label(url), results)
         if not options.keep:
             drop(url)
