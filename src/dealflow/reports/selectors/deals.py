@@ -363,6 +363,7 @@ def stalled_deals(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
         )
     )
     names = user_names(deal[5] for deal in deals)
+    stage_names = {stage.pk: stage.name for stage in stages.get()}
     rows = []
     for pk, name, stage_id, amount, close_date, owner_id, entered_at, idle in deals:
         reasons = stall_reasons(
@@ -377,7 +378,7 @@ def stalled_deals(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
             {
                 "opportunity_id": ids.encode("Opportunity", pk),
                 "opportunity": name,
-                "stage": stage_name(stage_id),
+                "stage": stage_names.get(stage_id) or stage_name(stage_id),
                 "amount": money(amount) if amount is not None else None,
                 "close_date": close_date,
                 "owner": names.get(owner_id, ""),
