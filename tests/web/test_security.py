@@ -66,6 +66,7 @@ def records(admin):
         "user_id": UserFactory().public_id,
         "stage_id": str(OpportunityStage.objects.get(name="Prospecting").pk),
         "group_id": 1,  # a duplicate group (its pages refuse before reading it)
+        "name": "lead_conversion",  # a report (its CSV download)
     }
 
 
