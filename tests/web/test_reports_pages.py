@@ -324,3 +324,19 @@ def test_queries_do_not_grow_with_the_records(floor):
     # 6 reports (lead_conversion once for two panels), each in a savepoint of its own,
     # the session and user, the filters' choices (teams, users, lead sources)
     assert few <= 24  # and the stalled deals' flags and owners
+
+
+def test_the_stalled_list_shows_fifty_deals_and_links_to_all(floor):
+    robin = floor["robin"]
+    for number in range(52):
+        OpportunityFactory(
+            owner=robin, name=f"Late {number:02d}", close_date=datetime.date(2020, 1, 1)
+        )
+
+    page = text(signed_in(floor["admin"]).get("/reports/", {"lead_source": ""}))
+
+    stalled = panel(page, "stalled")
+    assert stalled.count("<tr>") == 51  # the header and fifty deals
+    assert "and 2 more:" in stalled
+    link = re.search(r'<a href="([^"]+)">list them all</a>', stalled).group(1)
+    assert query_of(link.replace("&amp;", "&")) == {"stalled": ["true"], "is_closed": ["false"]}

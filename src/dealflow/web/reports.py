@@ -69,6 +69,8 @@ class PanelSpec:
     note: str = ""
     # The rows carry no drill-down: "List the records" opens the stalled opportunities.
     stalled_list: bool = False
+    # A list rather than figures: the table shows the first rows (the CSV has them all).
+    shown_rows: int | None = None
 
 
 PANELS = (
@@ -123,7 +125,7 @@ PANELS = (
         category="owner",
         series=("won_amount",),
     ),
-    PanelSpec("stalled", "Stalled deals", "stalled_deals", "", stalled_list=True),
+    PanelSpec("stalled", "Stalled deals", "stalled_deals", "", stalled_list=True, shown_rows=50),
 )
 
 # Steps of the funnel the lead list can show exactly: the list's filters added to the
@@ -226,6 +228,7 @@ class Panel:
     list_url: str = ""
     ignored: list[str] = field(default_factory=list)
     error: str = ""
+    more: int = 0  # rows not shown (shown_rows)
 
     @property
     def key(self) -> str:
@@ -246,7 +249,11 @@ def _table(result: ReportResult, panel: Panel) -> None:
     shown = [column for column in result.columns if column.kind != "id"]
     id_columns = [column.name for column in result.columns if column.kind == "id"]
     panel.columns = shown
-    for row in result.rows:
+    rows = result.rows
+    if panel.spec.shown_rows is not None and len(rows) > panel.spec.shown_rows:
+        panel.more = len(rows) - panel.spec.shown_rows
+        rows = rows[: panel.spec.shown_rows]
+    for row in rows:
         target = next(
             (record_url(row.get(name)) for name in id_columns if record_url(row.get(name))), ""
         )
