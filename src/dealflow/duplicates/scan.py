@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections import defaultdict
@@ -164,18 +165,28 @@ def _blocks(object_name: str) -> Iterator[tuple[str, list[int], dict[int, Fields
 Pair = tuple[int, int, str, float]
 
 
-def _window_pairs(members: list[int]) -> Iterator[tuple[int, int]]:
-    """Every pair of a block; a block over MAX_BLOCK in overlapping windows."""
+@functools.cache
+def _block_pairs(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first, second) positions of every pair of a block of `size` records."""
+    first, second = np.triu_indices(size, 1)
+    return first.astype(np.int64), second.astype(np.int64)
+
+
+def _window_pairs(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of a block: all of them, or for a block over MAX_BLOCK those within
+    overlapping windows of MAX_BLOCK (positions by record id)."""
+    if size <= MAX_BLOCK:
+        return _block_pairs(size)
     step = MAX_BLOCK // 2
     seen: set[tuple[int, int]] = set()
-    for start in range(0, max(len(members) - step, 1), step):
-        window = members[start : start + MAX_BLOCK]
-        for index, one in enumerate(window):
-            for other in window[index + 1 :]:
-                if len(members) <= MAX_BLOCK or (one, other) not in seen:
-                    if len(members) > MAX_BLOCK:
-                        seen.add((one, other))
-                    yield one, other
+    for start in range(0, size - step, step):
+        first, second = _block_pairs(min(MAX_BLOCK, size - start))
+        seen.update(zip((first + start).tolist(), (second + start).tolist(), strict=True))
+    ordered = sorted(seen)
+    return (
+        np.array([one for one, _other in ordered], dtype=np.int64),
+        np.array([other for _one, other in ordered], dtype=np.int64),
+    )
 
 
 def _rules_for(setting: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -194,75 +205,113 @@ def _rules_for(setting: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return chosen
 
 
+class _Batch:
+    """Pairs of records of one kind of block, to compare together: the records' fields
+    as arrays (by position), the pairs as two arrays of positions."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.positions: dict[int, int] = {}
+        self.records: list[int] = []
+        self.fields: list[Fields] = []
+        self.firsts: list[np.ndarray] = []
+        self.seconds: list[np.ndarray] = []
+        self.size = 0
+
+    def add(self, members: list[int], fields: dict[int, Fields]) -> int:
+        """Add a block's pairs; returns how many."""
+        positions = np.empty(len(members), dtype=np.int64)
+        for index, record_id in enumerate(members):
+            position = self.positions.get(record_id)
+            if position is None:
+                position = self.positions[record_id] = len(self.records)
+                self.records.append(record_id)
+                self.fields.append(fields[record_id])
+            positions[index] = position
+        first, second = _window_pairs(len(members))
+        self.firsts.append(positions[first])
+        self.seconds.append(positions[second])
+        self.size += len(first)
+        return len(first)
+
+    def column(self, field: str) -> np.ndarray:
+        index = FIELD_INDEX[field]
+        return np.array([fields[index] for fields in self.fields], dtype=object)
+
+
 def _condition_scores(
-    condition: dict[str, Any], kind: str, firsts: list[Fields], seconds: list[Fields]
+    condition: dict[str, Any], kind: str, values: np.ndarray, first: np.ndarray, second: np.ndarray
 ) -> np.ndarray:
-    """Scores 0-100 of one condition over pairs of profiles (rapidfuzz's cpdist, in C)."""
+    """Scores 0-100 of one condition over pairs (positions into `values`), in C."""
     field = condition["field"]
-    size = len(firsts)
     if field in ("phone", "email") and kind == field:
-        return np.full(size, 100.0)  # the pair shares the block's key
+        return np.full(len(first), 100.0)  # the pair shares the block's key
     if field == "phone":
-        return np.zeros(size)  # such rules are applied in phone blocks only
-    index = FIELD_INDEX[field]
-    one = [fields[index] for fields in firsts]
-    other = [fields[index] for fields in seconds]
+        return np.zeros(len(first))  # such rules are applied in phone blocks only
+    one, other = values[first], values[second]
     if condition["method"] == "exact":
-        scores = np.array([a == b for a, b in zip(one, other, strict=True)], dtype=np.float64) * 100
+        scores = (one == other).astype(np.float64) * 100
     else:
         scorer, scale = _matrix_scorer(condition["method"])
         scores = cpdist(one, other, scorer=scorer, dtype=np.float64, workers=1) * scale
-    blank = np.array([not a or not b for a, b in zip(one, other, strict=True)], dtype=bool)
-    scores[blank] = 0.0
+    filled = values.astype(bool)
+    scores[~(filled[first] & filled[second])] = 0.0
     return scores
 
 
-def _evaluate(
-    setting: dict[str, Any], kind: str, pairs: list[tuple[int, int]], fields: dict[int, Fields]
-) -> Iterator[Pair]:
-    """The matching pairs among `pairs`, each with its best rule (the first on a tie)."""
-    firsts = [fields[one] for one, _other in pairs]
-    seconds = [fields[other] for _one, other in pairs]
-    best_score = np.full(len(pairs), -1.0)
-    best_rule = np.full(len(pairs), -1)
+def _evaluate(setting: dict[str, Any], batch: _Batch) -> Iterator[Pair]:
+    """The matching pairs of a batch, each with its best rule (the first on a tie). Each
+    condition is scored only for the pairs its rule's earlier conditions let through."""
+    first = np.concatenate(batch.firsts)
+    second = np.concatenate(batch.seconds)
+    columns: dict[str, np.ndarray] = {}
+    best_score = np.full(len(first), -1.0)
+    best_rule = np.full(len(first), -1)
     rules = setting["rules"]
-    for rule in _rules_for(setting, kind):
-        holds = np.ones(len(pairs), dtype=bool)
-        score = np.full(len(pairs), 100.0)
+    for rule in _rules_for(setting, batch.kind):
+        alive = np.arange(len(first))
+        score = np.full(len(first), 100.0)
         for condition in rule["conditions"]:
-            scores = _condition_scores(condition, kind, firsts, seconds)
-            holds &= scores >= condition.get("threshold", 100)
-            if not holds.any():
+            field = condition["field"]
+            if field not in columns and field in FIELD_INDEX:
+                columns[field] = batch.column(field)
+            values = columns.get(field, np.empty(0, dtype=object))
+            scores = _condition_scores(condition, batch.kind, values, first[alive], second[alive])
+            kept = scores >= condition.get("threshold", 100)
+            alive = alive[kept]
+            score[alive] = np.minimum(score[alive], np.round(scores[kept], 2))
+            if not len(alive):
                 break
-            score = np.minimum(score, np.round(scores, 2))
-        better = holds & (score > best_score)
+        better = alive[score[alive] > best_score[alive]]
         best_score[better] = score[better]
         best_rule[better] = rules.index(rule)
+    records = batch.records
     for position in np.nonzero(best_rule >= 0)[0]:
-        one, other = pairs[position]
-        yield one, other, str(rules[best_rule[position]]["name"]), float(best_score[position])
+        yield (
+            records[first[position]],
+            records[second[position]],
+            str(rules[best_rule[position]]["name"]),
+            float(best_score[position]),
+        )
 
 
 def _pairs(setting: dict[str, Any], object_name: str, result: ScanResult) -> Iterator[Pair]:
     """The matching pairs of every block, compared PAIR_BATCH pairs at a time."""
-    pending: list[tuple[int, int]] = []
-    pending_kind = ""
-    pending_fields: dict[int, Fields] = {}
+    batch: _Batch | None = None
     for kind, members, fields in _blocks(object_name):
-        if pending and (kind != pending_kind or len(pending) >= PAIR_BATCH):
-            yield from _evaluate(setting, pending_kind, pending, pending_fields)
-            pending = []
-            if kind == pending_kind:  # bounded memory: keep the fields of this block only
+        if batch is not None and (kind != batch.kind or batch.size >= PAIR_BATCH):
+            yield from _evaluate(setting, batch)
+            if kind == batch.kind:  # bounded memory: keep the fields of this block only
                 kept = {member: fields[member] for member in members}
                 fields.clear()
                 fields.update(kept)
+            batch = None
+        if batch is None:
+            batch = _Batch(kind)
         result.blocks += 1
-        pending_kind, pending_fields = kind, fields
-        before = len(pending)
-        pending.extend(_window_pairs(members))
-        result.comparisons += len(pending) - before
-    if pending:
-        yield from _evaluate(setting, pending_kind, pending, pending_fields)
+        result.comparisons += batch.add(members, fields)
+    if batch is not None and batch.size:
+        yield from _evaluate(setting, batch)
 
 
 # ---------------------------------------------------------------------------------------
