@@ -262,6 +262,18 @@ def test_events_after_a_conversion_are_not_counted_for_training(owner):
     }
 
 
+def test_event_counts_of_many_leads_are_read_by_range_without_the_leads_between(
+    owner, monkeypatch
+):
+    monkeypatch.setattr(predictive, "RANGE_ABOVE", 1)
+    first, between, last = (open_lead(owner, 20 + number, demos=1) for number in range(3))
+
+    counts = predictive._event_counts([first.pk, last.pk], before_conversion=False)
+
+    assert counts == {first.pk: {"demo_request": 1}, last.pk: {"demo_request": 1}}
+    assert between.pk not in counts
+
+
 # ---------------------------------------------------------------------------------------
 # Prediction
 
@@ -303,7 +315,7 @@ def test_factors_sum_to_the_calibrated_log_odds(history, owner):
     row = Lead.objects.filter(pk=lead.pk).values_list(*predictive._LEAD_FIELDS).get()
     events = predictive._event_counts([lead.pk], before_conversion=False)
 
-    likelihoods, contributions = loaded.predict([row], events)
+    likelihoods, contributions, _codes = loaded.predict([row], events)
 
     calibration = model.definition["calibration"]
     base = calibration["intercept"] + calibration["slope"] * model.definition["intercept"]
