@@ -174,3 +174,26 @@ def test_a_row_lists_its_records_through_the_list_filters(team, leads):
             "created_after": "2026-01-01T00:00:00+00:00",
         },
     }
+
+
+def test_a_month_lists_the_leads_created_that_month(team, leads):
+    from dealflow.reports.definitions import report_filters_parse, report_run
+
+    filters = report_filters_parse({"group_by": "month", "period_end": "2026-02-10"})
+    rows = report_run("lead_conversion", user=team.admin, filters=filters).rows
+    assert [(row["month"], row["drilldown"]["filters"]) for row in rows] == [
+        (
+            "2026-01",
+            {
+                "created_after": "2026-01-01T00:00:00+00:00",
+                "created_before": "2026-02-01T00:00:00+00:00",
+            },
+        ),
+        (
+            "2026-02",
+            {
+                "created_after": "2026-02-01T00:00:00+00:00",
+                "created_before": "2026-02-11T00:00:00+00:00",
+            },
+        ),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.db.models import BooleanField, Case, Count, Exists, OuterRef, Q, Value, When
@@ -105,11 +106,19 @@ def lead_conversion(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]
         month = TruncMonth("created_at", tzinfo=timezone.get_current_timezone())
         grouped = leads.annotate(month=month).values("month").annotate(**sums).order_by("month")
         for found in grouped:
+            first = timezone.localtime(found["month"]).date()
+            last = (first + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+            within = ReportFilters(
+                period_start=max(first, filters.period_start or first),
+                period_end=min(last, filters.period_end or last),
+            )
             rows.append(
                 {
-                    "month": month_text(found["month"]),
+                    "month": month_text(first),
                     **_rates(found),
-                    "drilldown": drilldown("Lead", filters, **period),
+                    "drilldown": drilldown(
+                        "Lead", filters, **period_drilldown(within, "created", dated=False)
+                    ),
                 }
             )
     return rows
