@@ -264,3 +264,59 @@ def test_money_stays_exact_beyond_64_bit_sums(team, freeze_clock):
     ]
     leader = run("leaderboard", team.alice)[0]
     assert (leader["won_amount"], leader["won"]) == (D("89999999999999999.92"), 10)
+
+
+def test_every_deal_report_of_a_single_won_deal(team, freeze_clock):
+    from tests.reports.conftest import at, create, update
+
+    freeze_clock(at(1, 5))
+    deal = create(team.alice, "Only", "Prospecting", "1234.50", "2026-03-31")
+    freeze_clock(at(1, 12))
+    update(team.alice, deal, stage="Closed Won", close_date="2026-01-12")
+    freeze_clock(at(3, 31))
+    assert run("win_rate", team.alice) == [
+        {
+            "closed": 1,
+            "won": 1,
+            "win_rate": D("1.0000"),
+            "closed_amount": D("1234.50"),
+            "won_amount": D("1234.50"),
+            "win_rate_amount": D("1.0000"),
+        }
+    ]
+    assert run("deal_size", team.alice) == [
+        {
+            "deals": 1,
+            "total_amount": D("1234.50"),
+            "average_amount": D("1234.50"),
+            "median_amount": D("1234.50"),
+        }
+    ]
+    assert run("sales_cycle", team.alice) == [
+        {"deals": 1, "average_days": D("7.0"), "median_days": D("7.0")}
+    ]
+    assert run("stage_duration", team.alice) == [
+        {"stage": "Prospecting", "entries": 1, "average_days": D("7.0"), "median_days": D("7.0")}
+    ]
+    assert run("leaderboard", team.alice) == [
+        {
+            "rank": 1,
+            "owner": "Alice Adams",
+            "owner_id": team.alice.public_id,
+            "won_amount": D("1234.50"),
+            "won": 1,
+        }
+    ]
+    assert run("pipeline_by_stage", team.alice) == []
+    assert run("stalled_deals", team.alice) == []
+    assert run("forecast", team.alice)[0]["commit_forecast"] == D("1234.50")
+    # Bob sees none of it.
+    for name in (
+        "win_rate",
+        "deal_size",
+        "sales_cycle",
+        "stage_duration",
+        "leaderboard",
+        "forecast",
+    ):
+        assert run(name, team.bob) == []
