@@ -94,16 +94,22 @@ def web_process_with_a_broker(settings):
     """This process as a web process with REDIS_URL set: jobs go to Redis, not in-process."""
     settings.DEALFLOW_ASSIGNMENT = "worker"  # the default with a broker
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    forget_publishing_connections()
     app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
     try:
         yield
     finally:
         app.conf.update(saved)
-        # The publishing connections were opened to REDIS_URL: let the next user reopen.
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
+        forget_publishing_connections()
+
+
+def forget_publishing_connections():
+    """Celery keeps the pool of connections it publishes with once made (an eager job
+    of an earlier test makes one, to the empty broker); the next send opens a new one."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 @contextmanager
