@@ -761,8 +761,8 @@ def lead_likelihoods_recompute(
     primary keys) with the active model; returns how many were written, 0 without a model.
 
     Set-based: one query reads the model, then per batch of BATCH_SIZE leads one reads
-    the leads, one their event counts (grouped by type), and one upsert (an executemany
-    of INSERT .. ON CONFLICT DO UPDATE) writes their LeadLikelihood rows. Open: neither
+    the leads, one their event counts (grouped by type), and one INSERT .. ON CONFLICT
+    DO UPDATE writes their LeadLikelihood rows (_upsert_likelihoods). Open: neither
     converted nor in a closed status; others keep their last likelihood. Safe to run again.
     """
     model = active_model()
@@ -784,14 +784,7 @@ def lead_likelihoods_recompute(
         events = _event_counts(pks, before_conversion=False)
         likelihoods, contributions, codes = loaded.predict(batch, events)
         documents = loaded.factors_json(contributions, codes)
-        _upsert_likelihoods(
-            [
-                (pk, model.pk, likelihood, document, moment)
-                for pk, likelihood, document in zip(
-                    pks, likelihoods.tolist(), documents, strict=True
-                )
-            ]
-        )
+        _upsert_likelihoods(model.pk, moment, pks, likelihoods.tolist(), documents)
         written += len(batch)
         last_pk = pks[-1]
         if len(batch) < BATCH_SIZE:
@@ -799,25 +792,42 @@ def lead_likelihoods_recompute(
     return written
 
 
-def _upsert_likelihoods(rows: list[tuple[Any, ...]]) -> None:
-    """Insert or replace LeadLikelihood rows (lead, model, likelihood, factors as JSON
-    text, computed_at as the database takes it) in one executemany: the ORM's bulk_create
-    spends more time building model instances and adapting values than the database
-    spends writing. Table and column names come from the model, values go as parameters."""
+def _upsert_likelihoods(
+    model_id: int, moment: Any, pks: list[int], likelihoods: list[int], documents: list[str]
+) -> None:
+    """Insert or replace the LeadLikelihood rows of these leads (factors as JSON text,
+    `moment` as the database takes it) in one statement: on PostgreSQL an INSERT ..
+    SELECT from one JSON array of the rows, on SQLite an executemany (a loop in C). The
+    ORM's bulk_create spends more time building model instances and adapting values than
+    the database spends writing. Names come from the model; values go as parameters."""
     meta = LeadLikelihood._meta
     quote = connection.ops.quote_name
     names = [str(meta.get_field(name).column) for name in _LIKELIHOOD_COLUMNS]  # type: ignore[union-attr]
-    placeholders = ["%s"] * len(names)
-    if connection.vendor == "postgresql":
-        placeholders[_LIKELIHOOD_COLUMNS.index("factors")] = "%s::jsonb"
     updates = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in names[1:])
-    statement = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(name) for name in names)}) "
-        f"VALUES ({', '.join(placeholders)}) "
-        f"ON CONFLICT ({quote(names[0])}) DO UPDATE SET {updates}"
-    )
+    insert = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(name) for name in names)})"
+    conflict = f"ON CONFLICT ({quote(names[0])}) DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
-        cursor.executemany(statement, rows)
+        if connection.vendor == "postgresql":
+            # One JSON text of [[lead, likelihood, factors], ...]: adapting one string is
+            # far cheaper than escaping thousands of array elements.
+            rows = ",".join(
+                f"[{pk},{likelihood},{document}]"
+                for pk, likelihood, document in zip(pks, likelihoods, documents, strict=True)
+            )
+            cursor.execute(
+                f"{insert} SELECT (given.row ->> 0)::bigint, %s, (given.row ->> 1)::integer, "
+                f"given.row -> 2, %s FROM jsonb_array_elements(%s::jsonb) AS given (row) "
+                f"{conflict}",
+                [model_id, moment, f"[{rows}]"],
+            )
+        else:
+            cursor.executemany(
+                f"{insert} VALUES (%s, %s, %s, %s, %s) {conflict}",
+                [
+                    (pk, model_id, likelihood, document, moment)
+                    for pk, likelihood, document in zip(pks, likelihoods, documents, strict=True)
+                ],
+            )
 
 
 _LIKELIHOOD_COLUMNS = ("lead", "model", "likelihood", "factors", "computed_at")
