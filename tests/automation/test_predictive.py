@@ -262,9 +262,7 @@ def test_events_after_a_conversion_are_not_counted_for_training(owner):
     }
 
 
-def test_event_counts_of_many_leads_are_read_by_range_without_the_leads_between(
-    owner, monkeypatch
-):
+def test_event_counts_of_many_leads_are_read_by_range_without_the_leads_between(owner, monkeypatch):
     monkeypatch.setattr(predictive, "RANGE_ABOVE", 1)
     first, between, last = (open_lead(owner, 20 + number, demos=1) for number in range(3))
 
