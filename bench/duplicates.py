@@ -9,8 +9,8 @@ What it does, in one run:
    postgres://postgres@127.0.0.1:5432/dealflow_bench_duplicates), runs `dealflow migrate`,
    makes an admin and a rep, and loads N leads (default 1,000,000) with set-based SQL
    (generate_series; secondary indexes dropped and rebuilt): people with syllable-made
-   first names (400), last names (27,000) and companies (about 9,000, with legal forms:
-   Inc, GmbH, Ltd, ...), unique emails and phones; 2% of them are duplicates of the lead
+   first names (8,000), last names (up to 810,000) and companies (180,000, with legal
+   forms: Inc, GmbH, Ltd, ...), unique emails and phones; 2% of them are duplicates of the lead
    before them (the same person at the company spelled without its legal form, with the
    same phone, another email). Their blocking keys (DuplicateKey) are loaded by SQL too,
    then a sample of 2,000 leads is checked against duplicates/keys.py (the bench stops if
@@ -152,20 +152,24 @@ def people_sql() -> str:
     return f"""
     CREATE UNLOGGED TABLE bench_people AS
     SELECT g,
-        initcap({first}[1 + (p % 20)] || {first}[1 + (p / 20) % 20]) AS first_name,
-        initcap({last}[1 + (p * 7) % 30] || {last}[1 + (p / 30) % 30]
-                || {last}[1 + (p / 900) % 30]) AS last_name,
-        initcap({first}[1 + (p * 3) % 20] || {last}[1 + (p / 11) % 30] || 'a')
-            || ' ' || {words}[1 + (p / 7) % 10] AS company_base,
-        {forms}[1 + (p / 3) % 10] AS legal_form,
+        initcap({first}[1 + p % 20] || {first}[1 + (p / 20) % 20]
+                || {first}[1 + (p / 400) % 20]) AS first_name,
+        initcap({last}[1 + (p / 8000) % 30] || {last}[1 + (p / 240000) % 30]
+                || {last}[1 + (p / 7200000) % 30] || {last}[1 + (q / 7) % 30]) AS last_name,
+        initcap({first}[1 + q % 20] || {last}[1 + (q / 20) % 30] || {last}[1 + (q / 600) % 30])
+            || ' ' || {words}[1 + (q / 18000) % 10] AS company_base,
+        {forms}[1 + (q / 180000) % 10] AS legal_form,
         g % 50 = 0 AS is_duplicate,
-        200 + (p % 700) AS area,
+        200 + (q % 700) AS area,
         lpad(((p * 7919) % 10000000)::text, 7, '0') AS local_number,
         (ARRAY['Boston', 'Berlin', 'Lyon', 'Austin', 'Leeds', 'Porto', 'Turku', 'Graz'])
-            [1 + (p / 5) % 8] AS city
+            [1 + (q / 5) % 8] AS city
     FROM (
-        SELECT g, (CASE WHEN g % 50 = 0 THEN g - 1 ELSE g END)::bigint * 104729 % 2147483629 AS p
-        FROM generate_series(1, %(count)s) AS g
+        SELECT g, base * 104729 % 2147483629 AS p, (base * 7919 + 13) % 2147483647 AS q
+        FROM (
+            SELECT g, (CASE WHEN g % 50 = 0 THEN g - 1 ELSE g END)::bigint AS base
+            FROM generate_series(1, %(count)s) AS g
+        ) AS drawn
     ) AS numbers
     """
 
