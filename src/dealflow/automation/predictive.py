@@ -61,6 +61,8 @@ MINIMUM_CONVERTED = 120
 FLOOR_PER_OUTCOME = 10
 # Leads read, encoded and written per round trip.
 BATCH_SIZE = 5000
+# Factor documents remembered across batches (a bound on memory, ~50 MB).
+DOCUMENTS_REMEMBERED = 200_000
 # Event counts of more leads than this are read by a range of keys (see _event_counts).
 RANGE_ABOVE = 500
 # A value of lead source, industry, Rating or country gets its own column when at least
@@ -678,6 +680,7 @@ class _Loaded:
     slope: float
     shift: float
     _texts: dict[tuple[int, int], str] = dataclasses.field(default_factory=dict)
+    _documents: dict[tuple[int, ...], str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, model: PredictiveModel) -> _Loaded:
@@ -714,26 +717,44 @@ class _Loaded:
         chosen = np.concatenate(
             (order[:, : -FACTORS_SHOWN - 1 : -1], order[:, :FACTORS_SHOWN]), axis=1
         )
-        weights = (np.round(np.take_along_axis(contributions, chosen, axis=1), 2) + 0.0).tolist()
-        chosen_codes = np.take_along_axis(codes, chosen, axis=1).tolist()
-        chosen_groups = chosen.tolist()
+        chosen_codes = np.take_along_axis(codes, chosen, axis=1)
+        # A contribution depends only on its feature's code (the lead's value), so the
+        # chosen features and their codes decide the whole document: build each distinct
+        # one once per batch, and remember it for the next ones (leads share them).
+        keys, first, inverse = np.unique(
+            np.concatenate((chosen, chosen_codes), axis=1),
+            axis=0,
+            return_index=True,
+            return_inverse=True,
+        )
+        weights = (
+            np.round(np.take_along_axis(contributions[first], chosen[first], axis=1), 2) + 0.0
+        ).tolist()
+        built = []
+        for key, row_weights in zip(keys.tolist(), weights, strict=True):
+            cache_key = tuple(key)
+            document = self._documents.get(cache_key)
+            if document is None:
+                document = self._document(key, row_weights)
+                if len(self._documents) < DOCUMENTS_REMEMBERED:
+                    self._documents[cache_key] = document
+            built.append(document)
+        return [built[index] for index in inverse.reshape(-1).tolist()]
+
+    def _document(self, key: list[int], weights: list[float]) -> str:
+        groups, codes = key[: 2 * FACTORS_SHOWN], key[2 * FACTORS_SHOWN :]
         prefix = self._item_prefix
-        documents = []
-        for groups, row_codes, row_weights in zip(
-            chosen_groups, chosen_codes, weights, strict=True
-        ):
-            positive = ", ".join(
-                f"{prefix(groups[index], row_codes[index])}{row_weights[index]!r}}}"
-                for index in range(FACTORS_SHOWN)
-                if row_weights[index] >= SMALLEST_FACTOR
-            )
-            negative = ", ".join(
-                f"{prefix(groups[index], row_codes[index])}{row_weights[index]!r}}}"
-                for index in range(FACTORS_SHOWN, 2 * FACTORS_SHOWN)
-                if row_weights[index] <= -SMALLEST_FACTOR
-            )
-            documents.append(f'{{"positive": [{positive}], "negative": [{negative}]}}')
-        return documents
+        positive = ", ".join(
+            f"{prefix(groups[index], codes[index])}{weights[index]!r}}}"
+            for index in range(FACTORS_SHOWN)
+            if weights[index] >= SMALLEST_FACTOR
+        )
+        negative = ", ".join(
+            f"{prefix(groups[index], codes[index])}{weights[index]!r}}}"
+            for index in range(FACTORS_SHOWN, 2 * FACTORS_SHOWN)
+            if weights[index] <= -SMALLEST_FACTOR
+        )
+        return f'{{"positive": [{positive}], "negative": [{negative}]}}'
 
     def _item_prefix(self, group_index: int, code: int) -> str:
         key = (group_index, code)
