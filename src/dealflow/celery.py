@@ -47,4 +47,8 @@ app.conf.beat_schedule = {
         "task": "dealflow.reports.tasks.take_pipeline_snapshot",
         "schedule": crontab(hour=23, minute=45),  # daily, the day's pipeline as it ends
     },
+    "scan-duplicates": {
+        "task": "dealflow.duplicates.tasks.scan_duplicates",
+        "schedule": crontab(hour=4, minute=30),  # nightly: the review queue (docs/duplicates.md)
+    },
 }

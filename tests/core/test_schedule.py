@@ -23,7 +23,7 @@ def test_every_scheduled_task_is_registered():
     missing = scheduled - registered_tasks()
 
     assert missing == set()
-    assert len(scheduled) == 7
+    assert len(scheduled) == 8
 
 
 def test_the_schedule():
@@ -41,6 +41,7 @@ def test_the_schedule():
             hour=7, minute=0, day_of_week="mon-fri"
         ),
         "dealflow.reports.tasks.take_pipeline_snapshot": crontab(hour=23, minute=45),
+        "dealflow.duplicates.tasks.scan_duplicates": crontab(hour=4, minute=30),
     }
 
 
