@@ -19,6 +19,7 @@ from django.urls import URLPattern, reverse
 
 from dealflow.accounts.models import Account, Contact
 from dealflow.core.models import AuditEvent
+from dealflow.dataio.models import ImportJob
 from dealflow.leads.models import Lead
 from dealflow.people.models import Role, User
 from dealflow.sales.models import Opportunity, OpportunityContactRole, OpportunityStage, Task
@@ -67,6 +68,11 @@ def records(admin):
         "stage_id": str(OpportunityStage.objects.get(name="Prospecting").pk),
         "group_id": 1,  # a duplicate group (its pages refuse before reading it)
         "name": "lead_conversion",  # a report (its CSV download)
+        "job_id": str(
+            ImportJob.objects.create(
+                target="Lead", file_path="/x.csv", file_name="x.csv", sha256="0", actor=admin
+            ).pk
+        ),
     }
 
 
