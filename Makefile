@@ -48,14 +48,17 @@ format: install-dev
 # The suite runs on SQLite, then again on PostgreSQL: the one DATABASE_URL points at, or
 # else a local one when it answers on 127.0.0.1:5432 (as LOCAL_POSTGRES_URL).
 LOCAL_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/dealflow_test
+# Jobs run in-process in the suite even in a shell that exports a broker (the worker test
+# takes its Redis from DEALFLOW_TEST_REDIS_URL).
+PYTEST := env -u REDIS_URL -u CELERY_BROKER_URL $(BIN)/pytest
 test: lint browser
-	env -u DATABASE_URL -u DEALFLOW_REQUIRE_POSTGRES $(BIN)/pytest
+	env -u DATABASE_URL -u DEALFLOW_REQUIRE_POSTGRES $(PYTEST)
 	@if [ -n "$$DATABASE_URL" ]; then \
 		echo "--- again on $${DATABASE_URL%%:*} (DATABASE_URL)"; \
-		$(BIN)/pytest; \
+		$(PYTEST); \
 	elif command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; then \
 		echo "--- again on the local PostgreSQL ($(LOCAL_POSTGRES_URL))"; \
-		DATABASE_URL=$(LOCAL_POSTGRES_URL) $(BIN)/pytest; \
+		DATABASE_URL=$(LOCAL_POSTGRES_URL) $(PYTEST); \
 	else \
 		echo "--- DATABASE_URL not set and no PostgreSQL answers on 127.0.0.1:5432: PostgreSQL run skipped (.ci/run makes it mandatory)"; \
 	fi

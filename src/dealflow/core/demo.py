@@ -516,7 +516,8 @@ class _Demo:
                 "owner": owner,
             }
             actor = owner if isinstance(owner, User) else self.rng.choice(self.queue_members)
-            lead = lead_create(actor=actor, data=data)
+            # The demo's people are generated: a chance likeness is not a duplicate to refuse.
+            lead = lead_create(actor=actor, data=data, allow_duplicates=True)
             if status.is_default:
                 low, high = 1, 30
             elif status.is_closed:
@@ -630,6 +631,7 @@ class _Demo:
             self.created[Contact][result.contact_id] = converted_at
             colleague = contact_create(
                 actor=owner,
+                allow_duplicates=True,
                 data={
                     **self.person(company),
                     "account": account,
@@ -669,6 +671,7 @@ class _Demo:
             won = any(plan.final.stage.is_won for plan in plans)
             account = account_create(
                 actor=owner,
+                allow_duplicates=True,
                 data={
                     "name": company.name,
                     "website": f"https://www.{company.domain}",
@@ -694,6 +697,7 @@ class _Demo:
             for _ in range(2):
                 contact = contact_create(
                     actor=owner,
+                    allow_duplicates=True,
                     data={
                         **self.person(company),
                         "account": account,
