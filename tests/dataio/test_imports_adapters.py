@@ -85,6 +85,35 @@ def test_the_api_takes_a_multipart_upload_and_refuses_a_bad_file(db):
     assert forbidden.status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        (
+            "multipart/form-data",  # no boundary: Django cannot split it
+            b"LastName\nLee\n",
+            ("INVALID_FIELD", "file: the multipart body cannot be read"),
+        ),
+        (
+            "multipart/form-data; boundary=xx",
+            b'--xx\r\nContent-Disposition: form-data; name="other"\r\n\r\n1\r\n--xx--\r\n',
+            ("REQUIRED_FIELD_MISSING", "file: the multipart body has no part named file"),
+        ),
+    ],
+)
+def test_a_multipart_body_without_a_file_is_refused_naming_it(db, content_type, body, expected):
+    admin = UserFactory(username="boss", role=Role.ADMIN)
+
+    response = Client().generic(
+        "POST", "/api/v1/imports?object=leads", body, content_type=content_type, **bearer(admin)
+    )
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert (error["code"], error["fields"]) == (expected[0], ["file"])
+    assert error["message"].startswith(expected[1])
+    assert ImportJob.objects.count() == 0
+
+
 def test_the_page_uploads_and_shows_the_progress_and_errors(db):
     rep = UserFactory(username="rep")
     client = Client()

@@ -36,7 +36,7 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _errors(*statuses: int) -> dict[int, Any]:
+def error_responses(*statuses: int) -> dict[int, Any]:
     return {
         status: {
             "description": ERROR_TEXT[status],
@@ -87,7 +87,9 @@ def page_schema(object_name: str) -> dict[str, Any]:
 
 
 def list_doc(object_name: str) -> dict[str, Any]:
-    return {"responses": {200: _json(page_schema(object_name), "One page"), **_errors(400, 401)}}
+    return {
+        "responses": {200: _json(page_schema(object_name), "One page"), **error_responses(400, 401)}
+    }
 
 
 def get_doc(object_name: str) -> dict[str, Any]:
@@ -96,7 +98,7 @@ def get_doc(object_name: str) -> dict[str, Any]:
         "responses": {
             200: _json(_ref(object_name), f"The {object_name}; ETag header for If-Match"),
             304: {"description": "Not modified (If-None-Match)"},
-            **_errors(401, 404),
+            **error_responses(401, 404),
         },
     }
 
@@ -107,7 +109,7 @@ def create_doc(object_name: str, body: str | None = None) -> dict[str, Any]:
         "requestBody": _body(body or f"{object_name}Create"),
         "responses": {
             201: _json(_ref(object_name), f"The new {object_name}"),
-            **_errors(400, 401, 403, 404, 409),
+            **error_responses(400, 401, 403, 404, 409),
         },
     }
 
@@ -118,7 +120,7 @@ def update_doc(object_name: str, body: str | None = None) -> dict[str, Any]:
         "requestBody": _body(body or f"{object_name}Update"),
         "responses": {
             200: _json(_ref(object_name), f"The changed {object_name}"),
-            **_errors(400, 401, 403, 404, 409, 412),
+            **error_responses(400, 401, 403, 404, 409, 412),
         },
     }
 
@@ -126,7 +128,7 @@ def update_doc(object_name: str, body: str | None = None) -> dict[str, Any]:
 def delete_doc() -> dict[str, Any]:
     return {
         "parameters": [IF_MATCH],
-        "responses": {204: {"description": "Deleted"}, **_errors(400, 401, 403, 404, 412)},
+        "responses": {204: {"description": "Deleted"}, **error_responses(400, 401, 403, 404, 412)},
     }
 
 
@@ -134,7 +136,7 @@ def action_doc(
     result_schema: dict[str, Any], body: str | None = None, *, idempotent: bool = False
 ) -> dict[str, Any]:
     extra: dict[str, Any] = {
-        "responses": {200: _json(result_schema, "Done"), **_errors(400, 401, 403, 404, 409)}
+        "responses": {200: _json(result_schema, "Done"), **error_responses(400, 401, 403, 404, 409)}
     }
     if idempotent:
         extra["parameters"] = [IDEMPOTENCY_KEY]
@@ -157,6 +159,6 @@ def plain_list_doc(schema: dict[str, Any]) -> dict[str, Any]:
                 },
                 "All of them",
             ),
-            **_errors(401),
+            **error_responses(401),
         }
     }

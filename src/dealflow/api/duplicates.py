@@ -110,7 +110,9 @@ def group_json(view: GroupView) -> dict[str, Any]:
     "/duplicates/rules",
     operation_id="duplicate_rules_get",
     summary="The matching rules of leads, contacts and accounts",
-    openapi_extra={"responses": {200: docs._json(RULES_SCHEMA, "The rules"), **docs._errors(401)}},
+    openapi_extra={
+        "responses": {200: docs._json(RULES_SCHEMA, "The rules"), **docs.error_responses(401)}
+    },
 )
 def get_rules(request):
     return json_response(matching_rules())
@@ -124,7 +126,7 @@ def get_rules(request):
         "requestBody": {"content": {"application/json": {"schema": RULES_SCHEMA}}},
         "responses": {
             200: docs._json(RULES_SCHEMA, "The rules"),
-            **docs._errors(400, 401, 403),
+            **docs.error_responses(400, 401, 403),
         },
     },
 )
@@ -152,7 +154,7 @@ def put_rules(request):
                 },
                 "A page of groups",
             ),
-            **docs._errors(400, 401, 403),
+            **docs.error_responses(400, 401, 403),
         }
     },
 )
@@ -196,7 +198,7 @@ def list_groups(
     openapi_extra={
         "responses": {
             200: docs._json(GROUP_SCHEMA, "The group"),
-            **docs._errors(400, 401, 403, 404),
+            **docs.error_responses(400, 401, 403, 404),
         }
     },
 )

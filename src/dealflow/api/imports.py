@@ -9,11 +9,12 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest, StreamingHttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import Router
 
 from dealflow.api import docs
 from dealflow.api.support import error_response, json_response, run
-from dealflow.core.errors import DomainError
+from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.dataio.models import OnDuplicate
 from dealflow.dataio.selectors import import_job_get, import_job_json
 from dealflow.dataio.services import (
@@ -44,10 +45,22 @@ JOB_SCHEMA = {
 
 
 def _uploaded(request: HttpRequest) -> tuple[bytes, str]:
-    """The file's bytes and name: a multipart `file` part, or the raw body (text/csv)."""
-    upload = request.FILES.get("file")
+    """The file's bytes and name: a multipart `file` part, or the raw body (text/csv).
+    INVALID_FIELD (400) for a multipart body Django cannot read (no or a bad boundary)."""
+    try:
+        upload = request.FILES.get("file")
+    except MultiPartParserError as error:
+        raise DomainError(
+            ErrorCode.INVALID_FIELD, f"file: the multipart body cannot be read ({error})", ["file"]
+        ) from None
     if upload is not None:
         return upload.read(), upload.name or "upload.csv"
+    if request.content_type.startswith("multipart/"):  # its body was read as parts
+        raise DomainError(
+            ErrorCode.REQUIRED_FIELD_MISSING,
+            "file: the multipart body has no part named file",
+            ["file"],
+        )
     return request.body, "upload.csv"
 
 
@@ -105,6 +118,15 @@ def import_get(request, job_id: str):
     "/imports/{job_id}/errors",
     operation_id="import_errors",
     summary="An import job's error report as CSV (row, field, value, code, message)",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The error report",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            },
+            **docs.error_responses(401, 404),
+        }
+    },
 )
 def import_errors(request, job_id: str):
     try:

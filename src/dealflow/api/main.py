@@ -50,7 +50,7 @@ class DealflowAPI(NinjaAPI):
             properties = components[f"{object_name}Create"]["properties"]
             properties["allow_duplicates"] = duplicates.ALLOW_DUPLICATES_SCHEMA
         # Every operation refuses unknown query parameters (see _refuse_unknown_query).
-        bad_input = docs._errors(400)[400]
+        bad_input = docs.error_responses(400)[400]
         for operations in schema["paths"].values():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})

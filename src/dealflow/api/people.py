@@ -90,7 +90,7 @@ def _single(schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "responses": {
             200: {"description": "Found", "content": {"application/json": {"schema": schema}}},
-            **docs._errors(401, 404),
+            **docs.error_responses(401, 404),
         }
     }
 
@@ -228,7 +228,7 @@ def _written(schema: dict[str, Any], status: int = 201) -> dict[str, Any]:
     return {
         "responses": {
             status: {"description": "Saved", "content": {"application/json": {"schema": schema}}},
-            **docs._errors(400, 401, 403, 404, 409),
+            **docs.error_responses(400, 401, 403, 404, 409),
         }
     }
 

@@ -144,7 +144,7 @@ def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
     openapi_extra={
         "responses": {
             200: docs._json(QUALIFICATION_SCHEMA, "The checklist"),
-            **docs._errors(400, 401, 404),
+            **docs.error_responses(400, 401, 404),
         }
     },
 )
@@ -164,7 +164,7 @@ def get_qualification(request, lead_id: str, framework: str | None = None):
     openapi_extra={
         "responses": {
             200: docs._json(QUALIFICATION_SCHEMA, "The checklist"),
-            **docs._errors(400, 401, 403, 404),
+            **docs.error_responses(400, 401, 403, 404),
         }
     },
 )
@@ -190,7 +190,7 @@ def put_qualification(request, lead_id: str):
     operation_id="qualification_settings_get",
     summary="The framework conversion requires, how many items, and every framework's items",
     openapi_extra={
-        "responses": {200: docs._json(SETTINGS_SCHEMA, "The settings"), **docs._errors(401)}
+        "responses": {200: docs._json(SETTINGS_SCHEMA, "The settings"), **docs.error_responses(401)}
     },
 )
 def get_settings(request):
@@ -204,7 +204,7 @@ def get_settings(request):
     openapi_extra={
         "responses": {
             200: docs._json(SETTINGS_SCHEMA, "The settings"),
-            **docs._errors(400, 401, 403),
+            **docs.error_responses(400, 401, 403),
         }
     },
 )
@@ -229,7 +229,7 @@ def patch_settings(request):
     openapi_extra={
         "responses": {
             200: docs._json(SETTINGS_SCHEMA, "The settings"),
-            **docs._errors(400, 401, 403),
+            **docs.error_responses(400, 401, 403),
         }
     },
 )

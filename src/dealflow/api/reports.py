@@ -197,7 +197,9 @@ RESULT_SCHEMA = {
     "/reports",
     operation_id="report_list",
     summary="The reports: name, title, description, the filters and group_by values each takes",
-    openapi_extra={"responses": {200: docs._json(LIST_SCHEMA, "The reports"), **docs._errors(401)}},
+    openapi_extra={
+        "responses": {200: docs._json(LIST_SCHEMA, "The reports"), **docs.error_responses(401)}
+    },
 )
 def list_reports(request) -> HttpResponse:
     return json_response({"reports": [definition_json(item) for item in report_list()]})
@@ -223,7 +225,7 @@ def list_reports(request) -> HttpResponse:
                     "text/csv": {"schema": {"type": "string"}},
                 },
             },
-            **docs._errors(400, 401, 404),
+            **docs.error_responses(400, 401, 404),
         }
     },
 )

@@ -59,7 +59,7 @@ def settings_json(levels: ServiceLevels) -> dict[str, Any]:
     operation_id="service_levels_get",
     summary="How long an open lead may stay untouched, in working hours, and the working week",
     openapi_extra={
-        "responses": {200: docs._json(SETTINGS_SCHEMA, "The settings"), **docs._errors(401)}
+        "responses": {200: docs._json(SETTINGS_SCHEMA, "The settings"), **docs.error_responses(401)}
     },
 )
 def get_settings(request):
@@ -73,7 +73,7 @@ def get_settings(request):
     openapi_extra={
         "responses": {
             200: docs._json(SETTINGS_SCHEMA, "The settings"),
-            **docs._errors(400, 401, 403),
+            **docs.error_responses(400, 401, 403),
         }
     },
 )
