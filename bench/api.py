@@ -375,7 +375,8 @@ def load_leads(connection, people: People) -> int:
         connection.execute("SET LOCAL synchronous_commit = off")
         connection.execute("SET LOCAL maintenance_work_mem = '512MB'")
         connection.execute("DELETE FROM bench_state")
-        connection.execute("TRUNCATE leads_lead, sales_task RESTART IDENTITY")
+        # CASCADE: newer tables refer to leads (scores, qualification, duplicate keys).
+        connection.execute("TRUNCATE leads_lead, sales_task RESTART IDENTITY CASCADE")
         # Secondary indexes are dropped and rebuilt after the load: building an index
         # over 1M sorted rows is several times faster than maintaining 16 of them row
         # by row. Their definitions are read back from the catalogue, so exactly the

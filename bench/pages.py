@@ -535,7 +535,7 @@ def prepare_database(url: str, reload: bool) -> api.People:
             if leads_mark is None:
                 connection.execute(
                     f"TRUNCATE leads_lead, core_auditevent, {', '.join(DATA_TABLES)}"
-                    " RESTART IDENTITY"
+                    " RESTART IDENTITY CASCADE"
                 )
                 log(f"loading {api.LEAD_COUNT:,} leads (bench/api.py's load)")
                 api.load_leads(connection, people)

@@ -110,23 +110,6 @@ def scale(leads: int) -> None:
     pages.CONTACT_TASK_COUNT = max(10, round(50_000 * factor))
 
 
-class Cascading:
-    """A connection whose TRUNCATE statements also empty the tables referring to the
-    truncated ones (bench/api.py's and bench/pages.py's predate the tables that now
-    refer to leads: qualification answers, duplicates, scores)."""
-
-    def __init__(self, connection) -> None:
-        self.connection = connection
-
-    def execute(self, statement, *args, **kwargs):
-        if isinstance(statement, str) and statement.lstrip().upper().startswith("TRUNCATE"):
-            statement = f"{statement} CASCADE"
-        return self.connection.execute(statement, *args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.connection, name)
-
-
 def prepare(url: str, reload: bool) -> api.People:
     """bench/pages.py's data set, loaded by its functions, then the reports' additions."""
     api.ensure_database(url)
@@ -134,9 +117,8 @@ def prepare(url: str, reload: bool) -> api.People:
     api.migrate(url)
     pages.setup_django(url)
     people = api.ensure_people()
-    with api.connect(url, autocommit=True) as raw:
-        connection = Cascading(raw)
-        pages.renice_backend(raw)
+    with api.connect(url, autocommit=True) as connection:
+        pages.renice_backend(connection)
         connection.execute(api.STATE_TABLE)
         if _state(connection, "reports_data_version") == DATA_VERSION and not reload:
             log("reusing the loaded data (--reload rebuilds it)")
@@ -145,18 +127,18 @@ def prepare(url: str, reload: bool) -> api.People:
         connection.execute("DELETE FROM bench_state")
         connection.execute(
             f"TRUNCATE leads_lead, core_auditevent, reports_pipelinesnapshot,"
-            f" {', '.join(pages.DATA_TABLES)} RESTART IDENTITY"
+            f" {', '.join(pages.DATA_TABLES)} RESTART IDENTITY CASCADE"
         )
         log(f"loading {api.LEAD_COUNT:,} leads (bench/api.py's load)")
         api.load_leads(connection, people)
         log("loading accounts, contacts, opportunities, history, tasks (bench/pages.py's load)")
         pages.load_data(connection, people)
-        first_stage = raw.execute(
+        first_stage = connection.execute(
             "SELECT name FROM sales_opportunitystage WHERE is_active AND NOT is_closed"
             " ORDER BY sort_order, name LIMIT 1"
         ).fetchone()[0]
-        raw.execute(LOAD_MORE_HISTORY, {"first_stage": first_stage})
-        raw.execute(LINK_CONVERTED)
+        connection.execute(LOAD_MORE_HISTORY, {"first_stage": first_stage})
+        connection.execute(LINK_CONVERTED)
         log(f"  loaded in {time.perf_counter() - started:.0f} s")
     from dealflow.reports.snapshots import pipeline_snapshot_take
 
