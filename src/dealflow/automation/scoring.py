@@ -330,7 +330,8 @@ def score_leads_later(lead_ids: list[int]) -> None:
 
 # The lead fields fit rules read, in the order the recompute reads them.
 _FIT_FIELDS = ("industry", "number_of_employees", "title")
-# Event types in LeadEventType order with their labels: the order of engagement parts.
+# Event types in LeadEventType order with their labels: engagement parts come in this
+# order, so the recompute keys a lead's totals by a type's position here.
 _EVENT_TYPES = tuple((type.value, str(type.label)) for type in LeadEventType)
 
 
@@ -384,6 +385,8 @@ class _FitRule:
         if self.field == "number_of_employees":
             return employees is not None and employees >= self.value
         wanted = self.value
+        if len(wanted) == 1:  # most rules: a word among the title's words
+            return wanted[0] in title_words
         # A rule of several words ("Vice President") matches them in a row.
         return any(
             title_words[start : start + len(wanted)] == wanted for start in range(len(title_words))
@@ -401,47 +404,53 @@ class _Scorer:
     def __init__(self, configuration: ScoringConfiguration, now: datetime.datetime):
         self.configuration = configuration
         self.now = now
-        self.points = {type: float(points) for type, points in configuration.points.items()}
+        # {type: (position in _EVENT_TYPES, points)}
+        self.event_types = {
+            type: (position, float(configuration.points.get(type, 0.0)))
+            for position, (type, _label) in enumerate(_EVENT_TYPES)
+        }
         self.half_life = configuration.half_life_days
         self.fit_rules = [_FitRule.of(rule) for rule in configuration.fit_rules]
         self.reads_title = any(rule.field == "title" for rule in self.fit_rules)
 
-    def decayed(self, type: str, age_seconds: float) -> float:
-        """points * 0.5 ** (age in days / half-life); an event from the future counts fully."""
-        age_days = max(age_seconds, 0) / SECONDS_PER_DAY
-        return self.points.get(type, 0.0) * 0.5 ** (age_days / self.half_life)
-
-    def engagement(self, events: Iterable[tuple[int, str, float]]) -> dict[int, dict[str, list]]:
-        """{lead: {type: [count, decayed points summed]}} of (lead, type, age in seconds)
-        rows, summed in the order given."""
-        totals: dict[int, dict[str, list]] = {}
+    def engagement(self, events: Iterable[tuple[int, str, float]]) -> dict[int, dict[int, list]]:
+        """{lead: {type's position in _EVENT_TYPES: [count, decayed points summed]}} of
+        (lead, type, age in seconds) rows, summed in the order given. The hot loop of
+        the recompute (3 events a lead), hence the decay written out here."""
+        event_types, half_life = self.event_types, self.half_life
+        totals: dict[int, dict[int, list]] = {}
         for lead_id, type, age_seconds in events:
+            known = event_types.get(type)
+            if known is None:  # not a LeadEventType: never a part of the score
+                continue
+            position, points = known
+            # points * 0.5 ** (age in days / half-life); an event from the future counts
+            # fully.
+            decayed = points * 0.5 ** (max(age_seconds, 0) / SECONDS_PER_DAY / half_life)
             by_type = totals.get(lead_id)
             if by_type is None:
                 by_type = totals[lead_id] = {}
-            decayed = self.decayed(type, age_seconds)
-            total = by_type.get(type)
+            total = by_type.get(position)
             if total is None:
-                by_type[type] = [1, 0.0 + decayed]
+                by_type[position] = [1, 0.0 + decayed]
             else:
                 total[0] += 1
                 total[1] += decayed
         return totals
 
     def score(
-        self, engagement: Mapping[str, list], fit_values: tuple[Any, ...]
+        self, engagement: Mapping[int, list], fit_values: tuple[Any, ...]
     ) -> tuple[float, str]:
         """One lead's score and its parts as JSON text, from its engagement totals and
         its values of _FIT_FIELDS."""
         points: list[float] = []
         parts: list[str] = []
-        if engagement:
-            for type, label in _EVENT_TYPES:
-                total = engagement.get(type)
-                if total is not None:
-                    rounded = _round(total[1])
-                    points.append(rounded)
-                    parts.append(_part_json(_engagement_rule_json(label, total[0]), rounded))
+        for position, (count, total) in sorted(engagement.items()):
+            rounded = _round(total)
+            points.append(rounded)
+            parts.append(
+                _part_json(_engagement_rule_json(_EVENT_TYPES[position][1], count), rounded)
+            )
         if self.fit_rules:
             industry, employees, title = fit_values
             folded = (industry or "").casefold()
