@@ -44,14 +44,17 @@ from dealflow.sales.models import Opportunity, OpportunityContactRole, Task, Tas
 from dealflow.sales.services import first_open_stage, history_row
 
 
-def _set_owner(lead: Lead, owner: User | Queue) -> None:
+def set_lead_owner(lead: Lead, owner: User | Queue) -> None:
+    """Point the lead's two owner columns at a user or a queue (one of them is null);
+    shared with imports (dataio), which write owners in bulk."""
     if isinstance(owner, Queue):
         lead.owner_user, lead.owner_queue = None, owner
     else:
         lead.owner_user, lead.owner_queue = owner, None
 
 
-def _refuse_converted_status(status: LeadStatus) -> None:
+def refuse_converted_status(status: LeadStatus) -> None:
+    """INVALID_STATUS: only lead_convert gives a lead a converted status (also imports)."""
     if status.is_converted:
         raise DomainError(
             ErrorCode.INVALID_STATUS,
@@ -139,9 +142,9 @@ def lead_create(
     given_owner = cleaned.pop("owner", None)
     owner = given_owner or actor
     status = cleaned.pop("status", None) or default_lead_status()
-    _refuse_converted_status(status)
+    refuse_converted_status(status)
     lead = Lead(status=status)
-    _set_owner(lead, owner)
+    set_lead_owner(lead, owner)
     apply_values(lead, cleaned)
     profile = duplicates_check(
         object_name="Lead", record=lead, actor=actor, allow_duplicates=allow_duplicates
@@ -155,9 +158,9 @@ def lead_create(
                 # In the transaction: dealing from a pool locks the round until the lead is in.
                 decision = assignment_decide(actor=actor, lead=lead)
         if decision is not None and decision.owner is not None:
-            _set_owner(lead, decision.owner)
+            set_lead_owner(lead, decision.owner)
         if waiting_owner is not None:
-            _set_owner(lead, waiting_owner)
+            set_lead_owner(lead, waiting_owner)
         # The busiest write: two inserts without compiling a query (see core/rows.py).
         rows.insert(lead)
         names = [field.name for field in get_object("Lead").fields if field.createable]
@@ -208,12 +211,12 @@ def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
         require_edit(actor, lead)
         _refuse_converted_lead(lead)
         if "status" in cleaned:
-            _refuse_converted_status(cleaned["status"])
+            refuse_converted_status(cleaned["status"])
         owner = cleaned.pop("owner", None)
         before = snapshot(lead, [*cleaned, "owner_user", "owner_queue"])
         apply_values(lead, cleaned)
         if owner is not None:
-            _set_owner(lead, owner)
+            set_lead_owner(lead, owner)
         changes = changes_since(before, lead)
         if not changes:
             return lead

@@ -592,7 +592,7 @@ def _entered_by(stage_ids: list[int], since: datetime.datetime) -> Q:
     return Q(stage_id__in=stage_ids, created_at__lte=since) & ~Exists(entered_later)
 
 
-def _idle_condition(now: datetime.datetime) -> Q:
+def idle_condition(now: datetime.datetime) -> Q:
     """Deals created IDLE_DAYS or more ago with no task created or completed and no audit
     event of theirs since then."""
     since = now - datetime.timedelta(days=IDLE_DAYS)
@@ -614,7 +614,7 @@ def stalled_condition(now: datetime.datetime | None = None) -> Q:
     is an index range or an indexed EXISTS, so a list filtered by it keeps its keyset
     paging off the close-date index."""
     now = now or timezone.now()
-    condition = Q(close_date__lt=timezone.localdate(now)) | _idle_condition(now)
+    condition = Q(close_date__lt=timezone.localdate(now)) | idle_condition(now)
     stage_ids_by_limit: dict[int, list[int]] = {}
     for stage in stages.get():
         if stage.stall_days is not None and not stage.is_closed:
@@ -669,7 +669,7 @@ def idle_opportunity_ids(
     if not wanted:
         return set()
     idle = Opportunity.objects.filter(pk__in=wanted, is_closed=False).filter(
-        _idle_condition(now or timezone.now())
+        idle_condition(now or timezone.now())
     )
     return set(idle.values_list("pk", flat=True))
 

@@ -41,7 +41,7 @@ MAX_STALL_DAYS = 3650
 HISTORY_FIELDS = ("amount", "probability", "stage", "close_date")
 
 
-def _apply_stage(opportunity: Opportunity, stage: OpportunityStage, cleaned: Mapping[str, Any]):
+def apply_stage(opportunity: Opportunity, stage: OpportunityStage, cleaned: Mapping[str, Any]):
     """Take probability and forecast category from the stage unless given in the same write."""
     opportunity.stage = stage
     opportunity.is_closed = stage.is_closed
@@ -52,7 +52,10 @@ def _apply_stage(opportunity: Opportunity, stage: OpportunityStage, cleaned: Map
         opportunity.forecast_category = stage.forecast_category
 
 
-def _check_stage_rules(opportunity: Opportunity) -> None:
+def check_stage_rules(opportunity: Opportunity) -> None:
+    """The stage's rules: a lost stage needs a loss reason (REQUIRED_FIELD_MISSING); the
+    forecast category agrees with a closed or open stage (FIELD_INTEGRITY_EXCEPTION).
+    Shared with imports (dataio)."""
     stage = opportunity.stage
     if stage.is_lost and not opportunity.loss_reason:
         raise DomainError(
@@ -115,8 +118,8 @@ def opportunity_create(*, actor: User, data: Mapping[str, Any]) -> Opportunity:
     cleaned = clean_values(get_object("Opportunity"), data, creating=True)
     opportunity = Opportunity(owner=cleaned.pop("owner", None) or actor)
     apply_values(opportunity, cleaned)
-    _apply_stage(opportunity, cleaned["stage"], cleaned)
-    _check_stage_rules(opportunity)
+    apply_stage(opportunity, cleaned["stage"], cleaned)
+    check_stage_rules(opportunity)
     with transaction.atomic():
         opportunity.save()
         history_row(opportunity, actor=actor).save()
@@ -144,8 +147,8 @@ def opportunity_update(
         previous_stage = opportunity.stage
         apply_values(opportunity, cleaned)
         if "stage" in cleaned and cleaned["stage"].pk != previous_stage.pk:
-            _apply_stage(opportunity, cleaned["stage"], cleaned)
-        _check_stage_rules(opportunity)
+            apply_stage(opportunity, cleaned["stage"], cleaned)
+        check_stage_rules(opportunity)
         changes = changes_since(before, opportunity)
         if not changes:
             return opportunity

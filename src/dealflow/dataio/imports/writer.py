@@ -40,10 +40,10 @@ from dealflow.dataio.models import (
     RecordAction,
 )
 from dealflow.leads.models import Lead
-from dealflow.leads.services import _refuse_converted_status, _set_owner, default_lead_status
+from dealflow.leads.services import default_lead_status, refuse_converted_status, set_lead_owner
 from dealflow.people.models import Queue, User
 from dealflow.sales.models import Opportunity, OpportunityHistory
-from dealflow.sales.services import _apply_stage, _check_stage_rules, history_row
+from dealflow.sales.services import apply_stage, check_stage_rules, history_row
 
 MODELS: dict[str, type[models.Model]] = {
     "Lead": Lead,
@@ -356,15 +356,15 @@ def build_record(
     model = MODELS[object_def.name]
     if model is Lead:
         status = cleaned.pop("status", None) or default_lead_status()
-        _refuse_converted_status(status)
+        refuse_converted_status(status)
         record: Any = Lead(status=status)
-        _set_owner(record, owner or actor)
+        set_lead_owner(record, owner or actor)
     else:
         record = model(owner=owner or actor)
     apply_values(record, cleaned)
     if model is Opportunity:
-        _apply_stage(record, cleaned["stage"], cleaned)
-        _check_stage_rules(record)
+        apply_stage(record, cleaned["stage"], cleaned)
+        check_stage_rules(record)
     return record, owner is not None
 
 
@@ -593,7 +593,7 @@ def _merge(object_def: ObjectDef, pending: Pending, target: Pending) -> None:
         if name == "owner":
             owner = getattr(pending.record, "owner", None)
             if isinstance(target.record, Lead) and owner is not None:
-                _set_owner(target.record, owner)
+                set_lead_owner(target.record, owner)
             elif owner is not None:
                 target.record.owner = owner  # type: ignore[attr-defined]
             continue
@@ -654,7 +654,7 @@ def _update_existing(
                 if name == "owner":
                     owner = pending.record.owner  # type: ignore[attr-defined]
                     if isinstance(record, Lead):
-                        _set_owner(record, owner)
+                        set_lead_owner(record, owner)
                     else:
                         record.owner = owner  # type: ignore[attr-defined]
                 else:

@@ -44,10 +44,13 @@ from dealflow.reports.selectors.common import (
     visible,
 )
 from dealflow.sales.models import Opportunity, OpportunityHistory
-
-# The idle rule of stalled_condition, read per deal for its reasons.
-from dealflow.sales.selectors import _idle_condition as idle_condition
-from dealflow.sales.selectors import stage_name, stages, stall_reasons, stalled_condition
+from dealflow.sales.selectors import (
+    idle_condition,
+    stage_name,
+    stages,
+    stall_reasons,
+    stalled_condition,
+)
 
 ALL = "All"  # the owner cell of an overall row
 
