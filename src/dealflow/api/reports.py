@@ -14,9 +14,7 @@ access rules). 404 for an unknown report, 400 naming the parameter for a bad fil
 from __future__ import annotations
 
 import csv
-import datetime
 import io
-from decimal import Decimal
 from typing import Any
 
 from django.http import HttpResponse
@@ -28,7 +26,6 @@ from dealflow.api.support import json_response
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.reports.definitions import (
     FILTER_NAMES,
-    Column,
     ReportDefinition,
     ReportResult,
     report_filters_parse,
@@ -40,7 +37,6 @@ router = Router(tags=["Reports"])
 
 FORMATS = ("json", "csv")
 # Kinds whose values are JSON numbers; money stays a string so that it stays exact.
-NUMBER_KINDS = frozenset({"fraction", "days"})
 
 
 class ReportQuery(Schema):
@@ -66,50 +62,10 @@ class ReportQuery(Schema):
     format: str = Field("json", description="json (default) or csv")
 
 
-def json_value(value: Any, kind: str) -> Any:
-    """A row value as JSON: money as a decimal string, fractions and days as numbers."""
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        return float(value) if kind in NUMBER_KINDS else str(value)
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return value
-
-
-def csv_value(value: Any) -> str:
-    """A row value as CSV text: decimals exactly as stored, dates ISO, blank for none."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value)
-
-
-def result_json(result: ReportResult) -> dict[str, Any]:
-    kinds = {column.name: column.kind for column in result.columns}
-    return {
-        "name": result.name,
-        "filters": result.filters.as_json(),
-        "columns": [column_json(column) for column in result.columns],
-        "rows": [
-            {name: json_value(row.get(name), kinds[name]) for name in kinds} for row in result.rows
-        ],
-    }
-
-
 def result_csv(result: ReportResult) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    names = [column.name for column in result.columns]
-    writer.writerow(names)
-    for row in result.rows:
-        writer.writerow([csv_value(row.get(name)) for name in names])
+    csv.writer(buffer, lineterminator="\r\n").writerows(result.csv_rows())
     return buffer.getvalue()
-
-
-def column_json(column: Column) -> dict[str, str]:
-    return {"name": column.name, "label": column.label, "kind": column.kind}
 
 
 def definition_json(definition: ReportDefinition) -> dict[str, Any]:
@@ -244,4 +200,4 @@ def get_report(request, name: str, query: Query[ReportQuery]) -> HttpResponse:
             content_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{result.name}.csv"'},
         )
-    return json_response(result_json(result))
+    return json_response(result.as_json())

@@ -10,8 +10,9 @@ rule of their own. Rows are dicts keyed by the column names; rates are fractions
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dealflow.core import ids
@@ -73,6 +74,56 @@ class ReportResult:
     filters: ReportFilters
     columns: list[Column]
     rows: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        """{"name", "filters", "columns": [{"name", "label", "kind"}], "rows"}: what the
+        API answers and `dealflow report --format json` prints (see json_value)."""
+        return {
+            "name": self.name,
+            "filters": self.filters.as_json(),
+            "columns": [
+                {"name": column.name, "label": column.label, "kind": column.kind}
+                for column in self.columns
+            ],
+            "rows": [
+                {
+                    column.name: json_value(row.get(column.name), column.kind)
+                    for column in self.columns
+                }
+                for row in self.rows
+            ],
+        }
+
+    def csv_rows(self) -> Iterator[list[str]]:
+        """The column names, then each row's cells as text (see csv_value): what every
+        CSV of a report holds (API, dashboard download, `dealflow report --format csv`)."""
+        yield [column.name for column in self.columns]
+        for row in self.rows:
+            yield [csv_value(row.get(column.name)) for column in self.columns]
+
+
+# Kinds written as JSON numbers; money stays an exact decimal string.
+NUMBER_KINDS = frozenset({"fraction", "days"})
+
+
+def json_value(value: Any, kind: str) -> Any:
+    """A cell as JSON: money a decimal string, fractions and days numbers, dates ISO."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return float(value) if kind in NUMBER_KINDS else str(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def csv_value(value: Any) -> str:
+    """A cell as CSV text: decimals exactly as computed, dates ISO, blank for none."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
 
 
 @dataclass(frozen=True)

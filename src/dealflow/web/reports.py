@@ -498,21 +498,9 @@ def report_csv(request: HttpRequest, name: str) -> HttpResponse:
     except DomainError as error:
         return HttpResponse(error.message, status=400, content_type="text/plain; charset=utf-8")
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    names = [column.name for column in result.columns]
-    writer.writerow(names)
-    for row in result.rows:
-        writer.writerow([_csv_value(row.get(name)) for name in names])
+    csv.writer(buffer, lineterminator="\r\n").writerows(result.csv_rows())
     return HttpResponse(
         buffer.getvalue(),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{result.name}.csv"'},
     )
-
-
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value)

@@ -23,7 +23,6 @@ from dealflow.reports.definitions import (
 )
 
 RIGHT_ALIGNED = frozenset({"integer", "money", "fraction", "days"})
-NUMBER_KINDS = frozenset({"fraction", "days"})
 
 
 def readable(value: Any, kind: str) -> str:
@@ -39,17 +38,6 @@ def readable(value: Any, kind: str) -> str:
     if isinstance(value, datetime.date):
         return value.isoformat()
     return str(value)
-
-
-def json_value(value: Any, kind: str) -> Any:
-    """As the API writes it: money a decimal string, fractions and days numbers, dates ISO."""
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        return float(value) if kind in NUMBER_KINDS else str(value)
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return value
 
 
 class Command(BaseCommand):
@@ -179,28 +167,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{count} row{'' if count == 1 else 's'}")
 
     def _csv(self, result: ReportResult) -> None:
-        writer = csv.writer(self.stdout, lineterminator="\n")
-        writer.writerow([column.name for column in result.columns])
-        for row in result.rows:
-            writer.writerow(
-                [
-                    ""
-                    if (value := row.get(column.name)) is None
-                    else value.isoformat()
-                    if isinstance(value, datetime.date)
-                    else str(value)
-                    for column in result.columns
-                ]
-            )
+        csv.writer(self.stdout, lineterminator="\n").writerows(result.csv_rows())
 
     def _json(self, result: ReportResult) -> None:
-        payload = {
-            "name": result.name,
-            "filters": result.filters.as_json(),
-            "columns": [{"name": c.name, "label": c.label, "kind": c.kind} for c in result.columns],
-            "rows": [
-                {c.name: json_value(row.get(c.name), c.kind) for c in result.columns}
-                for row in result.rows
-            ],
-        }
-        self.stdout.write(json.dumps(payload, indent=2))
+        self.stdout.write(json.dumps(result.as_json(), indent=2))
