@@ -12,6 +12,7 @@ what it updated.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import shutil
 import uuid
@@ -281,30 +282,23 @@ def _run_batch(job, object_def, actor, checks, columns, header_length, batch, se
         )
         if committed != batch[0].number - 1:
             raise AnotherRun(committed)
+        write = functools.partial(
+            write_batch,
+            job=job,
+            object_def=object_def,
+            actor=actor,
+            checks=checks,
+            columns=columns,
+            header_length=header_length,
+            rows=batch,
+            seen=seen,
+        )
         if dry_run:
-            with transaction.atomic():
-                outcome = write_batch(
-                    job=job,
-                    object_def=object_def,
-                    actor=actor,
-                    checks=checks,
-                    columns=columns,
-                    header_length=header_length,
-                    rows=batch,
-                    seen=seen,
-                )
+            with transaction.atomic():  # a savepoint: the batch is checked, then undone
+                outcome = write()
                 transaction.set_rollback(True)
         else:
-            outcome = write_batch(
-                job=job,
-                object_def=object_def,
-                actor=actor,
-                checks=checks,
-                columns=columns,
-                header_length=header_length,
-                rows=batch,
-                seen=seen,
-            )
+            outcome = write()
             if object_def.name == "Lead":
                 _assign(actor, outcome.created_lead_ids)
         ImportRowError.objects.bulk_create(outcome.errors)
