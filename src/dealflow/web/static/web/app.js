@@ -3,6 +3,12 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
+  // A form or button with data-confirm asks before an action that cannot be undone
+  // (revoking a token, deactivating a user, reverting an import).
+  document.body.addEventListener("submit", (event) => {
+    const asking = event.submitter?.closest("[data-confirm]") || event.target.closest("[data-confirm]");
+    if (asking && !window.confirm(asking.dataset.confirm)) event.preventDefault();
+  });
   // After a refused save, the first field in error takes the focus (and scrolls into view).
   const invalid = document.querySelector("main [aria-invalid=true]");
   if (invalid) invalid.focus();
