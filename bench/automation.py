@@ -7,8 +7,8 @@ What it does, for each database:
 
 1. Creates its own database (PostgreSQL: BENCH_AUTOMATION_DATABASE_URL, default
    postgres://postgres@127.0.0.1:5432/dealflow_bench_automation; SQLite:
-   var/bench/dealflow_bench_automation.sqlite3), runs `dealflow migrate`, makes
-   bench/api.py's team of six reps, a queue and an admin, and loads, set-based (COPY on
+   BENCH_AUTOMATION_SQLITE_PATH, default var/bench/dealflow_bench_automation.sqlite3),
+   runs `dealflow migrate`, makes bench/api.py's team of six reps, a queue and an admin, and loads, set-based (COPY on
    PostgreSQL, executemany in transactions of BATCH rows on SQLite): N open leads
    (--leads, default 1,000,000; the first tenth owned by the queue, unassigned) and N/5
    closed leads (converted or not, where conversion depends on the lead source, the
@@ -57,7 +57,9 @@ import api  # noqa: E402  (bench/api.py: database helpers, the team of reps)
 
 ROOT = BENCH.parent
 DEFAULT_POSTGRESQL_URL = "postgres://postgres@127.0.0.1:5432/dealflow_bench_automation"
-SQLITE_PATH = ROOT / "var" / "bench" / "dealflow_bench_automation.sqlite3"
+DEFAULT_SQLITE_PATH = ROOT / "var" / "bench" / "dealflow_bench_automation.sqlite3"
+# BENCH_AUTOMATION_SQLITE_PATH: another SQLite file, so two runs need not share one.
+SQLITE_PATH = Path(os.environ.get("BENCH_AUTOMATION_SQLITE_PATH") or DEFAULT_SQLITE_PATH).resolve()
 DEFAULT_LEADS = 1_000_000
 BATCH = 5_000
 # Bump when the generated data changes: a kept database of another version is reloaded.
@@ -80,7 +82,8 @@ def sqlite_url() -> str:
 
 def database_label(url: str) -> str:
     if url.startswith("sqlite"):
-        return f"SQLite {SQLITE_PATH.relative_to(ROOT)}"
+        shown = SQLITE_PATH.relative_to(ROOT) if SQLITE_PATH.is_relative_to(ROOT) else SQLITE_PATH
+        return f"SQLite {shown}"
     return "PostgreSQL " + urllib.parse.urlsplit(url).path.lstrip("/")
 
 
