@@ -11,9 +11,9 @@ What it does, for each database:
    runs `dealflow migrate`, makes bench/api.py's team of six reps, a queue and an admin,
    and loads, set-based (COPY on PostgreSQL, executemany in transactions of BATCH rows on
    SQLite): N open leads (--leads, default 1,000,000; the first tenth owned by the queue,
-   unassigned) and N/5 closed leads (converted or not, where conversion depends on the lead source, the
-   industry, the title and demo requests), with realistic sources, industries, titles and
-   sizes, and about 3 engagement events per lead (page views, email opens, clicks, form
+   unassigned) and N/5 closed leads (converted or not, where conversion depends on the
+   lead source, the industry, the title and demo requests), with realistic sources,
+   industries, titles and sizes, and about 3 engagement events per lead (page views, email opens, clicks, form
    submits, demo requests...). A database kept by an earlier run (--keep) with the same
    N is reused (--reload rebuilds it).
 2. Runs each step in a fresh Python process, timing the service call and reading that
