@@ -7,15 +7,15 @@ What it does, for each database:
 
 1. Creates its own database (PostgreSQL: BENCH_AUTOMATION_DATABASE_URL, default
    postgres://postgres@127.0.0.1:5432/dealflow_bench_automation; SQLite:
-   BENCH_AUTOMATION_SQLITE_PATH, default var/bench/dealflow_bench_automation.sqlite3),
-   runs `dealflow migrate`, makes bench/api.py's team of six reps, a queue and an admin,
-   and loads, set-based (COPY on PostgreSQL, executemany in transactions of BATCH rows on
+   BENCH_AUTOMATION_SQLITE_PATH, default var/bench/dealflow_bench_automation.sqlite3), runs
+   `dealflow migrate`, makes bench/api.py's team of six reps, a queue and an admin, and
+   loads, set-based (COPY on PostgreSQL, executemany in transactions of BATCH rows on
    SQLite): N open leads (--leads, default 1,000,000; the first tenth owned by the queue,
-   unassigned) and N/5 closed leads (converted or not, where conversion depends on the
-   lead source, the industry, the title and demo requests), with realistic sources,
-   industries, titles and sizes, and about 3 engagement events per lead (page views, email opens, clicks, form
-   submits, demo requests...). A database kept by an earlier run (--keep) with the same
-   N is reused (--reload rebuilds it).
+   unassigned) and N/5 closed leads (converted or not, where conversion depends on the lead
+   source, the industry, the title and demo requests), with realistic sources, industries,
+   titles and sizes, and about 3 engagement events per lead (page views, email opens,
+   clicks, form submits, demo requests...). A database kept by an earlier run (--keep) with
+   the same N is reused (--reload rebuilds it).
 2. Runs each step in a fresh Python process, timing the service call and reading that
    process's peak resident memory (os.wait4's ru_maxrss: Django and all):
    - score:   automation.scoring.lead_scores_recompute() over the open leads (<= 30 s);
