@@ -11,6 +11,7 @@ decomposed spelling are one mailbox.
 from __future__ import annotations
 
 import contextlib
+import functools
 import unicodedata
 
 import idna
@@ -23,11 +24,17 @@ PREFIX_END = "\U0010ffff"
 
 def fold(text: str) -> str:
     """NFC and full case folding ("caseless matching" of Unicode section 3.13)."""
+    if text.isascii():  # NFC leaves ASCII as it is, and folding it is lower-casing
+        return text.lower().strip()
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold()).strip()
 
 
+@functools.lru_cache(maxsize=16_384)
 def _domain_key(domain: str) -> str:
-    """The domain in its Unicode form, folded; as typed (folded) when IDNA refuses it."""
+    """The domain in its Unicode form, folded; as typed (folded) when IDNA refuses it.
+
+    Remembered (a pure function; a base's domains repeat: an import's email keys read
+    each domain through IDNA once)."""
     with contextlib.suppress(idna.IDNAError, UnicodeError, ValueError):
         domain = idna.decode(domain, uts46=True)
     return fold(domain)
@@ -75,9 +82,15 @@ def _scripts(text: str) -> set[str]:
     return {categories.alias(character) for character in text} - {"COMMON", "INHERITED"}
 
 
+@functools.lru_cache(maxsize=16_384)
 def mixed_script_label(domain: str) -> str | None:
     """The first label of a domain whose letters mix scripts ("fictive" spelled with a
-    Cyrillic letter ie, a look-alike), read in its Unicode form; None when there is none."""
+    Cyrillic letter ie, a look-alike), read in its Unicode form; None when there is none.
+
+    Remembered per domain (a pure function; domains repeat). An ASCII domain without an
+    A-label (`xn--`) has Latin letters only: None without reading it through IDNA."""
+    if domain.isascii() and "xn--" not in domain.lower():
+        return None
     with contextlib.suppress(idna.IDNAError, UnicodeError, ValueError):
         domain = idna.decode(domain, uts46=True)
     for label in domain.split("."):

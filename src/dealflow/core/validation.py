@@ -7,13 +7,13 @@ model-ready values or raises one DomainError naming the field and what was expec
 from __future__ import annotations
 
 import datetime
+import functools
 import unicodedata
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 from django.apps import apps
-from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from dealflow.core.errors import DomainError, ErrorCode
@@ -90,6 +90,26 @@ def _check_hidden_characters(field_def: FieldDef, value: str) -> None:
             )
 
 
+@functools.lru_cache(maxsize=16_384)
+def _email_domain_valid(domain_part: str) -> bool:
+    """Django's EmailValidator's domain check, remembered per domain (domains repeat)."""
+    return domain_part in validate_email.domain_allowlist or bool(
+        validate_email.validate_domain_part(domain_part)
+    )
+
+
+def is_email(value: str) -> bool:
+    """Whether Django's `validate_email` accepts `value`: the same rules (its user_regex,
+    its domain check, 320 characters at most), without building a ValidationError for a
+    refusal, and with the domain's check remembered."""
+    if not value or "@" not in value or len(value) > 320:
+        return False
+    user_part, domain_part = value.rsplit("@", 1)
+    if not validate_email.user_regex.match(user_part):
+        return False
+    return _email_domain_valid(domain_part)
+
+
 def _check_email_domain(field_def: FieldDef, email: str) -> None:
     label = mixed_script_label(email.rpartition("@")[2])
     if label is not None:
@@ -106,11 +126,18 @@ def _clean_string(field_def: FieldDef, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected text, got {value!r}")
-    value = check_storable_text(field_def.public_name, value).strip()
-    if not any(_is_visible(character) for character in value):
-        return ""  # only spaces, marks or format characters: blank (and "required" says so)
-    if field_def.type in _SINGLE_LINE_TYPES:
-        _check_hidden_characters(field_def, value)
+    if value.isascii() and "\x00" not in value and (stripped := value.strip()).isprintable():
+        # The common case, the same result: printable ASCII is visible (letters, digits,
+        # punctuation, symbols) once trimmed, and has no hidden or format character.
+        if not stripped:
+            return ""
+        value = stripped
+    else:
+        value = check_storable_text(field_def.public_name, value).strip()
+        if not any(_is_visible(character) for character in value):
+            return ""  # only spaces, marks or format characters: blank ("required" says so)
+        if field_def.type in _SINGLE_LINE_TYPES:
+            _check_hidden_characters(field_def, value)
     if field_def.length and len(value) > field_def.length:
         raise _fail(
             ErrorCode.STRING_TOO_LONG,
@@ -119,12 +146,10 @@ def _clean_string(field_def: FieldDef, value: Any) -> str:
         )
     # An email is stored as typed (trimmed); matching uses its key (core/matching.py).
     if field_def.type == "email" and value:
-        try:
-            validate_email(value)
-        except ValidationError:
+        if not is_email(value):
             raise _fail(
                 ErrorCode.INVALID_EMAIL_ADDRESS, field_def, f"{value!r} is not an email address"
-            ) from None
+            )
         _check_email_domain(field_def, value)
     return value
 
