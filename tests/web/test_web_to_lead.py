@@ -206,24 +206,105 @@ def test_a_form_submit_event_is_recorded_after_commit(
 # Refusals: nothing is created, each field says what is wrong
 
 
+def page_text(response) -> str:
+    """The page as a person reads it: tags dropped, entities decoded, spaces collapsed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
+
+
 @pytest.mark.parametrize(("missing", "label"), [("last_name", "Last Name"), ("company", "Company")])
 def test_a_missing_last_name_or_company_creates_nothing(public, admin, missing, label):
     response = submit(public, **{missing: ""})
 
     assert response.status_code == 400
-    text = html.unescape(response.content.decode())
-    assert f"{label} {missing}: is required" in re.sub(r"<[^>]+>", "", text)
+    text = page_text(response)
+    assert f"{label} is required." in text
+    assert missing not in text  # the form's internal name is not shown to people
     assert Lead.objects.count() == 0
     assert LeadEvent.objects.count() == 0
+
+
+def test_the_error_page_lists_every_field_by_label_and_offers_go_back(public, admin):
+    response = public.post(
+        "/web-to-lead",
+        {**FORM, "last_name": "", "company": " ", "revenue": "lots"},
+        HTTP_REFERER="https://www.lima.test/contact",
+        HTTP_ACCEPT="text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    items = [
+        html.unescape(item).strip()
+        for item in re.findall(r"<li>(.*?)</li>", response.content.decode(), re.S)
+    ]
+    assert items == [
+        "Annual Revenue: expected a number, got 'lots'.",
+        "Last Name is required.",
+        "Company is required.",
+    ]
+    content = response.content.decode()
+    assert (
+        '<a class="btn btn-primary" href="https://www.lima.test/contact" data-go-back>Go back</a>'
+        in content
+    )
+    assert '<script src="/static/web/web_to_lead.js" defer></script>' in content
+    assert Lead.objects.count() == 0
+
+
+@pytest.mark.parametrize("referer", ["", "javascript:alert(1)", "/relative"])
+def test_go_back_without_a_web_referer_links_nowhere(public, admin, referer):
+    response = public.post("/web-to-lead", {**FORM, "last_name": ""}, HTTP_REFERER=referer)
+
+    assert response.status_code == 400
+    assert '<a class="btn btn-primary" href="#" data-go-back>Go back</a>' in (
+        response.content.decode()
+    )
+
+
+def test_a_client_asking_for_json_gets_the_errors_by_form_name(public, admin):
+    response = public.post(
+        "/web-to-lead",
+        {**FORM, "last_name": "", "company": ""},
+        HTTP_ACCEPT="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "errors": [
+            {
+                "code": "REQUIRED_FIELD_MISSING",
+                "message": "Last Name is required.",
+                "fields": ["last_name"],
+                "label": "Last Name",
+            },
+            {
+                "code": "REQUIRED_FIELD_MISSING",
+                "message": "Company is required.",
+                "fields": ["company"],
+                "label": "Company",
+            },
+        ]
+    }
+    bad = public.post("/web-to-lead", {**FORM, "revenue": "lots"}, HTTP_ACCEPT="application/json")
+    assert bad.json()["errors"] == [
+        {
+            "code": "INVALID_TYPE",
+            "message": "Annual Revenue: expected a number, got 'lots'.",
+            "fields": ["revenue"],
+            "label": "Annual Revenue",
+        }
+    ]
+    assert Lead.objects.count() == 0
 
 
 def test_bad_values_are_named_field_by_field_and_create_nothing(public, admin):
     response = submit(public, rating="Scorching", revenue="lots", employees="-3")
 
     assert response.status_code == 400
-    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html.unescape(response.content.decode())))
-    assert "Annual Revenue revenue: expected a number, got 'lots'" in text
-    assert "Number Of Employees employees: must be between 0 and 2000000000, got -3" in text
+    text = page_text(response)
+    assert "Annual Revenue: expected a number, got 'lots'." in text
+    assert "Number Of Employees: must be between 0 and 2000000000, got -3." in text
     assert "Rating" not in text  # checked once the types are right (one error at a time)
     assert Lead.objects.count() == 0
 
@@ -232,8 +313,7 @@ def test_a_rating_outside_the_picklist_is_refused(public, admin):
     response = submit(public, rating="Scorching")
 
     assert response.status_code == 400
-    text = re.sub(r"<[^>]+>", "", html.unescape(response.content.decode()))
-    assert "Rating rating: 'Scorching' is not one of Cold, Hot, Warm" in text
+    assert "Rating: 'Scorching' is not one of Cold, Hot, Warm." in page_text(response)
     assert Lead.objects.count() == 0
 
 

@@ -5,8 +5,11 @@ The defences run in this order, each on by default: a per-address rate limit
 (django-ratelimit, the address read as login throttling reads it), a honeypot field, the
 captcha hook (DEALFLOW_WEB_TO_LEAD_CAPTCHA), the organisation id (`oid`). Then the service
 (leads.web_to_lead.web_to_lead_submit) checks every value and creates or updates the lead;
-its refusal is a 400 page naming each field. A success goes back to `retURL` when an admin
-allowed its host, else to a plain thank-you page.
+its refusal is a 400 naming each field by the label the form shows ("Last Name is
+required."): a plain page listing them with "Go back" for a browser, or, for a client that
+asks for JSON (`Accept: application/json`), the API's error shape with the form names in
+`fields`. A success goes back to `retURL` when an admin allowed its host, else to a plain
+thank-you page.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
@@ -63,7 +66,10 @@ def _captcha_solved(request: HttpRequest) -> bool:
 
 
 def _field_errors(error: DomainError) -> list[dict[str, str]]:
-    """One line per refused field: its label, its form name and what was wrong."""
+    """One entry per refused field, worded for the person who filled in the form:
+    {"label": the form's label, "name": its form name, "code": the error code, "text": a
+    sentence naming the field by its label ("Last Name is required.", "Annual Revenue:
+    expected a number, got 'lots'.")}. The internal name stays out of `text`."""
     lines = []
     for refusal in error.every():
         for public_name in refusal.fields or [""]:
@@ -73,11 +79,50 @@ def _field_errors(error: DomainError) -> list[dict[str, str]]:
             except KeyError:
                 label = form_name
             if refusal.code == ErrorCode.REQUIRED_FIELD_MISSING:
-                text = "is required"
+                text = f"{label} is required."
             else:
-                text = refusal.message.removeprefix(f"{public_name}: ")
-            lines.append({"label": label, "name": form_name, "text": text})
+                detail = refusal.message.removeprefix(f"{public_name}: ")
+                text = f"{label}: {detail}" if label else detail
+                text = text if text.endswith((".", "!", "?")) else text + "."
+            lines.append(
+                {"label": label, "name": form_name, "code": str(refusal.code), "text": text}
+            )
     return lines
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    """A script that asks for JSON (`Accept: application/json` preferred to HTML); a
+    browser's form, curl's `*/*` and no Accept at all get the page."""
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+def _invalid(request: HttpRequest, error: DomainError) -> HttpResponse:
+    """The 400 for refused values: the page listing each field by label with "Go back",
+    or {"errors": [{"code", "message", "fields": [form name], "label"}]} for JSON clients."""
+    errors = _field_errors(error)
+    if _wants_json(request):
+        payload = {
+            "errors": [
+                {
+                    "code": line["code"],
+                    "message": line["text"],
+                    "fields": [line["name"]] if line["name"] else [],
+                    "label": line["label"],
+                }
+                for line in errors
+            ]
+        }
+        return JsonResponse(payload, status=400)
+    return _page(request, "invalid.html", 400, errors=errors, back_url=_back_url(request))
+
+
+def _back_url(request: HttpRequest) -> str:
+    """Where "Go back" links when the browser runs no script: the page the form was on,
+    as far as the Referer tells it (often only the other site's origin); "" without one."""
+    referer = request.headers.get("Referer", "").strip()
+    if referer.startswith(("http://", "https://")) and not any(c in referer for c in "\r\n"):
+        return referer[:2000]
+    return ""
 
 
 # Forms on other sites post here, and they cannot carry this site's CSRF token. CSRF
@@ -115,5 +160,5 @@ def web_to_lead(request: HttpRequest) -> HttpResponse:
         if error.code == ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY:
             logger.warning("web-to-lead: %s", error.message)
             return _refused(request, 503, "Not sent", "This form cannot take submissions now.")
-        return _page(request, "invalid.html", 400, errors=_field_errors(error))
+        return _invalid(request, error)
     return _done(request)
