@@ -42,6 +42,7 @@ from dealflow.sales.services import (
     history_row,
     opportunity_create,
     opportunity_update,
+    stage_stays_record,
     task_complete,
     task_create,
 )
@@ -850,6 +851,7 @@ class _Demo:
             opportunity.created_at = plan.step_times[0]
             opportunity.updated_at = plan.step_times[-1]
         OpportunityHistory.objects.bulk_create(rows, batch_size=500)
+        stage_stays_record(deal_ids)  # each stay's end, as the services keep it
         Opportunity.objects.bulk_update(
             [opportunity for opportunity, _plan in self.deals],
             ["created_at", "updated_at"],

@@ -200,6 +200,12 @@ class OpportunityHistory(models.Model):
     )
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A stage change (stage_name differs from previous_stage_name) begins a stay in its
+    # stage; this is when the stay ended: the created_at of the deal's next stage change
+    # (in created_at, id order). Null while the deal is still in the stage, and on rows
+    # that change no stage. Kept by services.stage_stays_record; read by the
+    # stage_duration report instead of walking the history (issue 9).
+    stage_left_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["opportunity", "created_at", "id"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -103,6 +103,48 @@ def history_row(
     )
 
 
+# Each stage change's stay end: the next stage change of the same deal (created_at, id
+# order), by LEAD() over the stage-change rows; the same statement on SQLite (3.33+:
+# UPDATE ... FROM) and PostgreSQL. Used by the 0008 migration's back-fill too.
+STAGE_STAYS_SQL = """
+UPDATE sales_opportunityhistory SET stage_left_at = stays.left_at
+FROM (
+    SELECT id, LEAD(created_at) OVER (
+        PARTITION BY opportunity_id ORDER BY created_at, id
+    ) AS left_at
+    FROM sales_opportunityhistory
+    WHERE stage_name <> previous_stage_name{deals}
+) AS stays
+WHERE sales_opportunityhistory.id = stays.id
+  AND {changed}
+"""
+
+
+def stage_stays_record(opportunity_ids: Iterable[int] | None = None) -> int:
+    """Store when each stay in a stage ended (OpportunityHistory.stage_left_at) for the
+    given deals' stage changes (every deal's for None): the created_at of the deal's
+    next stage change, or null for its current stage. One UPDATE; returns the rows
+    changed. Call it after writing history rows of a deal otherwise than through
+    opportunity_create/opportunity_update (bulk timelines: core/demo.py; the 1M-row
+    benchmarks). The stays are DOMAIN.md section 4's, read by reports' stage_duration."""
+    from django.db import connection
+
+    changed = (
+        "sales_opportunityhistory.stage_left_at IS DISTINCT FROM stays.left_at"
+        if connection.vendor == "postgresql"
+        else "sales_opportunityhistory.stage_left_at IS NOT stays.left_at"
+    )
+    deals, params = "", []
+    if opportunity_ids is not None:
+        params = sorted({int(pk) for pk in opportunity_ids})
+        if not params:
+            return 0
+        deals = f" AND opportunity_id IN ({', '.join(['%s'] * len(params))})"
+    with connection.cursor() as cursor:
+        cursor.execute(STAGE_STAYS_SQL.format(deals=deals, changed=changed), params)
+        return cursor.rowcount
+
+
 def first_open_stage() -> OpportunityStage:
     """The stage new deals start in: the lowest sort order among active open stages."""
     for stage in stages.get():
@@ -161,6 +203,8 @@ def opportunity_update(
                 previous_close_date=before["close_date"],
                 previous_stage_name=previous_stage.name,
             ).save()
+            if opportunity.stage.name != previous_stage.name:
+                stage_stays_record([opportunity.pk])  # the stay it left ends now
         record_audit(actor, opportunity, AuditAction.UPDATE, changes)
     return opportunity
 
