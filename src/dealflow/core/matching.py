@@ -53,11 +53,16 @@ def email_key(email: str) -> str:
     return f"{fold(local)}@{_domain_key(domain)}"
 
 
+_NOT_ASCII_DIGITS = {code: None for code in range(128) if not "0" <= chr(code) <= "9"}
+
+
 def phone_digits(value: str) -> str:
     """The digits of a phone number, for matching ('+1 (555) 010-2000' -> '15550102000').
 
     Decimal digits of any script count, as ASCII digits ('٠١٢' -> '012').
     """
+    if value.isascii():  # ASCII's decimal digits are 0-9: drop every other character
+        return value.translate(_NOT_ASCII_DIGITS)
     return "".join(str(int(character)) for character in value if character.isdecimal())
 
 

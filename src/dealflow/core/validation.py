@@ -90,6 +90,12 @@ def _check_hidden_characters(field_def: FieldDef, value: str) -> None:
             )
 
 
+@functools.cache
+def _user_part_match() -> Any:
+    """The `match` of EmailValidator's user_regex (a lazy object: resolved once here)."""
+    return validate_email.user_regex.match
+
+
 @functools.lru_cache(maxsize=16_384)
 def _email_domain_valid(domain_part: str) -> bool:
     """Django's EmailValidator's domain check, remembered per domain (domains repeat)."""
@@ -105,7 +111,7 @@ def is_email(value: str) -> bool:
     if not value or "@" not in value or len(value) > 320:
         return False
     user_part, domain_part = value.rsplit("@", 1)
-    if not validate_email.user_regex.match(user_part):
+    if not _user_part_match()(user_part):
         return False
     return _email_domain_valid(domain_part)
 
@@ -322,6 +328,17 @@ def resolve_table_picklist(field_def: FieldDef, value: Any) -> Any:
     return row
 
 
+def clean_field_value(field_def: FieldDef, value: Any) -> Any:
+    """One field's value as `clean_values` cleans it: its type, length and format, a
+    status or stage resolved to its row. Not the rules of a whole record (required
+    fields, writability, membership of a stored picklist: `clean_values` applies them).
+    Raises DomainError naming the field."""
+    cleaned = _clean_value(field_def, value)
+    if field_def.picklist in _TABLE_PICKLISTS and value is not None:
+        cleaned = resolve_table_picklist(field_def, value)
+    return cleaned
+
+
 def clean_values(
     object_def: ObjectDef, values: Mapping[str, Any], *, creating: bool
 ) -> dict[str, Any]:
@@ -350,9 +367,7 @@ def clean_values(
                 [field_def.public_name],
             )
         try:
-            cleaned[name] = _clean_value(field_def, value)
-            if field_def.picklist in _TABLE_PICKLISTS and value is not None:
-                cleaned[name] = resolve_table_picklist(field_def, value)
+            cleaned[name] = clean_field_value(field_def, value)
         except DomainError as error:
             refused.append(error)
             cleaned[name] = "refused"  # not missing: it was given, and is wrong

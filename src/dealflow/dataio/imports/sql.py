@@ -16,11 +16,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Sequence
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
 from dealflow.core.fields import MatchKeyField
+from dealflow.core.matching import NORMALISERS
 
 _PLAIN = (
     models.CharField,
@@ -78,46 +80,63 @@ def _allocate(model: type[models.Model], count: int) -> list[int]:
     return list(range(highest + 1, highest + 1 + count))
 
 
-def _prepared(field: models.Field, value: Any, connection: Any) -> Any:
-    return None if value is None else field.get_db_prep_save(value, connection)
-
-
 def insert_records(
     model: type[models.Model], records: Sequence[Any], now: datetime.datetime
 ) -> None:
-    """Insert new records (their keys set here), as `bulk_create` would save them."""
+    """Insert new records (their keys set here), as `bulk_create` would save them.
+
+    `records` are model instances or any objects with the model's attribute names
+    (`attname`: `owner_user_id`). Each row is read by one `attrgetter` of every column;
+    only matching keys, times and the values a field must convert (decimals, dates) go
+    through a function.
+    """
     if not records:
         return
     connection = connections[DEFAULT_DB_ALIAS]
     sql, plan = _plan(model, connection.vendor)
     keys = _allocate(model, len(records))
-    converters: list[Callable[[models.Model], Any]] = []
-    for kind, field in plan:
-        attname = field.attname
-        if kind == "key":
-            converters.append(field.key_of)
-        elif kind == "now":
-            prepared = field.get_db_prep_save(now, connection)
-            converters.append(lambda record, value=prepared: value)
-        elif kind == "plain":
-            converters.append(lambda record, attname=attname: getattr(record, attname))
-        else:
-            converters.append(
-                lambda record, field=field, attname=attname: _prepared(
-                    field, getattr(record, attname), connection
+    pk_attname = model._meta.pk.attname
+    now_attnames = [field.attname for kind, field in plan if kind == "now"]
+    specials: list[tuple[int, Callable[[Any, Any], Any]]] = []
+    for position, (kind, field) in enumerate(plan):
+        if kind == "key" and len(field.sources) == 1:  # MatchKeyField.key_of, inlined
+            specials.append(
+                (
+                    position,
+                    lambda record, value, source=field.sources[0], normalise=NORMALISERS[field.normaliser], length=field.max_length: (
+                        normalise(getattr(record, source) or "")[:length]
+                    ),
                 )
             )
-    pk_attname = model._meta.pk.attname
+        elif kind == "key":
+            specials.append((position, lambda record, value, field=field: field.key_of(record)))
+        elif kind == "now":
+            prepared = field.get_db_prep_save(now, connection)
+            specials.append((position, lambda record, value, prepared=prepared: prepared))
+        elif kind == "convert" and field.attname != pk_attname:
+            specials.append(
+                (
+                    position,
+                    lambda record, value, field=field: (
+                        None if value is None else field.get_db_prep_save(value, connection)
+                    ),
+                )
+            )
+    read = attrgetter(*(field.attname for _kind, field in plan))
+    is_model = isinstance(records[0], models.Model)
+    rows = []
     for key, record in zip(keys, records, strict=True):
-        setattr(record, pk_attname, key)
-        for kind, field in plan:
-            if kind == "now":
-                setattr(record, field.attname, now)
-    rows = [[convert(record) for convert in converters] for record in records]
-    for record in records:
-        if isinstance(record, models.Model):
+        values = record.__dict__
+        values[pk_attname] = key
+        for attname in now_attnames:
+            values[attname] = now
+        if is_model:
             record._state.adding = False
             record._state.db = connection.alias
+        row = list(read(record))
+        for position, convert in specials:
+            row[position] = convert(record, row[position])
+        rows.append(row)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(sql) as copy:

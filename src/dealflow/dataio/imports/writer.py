@@ -29,6 +29,7 @@ from dealflow.core.matching import email_key
 from dealflow.core.metadata import LEAD_STATUS_PICKLIST, OPPORTUNITY_STAGE_PICKLIST, ObjectDef
 from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.core.validation import apply_values, clean_values
+from dealflow.dataio.imports.compiled import CompiledRows
 from dealflow.dataio.imports.reader import EXTERNAL_ID, Row, boolean_text
 from dealflow.dataio.imports.sql import insert_records
 from dealflow.dataio.models import (
@@ -128,6 +129,17 @@ class ValueChecks:
         self._fields: dict[str, dict[Any, Any]] = {}
         # Fields the object requires (a status or stage goes in as its row: no query).
         self.required = [field_def.name for field_def in object_def.fields if field_def.required]
+        self._compiled: tuple[Any, CompiledRows] | None = None
+
+    def compiled(
+        self, columns: Mapping[int, str], header_length: int
+    ) -> CompiledRows:  # the fast path of write_batch, made once per file
+        key = (tuple(columns.items()), header_length)
+        if self._compiled is None or self._compiled[0] != key:
+            model = MODELS[self.object_def.name]
+            rows = CompiledRows(self.object_def, self, self.actor, columns, header_length, model)
+            self._compiled = (key, rows)
+        return self._compiled[1]
 
     def remembered(self, name: str, value: Any) -> Any:
         """What `field` gave for this value before, or NOT_SEEN."""
@@ -354,18 +366,27 @@ def build_record(
     _raise_all(refused)
     owner = cleaned.pop("owner", None)
     model = MODELS[object_def.name]
-    if model is Lead:
-        status = cleaned.pop("status", None) or default_lead_status()
-        refuse_converted_status(status)
-        record: Any = Lead(status=status)
-        set_lead_owner(record, owner or actor)
-    else:
-        record = model(owner=owner or actor)
+    if model is not Lead:
+        return build_other(model, actor, owner, cleaned), owner is not None
+    status = cleaned.pop("status", None) or default_lead_status()
+    refuse_converted_status(status)
+    record: Any = Lead(status=status)
+    set_lead_owner(record, owner or actor)
+    apply_values(record, cleaned)
+    return record, owner is not None
+
+
+def build_other(
+    model: type[models.Model], actor: User | None, owner: Any, cleaned: dict[str, Any]
+) -> models.Model:
+    """An unsaved account, contact or opportunity from cleaned values, as its create
+    service makes it (an opportunity's probability and forecast from its stage)."""
+    record: Any = model(owner=owner or actor)
     apply_values(record, cleaned)
     if model is Opportunity:
         apply_stage(record, cleaned["stage"], cleaned)
         check_stage_rules(record)
-    return record, owner is not None
+    return record
 
 
 def stored(value: Any) -> Any:
@@ -407,7 +428,14 @@ def write_batch(
     model = MODELS[object_def.name]
     # 1. Each row's record, checked as the create service checks it.
     built: list[tuple[Pending, bool]] = []
+    compiled = checks.compiled(columns, header_length)
+    compiled.start_batch()
     for row in rows:
+        fast = compiled.record(row)
+        if fast is not None:  # accepted as the general path below would
+            record, external, owner_given, texts = fast
+            built.append((Pending(row.number, record, external, texts), owner_given))
+            continue
         texts, problem = row_values(object_def, columns, header_length, row)
         if problem:
             outcome.fail(job, row.number, DomainError(ErrorCode.INVALID_FIELD, problem), {})
