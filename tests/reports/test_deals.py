@@ -1,10 +1,12 @@
 """Win rate, deal size, sales cycle, stage duration, stalled deals and the leaderboard,
 against figures worked out by hand on the `deals` fixture (tests/reports/conftest.py)."""
 
+import datetime
 from decimal import Decimal as D
 
 import pytest
 
+from dealflow.reports.definitions import ReportFilters, report_run
 from tests.reports.conftest import run
 
 pytestmark = pytest.mark.django_db
@@ -171,6 +173,35 @@ def test_stalled_deals_with_their_reasons(team, deals):
     assert [
         row["opportunity"] for row in run("stalled_deals", team.admin, team_id=team.south.pk)
     ] == ["D7"]
+
+
+def test_stalled_deals_first_rows_and_their_count(team, deals, django_assert_max_num_queries):
+    """The dashboard's table: the first rows of the same list and how many there are,
+    computed without the other rows (report_run's limit)."""
+    everything = report_run("stalled_deals", user=team.admin, filters=ReportFilters())
+    assert everything.total is None and len(everything.rows) == 3
+    with django_assert_max_num_queries(6):  # savepoint, count, rows, owners, stages
+        first = report_run("stalled_deals", user=team.admin, filters=ReportFilters(), limit=2)
+    assert first.rows == everything.rows[:2]
+    assert first.total == 3
+    mine = report_run("stalled_deals", user=team.manny, filters=ReportFilters(), limit=1)
+    assert [row["opportunity"] for row in mine.rows] == ["D6"] and mine.total == 2
+    later = report_run(
+        "stalled_deals",
+        user=team.admin,
+        filters=ReportFilters(period_start=datetime.date(2026, 4, 1)),
+        limit=50,
+    )
+    assert [row["opportunity"] for row in later.rows] == ["D7", "D5"] and later.total == 2
+    none = report_run(
+        "stalled_deals", user=team.carol, filters=ReportFilters(owner_id=team.bob.pk), limit=5
+    )
+    assert (none.rows, none.total) == ([], 0)
+    # A report without first rows of its own is run whole and cut.
+    ranked = report_run("leaderboard", user=team.admin, filters=ReportFilters(), limit=1)
+    assert len(ranked.rows) == 1 and ranked.total == len(run("leaderboard", team.admin))
+    with pytest.raises(ValueError, match="limit: expected a positive number of rows, got 0"):
+        report_run("stalled_deals", user=team.admin, filters=ReportFilters(), limit=0)
 
 
 def test_leaderboard_by_won_amount(team, deals):

@@ -74,6 +74,9 @@ class ReportResult:
     filters: ReportFilters
     columns: list[Column]
     rows: list[dict[str, Any]]
+    # How many rows the report has when `rows` holds only the first of them
+    # (report_run's `limit`); None when `rows` is every row.
+    total: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         """{"name", "filters", "columns": [{"name", "label", "kind"}], "rows"}: what the
@@ -137,6 +140,9 @@ class ReportDefinition:
     group_by: tuple[str, ...]
     columns: Callable[[ReportFilters], list[Column]]
     run: Callable[..., list[dict[str, Any]]]
+    # A list report's first rows and its row count without computing every row:
+    # first_rows(user=, filters=, limit=) -> (rows, total). None: run() then slice.
+    first_rows: Callable[..., tuple[list[dict[str, Any]], int]] | None = None
 
 
 REPORTS: dict[str, ReportDefinition] = {}
@@ -203,9 +209,15 @@ def _check_filters(definition: ReportDefinition, filters: ReportFilters) -> Repo
     return filters
 
 
-def report_run(name: str, *, user: User | None, filters: ReportFilters) -> ReportResult:
+def report_run(
+    name: str, *, user: User | None, filters: ReportFilters, limit: int | None = None
+) -> ReportResult:
     """Run a report as `user` (records the user may not see are not counted).
 
+    With `limit` (a positive number of rows), only the first `limit` rows are returned
+    and `total` says how many there are: a list report with `first_rows` (stalled_deals)
+    computes those rows only, as the dashboard's table shows them; other reports are
+    run whole and cut. Without it, every row (the API, the CSV, the command line).
     Raises DomainError(NOT_FOUND) for an unknown report, DomainError(INVALID_FIELD) naming
     the filter for a filter the report does not accept or a group_by it does not offer.
     The result's filters carry the default group_by when none was given.
@@ -217,10 +229,22 @@ def report_run(name: str, *, user: User | None, filters: ReportFilters) -> Repor
     # One transaction: the configuration caches (stages, statuses, sharing defaults) read
     # their version once for the whole report, not once per use (core/cache.py), also
     # outside a request (the command line, a job).
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit: expected a positive number of rows, got {limit!r}")
+    total = None
     with transaction.atomic():
-        rows = definition.run(user=user, filters=filters)
+        if limit is not None and definition.first_rows is not None:
+            rows, total = definition.first_rows(user=user, filters=filters, limit=limit)
+        else:
+            rows = definition.run(user=user, filters=filters)
+            if limit is not None:
+                rows, total = rows[:limit], len(rows)
     return ReportResult(
-        name=definition.name, filters=filters, columns=definition.columns(filters), rows=rows
+        name=definition.name,
+        filters=filters,
+        columns=definition.columns(filters),
+        rows=rows,
+        total=total,
     )
 
 

@@ -250,9 +250,11 @@ def _table(result: ReportResult, panel: Panel) -> None:
     id_columns = [column.name for column in result.columns if column.kind == "id"]
     panel.columns = shown
     rows = result.rows
-    if panel.spec.shown_rows is not None and len(rows) > panel.spec.shown_rows:
-        panel.more = len(rows) - panel.spec.shown_rows
+    if panel.spec.shown_rows is not None:
         rows = rows[: panel.spec.shown_rows]
+        panel.more = max(
+            0, (len(result.rows) if result.total is None else result.total) - len(rows)
+        )
     for row in rows:
         target = next(
             (record_url(row.get(name)) for name in id_columns if record_url(row.get(name))), ""
@@ -350,18 +352,19 @@ def _query_string(filters: ReportFilters) -> str:
     return urlencode(given)
 
 
-Runner = Callable[[str, ReportFilters], ReportResult]
+Runner = Callable[..., ReportResult]
 
 
 def report_runner(user: Any) -> Runner:
-    """report_run as `user`, each (report, filters) computed once per request (the funnel
-    and the conversion chart share lead_conversion's rows)."""
-    results: dict[tuple[str, ReportFilters], ReportResult] = {}
+    """report_run as `user`, each (report, filters, limit) computed once per request (the
+    funnel and the conversion chart share lead_conversion's rows). `limit`: the first
+    rows only, and their total (the stalled table's 50)."""
+    results: dict[tuple[str, ReportFilters, int | None], ReportResult] = {}
 
-    def run(name: str, filters: ReportFilters) -> ReportResult:
-        key = (name, filters)
+    def run(name: str, filters: ReportFilters, limit: int | None = None) -> ReportResult:
+        key = (name, filters, limit)
         if key not in results:
-            results[key] = report_run(name, user=user, filters=filters)
+            results[key] = report_run(name, user=user, filters=filters, limit=limit)
         return results[key]
 
     return run
@@ -375,7 +378,7 @@ def build_panel(spec: PanelSpec, run: Runner, filters: ReportFilters) -> Panel:
     panel = Panel(spec, spec.title, spec.note or definition.description)
     report_filters, panel.ignored = _panel_filters(spec, definition.filters, filters)
     try:
-        result = run(spec.report, report_filters)
+        result = run(spec.report, report_filters, spec.shown_rows)
     except DomainError as error:
         panel.error = error.message
         return panel

@@ -122,6 +122,7 @@ report_register(
         group_by=(),
         columns=deals.stalled_deals_columns,
         run=deals.stalled_deals,
+        first_rows=deals.stalled_deals_first,
     )
 )
 report_register(

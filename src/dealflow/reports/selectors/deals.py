@@ -3,6 +3,7 @@ leaderboard (DOMAIN.md sections 4 and 9)."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -346,7 +347,33 @@ def stalled_deals(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
     each deal entered its stage and whether it is idle are read with it, and the
     reasons worded by sales.selectors.stall_reasons."""
     now = timezone.now()
-    today = timezone.localdate(now)
+    return _stalled_rows(list(_stalled_values(_stalled(user, filters, now), now)), now)
+
+
+def stalled_deals_first(
+    *, user: Any, filters: ReportFilters, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """(the first `limit` rows of stalled_deals, how many stalled deals there are): the
+    dashboard's table and its "N more", without the reasons of the deals it does not
+    show. Three queries: the count, the rows (by close date off its index, stopping at
+    `limit`), the owners' names."""
+    now = timezone.now()
+    stalled = _stalled(user, filters, now)
+    total = stalled.count()
+    if not total:
+        return [], 0
+    return _stalled_rows(list(_stalled_values(stalled, now)[:limit]), now), total
+
+
+def _stalled(user: Any, filters: ReportFilters, now: datetime.datetime) -> QuerySet[Opportunity]:
+    return visible(user, Opportunity.objects.filter(stalled_condition(now))).filter(
+        people(filters, "owner"), dated_in_period(filters, "close_date")
+    )
+
+
+def _stalled_values(stalled: QuerySet[Opportunity], now: datetime.datetime) -> QuerySet:
+    """The deals with when they entered their stage and whether they are idle, by close
+    date."""
     entered = (
         OpportunityHistory.objects.filter(opportunity_id=OuterRef("pk"))
         .exclude(stage_name=F("previous_stage_name"))
@@ -355,10 +382,8 @@ def stalled_deals(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
         .annotate(entered=Max("created_at"))
         .values("entered")
     )
-    deals = list(
-        visible(user, Opportunity.objects.filter(stalled_condition(now)))
-        .filter(people(filters, "owner"), dated_in_period(filters, "close_date"))
-        .annotate(
+    return (
+        stalled.annotate(
             entered=Coalesce(Subquery(entered), F("created_at")),
             idle=ExpressionWrapper(idle_condition(now), output_field=BooleanField()),
         )
@@ -367,6 +392,12 @@ def stalled_deals(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
             "id", "name", "stage_id", "amount", "close_date", "owner_id", "entered", "idle"
         )
     )
+
+
+def _stalled_rows(deals: list[tuple], now: datetime.datetime) -> list[dict[str, Any]]:
+    """The report's rows of (id, name, stage id, amount, close date, owner id, entered,
+    idle) tuples, with the reasons in words."""
+    today = timezone.localdate(now)
     names = user_names(deal[5] for deal in deals)
     stage_names = {stage.pk: stage.name for stage in stages.get()}
     rows = []
