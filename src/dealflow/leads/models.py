@@ -331,7 +331,9 @@ class WebToLeadSetting(TimeStampedModel):
     visitor back to, the repeat window (minutes: a second submission of the same email
     within it updates the lead), the submissions allowed per client address per hour,
     the lead source of a form that gives none, and the default creator (Salesforce's
-    "Default Lead Creator": the acting user, and the owner when no rule assigns)."""
+    "Default Lead Creator": the acting user, and the owner when no rule assigns); the
+    auto-response emailed to the submitter of a new lead (from, subject, plain-text body
+    with {first_name} and {company} placeholders), off until an admin turns it on."""
 
     object_name = "WebToLeadSetting"
 
@@ -346,6 +348,10 @@ class WebToLeadSetting(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    auto_response_enabled = models.BooleanField(default=False)
+    auto_response_from = models.CharField(max_length=320, blank=True, default="")
+    auto_response_subject = models.CharField(max_length=255, blank=True, default="")
+    auto_response_body = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["pk"]

@@ -130,3 +130,15 @@ def overdue_message(owner: User, leads: list[OverdueLead]) -> tuple[str, str]:
         lines.append(f"    {reverse('lead_detail', args=[lead.public_id])}")
     lines += ["", "Work each one: change its status, log a call or an email, or pass it on.", ""]
     return subject, "\n".join(lines)
+
+
+@app.task(name="dealflow.leads.tasks.send_web_to_lead_auto_response")
+def send_web_to_lead_auto_response(lead_id: int) -> str:
+    """Email the Web-to-Lead auto-response to the submitter of this new lead (a primary
+    key), queued after commit by leads.web_to_lead; one call of
+    `leads.web_to_lead.auto_response_send`, which returns what happened ("sent",
+    "already_sent", ...). Safe to retry: a sent response is remembered and not sent again.
+    """
+    from dealflow.leads.web_to_lead import auto_response_send  # late: it queues this task
+
+    return auto_response_send(lead_id)

@@ -13,6 +13,11 @@ with Salesforce's form field names, and its settings.
   The partial unique index on unconverted leads' emails decides between two concurrent
   submissions (a double click): the second one finds the first's lead and updates it.
 - Every accepted submission records a `form_submit` event for scoring, after commit.
+- A submission that creates a lead, when the admin turned the auto-response on, queues
+  one email to the submitter after commit (leads.tasks.send_web_to_lead_auto_response,
+  `auto_response_send`): plain text, {first_name} and {company} filled in. A repeat of
+  the same email (within the window or after it) creates nothing, so it sends nothing;
+  refused, honeypot and rate-limited submissions never reach this module.
 """
 
 from __future__ import annotations
@@ -20,12 +25,16 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -39,10 +48,12 @@ from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.matching import email_key
 from dealflow.core.metadata import FieldDef, get_object
 from dealflow.core.models import AuditAction
-from dealflow.core.validation import clean_values
+from dealflow.core.validation import check_storable_text, clean_values, is_email
 from dealflow.leads.models import Lead, WebToLeadSetting
 from dealflow.leads.services import lead_create, lead_update
 from dealflow.people.models import Role, User
+
+logger = logging.getLogger("dealflow.web_to_lead")
 
 # Salesforce's Web-to-Lead form names -> Lead fields (native names), in the order a
 # generated form shows them.
@@ -78,6 +89,18 @@ MAX_WINDOW_MINUTES = 7 * 24 * 60
 MAX_SUBMISSIONS_PER_HOUR = 100_000
 MAX_RETURN_HOSTS = 50
 HOST_LENGTH = 253
+# The auto-response: the placeholders its subject and body may hold (Lead fields), and
+# the lengths of its texts (the model's columns; Salesforce's email template body).
+AUTO_RESPONSE_PLACEHOLDERS = ("first_name", "company")
+AUTO_RESPONSE_LENGTHS = {
+    "auto_response_from": 320,
+    "auto_response_subject": 255,
+    "auto_response_body": 32_000,
+}
+# How long a sent auto-response is remembered (a retried task sends it once): longer
+# than the longest repeat window.
+AUTO_RESPONSE_SENT_SECONDS = 8 * 24 * 60 * 60
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def form_field(form_name: str) -> FieldDef:
@@ -120,6 +143,10 @@ class WebToLeadSettings:
     submissions_per_hour: int = 20
     default_lead_source: str = "Web"
     default_creator_id: int | None = None
+    auto_response_enabled: bool = False
+    auto_response_from: str = ""  # "": DEFAULT_FROM_EMAIL
+    auto_response_subject: str = ""
+    auto_response_body: str = ""
 
     @property
     def rate(self) -> str:
@@ -137,6 +164,10 @@ def _load() -> WebToLeadSettings:
         submissions_per_hour=row.submissions_per_hour,
         default_lead_source=row.default_lead_source,
         default_creator_id=row.default_creator_id,
+        auto_response_enabled=row.auto_response_enabled,
+        auto_response_from=row.auto_response_from,
+        auto_response_subject=row.auto_response_subject,
+        auto_response_body=row.auto_response_body,
     )
 
 
@@ -179,6 +210,61 @@ def _whole_number(name: str, value: Any, low: int, high: int) -> int:
     return value
 
 
+def _text(name: str, value: Any) -> str:
+    """A text setting: a string a database can store, within its column's length."""
+    if not isinstance(value, str):
+        raise DomainError(ErrorCode.INVALID_TYPE, f"{name}: expected text", [name])
+    check_storable_text(name, value)
+    length = AUTO_RESPONSE_LENGTHS[name]
+    if len(value) > length:
+        raise DomainError(ErrorCode.STRING_TOO_LONG, f"{name}: at most {length} characters", [name])
+    return value
+
+
+def _one_line(name: str, value: str) -> str:
+    """Refuse line breaks and other control characters: the text becomes an email header,
+    where a line break would start a header of the sender's choosing (header injection)."""
+    if any(character in value for character in "\r\n") or not value.isprintable():
+        raise DomainError(
+            ErrorCode.INVALID_FIELD,
+            f"{name}: one line of text (no line breaks or control characters)",
+            [name],
+        )
+    return value
+
+
+def _check_placeholders(name: str, text: str) -> None:
+    """Refuse {words} that are not placeholders: a typo would reach every submitter."""
+    for found in _PLACEHOLDER.findall(text):
+        if found not in AUTO_RESPONSE_PLACEHOLDERS:
+            known = " and ".join(f"{{{known}}}" for known in AUTO_RESPONSE_PLACEHOLDERS)
+            raise DomainError(
+                ErrorCode.INVALID_FIELD,
+                f"{name}: {{{found}}} is not a placeholder; use {known}",
+                [name],
+            )
+
+
+def _clean_from(value: Any) -> str:
+    """An email address, or `Name <address>`, on one line; "" for DEFAULT_FROM_EMAIL."""
+    text = _one_line("auto_response_from", _text("auto_response_from", value)).strip()
+    if not text:
+        return ""
+    address = text
+    if text.endswith(">") and "<" in text:
+        display, _bracket, address = text[:-1].rpartition("<")
+        if '"' in display or "," in display:
+            address = ""  # no quoting games: a plain display name only
+    if not is_email(address.strip()):
+        raise DomainError(
+            ErrorCode.INVALID_EMAIL_ADDRESS,
+            "auto_response_from: expected an email address, like sales@example.com "
+            "or Sales <sales@example.com>",
+            ["auto_response_from"],
+        )
+    return text
+
+
 _UNSET: Any = object()
 
 
@@ -190,6 +276,10 @@ def web_to_lead_settings_set(
     submissions_per_hour: Any = _UNSET,
     default_lead_source: Any = _UNSET,
     default_creator: Any = _UNSET,
+    auto_response_enabled: Any = _UNSET,
+    auto_response_from: Any = _UNSET,
+    auto_response_subject: Any = _UNSET,
+    auto_response_body: Any = _UNSET,
 ) -> WebToLeadSettings:
     """Change the Web-to-Lead settings (admins only; what is not given stays); audited.
 
@@ -197,8 +287,17 @@ def web_to_lead_settings_set(
     `repeat_window_minutes`: 1 to MAX_WINDOW_MINUTES; `submissions_per_hour` (per client
     address): 1 to MAX_SUBMISSIONS_PER_HOUR; `default_lead_source`: an active Lead Source
     value or ""; `default_creator`: an active User or None (the first active admin).
+
+    The auto-response (DOMAIN.md section 8): `auto_response_enabled` (a bool);
+    `auto_response_from`: an address or `Name <address>`, "" for DEFAULT_FROM_EMAIL;
+    `auto_response_subject` (one line, at most 255 characters: a line break would let the
+    text add email headers) and `auto_response_body` (plain text, at most 32,000), each
+    with the placeholders {first_name} and {company} only; subject and body are required
+    while it is on.
+
     Errors name the field (INVALID_FIELD, INVALID_TYPE, NUMBER_OUTSIDE_VALID_RANGE,
-    INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST).
+    INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, INVALID_EMAIL_ADDRESS, STRING_TOO_LONG,
+    REQUIRED_FIELD_MISSING); a refusal saves nothing.
     """
     require_admin(actor, "the Web-to-Lead settings")
     with transaction.atomic():
@@ -210,6 +309,10 @@ def web_to_lead_settings_set(
             "submissions_per_hour",
             "default_lead_source",
             "default_creator",
+            "auto_response_enabled",
+            "auto_response_from",
+            "auto_response_subject",
+            "auto_response_body",
         ]
         before = snapshot(row, names)
         if allowed_return_hosts is not _UNSET:
@@ -250,6 +353,35 @@ def web_to_lead_settings_set(
                     ["default_creator"],
                 )
             row.default_creator = default_creator
+        if auto_response_enabled is not _UNSET:
+            if not isinstance(auto_response_enabled, bool):
+                raise DomainError(
+                    ErrorCode.INVALID_TYPE,
+                    "auto_response_enabled: expected true or false",
+                    ["auto_response_enabled"],
+                )
+            row.auto_response_enabled = auto_response_enabled
+        if auto_response_from is not _UNSET:
+            row.auto_response_from = _clean_from(auto_response_from)
+        if auto_response_subject is not _UNSET:
+            subject = _text("auto_response_subject", auto_response_subject).strip()
+            _check_placeholders(
+                "auto_response_subject", _one_line("auto_response_subject", subject)
+            )
+            row.auto_response_subject = subject
+        if auto_response_body is not _UNSET:
+            body = _text("auto_response_body", auto_response_body)
+            body = body.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+            _check_placeholders("auto_response_body", body)
+            row.auto_response_body = body
+        if row.auto_response_enabled:
+            for name in ("auto_response_subject", "auto_response_body"):
+                if not getattr(row, name).strip():
+                    raise DomainError(
+                        ErrorCode.REQUIRED_FIELD_MISSING,
+                        f"{name}: required while the auto-response is on",
+                        [name],
+                    )
         created = row.pk is None
         changes = changes_since(before, row)
         if changes or created:
@@ -356,6 +488,90 @@ def _record_event(lead: Lead) -> None:
     )
 
 
+def _auto_respond_later(lead: Lead) -> None:
+    """Queue the auto-response to a new lead's submitter once the lead is committed (a
+    rolled-back submission emails nobody); robust: a broker or mail failure is logged
+    and does not undo the lead."""
+    if not web_to_lead_settings.get().auto_response_enabled or not lead.email:
+        return
+    lead_id = lead.pk
+
+    def enqueue() -> None:
+        from dealflow.leads.tasks import send_web_to_lead_auto_response
+
+        send_web_to_lead_auto_response.delay(lead_id)
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def _filled(template: str, values: Mapping[str, str]) -> str:
+    """The template with each {placeholder} replaced by its value (nothing else is read:
+    no format strings, so a value or a template cannot reach any other data)."""
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
+
+
+def auto_response_message(
+    configuration: WebToLeadSettings, *, first_name: str, company: str
+) -> tuple[str, str]:
+    """(subject, plain-text body) of the auto-response for a lead with these values.
+
+    In the subject, any run of whitespace or control characters in a value becomes one
+    space, so a submitter's value can never add a line (an email header) to it.
+    """
+    values = {"first_name": first_name or "", "company": company or ""}
+    one_line = {
+        name: " ".join("".join(c if c.isprintable() else " " for c in value).split())
+        for name, value in values.items()
+    }
+    return (
+        _filled(configuration.auto_response_subject, one_line),
+        _filled(configuration.auto_response_body, values),
+    )
+
+
+def _auto_response_mark(lead_id: int) -> str:
+    return f"dealflow:web-to-lead-auto-response:{lead_id}"
+
+
+def auto_response_send(lead_id: int) -> str:
+    """Email the auto-response to the submitter of the lead `lead_id` (a primary key)
+    through Django's email backend (EMAIL_BACKEND), from the setting's address or
+    DEFAULT_FROM_EMAIL, to the lead's email only. Reads the lead and the settings as
+    they are now.
+
+    Returns what happened: "sent"; "already_sent" (a retried task: the send is
+    remembered in Django's cache for AUTO_RESPONSE_SENT_SECONDS); "off" (turned off
+    since); "gone" (deleted or converted since); "no_address"; "opted_out" (the form's
+    Email Opt Out was checked: the person asked for no email). Mail errors propagate
+    (the task fails and is logged; the lead stays).
+    """
+    configuration = web_to_lead_settings.get()
+    if not configuration.auto_response_enabled:
+        return "off"
+    lead = (
+        Lead.objects.filter(pk=lead_id, is_converted=False)
+        .only("email", "first_name", "company", "has_opted_out_of_email")
+        .first()
+    )
+    if lead is None:
+        return "gone"
+    if not lead.email:
+        return "no_address"
+    if lead.has_opted_out_of_email:
+        return "opted_out"
+    mark = _auto_response_mark(lead_id)
+    if cache.get(mark):
+        return "already_sent"
+    subject, body = auto_response_message(
+        configuration, first_name=lead.first_name, company=lead.company
+    )
+    sender = configuration.auto_response_from or None
+    EmailMessage(subject, body, sender, [lead.email]).send()
+    cache.set(mark, True, AUTO_RESPONSE_SENT_SECONDS)
+    logger.info("web-to-lead: auto-response sent for lead %s", lead_id)
+    return "sent"
+
+
 def web_to_lead_submit(*, form: Mapping[str, Any]) -> Submission:
     """Create a lead from a posted form, or update the lead a repeat submission names.
 
@@ -386,6 +602,7 @@ def web_to_lead_submit(*, form: Mapping[str, Any]) -> Submission:
                     continue  # a concurrent submission created it: update that one
                 raise
             _record_event(lead)
+            _auto_respond_later(lead)
             return Submission(lead, created=True, updated=False)
         if not _within_window(existing, configuration.repeat_window_minutes):
             _record_event(existing)

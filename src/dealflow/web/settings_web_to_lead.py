@@ -1,6 +1,7 @@
 """The Web-to-Lead Settings page (admins only): the organisation id forms carry, the
 settings (allowed retURL hosts, repeat window, rate limit, default lead source and
-creator), and the embeddable HTML form generated for the fields an admin picks.
+creator, the auto-response email to submitters), and the embeddable HTML form generated
+for the fields an admin picks.
 
 Writes go through `leads.web_to_lead.web_to_lead_settings_set`, whose refusal comes back
 next to the input it names (400, nothing written). The generated form is text shown in a
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -37,7 +39,12 @@ SETTING_FIELDS = (
     "submissions_per_hour",
     "default_lead_source",
     "default_creator",
+    "auto_response_enabled",
+    "auto_response_from",
+    "auto_response_subject",
+    "auto_response_body",
 )
+CHECKBOXES = ("auto_response_enabled",)
 # The service names a bad lead source by the Lead field it checks it as.
 _ERROR_FIELDS = {"lead_source": "default_lead_source"}
 # Fields every generated form has: Salesforce requires them of a lead.
@@ -56,6 +63,10 @@ def _current_values() -> dict[str, Any]:
         "submissions_per_hour": configuration.submissions_per_hour,
         "default_lead_source": configuration.default_lead_source,
         "default_creator": creator,
+        "auto_response_enabled": configuration.auto_response_enabled,
+        "auto_response_from": configuration.auto_response_from,
+        "auto_response_subject": configuration.auto_response_subject,
+        "auto_response_body": configuration.auto_response_body,
     }
 
 
@@ -84,6 +95,10 @@ def _save(request: HttpRequest) -> None:
         "allowed_return_hosts": [host for host in hosts if host],
         "default_lead_source": post.get("default_lead_source", ""),
         "default_creator": _posted_creator(post),
+        "auto_response_enabled": post.get("auto_response_enabled") == "on",
+        "auto_response_from": post.get("auto_response_from", ""),
+        "auto_response_subject": post.get("auto_response_subject", ""),
+        "auto_response_body": post.get("auto_response_body", ""),
     }
     if window is not None:
         values["repeat_window_minutes"] = window
@@ -134,7 +149,9 @@ def web_to_lead(request: HttpRequest, **_ids: str) -> HttpResponse:
     """The settings form (POST saves it) and the form generator (GET `fields`, `return_url`)."""
     form = SettingsForm("web-to-lead", SETTING_FIELDS, _current_values())
     if request.method == "POST":
-        form = SettingsForm("web-to-lead", SETTING_FIELDS, posted(request.POST, SETTING_FIELDS))
+        form = SettingsForm(
+            "web-to-lead", SETTING_FIELDS, posted(request.POST, SETTING_FIELDS, CHECKBOXES)
+        )
         try:
             _save(request)
         except DomainError as error:
@@ -162,6 +179,10 @@ def web_to_lead(request: HttpRequest, **_ids: str) -> HttpResponse:
         "return_url": return_url,
         "code": embeddable_form(request, chosen, return_url),
         "endpoint": request.build_absolute_uri(reverse("web_to_lead")),
+        "from_hint": (
+            "An address, or Name <address>. Empty: this server's sender, "
+            f"{settings.DEFAULT_FROM_EMAIL}."
+        ),
     }
     return settings_page(
         request,
