@@ -18,7 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from dealflow.automation import predictive
-from dealflow.automation.models import LeadEvent, LeadLikelihood, PredictiveModel
+from dealflow.automation.models import LeadEvent, LeadLikelihood, LeadScore, PredictiveModel
 from dealflow.automation.predictive import (
     Encoder,
     lead_likelihood,
@@ -26,10 +26,12 @@ from dealflow.automation.predictive import (
     predictive_model_train,
     title_level,
 )
-from dealflow.automation.tasks import predict_leads, train_predictive_model
+from dealflow.automation.scoring import lead_event_record, scoring_settings_set
+from dealflow.automation.tasks import predict_leads, refresh_lead_score, train_predictive_model
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import AuditEvent
 from dealflow.leads.models import Lead
+from dealflow.leads.services import lead_update
 from dealflow.people.models import Role
 from tests.automation.predictive_data import (
     NOW,
@@ -192,8 +194,9 @@ def test_training_reads_the_leads_in_batches_with_a_fixed_number_of_queries(hist
 
     # The counts, one grouped query per categorical feature (4), per batch of 500 the
     # leads and their event counts (3 x 2), then a savepoint, the retirement of the
-    # active model, the insert, the audit event and the savepoint's release.
-    assert len(captured) == 1 + 4 + 6 + 5
+    # active model, the insert, the configuration version, the audit event and the
+    # savepoint's release.
+    assert len(captured) == 1 + 4 + 6 + 6
 
 
 MESSAGE = (
@@ -577,3 +580,134 @@ def test_the_panel_reads_a_lead_in_one_query_and_its_history_in_one_more(
     assert summary.score.score == 3.0
     assert trained_at == NOW
     assert [(row.score, row.rating) for row in summary.history] == [(3.0, "Cold")]
+
+
+# ---------------------------------------------------------------------------------------
+# Refreshed soon after a change: events and fields the model reads
+
+
+@pytest.fixture
+def refreshes(monkeypatch):
+    """The one-lead refreshes sent on commit, as (lead id, rescore), instead of run."""
+    sent = []
+    monkeypatch.setattr(
+        refresh_lead_score, "delay", lambda lead_id, rescore: sent.append((lead_id, rescore))
+    )
+    return sent
+
+
+def likelihood_of(lead):
+    return LeadLikelihood.objects.get(lead=lead)
+
+
+def test_an_event_refreshes_the_lead_likelihood_after_commit(
+    history, owner, django_capture_on_commit_callbacks
+):
+    predictive_model_train(now=NOW)
+    lead = open_lead(owner, 7, lead_source="Purchased List", industry="Retail")
+    lead_likelihoods_recompute(lead_ids=[lead.pk])
+    before = likelihood_of(lead)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            lead_event_record(actor=owner, lead=lead, type="demo_request")
+
+    after = likelihood_of(lead)
+    assert after.likelihood > before.likelihood
+    assert "3 demo requests" in texts(after.factors["positive"])
+    assert "3 demo requests" not in texts(before.factors["positive"])
+    # What the nightly run would write, and the rule score came first (the model reads
+    # the Rating it sets): three demo requests today are Hot.
+    assert LeadScore.objects.get(lead=lead).score == 150.0
+    assert Lead.objects.get(pk=lead.pk).rating == "Hot"
+    assert lead_likelihoods_recompute(lead_ids=[lead.pk]) == 1
+    assert likelihood_of(lead).likelihood == after.likelihood
+
+
+def test_a_change_of_a_field_the_model_reads_refreshes_the_likelihood(
+    history, owner, django_capture_on_commit_callbacks
+):
+    predictive_model_train(now=NOW)
+    lead = open_lead(owner, 8, lead_source="Purchased List", industry="Retail")
+    lead_likelihoods_recompute(lead_ids=[lead.pk])
+    before = likelihood_of(lead).likelihood
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_update(actor=owner, lead=lead, data={"industry": "Banking"})
+
+    after = likelihood_of(lead)
+    assert after.likelihood > before
+    assert "Industry is Banking" in texts(after.factors["positive"])
+    # No fit rules: the rule score was not recomputed, only the likelihood.
+    assert not LeadScore.objects.filter(lead=lead).exists()
+
+
+def test_only_changes_the_model_or_the_fit_rules_read_are_refreshed(
+    history, owner, refreshes, django_capture_on_commit_callbacks
+):
+    lead = open_lead(owner, 9, industry="Retail")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_update(actor=owner, lead=lead, data={"country": "Spain"})  # no model yet
+    predictive_model_train(now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_update(actor=owner, lead=lead, data={"description": "Met at the fair"})
+        lead_update(actor=owner, lead=lead, data={"last_name": "Lovelace"})
+    assert refreshes == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_update(actor=owner, lead=lead, data={"title": "CEO"})
+        lead_update(actor=owner, lead=lead, data={"rating": "Warm"})
+    assert refreshes == [(lead.pk, False), (lead.pk, False)]
+
+
+def test_with_fit_rules_a_change_of_a_field_they_read_rescores_first(
+    owner, refreshes, django_capture_on_commit_callbacks
+):
+    admin = UserFactory(username="admin", role=Role.ADMIN)
+    scoring_settings_set(
+        actor=admin,
+        settings={
+            "fit_rules": [
+                {"field": "industry", "operator": "equals", "value": "Banking", "points": 30}
+            ]
+        },
+    )
+    lead = open_lead(owner, 10, industry="Retail")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_update(actor=owner, lead=lead, data={"industry": "Banking"})
+        lead_update(actor=owner, lead=lead, data={"country": "Spain"})  # no model: nothing
+
+    assert refreshes == [(lead.pk, True)]
+    assert refresh_lead_score(lead.pk) == {"scored": 1, "predicted": 0}  # no model
+    assert LeadScore.objects.get(lead=lead).score == 30.0
+    assert Lead.objects.get(pk=lead.pk).rating == "Warm"
+
+
+def test_the_one_lead_task_takes_an_id_and_is_safe_to_retry(history, owner):
+    model = predictive_model_train(now=NOW)
+    lead = open_lead(owner, 11, lead_source="Web", demos=2)
+
+    first = refresh_lead_score(lead.pk)
+    written = likelihood_of(lead)
+    again = refresh_lead_score(lead.pk, True)
+
+    assert first == again == {"scored": 1, "predicted": 1}
+    assert LeadLikelihood.objects.filter(lead=lead).count() == 1
+    assert (likelihood_of(lead).likelihood, likelihood_of(lead).model_id) == (
+        written.likelihood,
+        model.pk,
+    )
+    assert refresh_lead_score(lead.pk, False) == {"scored": 0, "predicted": 1}
+
+
+def test_the_one_lead_task_leaves_closed_and_missing_leads_alone(history, owner):
+    predictive_model_train(now=NOW)
+    closed = Lead.objects.filter(status__is_closed=True).order_by("pk").first()
+    missing = Lead.objects.order_by("-pk").values_list("pk", flat=True)[0] + 1000
+
+    assert refresh_lead_score(closed.pk) == {"scored": 0, "predicted": 0}
+    assert refresh_lead_score(missing) == {"scored": 0, "predicted": 0}
+    assert not LeadScore.objects.exists()
+    assert not LeadLikelihood.objects.exists()

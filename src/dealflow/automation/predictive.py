@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from dealflow.automation.models import LeadEvent, LeadEventType, LeadLikelihood, PredictiveModel
 from dealflow.core.audit import record_audit
+from dealflow.core.cache import ConfigurationCache, configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.matching import fold
 from dealflow.core.models import AuditAction
@@ -650,6 +651,7 @@ def predictive_model_train(
             trained_by=actor if getattr(actor, "pk", None) else None,
             is_active=True,
         )
+        configuration_changed()  # model_trained() answers True from now on
         record_audit(
             actor,
             model,
@@ -773,6 +775,26 @@ class _Loaded:
 def active_model() -> PredictiveModel | None:
     """The model that predicts now (one query), or None before the first training."""
     return PredictiveModel.objects.filter(is_active=True).first()
+
+
+# The lead fields the model reads: a change of one moves the lead's likelihood (with its
+# events, which automation.scoring.lead_event_record refreshes).
+PREDICTIVE_FIELDS = frozenset(_LEAD_FIELDS) - {"pk"}
+
+
+def _model_exists() -> bool:
+    return PredictiveModel.objects.filter(is_active=True).exists()
+
+
+# Asked by every lead update that changes a field the model reads; read again only when
+# the configuration version changes (a training replaces it).
+_model_cache: ConfigurationCache[bool] = ConfigurationCache(_model_exists)
+
+
+def model_trained() -> bool:
+    """Whether a model is active, so that a lead's change is worth a new prediction (no
+    query once cached: predictive_model_train replaces the configuration version)."""
+    return _model_cache.get()
 
 
 def lead_likelihoods_recompute(

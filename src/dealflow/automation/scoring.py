@@ -307,7 +307,7 @@ def lead_event_record(
     )
     lead_id = lead.pk
     # robust: the event is saved even if the broker is down; the nightly scores catch up.
-    transaction.on_commit(lambda: score_leads_later([lead_id]), robust=True)
+    transaction.on_commit(lambda: refresh_lead_later(lead_id, rescore=True), robust=True)
     return event
 
 
@@ -318,6 +318,47 @@ def score_leads_later(lead_ids: list[int]) -> None:
     from dealflow.automation.tasks import score_leads  # the tasks module imports this one
 
     score_leads.delay(lead_ids)
+
+
+def refresh_lead_later(lead_id: int, *, rescore: bool) -> None:
+    """Have the task `dealflow.automation.tasks.refresh_lead_score` bring one lead's rule
+    score (when `rescore`) and then its likelihood up to date: a worker does it with a
+    broker, this process at once without one. Call it on commit."""
+    from dealflow.automation.tasks import refresh_lead_score  # imports this module
+
+    refresh_lead_score.delay(lead_id, rescore)
+
+
+# Lead fields fit rules read: with fit rules set, a change of one moves the rule score.
+FIT_FIELDS = frozenset(("industry", "number_of_employees", "title"))
+
+
+def lead_changed(*, lead_id: int, fields: Iterable[str]) -> None:
+    """Called by a lead's update in its transaction with the fields it changed: when
+    they move the lead's rule score (a field fit rules read, fit rules being set) or its
+    likelihood (a field the active predictive model reads), the lead is refreshed after
+    commit (refresh_lead_later). Nothing is queued, and no query is made once the
+    settings are cached, when the change moves neither."""
+    from dealflow.automation import predictive  # numpy: loaded when first needed
+
+    changed = set(fields)
+    rescore = bool(changed & FIT_FIELDS) and new_leads_scored()
+    predict = bool(changed & predictive.PREDICTIVE_FIELDS) and predictive.model_trained()
+    if rescore or predict:
+        # robust: the update stands if the broker is down; the nightly run catches up.
+        transaction.on_commit(lambda: refresh_lead_later(lead_id, rescore=rescore), robust=True)
+
+
+def lead_score_refresh(*, lead_id: int, rescore: bool = True) -> dict[str, int]:
+    """One lead's rule score (when `rescore`) and then its likelihood, recomputed as
+    the nightly runs do (the likelihood second: the model reads the Rating the score
+    sets). Returns {"scored": 0 or 1, "predicted": 0 or 1}: 0 for a lead that is gone,
+    converted or closed (it keeps its figures), and "predicted" 0 without a trained
+    model. Only writes current figures, so it is safe to run again."""
+    from dealflow.automation.predictive import lead_likelihoods_recompute
+
+    scored = lead_scores_recompute(lead_ids=[lead_id]) if rescore else 0
+    return {"scored": scored, "predicted": lead_likelihoods_recompute(lead_ids=[lead_id])}
 
 
 # ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from dealflow.automation import predictive
 from dealflow.automation.models import AssignmentDecision
-from dealflow.automation.scoring import lead_scores_recompute
+from dealflow.automation.scoring import lead_score_refresh, lead_scores_recompute
 from dealflow.automation.services import lead_assign
 from dealflow.celery import app
 from dealflow.core.errors import DomainError
@@ -27,6 +27,20 @@ def score_leads(lead_ids: list[int] | None = None) -> int:
     current figures, so a retry is safe.
     """
     return lead_scores_recompute(lead_ids=lead_ids)
+
+
+@app.task(name="dealflow.automation.tasks.refresh_lead_score")
+def refresh_lead_score(lead_id: int, rescore: bool = True) -> dict[str, int]:
+    """Bring one lead's rule score (when `rescore`) and its predicted likelihood up to
+    date (primary key in); queued on commit after an event of the lead or a change of a
+    field fit rules or the model read (automation.scoring.lead_changed). Returns
+    {"scored", "predicted"} (0 or 1 each).
+
+    One service call (automation.scoring.lead_score_refresh), which only writes the
+    current figures, so a retry is safe; a lead deleted, converted or closed since is
+    left as it is.
+    """
+    return lead_score_refresh(lead_id=lead_id, rescore=rescore)
 
 
 @app.task(name="dealflow.automation.tasks.assign_leads")

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
-from dealflow.automation.scoring import new_leads_scored, score_leads_later
+from dealflow.automation.scoring import lead_changed, new_leads_scored, score_leads_later
 from dealflow.automation.selectors import active_rule_set
 from dealflow.automation.services import assignment_decide, assignment_record
 from dealflow.core import ids, rows
@@ -222,6 +222,7 @@ def lead_update(*, actor: User, lead: Lead, data: Mapping[str, Any]) -> Lead:
             return lead
         lead.save(update_fields=[*changes, "updated_at"])  # and the keys (TimeStampedModel)
         audit_event(actor, lead, AuditAction.UPDATE, changes).save()
+        lead_changed(lead_id=lead.pk, fields=changes)  # its score and likelihood, on commit
         if duplicate_keys_changed("Lead", changes):
             duplicate_keys_write(object_name="Lead", record=lead, created=False)
     return lead
