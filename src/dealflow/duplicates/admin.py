@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from dealflow.duplicates.models import DuplicateGroup, DuplicateGroupMember, DuplicateRuleSetting
+from dealflow.duplicates.models import (
+    DuplicateGroup,
+    DuplicateGroupMember,
+    DuplicateRuleSetting,
+    Merge,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -41,3 +46,20 @@ class DuplicateGroupAdmin(ReadOnlyAdmin):
 @admin.register(DuplicateRuleSetting)
 class DuplicateRuleSettingAdmin(ReadOnlyAdmin):
     list_display = ("id", "changed_by", "updated_at")
+
+
+@admin.register(Merge)
+class MergeAdmin(ReadOnlyAdmin):
+    """Merges and their undo go through the API and the merge page (duplicates/merge.py)."""
+
+    list_display = (
+        "id",
+        "object_type",
+        "master_record_id",
+        "merged_record_ids",
+        "status",
+        "merged_by",
+        "created_at",
+    )
+    list_filter = ("status", "object_type")
+    exclude = ("snapshot",)  # every row the merge touched: long, and read by undo only

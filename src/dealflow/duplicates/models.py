@@ -107,3 +107,46 @@ class DuplicateGroupMember(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"group {self.group_id}: record {self.record_id}"
+
+
+class MergeStatus(models.TextChoices):
+    MERGED = "merged", "Merged"
+    UNDONE = "undone", "Undone"
+
+
+class Merge(TimeStampedModel):
+    """One merge of up to three leads, contacts or accounts into a master record
+    (Salesforce's MasterRecord and its MergedRecordIds), with what undoing it needs.
+
+    `snapshot` (duplicates/merge.py) holds every row the merge changed or removed as it
+    was before: the master's row before and after, the merged records' rows, the related
+    rows re-parented to the master (model, field, ids, former parent) and those removed
+    because the master already had their like (one-to-one and unique conflicts), and the
+    duplicate keys and review-queue rows it replaced. Undo puts them all back.
+    """
+
+    object_type = models.CharField(max_length=16)  # "Lead", "Contact", "Account"
+    master_record_id = models.BigIntegerField()
+    merged_record_ids = models.JSONField(default=list)  # primary keys of the removed records
+    field_choices = models.JSONField(default=dict)  # field -> primary key whose value won
+    status = models.CharField(
+        max_length=16, choices=MergeStatus.choices, default=MergeStatus.MERGED
+    )
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    snapshot = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["object_type", "master_record_id"], name="merge_master_idx"),
+        ]
+
+    def __str__(self) -> str:
+        merged = ", ".join(str(record_id) for record_id in self.merged_record_ids)
+        return f"{self.object_type} {merged} into {self.master_record_id} ({self.status})"
