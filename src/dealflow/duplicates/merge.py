@@ -36,6 +36,7 @@ from dealflow.core.audit import audit_event, json_value
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import FieldDef, get_object
 from dealflow.core.models import AuditAction
+from dealflow.core.rows import MAX_PRIMARY_KEY
 from dealflow.duplicates.models import (
     DuplicateGroup,
     DuplicateGroupMember,
@@ -722,7 +723,8 @@ def _rescore_later(lead_ids: list[int]) -> None:
 def merge_get(*, actor: Any, merge_id: int) -> Merge:
     """A merge the actor may see: theirs, one whose master they may see, or any for an
     admin; NOT_FOUND otherwise."""
-    merge = Merge.objects.filter(pk=merge_id).first()
+    in_range = isinstance(merge_id, int) and 0 < merge_id <= MAX_PRIMARY_KEY
+    merge = Merge.objects.filter(pk=merge_id).first() if in_range else None
     if merge is not None and _may_see(actor, merge):
         return merge
     raise DomainError(ErrorCode.NOT_FOUND, f"merge {merge_id} does not exist", ["id"])
