@@ -1,6 +1,12 @@
 """The lead list: its views (mine, today's, open, a queue's, converted), filters, search,
 sort and keyset pages, and the bulk actions on the checked leads.
 
+Without a `view` in the address the list opens the view this user chose last (kept in
+the session) when the address has no other parameter either, else the role's default:
+My open leads, or All open leads for an admin or manager who owns no open lead (they
+oversee others' leads). When that default is not My open leads, the page's links (sort,
+pages, CSV download) name it (`view=...`), so they keep showing it.
+
 Every read goes through `leads.selectors` (access applies), every write through
 `leads.services`; the filters are LEAD_LIST's, the ListSpec the API uses too.
 """
@@ -23,8 +29,15 @@ from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.leads import services
 from dealflow.leads.models import Lead
-from dealflow.leads.selectors import LEAD_LIST, lead_page, lead_status, lead_statuses
+from dealflow.leads.selectors import (
+    LEAD_LIST,
+    lead_page,
+    lead_status,
+    lead_statuses,
+    lead_visible,
+)
 from dealflow.leads.service_levels import OVERDUE_LIST
+from dealflow.people.models import Role
 from dealflow.web.forms import picklist_choices, posted_data
 from dealflow.web.leads import open_statuses
 from dealflow.web.pages import (
@@ -48,6 +61,8 @@ from dealflow.web.pages import (
 from dealflow.web.records import owner_choices, resolver
 
 PAGE_SIZE = 50
+# The session key of the list view a user chose last.
+SESSION_VIEW = "dealflow:lead-list-view"
 # The filters OVERDUE_LIST adds to LEAD_LIST (the API's `overdue=true|false`): a flag the
 # selector computes, not a column, so it is read here rather than by list_query's types.
 FLAG_FILTERS = tuple(name for name in OVERDUE_LIST.filters if name not in LEAD_LIST.filters)
@@ -106,6 +121,37 @@ def list_views(request: HttpRequest) -> list[ListView]:
     return views
 
 
+def _owns_open_leads(user: Any) -> bool:
+    """Whether the user owns a lead that is open (not converted, status not closed)."""
+    closed = [status.pk for status in lead_statuses.get() if status.is_closed]
+    return (
+        lead_visible(actor=user)
+        .filter(owner_user_id=user.pk, is_converted=False)
+        .exclude(status_id__in=closed)
+        .exists()
+    )
+
+
+def default_view(request: HttpRequest, views: list[ListView]) -> ListView:
+    """The view a list address without `view` shows (one query at most).
+
+    A bare `/leads/` opens the view this user chose last (SESSION_VIEW), while it still
+    exists (a queue view lasts as long as the membership). Otherwise, and for an address
+    with filters but no view: My open leads, except for an admin or manager (or
+    superuser) who owns no open lead, who would see an empty list: All open leads.
+    """
+    by_key = {view.key: view for view in views}
+    if not request.GET:
+        remembered = by_key.get(request.session.get(SESSION_VIEW, ""))
+        if remembered is not None:
+            return remembered
+    user = signed_in_user(request)
+    overseer = user.is_superuser or user.role in (Role.ADMIN, Role.MANAGER)
+    if overseer and not _owns_open_leads(user):
+        return by_key["open"]
+    return views[0]
+
+
 def _owner_filter(request: HttpRequest, defaults: Mapping[str, str]) -> dict[str, str]:
     """The view's defaults with `owner_id` (a user or a queue, as the API's filter of that
     name) turned into LEAD_LIST's `owner` or `owner_queue`; the query string's `owner_id`,
@@ -121,13 +167,14 @@ def _owner_filter(request: HttpRequest, defaults: Mapping[str, str]) -> dict[str
     return result
 
 
-def _list_url(request: HttpRequest, **changes: str | None) -> str:
+def _list_url(base: QueryDict, **changes: str | None) -> str:
     """This list's address with some parameters changed (None removes one).
 
-    Built from the query string itself, blanks included: a filter the user cleared must
-    stay cleared on the next page instead of falling back to the view's default.
+    Built from the query string itself (`base`: the request's, with the view it fell back
+    to), blanks included: a filter the user cleared must stay cleared on the next page
+    instead of falling back to the view's default.
     """
-    parameters: QueryDict = request.GET.copy()
+    parameters: QueryDict = base.copy()
     for name, value in changes.items():
         if value is None:
             parameters.pop(name, None)
@@ -263,12 +310,14 @@ def _read_page(request: HttpRequest, query: Any) -> tuple[Any, str]:
 
 
 def lead_list_query(
-    request: HttpRequest, views: list[ListView] | None = None
+    request: HttpRequest, views: list[ListView] | None = None, view: ListView | None = None
 ) -> tuple[ListView, ListQuery]:
-    """The list view the query string names and its filters, search and order, as the
-    list reads them (its CSV download too, web/downloads.py)."""
+    """The list view the query string names (else `view`, else the first: My open leads)
+    and its filters, search and order, as the list reads them (its CSV download too,
+    web/downloads.py)."""
     views = views or list_views(request)
-    view = next((item for item in views if item.key == request.GET.get("view")), views[0])
+    named = next((item for item in views if item.key == request.GET.get("view")), None)
+    view = named or view or views[0]
     query = list_query(request, LEAD_LIST, Lead, defaults=_owner_filter(request, view.defaults))
     _flag_filters(request, query)
     return view, query
@@ -278,12 +327,22 @@ def lead_list_query(
 def lead_list(request: HttpRequest) -> HttpResponse:
     """The leads the user may see, in a list view, filtered, searched, sorted and paged.
 
-    Query string: `view` (a ListView key), LEAD_LIST's filters (`owner_id` for a user or a
+    Query string: `view` (a ListView key; without it, `default_view`, remembered when
+    given), LEAD_LIST's filters (`owner_id` for a user or a
     queue), `q`, `order_by` (an ordering, `-` for descending) and `cursor`. Queries do not
     grow with the rows shown (owner names in two queries, statuses from the cache).
     """
     views = list_views(request)
-    view, query = lead_list_query(request, views)
+    given = request.GET.get("view")
+    base: QueryDict = request.GET.copy()
+    fallback = None
+    if given is None:
+        fallback = default_view(request, views)
+        if fallback.key != views[0].key:
+            base["view"] = fallback.key  # the links keep the view shown
+    elif given in (item.key for item in views) and request.session.get(SESSION_VIEW) != given:
+        request.session[SESSION_VIEW] = given  # the view to open next time
+    view, query = lead_list_query(request, views, fallback)
     page, list_error = _read_page(request, query)
     records = as_rows(page, Lead)
     owners = owner_choices()
@@ -292,15 +351,15 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         columns=sort_headers(
             LIST_COLUMNS,
             query.order_by or LEAD_LIST.default_order,
-            lambda order: _list_url(request, order_by=order, cursor=None),
+            lambda order: _list_url(base, order_by=order, cursor=None),
         ),
         rows=_table_rows(records),
         select_name="lead_ids",
         empty_text="No leads match this view and these filters.",
     )
     pager = Pager(
-        first_url=_list_url(request, cursor=None) if query.cursor else "",
-        next_url=_list_url(request, cursor=page.next_cursor) if page.next_cursor else "",
+        first_url=_list_url(base, cursor=None) if query.cursor else "",
+        next_url=_list_url(base, cursor=page.next_cursor) if page.next_cursor else "",
         shown=len(records),
     )
     context = {
@@ -314,6 +373,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "owner_choices": owners,
         "status_choices": open_statuses(),
         "reset_url": _view_url(view),
+        "download_query": f"?{base.urlencode()}" if base else "",
     }
     return render(request, "web/leads/list.html", context)
 
