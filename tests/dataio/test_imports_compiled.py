@@ -270,3 +270,47 @@ def test_fold_with_its_ascii_shortcut(text, key):
 )
 def test_phone_digits_with_its_ascii_shortcut(value, digits):
     assert matching.phone_digits(value) == digits
+
+
+def _filed():
+    from dealflow.duplicates.models import DuplicateKey
+
+    return sorted(
+        DuplicateKey.objects.filter(object_type="Lead").values_list("record_id", "kind", "value")
+    )
+
+
+def _expected():
+    from dealflow.duplicates.keys import keys_of_records
+
+    return sorted(keys_of_records("Lead", Lead.objects.order_by("pk")))
+
+
+def test_imported_leads_are_filed_under_their_duplicate_keys_and_revert_unfiles_them(
+    admin,  # noqa: F811
+    tmp_path,
+):
+    from dealflow.dataio.services import import_revert
+    from dealflow.duplicates.services import duplicate_keys_write
+    from tests.dataio.test_imports import duplicates_file
+    from tests.factories import LeadFactory
+
+    existing = LeadFactory(
+        email="ann@acme.test", first_name="Annie", last_name="Lee", company="Acme", phone=""
+    )
+    duplicate_keys_write(object_name="Lead", record=existing, created=True)
+    before = _filed()
+    assert ("name", "lee|a") in {(kind, value) for _id, kind, value in before}
+
+    job = run(admin, "leads", duplicates_file(tmp_path), on_duplicate="update")
+
+    assert counts(job) == (3, 1, 2, 0, 0)
+    bo = Lead.objects.get(last_name="Ray")
+    assert _filed() == _expected()
+    assert (bo.pk, "company_person", "beta|b") in _filed()
+    assert (bo.pk, "email", "bo@beta.test") in _filed()
+
+    import_revert(actor=admin, job_id=job.pk)
+
+    assert not Lead.objects.filter(pk=bo.pk).exists()
+    assert _filed() == before  # the created lead unfiled, the updated one refiled

@@ -36,7 +36,12 @@ from dealflow.dataio.imports.reader import (
     open_rows,
     sniff_dialect,
 )
-from dealflow.dataio.imports.writer import MODELS, ValueChecks, write_batch
+from dealflow.dataio.imports.writer import (
+    MODELS,
+    ValueChecks,
+    refile_duplicate_keys,
+    write_batch,
+)
 from dealflow.dataio.models import (
     ExternalId,
     ImportJob,
@@ -411,10 +416,16 @@ def _restore(model, restored: dict[int, dict[str, Any]], actor) -> None:
         events.append(audit_event(actor, record, AuditAction.UPDATE, changes_since(before, record)))
     model.objects.bulk_update(records, [*names, *keys, "updated_at"], batch_size=2000)
     AuditEvent.objects.bulk_create(events)
+    refile_duplicate_keys(model.object_name, [record.pk for record in records])
 
 
 def _delete(model, job: ImportJob, keys: list[int], actor) -> int:
+    from dealflow.duplicates.keys import OBJECT_NAMES
+    from dealflow.duplicates.services import duplicate_keys_delete
+
     model.objects.filter(pk__in=keys).delete()
+    if job.target in OBJECT_NAMES:
+        duplicate_keys_delete(object_name=job.target, record_ids=keys)
     AuditEvent.objects.create(
         actor=actor,
         object_name="ImportJob",

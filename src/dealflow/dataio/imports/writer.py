@@ -534,6 +534,7 @@ def write_batch(
     # A write first: on SQLite it takes the write lock that insert_records' keys need.
     ImportJob.objects.filter(pk=job.pk).update(updated_at=now)
     insert_records(model, [pending.record for pending in creating], now)
+    file_duplicate_keys(object_def.name, [pending.record for pending in creating], now)
     outcome.created += len(creating)
     if seen is not None:
         for pending in creating:
@@ -582,6 +583,30 @@ def write_batch(
     if before_commit is not None:
         before_commit(rows[-1].number if rows else 0)
     return outcome
+
+
+def file_duplicate_keys(object_name: str, records: list[Any], now: datetime.datetime) -> None:
+    """File new records under their blocking keys for the duplicate rules (the rows
+    `duplicates.services.duplicate_keys_write` writes for a record created one at a
+    time: `duplicates.keys.keys_of_records`), with one INSERT or COPY for the batch."""
+    from dealflow.duplicates.keys import OBJECT_NAMES, keys_of_records
+    from dealflow.duplicates.models import DuplicateKey
+
+    if object_name not in OBJECT_NAMES or not records:
+        return
+    rows = [
+        SimpleNamespace(
+            id=None,
+            object_type=object_name,
+            record_id=record_id,
+            kind=kind,
+            value=value,
+            created_at=None,
+            updated_at=None,
+        )
+        for record_id, kind, value in keys_of_records(object_name, records)
+    ]
+    insert_records(DuplicateKey, rows, now)
 
 
 def job_record(job: ImportJob, record_id: int, action: str, previous=None) -> SimpleNamespace:
@@ -729,6 +754,16 @@ def _update_existing(
                 key_field = model._meta.get_field(key)
                 setattr(record, key, key_field.key_of(record))  # type: ignore[attr-defined]
         model.objects.bulk_update(changed, [*names, *keys, "updated_at"])
+        refile_duplicate_keys(object_def.name, [record.pk for record in changed])
+
+
+def refile_duplicate_keys(object_name: str, record_ids: list[int]) -> None:
+    """Refile changed records under their new blocking keys (duplicates app)."""
+    from dealflow.duplicates.keys import OBJECT_NAMES
+    from dealflow.duplicates.services import duplicate_keys_refresh
+
+    if object_name in OBJECT_NAMES and record_ids:
+        duplicate_keys_refresh(object_name=object_name, record_ids=record_ids)
 
 
 def _attnames(model: type[models.Model], names: list[str]) -> list[str]:
