@@ -105,7 +105,7 @@ def test_the_dashboard_draws_every_chart_for_an_admin(floor):
     assert [series["name"] for series in pipeline["series"]] == ["Amount", "Weighted amount"]
     assert pipeline["series"][0]["values"] == [5700.0, 2500.5]
     # The table beside the chart has the exact figures.
-    assert '<td>Prospecting</td><td class="text-end text-nowrap">3</td>' in page
+    assert '<td class="text-nowrap">Prospecting</td><td class="text-end text-nowrap">3</td>' in page
     assert "5,700.00" in panel(page, "pipeline") and "2,250.45" in panel(page, "pipeline")
 
 
@@ -340,3 +340,15 @@ def test_the_stalled_list_shows_fifty_deals_and_links_to_all(floor):
     assert "and 2 more:" in stalled
     link = re.search(r'<a href="([^"]+)">list them all</a>', stalled).group(1)
     assert query_of(link.replace("&amp;", "&")) == {"stalled": ["true"], "is_closed": ["false"]}
+
+
+def test_the_stalled_table_keeps_dates_and_figures_on_one_line(floor):
+    """At 768 px the stalled table wrapped its dates after the month; its figures, dates,
+    stages and owners do not wrap, and the reasons keep a readable width (reports.css)."""
+    OpportunityFactory(owner=floor["robin"], name="Late one", close_date=datetime.date(2020, 1, 1))
+
+    stalled = panel(text(signed_in(floor["admin"]).get("/reports/")), "stalled")
+
+    assert '<td class="text-nowrap">2020-01-01</td>' in stalled
+    assert re.search(r'<td class="text-nowrap">[^<]*</td>\s*<td class="report-wide-text">', stalled)
+    assert re.search(r'<td class="report-wide-text">[^<]*Close date 2020-01-01 has passed', stalled)

@@ -212,6 +212,28 @@ class TableCell:
     text: str
     url: str = ""
     numeric: bool = False
+    css: str = ""  # the column's classes (column_css)
+
+
+# Columns that must not wrap (a date broken after its month, a figure over two lines);
+# long sentences get a width of their own so the others keep theirs on a narrow screen.
+NOWRAP_KINDS = frozenset({"date", "month", "money", "integer", "fraction", "days"})
+WIDE_TEXT_COLUMNS = frozenset({"reasons", "reason"})
+# Short names kept on one line (a stage, an owner): the sentence column wraps instead.
+NOWRAP_COLUMNS = frozenset({"stage", "owner", "status", "lead_source"})
+
+
+def column_css(column: Column) -> str:
+    """The classes of a column's cells and header: right-aligned figures, unbroken dates
+    and figures, a minimum width for sentences (report-wide-text, reports.css)."""
+    classes = []
+    if column.kind in RIGHT_ALIGNED:
+        classes.append("text-end")
+    if column.kind in NOWRAP_KINDS or column.name in NOWRAP_COLUMNS:
+        classes.append("text-nowrap")
+    if column.name in WIDE_TEXT_COLUMNS:
+        classes.append("report-wide-text")
+    return " ".join(classes)
 
 
 @dataclass
@@ -265,7 +287,7 @@ def _table(result: ReportResult, panel: Panel) -> None:
             url = ""
             if column.kind == "text" and target and not any(cell.url for cell in cells):
                 url = target
-            cells.append(TableCell(text, url, column.kind in RIGHT_ALIGNED))
+            cells.append(TableCell(text, url, column.kind in RIGHT_ALIGNED, column_css(column)))
         panel.rows.append(cells)
 
 

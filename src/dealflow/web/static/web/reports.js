@@ -14,6 +14,19 @@
     integer: (value) => value.toLocaleString(),
   };
 
+  // Value-axis ticks: short (70M, 1.5K, 45 d) so a narrow chart does not clip them; the
+  // tooltip and the table beside the chart give the exact figures.
+  const COMPACT = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
+  const TICKS = {
+    fraction: KINDS.fraction,
+    days: (value) => `${COMPACT.format(value)} d`,
+  };
+
+  function tick(kind) {
+    const formatter = TICKS[kind] || ((value) => COMPACT.format(value));
+    return (value) => (value === null || value === undefined ? "" : formatter(value));
+  }
+
   function format(kind) {
     const formatter = KINDS[kind] || ((value) => String(value));
     return (value) => (value === null || value === undefined ? "" : formatter(value));
@@ -55,14 +68,15 @@
       data: spec.categories,
       axisLabel: { interval: 0, rotate: crowded ? 30 : 0, width: horizontal ? 140 : 110, overflow: "truncate" },
     };
-    const valueAxis = { type: "value", axisLabel: { formatter: show } };
+    const valueAxis = { type: "value", axisLabel: { formatter: tick(spec.value_kind), hideOverlap: true } };
     if (horizontal) {
       categoryAxis.inverse = true;
     }
     return {
       tooltip: { trigger: "axis", renderMode: "richText", axisPointer: { type: "shadow" }, valueFormatter: show },
       legend: spec.series.length > 1 ? { top: 0, type: "scroll" } : { show: false },
-      grid: { left: 8, right: 16, bottom: 8, top: spec.series.length > 1 ? 32 : 12, containLabel: true },
+      // Room on the right for the last tick's label, centred under the axis's end.
+      grid: { left: 8, right: horizontal ? 28 : 16, bottom: 8, top: spec.series.length > 1 ? 32 : 12, containLabel: true },
       xAxis: horizontal ? valueAxis : categoryAxis,
       yAxis: horizontal ? categoryAxis : valueAxis,
       series: spec.series.map((series) => ({
