@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import re
 from io import StringIO
 from types import SimpleNamespace
 
@@ -21,9 +22,17 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
-from dealflow.core.demo import HISTORY_DAYS, DemoDataExists, allocate, load_demo_data
+from dealflow.core.demo import (
+    HISTORY_DAYS,
+    UNTOUCHED_DAYS,
+    UNTOUCHED_LEAD_COUNT,
+    DemoDataExists,
+    allocate,
+    load_demo_data,
+)
 from dealflow.core.models import AuditEvent, Picklist, PicklistValue
 from dealflow.leads.models import Lead, LeadStatus
+from dealflow.leads.service_levels import overdue_leads, service_levels
 from dealflow.people.models import Queue, Role, Team, User
 from dealflow.sales.models import (
     Opportunity,
@@ -285,6 +294,28 @@ def test_tasks_are_open_and_completed_on_leads_and_contacts(demo):
     assert tasks.filter(contact__isnull=False, status=TaskStatus.COMPLETED).exists()
     assert not tasks.filter(status=TaskStatus.COMPLETED, completed_at__gt=timezone.now()).exists()
     assert not tasks.filter(lead__is_converted=True).exists()
+
+
+def test_a_few_new_leads_are_overdue_against_the_default_service_level(demo, client):
+    assert service_levels.get().response_hours == 8  # the default the demo is made for
+    overdue = overdue_leads(actor=None)
+
+    assert len(overdue) == UNTOUCHED_LEAD_COUNT
+    leads = Lead.objects.filter(pk__in=[lead.id for lead in overdue]).select_related("status")
+    week_ago = timezone.now() - datetime.timedelta(days=UNTOUCHED_DAYS)
+    assert {lead.status.name for lead in leads} == {"Open - Not Contacted"}
+    assert not leads.filter(is_converted=True).exists()
+    assert not Task.objects.filter(lead__in=leads).exists()
+    assert all(lead.created_at.date() <= week_ago.date() for lead in leads)
+    # Their trail starts when they were created; the timeline agrees with the list.
+    for lead in leads:
+        events = AuditEvent.objects.filter(object_name="Lead", record_id=lead.pk)
+        assert set(events.values_list("created_at", flat=True)) == {lead.created_at}
+    # The lead list's Overdue filter shows them to the admin (All open leads).
+    client.force_login(User.objects.get(username="admin"))
+    page = client.get("/leads/", {"view": "open", "overdue": "true"}).content.decode()
+    shown = set(re.findall(r'name="lead_ids" value="([^"]+)"', page))
+    assert shown == {lead.public_id for lead in overdue}
 
 
 def test_a_second_load_is_refused_and_changes_nothing(demo):

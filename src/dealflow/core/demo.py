@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
 from dealflow.accounts.services import account_create, account_update, contact_create
-from dealflow.core.models import Picklist, PicklistValue
+from dealflow.core.models import AuditEvent, Picklist, PicklistValue
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.services import lead_convert, lead_create
 from dealflow.people.models import Queue, Role, Team, User
@@ -67,6 +67,10 @@ SECONDARY_ROLE_COUNT = 40
 LEAD_TASK_COUNT = 150
 CONTACT_TASK_COUNT = 150
 WON_SHARE, LOST_SHARE = 0.22, 0.18  # of all opportunities; the rest are open
+# New leads nobody has touched for a week or more: overdue against the default service
+# level (8 working hours), so the lead list's Overdue filter has something to show.
+UNTOUCHED_LEAD_COUNT = 12
+UNTOUCHED_DAYS = 7  # at least five working days: overdue under any working week
 
 # (username, first name, last name, role, team)
 STAFF = [
@@ -304,6 +308,7 @@ class _Demo:
         self.completed_at: dict[int, datetime.datetime] = {}
         self.deals: list[tuple[Opportunity, DealPlan]] = []
         self.converting: list[int] = []
+        self.untouched: list[int] = []  # leads whose audit trail goes back to their creation
         self.users: dict[str, User] = {}
         self.reps: list[User] = []
         self.queue_members: list[User] = []
@@ -411,6 +416,7 @@ class _Demo:
         self.conversions(leads, lead_companies, final_stages[:CONVERTED_LEAD_COUNT])
         self.accounts(account_companies, final_stages[CONVERTED_LEAD_COUNT:])
         self.tasks(leads)
+        self.untouched_leads(leads)
         self.backdate()
         self.counts["opportunities"] = len(self.deals)
         self.counts["contact_roles"] = OpportunityContactRole.objects.count()
@@ -813,6 +819,27 @@ class _Demo:
         self.counts["completed_tasks"] = completed
         self.say(f"tasks: {len(targets)} ({completed} completed)")
 
+    def untouched_leads(self, leads: list[Lead]) -> None:
+        """Pick a few new leads (default status, no task) a week old or more that nobody
+        has touched since: `backdate` moves their audit trail to their creation, so the
+        service level finds them overdue (the others' creation events stay stamped now,
+        which counts as a touch: a demo of hundreds of overdue leads would tell nothing).
+        """
+        converted = set(self.converting)
+        with_tasks = set(Task.objects.filter(lead__isnull=False).values_list("lead_id", flat=True))
+        latest = self.today - datetime.timedelta(days=UNTOUCHED_DAYS)
+        candidates = [
+            lead.pk
+            for index, lead in enumerate(leads)
+            if index not in converted
+            and lead.status.is_default
+            and lead.pk not in with_tasks
+            and self.created[Lead][lead.pk].date() <= latest
+        ]
+        count = min(UNTOUCHED_LEAD_COUNT, len(candidates))
+        self.untouched = sorted(self.rng.sample(candidates, count))
+        self.say(f"untouched: {count} new leads waiting past the response time (overdue)")
+
     def backdate(self) -> None:
         """Move what the services stamped "now" into the simulated past.
 
@@ -876,6 +903,11 @@ class _Demo:
             if model is Task:
                 fields.append("completed_at")
             model._default_manager.bulk_update(records, fields, batch_size=200)
+        # The untouched leads' trail (their creation) happened when they were created.
+        for lead_id in self.untouched:
+            AuditEvent.objects.filter(object_name=Lead.object_name, record_id=lead_id).update(
+                created_at=self.created[Lead][lead_id]
+            )
         self.say(f"history: {len(rows)} stage changes over the last nine months")
 
 
