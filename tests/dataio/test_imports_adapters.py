@@ -128,7 +128,7 @@ def test_the_page_uploads_and_shows_the_progress_and_errors(db):
     assert response["Location"] == f"/imports/{job.pk}/"
     page = client.get(f"/imports/{job.pk}/").content.decode()
     assert "Progress: Done" in page
-    assert "email: &#x27;bad&#x27; is not an email address" in page
+    assert "<td>email</td><td>bad</td><td>&#x27;bad&#x27; is not an email address</td>" in page
     assert "Download the report (CSV)" in page
     assert "hx-trigger" not in page  # done: no more polling
     listing = client.get("/imports/").content.decode()
