@@ -784,8 +784,6 @@ def test_the_preview_shows_values_choices_and_related_counts_without_writing(adm
     assert plan.related == {
         "LeadEvent.lead": 1,
         "LeadQualificationAnswer.lead": 2,
-        "LeadScore.lead": 1,
-        "LeadScoreHistory.lead": 1,
         "Task.lead": 2,
     }
     assert ids.encode("Lead", master.pk) == plan.master.public_id

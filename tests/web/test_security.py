@@ -67,6 +67,7 @@ def records(admin):
         "user_id": UserFactory().public_id,
         "stage_id": str(OpportunityStage.objects.get(name="Prospecting").pk),
         "group_id": 1,  # a duplicate group (its pages refuse before reading it)
+        "merge_id": 1,  # a merge (none: its page is a 404, its undo refused)
         "name": "lead_conversion",  # a report (its CSV download)
         "job_id": str(
             ImportJob.objects.create(

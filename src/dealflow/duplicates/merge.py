@@ -503,10 +503,27 @@ def _display(object_name: str, record: Any, name: str) -> Any:
     return "" if value is None else value
 
 
+def relation_labels(object_name: str) -> dict[str, str]:
+    """How the pages name each relation of `related` counts: {"Task.lead": "tasks",
+    "Lead.converted_contact": "leads (converted contact)"}."""
+    model = MODELS[object_name]
+    labels = {}
+    for model_field in _reverse_relations(model):
+        plural = str(model_field.model._meta.verbose_name_plural)
+        own = model_field.name == object_name.lower()
+        labels[f"{model_field.model.__name__}.{model_field.name}"] = (
+            plural if own else f"{plural} ({model_field.verbose_name})"
+        )
+    return labels
+
+
 def _related_counts(model: type[models.Model], loser_ids: list[int]) -> dict[str, int]:
-    """How many related rows point at the merged records, per relation (`Task.lead`)."""
+    """How many related rows of the merged records would move, per relation (`Task.lead`):
+    at most; one whose like the master has (a unique conflict) is removed instead."""
     counts = {}
     for model_field in _reverse_relations(model):
+        if (_label(model_field.model), model_field.name) in DERIVED:
+            continue  # removed and computed again, not moved
         count = model_field.model._default_manager.filter(
             **{f"{model_field.attname}__in": loser_ids}
         ).count()
@@ -735,6 +752,24 @@ def _may_see(actor: Any, merge: Merge) -> bool:
         return True
     master = MODELS[merge.object_type]._default_manager.filter(pk=merge.master_record_id).first()
     return master is not None and can_read(actor, master)
+
+
+def merged_records(merge: Merge) -> list[models.Model]:
+    """The merged records as they were just before the merge (unsaved instances read
+    from the snapshot), in `merged_record_ids` order: for naming them once deleted."""
+    model = MODELS[merge.object_type]
+    label = _label(model)
+    rows = {
+        row[model._meta.pk.attname]: row
+        for entry in merge.snapshot.get("deleted", [])
+        if entry["model"] == label
+        for row in entry["rows"]
+    }
+    return [
+        model(**_decoded(model, rows[record_id]))
+        for record_id in merge.merged_record_ids
+        if record_id in rows
+    ]
 
 
 def _conflict(message: str, fields: Sequence[str] = ("id",)) -> DomainError:

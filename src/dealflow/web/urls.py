@@ -67,6 +67,13 @@ urlpatterns = [
         name="duplicate_dismiss",
     ),
     # Reports
+    path("duplicates/merge/", duplicates.merge_records, name="merge_records"),
+    path("duplicates/merges/<int:merge_id>/", duplicates.merge_detail, name="merge_detail"),
+    path(
+        "duplicates/merges/<int:merge_id>/undo/",
+        duplicates.merge_undo_page,
+        name="merge_undo",
+    ),
     path("reports/", reports.dashboard, name="reports"),
     path("reports/<str:name>.csv", reports.report_csv, name="report_csv"),
     # Opportunities and the board
