@@ -711,3 +711,129 @@ def test_the_one_lead_task_leaves_closed_and_missing_leads_alone(history, owner)
     assert refresh_lead_score(missing) == {"scored": 0, "predicted": 0}
     assert not LeadScore.objects.exists()
     assert not LeadLikelihood.objects.exists()
+
+
+# ---------------------------------------------------------------------------------------
+# Settings -> Scoring model
+
+PAGE = "/settings/scoring-model/"
+
+
+def hand_made_definition(label="Web"):
+    """A stored model of three columns: lead source (per standard deviation 2.0, scale
+    0.5), demo requests (0.8, scale 0.4) and a phone (-0.3, scale 1.0); slope 0.5."""
+    return {
+        "columns": [
+            {"group": "lead_source", "kind": "value", "value": "web", "label": label},
+            {"group": "events.demo_request", "kind": "count", "value": None, "label": "x"},
+            {"group": "phone", "kind": "flag", "value": None, "label": "has a phone"},
+        ],
+        "mean": [0.3, 0.2, 0.5],
+        "scale": [0.5, 0.4, 1.0],
+        "coefficients": [2.0, 0.8, -0.3],
+        "intercept": -1.0,
+        "calibration": {"method": "platt", "slope": 0.5, "intercept": 0.1},
+    }
+
+
+def test_the_coefficients_read_in_words_against_a_lead_without_the_feature():
+    positive, negative = predictive.model_coefficients(hand_made_definition())
+
+    # 0.5 * 2.0 / 0.5 = 2.0; 0.5 * 0.8 / 0.4 * log(2) = 0.693...; 0.5 * -0.3 / 1.0 = -0.15
+    assert [(c.text, c.weight, c.odds) for c in positive] == [
+        ("Lead source is Web", 2.0, 7.39),
+        ("1 demo request (against none)", 0.69, 2.0),
+    ]
+    assert [(c.text, c.weight, c.odds) for c in negative] == [("Has a phone number", -0.15, 0.86)]
+
+
+def test_the_page_before_a_training_says_what_history_is_missing(history, client):
+    admin = UserFactory(username="admin", role=Role.ADMIN)
+    client.force_login(admin)
+    closed = Lead.objects.filter(status__is_closed=True)
+    converted = closed.filter(is_converted=True).count()
+    closed.exclude(pk__in=closed.order_by("pk").values("pk")[:900]).delete()
+    left = closed.filter(is_converted=True).count()
+
+    page = client.get(PAGE).content.decode()
+
+    assert converted > left
+    assert "Not trained yet" in page
+    assert f"There are <strong>900 closed leads, {left} of them converted</strong>" in page
+    assert "at least 1,000 closed leads, 120 of them converted (and 10 not)" in page
+    needed = "Still needed: 100 more closed leads"
+    if left < 120:
+        needed += f" and {120 - left} more converted lead{'s' if 120 - left != 1 else ''}"
+    assert needed + ". Until then" in page
+    assert 'aria-current="page">Scoring model</a>' in page
+
+
+def test_the_page_shows_the_trained_model_figures(history, client, freeze_clock):
+    freeze_clock(NOW)
+    model = predictive_model_train(now=NOW)
+    manager = UserFactory(username="manager", role=Role.MANAGER)
+    client.force_login(manager)
+
+    response = client.get(PAGE)
+    page = response.content.decode()
+
+    assert response.status_code == 200
+    rows = model.figures["rows"]
+    assert '<time datetime="2026-11-30T12:00:00+00:00">30 Nov 2026, 12:00</time>' in page
+    assert (
+        f"{rows['leads']:,} closed leads, {rows['converted']:,} of them converted: "
+        f"{rows['training']:,} to fit the model, {rows['calibration']:,} to calibrate it, "
+        f"{rows['held_out']:,} held out to measure it."
+    ) in page
+    assert f"<strong>{model.figures['auc']:.3f}</strong> (" in page
+    for row in model.figures["calibration"]:
+        assert (
+            f'<tr><td>{row["decile"]}</td><td class="text-end">{row["leads"]}</td>'
+            f'<td class="text-end">{row["predicted"]:.1f}%</td>'
+            f'<td class="text-end">{row["observed"]:.1f}%</td></tr>'
+        ) in page
+    positive, negative = predictive.model_coefficients(model.definition)
+    texts_shown = [coefficient.text for coefficient in positive]
+    assert {"Lead source is Web", "Industry is Banking"} <= set(texts_shown)
+    assert f'<tr><td>{positive[0].text}</td><td class="text-end text-success">+' in page
+    assert len(negative) == predictive.COEFFICIENTS_SHOWN
+    # A manager's Settings is this page: no sub-navigation to the admins' pages.
+    assert (
+        '<a class="nav-link active" href="/settings/scoring-model/" aria-current="page">'
+        "Settings</a>"
+    ) in page
+    assert 'href="/settings/users/"' not in page
+    assert 'href="/settings/"' not in page
+
+
+def test_the_page_escapes_the_model_labels_and_is_refused_to_a_rep(client):
+    PredictiveModel.objects.create(
+        definition=hand_made_definition(XSS),
+        figures={
+            "auc": 0.75,
+            "calibration": [{"decile": 1, "leads": 3, "predicted": 10.0, "observed": 0.0}],
+            "rows": {
+                "leads": 15,
+                "converted": 5,
+                "training": 9,
+                "calibration": 3,
+                "held_out": 3,
+                "held_out_converted": 1,
+            },
+        },
+        trained_at=NOW,
+        is_active=True,
+    )
+    admin = UserFactory(username="admin", role=Role.ADMIN)
+    rep = UserFactory(username="rep")
+    client.force_login(admin)
+    page = client.get(PAGE).content.decode()
+    client.force_login(rep)
+    refused = client.get(PAGE)
+
+    assert XSS not in page
+    assert "Lead source is &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<strong>0.750</strong> (fair)" in page
+    assert 'href="/settings/users/"' in page  # an admin sees every settings page
+    assert refused.status_code == 403
+    assert "0.750" not in refused.content.decode()

@@ -914,9 +914,8 @@ def model_figures_json(model: PredictiveModel | None) -> dict[str, Any] | None:
     }
 
 
-def model_figures(*, actor: Any) -> dict[str, Any] | None:
-    """The active model's figures (admins and managers; INSUFFICIENT_ACCESS_OR_READONLY
-    for a rep), None before the first training. One query."""
+def _require_model_reader(actor: Any) -> None:
+    """Admins and managers read the model's figures; INSUFFICIENT_ACCESS_OR_READONLY else."""
     if not (
         actor is None or actor.is_superuser or getattr(actor, "role", None) in ("admin", "manager")
     ):
@@ -924,6 +923,123 @@ def model_figures(*, actor: Any) -> dict[str, Any] | None:
             ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY,
             "only admins and managers read the predictive model's figures",
         )
+
+
+def model_figures(*, actor: Any) -> dict[str, Any] | None:
+    """The active model's figures (admins and managers; INSUFFICIENT_ACCESS_OR_READONLY
+    for a rep), None before the first training. One query."""
+    _require_model_reader(actor)
     return model_figures_json(
         PredictiveModel.objects.filter(is_active=True).defer("definition").first()
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The model's figures for people (Settings -> Scoring model)
+
+# Coefficients shown per direction on the page.
+COEFFICIENTS_SHOWN = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Coefficient:
+    """One column of the model in words: `text` ("Lead source is Web", "1 demo request
+    (against none)"), `weight` the calibrated log-odds it adds against a lead without it
+    (for an event count: one event against none), `odds` its factor on the odds."""
+
+    text: str
+    weight: float
+    odds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelReport:
+    """What Settings -> Scoring model shows: the active model (None before the first
+    training) with its figures and strongest coefficients, and the closed leads there
+    are now against the minimum history a training needs."""
+
+    model: PredictiveModel | None
+    closed_leads: int
+    converted: int
+    minimum_leads: int
+    minimum_converted: int
+    positive: list[Coefficient]
+    negative: list[Coefficient]
+
+    @property
+    def trainable(self) -> bool:
+        """Whether `dealflow score train` would train with the default minimums."""
+        return (
+            self.closed_leads >= self.minimum_leads
+            and self.converted >= max(self.minimum_converted, FLOOR_PER_OUTCOME)
+            and self.closed_leads - self.converted >= FLOOR_PER_OUTCOME
+        )
+
+
+def _column_words(column: dict[str, Any]) -> str:
+    """A column of a definition in words, as a lead that has it would read."""
+    group, kind, label = column["group"], column["kind"], column["label"]
+    names = {category: name for category, _field, name in CATEGORIES}
+    if group in names:
+        if kind == "blank":
+            return f"No {names[group].lower()}"
+        if kind == "other":
+            return f"{names[group]} is a rarer value"
+        return f"{names[group]} is {label}"
+    if group == "title":
+        if kind == "blank":
+            return "No title"
+        if kind == "other":
+            return "Title has no seniority word"
+        return f"Title is at {label} level"
+    if group in ("employees", "revenue") and kind == "blank":
+        return "Number of employees unknown" if group == "employees" else "Annual revenue unknown"
+    if group == "phone":
+        return "Has a phone number"
+    if group == "email":
+        return "Has an email address"
+    if group.startswith("events."):
+        singular, _plural = EVENT_WORDS[group.removeprefix("events.")]
+        return f"1 {singular} (against none)"
+    return str(label)
+
+
+def model_coefficients(
+    definition: dict[str, Any], shown: int = COEFFICIENTS_SHOWN
+) -> tuple[list[Coefficient], list[Coefficient]]:
+    """The `shown` strongest positive and negative columns of a stored model, strongest
+    first, each as the calibrated log-odds it adds against a lead without it: slope *
+    coefficient / scale (the coefficients are per standard deviation), times log(2) for
+    an event count (one event against none is log(1 + 1) - log(1 + 0)). A column whose
+    weight rounds to 0.00 is left out."""
+    slope = float(definition["calibration"]["slope"])
+    found = []
+    for column, weight, scale in zip(
+        definition["columns"], definition["coefficients"], definition["scale"], strict=True
+    ):
+        effect = slope * weight / scale
+        if column["kind"] == "count":
+            effect *= math.log(2)
+        rounded = round(effect, 2) + 0.0
+        if rounded:
+            found.append(Coefficient(_column_words(column), rounded, round(math.exp(effect), 2)))
+    found.sort(key=lambda coefficient: -abs(coefficient.weight))
+    positive = [coefficient for coefficient in found if coefficient.weight > 0][:shown]
+    negative = [coefficient for coefficient in found if coefficient.weight < 0][:shown]
+    return positive, negative
+
+
+def model_report(*, actor: Any) -> ModelReport:
+    """The active model with its strongest coefficients and the history there is now
+    (admins and managers; INSUFFICIENT_ACCESS_OR_READONLY for a rep, as model_figures).
+    Two queries: the model, and the closed leads counted."""
+    _require_model_reader(actor)
+    model = active_model()
+    leads, converted = _history_counts()
+    positive: list[Coefficient] = []
+    negative: list[Coefficient] = []
+    if model is not None:
+        positive, negative = model_coefficients(model.definition)
+    return ModelReport(
+        model, leads, converted, MINIMUM_LEADS, MINIMUM_CONVERTED, positive, negative
     )

@@ -34,4 +34,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         sections.append(("Duplicates", "duplicate_queue", area == "duplicates"))
     if admin:
         sections.append(("Settings", "settings_home", area == "settings"))
+    elif user.role == "manager":  # a manager's one settings page (docs/scoring.md)
+        sections.append(("Settings", "settings_scoring_model", area == "settings"))
     return {"navigation": sections, "user_is_admin": admin}

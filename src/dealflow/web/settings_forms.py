@@ -26,6 +26,7 @@ SECTIONS = (
     ("Qualification", "settings_qualification", "The checklist conversion requires; items."),
     ("Assignment rules", "settings_assignment", "Who gets a new lead: rules, pools, default."),
     ("Service levels", "settings_service_levels", "Working hours a new lead may wait; re-routing."),
+    ("Scoring model", "settings_scoring_model", "The conversion model: AUC, calibration, weights."),
     ("Web-to-Lead", "settings_web_to_lead", "Your site's lead form: code, return hosts, limits."),
     ("Users", "settings_users", "Add users, set roles, teams and passwords, deactivate."),
     ("Teams", "settings_teams", "Sales teams; a manager sees the records of their team."),

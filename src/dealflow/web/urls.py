@@ -22,6 +22,7 @@ from dealflow.web import (
     settings,
     settings_automation,
     settings_people,
+    settings_scoring_model,
     settings_web_to_lead,
     tasks,
     web_to_lead,
@@ -66,7 +67,6 @@ urlpatterns = [
         duplicates.duplicate_dismiss,
         name="duplicate_dismiss",
     ),
-    # Reports
     path("duplicates/merge/", duplicates.merge_records, name="merge_records"),
     path("duplicates/merges/<int:merge_id>/", duplicates.merge_detail, name="merge_detail"),
     path(
@@ -74,6 +74,7 @@ urlpatterns = [
         duplicates.merge_undo_page,
         name="merge_undo",
     ),
+    # Reports
     path("reports/", reports.dashboard, name="reports"),
     path("reports/<str:name>.csv", reports.report_csv, name="report_csv"),
     # Opportunities and the board
@@ -145,6 +146,11 @@ urlpatterns = [
         "settings/service-levels/",
         settings_automation.service_level_settings,
         name="settings_service_levels",
+    ),
+    path(
+        "settings/scoring-model/",
+        settings_scoring_model.scoring_model,
+        name="settings_scoring_model",
     ),
     path("settings/web-to-lead/", settings_web_to_lead.web_to_lead, name="settings_web_to_lead"),
     path("settings/users/", settings_people.users, name="settings_users"),
