@@ -11,9 +11,9 @@ from django.core import mail
 from django.core.cache import cache
 
 from dealflow.automation.models import AssignmentDecision, AssignmentRuleEntry, LeadScore
-from dealflow.automation.scoring import new_leads_scored, scoring_settings_set
+from dealflow.automation.scoring import lead_event_record, new_leads_scored, scoring_settings_set
 from dealflow.automation.services import assignment_rules_set
-from dealflow.automation.tasks import assign_leads, score_leads
+from dealflow.automation.tasks import assign_leads, refresh_lead_score, score_leads
 from dealflow.leads.models import Lead
 from dealflow.leads.service_levels import service_levels_set
 from dealflow.leads.services import lead_convert, lead_create
@@ -50,6 +50,11 @@ def queued(monkeypatch):
     sent = []
     for task in (assign_leads, score_leads):
         monkeypatch.setattr(task, "delay", lambda ids, name=task.name: sent.append((name, ids)))
+    monkeypatch.setattr(
+        refresh_lead_score,
+        "delay",
+        lambda lead_id, rescore: sent.append((refresh_lead_score.name, [lead_id], rescore)),
+    )
     return sent
 
 
@@ -207,6 +212,29 @@ def test_without_fit_rules_a_new_lead_is_not_scored(
     assert queued == []
     assert not LeadScore.objects.filter(lead=lead).exists()
     assert Lead.objects.get(pk=lead.pk).rating == "Hot"
+
+
+def test_an_event_queues_one_refresh_of_its_lead_on_commit(
+    actor, queued, django_capture_on_commit_callbacks
+):
+    lead = LeadFactory(owner_user=actor)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_event_record(actor=actor, lead=lead, type="page_view")
+        assert queued == []  # not before the commit
+
+    assert queued == [("dealflow.automation.tasks.refresh_lead_score", [lead.pk], True)]
+
+
+def test_the_refresh_task_rescores_the_lead_in_process(actor, django_capture_on_commit_callbacks):
+    lead = LeadFactory(owner_user=actor, rating="Hot")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_event_record(actor=actor, lead=lead, type="page_view")
+
+    assert LeadScore.objects.get(lead=lead).parts == [{"rule": "Page view \u00d71", "points": 1.0}]
+    assert Lead.objects.get(pk=lead.pk).rating == "Cold"
+    assert refresh_lead_score(lead.pk) == {"scored": 1, "predicted": 0}  # no model
 
 
 def test_saving_the_scoring_settings_is_seen_at_once(admin):
