@@ -428,3 +428,12 @@ def test_a_subject_with_a_line_break_is_refused_beside_its_input(admin_page):
     ) in content
     assert WebToLeadSetting.objects.count() == 0
     assert web_to_lead_settings.get().auto_response_enabled is False
+
+
+def test_an_unknown_placeholder_is_named_with_the_ones_there_are(admin):
+    with pytest.raises(DomainError) as refused:
+        web_to_lead_settings_set(actor=admin, auto_response_body="Dear {firstname},")
+
+    assert refused.value.message == (
+        "auto_response_body: {firstname} is not a placeholder; use {first_name} or {company}"
+    )

@@ -237,7 +237,7 @@ def _check_placeholders(name: str, text: str) -> None:
     """Refuse {words} that are not placeholders: a typo would reach every submitter."""
     for found in _PLACEHOLDER.findall(text):
         if found not in AUTO_RESPONSE_PLACEHOLDERS:
-            known = " and ".join(f"{{{known}}}" for known in AUTO_RESPONSE_PLACEHOLDERS)
+            known = " or ".join(f"{{{known}}}" for known in AUTO_RESPONSE_PLACEHOLDERS)
             raise DomainError(
                 ErrorCode.INVALID_FIELD,
                 f"{name}: {{{found}}} is not a placeholder; use {known}",

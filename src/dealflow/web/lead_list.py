@@ -183,12 +183,13 @@ def _list_url(base: QueryDict, **changes: str | None) -> str:
     return "?" + parameters.urlencode()
 
 
-# The columns and the LEAD_LIST orderings they sort by. Below 992 px Lead Source and Rating
-# give way, so a tablet (768 px) shows the rest without scrolling sideways.
+# The columns and the LEAD_LIST orderings they sort by. Below 992 px Email, Lead Source and
+# Rating give way, so a tablet (768 px) shows the rest without scrolling sideways or
+# breaking names into pieces (the email is one click away, on the lead).
 LIST_COLUMNS = (
     Column("Name", "last_name"),
     Column("Company", "company"),
-    Column("Email", "email"),
+    Column("Email", "email", WIDE_ONLY),
     Column("Phone", classes="text-nowrap"),
     Column("Status"),
     Column("Lead Source", classes=WIDE_ONLY),
