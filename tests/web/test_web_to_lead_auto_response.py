@@ -271,6 +271,7 @@ def test_placeholders_are_replaced_literally_and_nothing_else_is_read(admin):
             "auto_response_subject",
             ErrorCode.INVALID_FIELD,
         ),
+        ({"auto_response_subject": "Thanks\n"}, "auto_response_subject", ErrorCode.INVALID_FIELD),
         (
             {"auto_response_subject": "Thanks\tthere"},
             "auto_response_subject",

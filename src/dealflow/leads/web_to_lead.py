@@ -364,10 +364,11 @@ def web_to_lead_settings_set(
         if auto_response_from is not _UNSET:
             row.auto_response_from = _clean_from(auto_response_from)
         if auto_response_subject is not _UNSET:
-            subject = _text("auto_response_subject", auto_response_subject).strip()
-            _check_placeholders(
-                "auto_response_subject", _one_line("auto_response_subject", subject)
-            )
+            # Checked before trimming: a line break anywhere, even last, is refused.
+            subject = _one_line(
+                "auto_response_subject", _text("auto_response_subject", auto_response_subject)
+            ).strip()
+            _check_placeholders("auto_response_subject", subject)
             row.auto_response_subject = subject
         if auto_response_body is not _UNSET:
             body = _text("auto_response_body", auto_response_body)
