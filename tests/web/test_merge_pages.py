@@ -85,7 +85,7 @@ def test_the_compare_page_shows_a_radio_per_differing_field_and_the_preview(clie
     assert re.search(
         r'<form method="post"[^>]*>\s*<input type="hidden" name="csrfmiddlewaretoken"', body
     )
-    assert "<li>1 tasks</li>" in body
+    assert "<li>Tasks: 1</li>" in body
 
     preview = client.get(
         MERGE,
@@ -120,7 +120,7 @@ def test_merge_then_undo_from_the_banner(client, pair):
     assert response["Location"] == reverse("merge_detail", args=[merge.pk])
     assert list(Lead.objects.values_list("pk", "phone")) == [(master.pk, "+44 20 7946 0000")]
     banner = text(client.get(response["Location"]))
-    assert "Merged 1 leads into" in banner
+    assert "Merged 1 lead into" in banner
     assert "Engines &lt;Ltd&gt;" in banner  # the merged lead, named from the snapshot
     assert f'action="/duplicates/merges/{merge.pk}/undo/"' in banner
     assert "Undo merge" in banner

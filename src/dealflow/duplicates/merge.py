@@ -53,7 +53,9 @@ MAX_RECORDS = 3
 # Fields whose value is made of several columns: a lead's owner is a user or a queue.
 COLUMNS = {("Lead", "owner"): ("owner_user", "owner_queue")}
 # Rows computed from a lead, not entered: the merged leads' ones are removed (undo puts
-# them back) and the master is scored again after the merge, from the events it now has.
+# them back). The master keeps its own until the next scoring run rescores it from the
+# events it now has; nothing is rescored at once, since a rescore changes the master's
+# Rating, and undo refuses a master changed since the merge.
 DERIVED = {
     ("automation.LeadScore", "lead"),
     ("automation.LeadLikelihood", "lead"),
@@ -636,9 +638,6 @@ def _merge(actor: Any, plan: MergePlan, field_choices: dict[str, int]) -> Merge:
     snapshot.delete(
         DuplicateKey.objects.filter(object_type=object_name, record_id__in=[master_id, *loser_ids])
     )
-    events_scored = object_name == "Lead" and any(
-        entry["model"] == "automation.LeadEvent" for entry in snapshot.moved
-    )
     # The merged records themselves: nothing points at them any more.
     loser_snapshot = _Snapshot()
     loser_snapshot.delete(model._default_manager.filter(pk__in=loser_ids))
@@ -722,15 +721,7 @@ def _merge(actor: Any, plan: MergePlan, field_choices: dict[str, int]) -> Merge:
         )
     for event in events:
         event.save()
-    if events_scored or any(entry["model"] == "automation.LeadScore" for entry in snapshot.deleted):
-        _rescore_later([master_id])
     return merge
-
-
-def _rescore_later(lead_ids: list[int]) -> None:
-    from dealflow.automation.scoring import score_leads_later  # automation imports leads
-
-    transaction.on_commit(lambda: score_leads_later(lead_ids), robust=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -856,8 +847,6 @@ def merge_undo(*, actor: Any, merge_id: int) -> Merge:
             )
         for event in events:
             event.save()
-        if object_name == "Lead":
-            _rescore_later([merge.master_record_id, *merge.merged_record_ids])
     return merge
 
 

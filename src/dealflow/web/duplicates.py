@@ -218,6 +218,13 @@ def _choices(object_name: str, data: QueryDict, record_ids: list[int]) -> tuple[
     return master_id, choices
 
 
+def _shown(value: Any) -> Any:
+    """A value as the merge page shows it (a checkbox's as Yes or No)."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return value
+
+
 def _plan_context(plan: MergePlan, object_name: str) -> dict[str, Any]:
     """The side-by-side table and the preview as the templates render them."""
     records = [
@@ -232,6 +239,8 @@ def _plan_context(plan: MergePlan, object_name: str) -> dict[str, Any]:
     ]
     rows = []
     for choice in plan.fields:
+        if not choice.differs and all(value in ("", None) for value in choice.values):
+            continue  # blank in every record: nothing to choose or see
         chosen = ids.encode(object_name, choice.chosen_id)
         rows.append(
             {
@@ -241,7 +250,7 @@ def _plan_context(plan: MergePlan, object_name: str) -> dict[str, Any]:
                 "cells": [
                     {
                         "public_id": record["public_id"],
-                        "value": value,
+                        "value": _shown(value),
                         "checked": record["public_id"] == chosen,
                     }
                     for record, value in zip(records, choice.values, strict=True)
@@ -252,7 +261,12 @@ def _plan_context(plan: MergePlan, object_name: str) -> dict[str, Any]:
     return {
         "records": records,
         "rows": rows,
-        "result": [(choice.label, plan.result[choice.name]) for choice in plan.fields],
+        # The fields the merge decides: those that differ between the records.
+        "result": [
+            (choice.label, _shown(plan.result[choice.name]))
+            for choice in plan.fields
+            if choice.differs
+        ],
         "related": [(labels.get(key, key), count) for key, count in sorted(plan.related.items())],
         "master": records[0],
     }
