@@ -13,9 +13,11 @@ transaction ends, so concurrent creates never deal two leads to one slot.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -325,48 +327,77 @@ def _meets(
 ) -> bool:
     """Whether a lead meets one criterion; text compares without regard to case.
     `fields`: criterion_fields(), when the caller has it already (a batch)."""
+    return criterion_test(criterion, fields)(lead)
+
+
+def criterion_test(
+    criterion: Mapping[str, Any], fields: Mapping[str, FieldDef] | None = None
+) -> Callable[[Any], bool]:
+    """One criterion as a test of a lead (a Lead, or any object with the attributes the
+    criteria read): the field, its kind and the expected values are worked out once, so
+    a batch (`leads_assign_bulk`) prepares each entry's criteria once, not per lead.
+    `_meets` is this test run once: one lead at a time and a batch decide alike."""
     field_def = (fields if fields is not None else criterion_fields()).get(criterion["field"])
     if field_def is None:  # a field removed since the rules were saved matches nothing
-        return False
-    value, operator, expected = (
-        _lead_value(lead, field_def),
-        criterion["operator"],
-        criterion["value"],
-    )
+        return lambda lead: False
+    operator, expected = criterion["operator"], criterion["value"]
+    read: Callable[[Any], Any]
+    if field_def.name == "status":
+        read = lambda lead: lead.status.name if lead.status_id else ""  # noqa: E731
+    else:
+        read = attrgetter(field_def.name)
     if operator == "blank":
-        return _is_blank(value) == expected
-    if _is_blank(value):
-        return False
+        return lambda lead: _is_blank(read(lead)) == expected
+    test: Callable[[Any], bool]
     kind = _field_kind(field_def)
     if kind == "boolean":
-        return value == expected
-    if kind == "number":
-        number = Decimal(str(value))
+        test = lambda value: value == expected  # noqa: E731
+    elif kind == "number":
         wanted = [Decimal(item) for item in (expected if operator == "in" else [expected])]
         if operator == "greater_than":
-            return number > wanted[0]
-        if operator == "less_than":
-            return number < wanted[0]
-        return number in wanted
-    text = str(value).casefold()
-    if operator == "in":
-        return text in {item.casefold() for item in expected}
-    wanted_text = expected.casefold()
-    if operator == "contains":
-        return wanted_text in text
-    if operator == "starts_with":
-        return text.startswith(wanted_text)
-    return text == wanted_text
+            test = lambda value: Decimal(str(value)) > wanted[0]  # noqa: E731
+        elif operator == "less_than":
+            test = lambda value: Decimal(str(value)) < wanted[0]  # noqa: E731
+        else:
+            test = lambda value: Decimal(str(value)) in wanted  # noqa: E731
+    elif operator == "in":
+        texts = {item.casefold() for item in expected}
+        test = lambda value: str(value).casefold() in texts  # noqa: E731
+    elif operator == "contains":
+        wanted_text = expected.casefold()
+        test = lambda value: wanted_text in str(value).casefold()  # noqa: E731
+    elif operator == "starts_with":
+        wanted_text = expected.casefold()
+        test = lambda value: str(value).casefold().startswith(wanted_text)  # noqa: E731
+    else:
+        wanted_text = expected.casefold()
+        test = lambda value: str(value).casefold() == wanted_text  # noqa: E731
+
+    def meets(lead: Any) -> bool:
+        value = read(lead)
+        return not _is_blank(value) and test(value)  # a criterion on an empty field is false
+
+    return meets
 
 
 def entry_matches(
     entry: AssignmentRuleEntry, lead: Any, fields: Mapping[str, FieldDef] | None = None
 ) -> bool:
     """All (or any, by `match`) of the entry's criteria hold; no criteria match every lead."""
+    return entry_test(entry, fields)(lead)
+
+
+def entry_test(
+    entry: AssignmentRuleEntry, fields: Mapping[str, FieldDef] | None = None
+) -> Callable[[Any], bool]:
+    """`entry_matches` as a test of a lead, its criteria prepared once (criterion_test)."""
     if not entry.criteria:
-        return True
-    results = (_meets(lead, criterion, fields) for criterion in entry.criteria)
-    return all(results) if entry.match == MatchMode.ALL else any(results)
+        return lambda lead: True
+    fields = fields if fields is not None else criterion_fields()
+    tests = [criterion_test(criterion, fields) for criterion in entry.criteria]
+    if entry.match == MatchMode.ALL:
+        return lambda lead: all(test(lead) for test in tests)
+    return lambda lead: any(test(lead) for test in tests)
 
 
 def describe_criteria(entry: AssignmentRuleEntry) -> str:
@@ -399,6 +430,15 @@ class Pools:
 
     def __init__(self) -> None:
         self._locked: dict[int, AssignmentRuleEntry] = {}
+
+    def entries(self, rule_set: AssignmentRuleSet) -> Iterable[AssignmentRuleEntry]:
+        """The rule set's entries in order."""
+        return rule_set.entries.all()
+
+    def matches(
+        self, entry: AssignmentRuleEntry, lead: Any, fields: Mapping[str, FieldDef] | None
+    ) -> bool:
+        return entry_matches(entry, lead, fields)
 
     def position(self, entry: AssignmentRuleEntry) -> int:
         """The round's place, locking the entry's row until the transaction ends: the
@@ -435,9 +475,14 @@ class BatchPools(Pools):
     pool needs them), then kept up to date in memory as leads are dealt; `save` writes
     the rounds' places back."""
 
-    def __init__(self, rule_set: AssignmentRuleSet) -> None:
+    def __init__(
+        self, rule_set: AssignmentRuleSet, fields: Mapping[str, FieldDef] | None = None
+    ) -> None:
         super().__init__()
-        entries = [entry for entry in rule_set.entries.all() if entry.user_ids]
+        self._entries = list(rule_set.entries.all())
+        self._tests = {entry.pk: entry_test(entry, fields) for entry in self._entries}
+        self._users: dict[int, dict[int, User]] = {}
+        entries = [entry for entry in self._entries if entry.user_ids]
         pooled = [entry for entry in entries if entry.kind in POOL_KINDS]
         keys = sorted({key for entry in pooled for key in entry.user_ids})
         self.positions: dict[int, int] = {}
@@ -462,6 +507,14 @@ class BatchPools(Pools):
             found = open_lead_counts(list(self.active))
             self.counts = {key: found.get(key, 0) for key in self.active}
 
+    def entries(self, rule_set: AssignmentRuleSet) -> Iterable[AssignmentRuleEntry]:
+        return self._entries
+
+    def matches(
+        self, entry: AssignmentRuleEntry, lead: Any, fields: Mapping[str, FieldDef] | None
+    ) -> bool:
+        return self._tests[entry.pk](lead)
+
     def position(self, entry: AssignmentRuleEntry) -> int:
         return self.positions[entry.pk]
 
@@ -477,7 +530,11 @@ class BatchPools(Pools):
         return self._names[key]
 
     def users(self, entry: AssignmentRuleEntry) -> dict[int, User]:
-        return {key: self.active[key] for key in entry.user_ids if key in self.active}
+        if entry.pk not in self._users:  # active users do not change during a batch
+            self._users[entry.pk] = {
+                key: self.active[key] for key in entry.user_ids if key in self.active
+            }
+        return self._users[entry.pk]
 
     def loads(self, user_ids: list[int]) -> dict[int, int]:
         assert self.counts is not None  # read when an entry needs loads
@@ -566,8 +623,8 @@ def assignment_decide(
         return None
     pools = pools or Pools()
     passed = []
-    for number, entry in enumerate(rule_set.entries.all(), start=1):
-        if not entry_matches(entry, lead, fields):
+    for number, entry in enumerate(pools.entries(rule_set), start=1):
+        if not pools.matches(entry, lead, fields):
             continue
         owner, how = _assignee(entry, pools)
         matched = f"entry {number} matched ({pools.describe(entry)})"
@@ -744,13 +801,13 @@ def _assign_batch(
         .order_by()
         .values(*columns)
     }
-    pools = BatchPools(rule_set)
+    pools = BatchPools(rule_set, fields)
     now = timezone.now()
     at = AssignmentDecision._meta.get_field("decided_at").get_db_prep_save(now, connection)
     changes_field = AuditEvent._meta.get_field("changes")
     acting = actor.pk if actor is not None and actor.pk else None
     prepared_changes: dict[tuple[tuple[int | None, int | None], ...], Any] = {}
-    moves: dict[tuple[int | None, int | None], list[int]] = {}
+    moves: list[tuple[int, int | None, int | None]] = []  # (lead, user, queue)
     decisions = []
     events = []
     owners: list[tuple[str, int]] = []
@@ -776,7 +833,7 @@ def _assign_batch(
             new = (decision.owner.pk, None)
             names[("User", decision.owner.pk)] = str(decision.owner)
         if new != old:
-            moves.setdefault(new, []).append(key)
+            moves.append((key, *new))
             if values["status_id"] not in closed:
                 pools.moved_lead(old[0], new[0])
             if (old, new) not in prepared_changes:  # a few pairs of owners per batch
@@ -791,10 +848,7 @@ def _assign_batch(
         owners.append(("User", new[0]) if new[0] else ("Queue", new[1] or 0))
         entry_id = decision.entry.pk if decision.entry else None
         decisions.append((key, rule_set.pk, entry_id, *new, decision.reason, at, acting))
-    for (user_id, queue_id), keys in moves.items():
-        Lead.objects.filter(pk__in=keys).update(
-            owner_user_id=user_id, owner_queue_id=queue_id, updated_at=now
-        )
+    _write_owners(moves, now)
     pools.save()
     _insert_rows(AssignmentDecision, DECISION_COLUMNS, decisions)
     _insert_rows(AuditEvent, EVENT_COLUMNS, events)
@@ -822,11 +876,43 @@ EVENT_COLUMNS = (
 )
 
 
+def _write_owners(moves: list[tuple[int, int | None, int | None]], now: Any) -> None:
+    """Give the leads that change hands their new owners, in one statement: on PostgreSQL
+    an UPDATE joined to unnest() of the leads', users' and queues' ids, elsewhere one
+    UPDATE run for every lead (executemany). Only the owner columns and updated_at are
+    written (as `lead_assign`'s save(update_fields=...))."""
+    if not moves:
+        return
+    quote = connection.ops.quote_name
+    columns = {field.attname: str(field.column) for field in Lead._meta.concrete_fields}
+    table, key = quote(Lead._meta.db_table), quote(columns["id"])
+    user, queue, updated = (
+        quote(columns[name]) for name in ("owner_user_id", "owner_queue_id", "updated_at")
+    )
+    at = Lead._meta.get_field("updated_at").get_db_prep_save(now, connection)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS lead SET {user} = moved.user_id, {queue} = moved.queue_id,"
+                f" {updated} = %s"
+                " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[])"
+                " AS moved(id, user_id, queue_id)"
+                f" WHERE lead.{key} = moved.id",
+                [at, *(list(column) for column in zip(*moves, strict=True))],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET {user} = %s, {queue} = %s, {updated} = %s WHERE {key} = %s",
+                [(user_id, queue_id, at, lead_id) for lead_id, user_id, queue_id in moves],
+            )
+
+
 def _insert_rows(model: type[models.Model], names: Sequence[str], rows: list[tuple]) -> None:
-    """Rows of values prepared for the database, in one statement: on PostgreSQL an
-    INSERT ... SELECT FROM unnest() of one array per column, elsewhere one INSERT run
-    for every row (executemany). bulk_create would build a model instance per row,
-    which costs more than the rest of the pass."""
+    """Rows of values prepared for the database, in one statement: on PostgreSQL a COPY
+    (one stream, no SQL text or arrays to build and parse), elsewhere one INSERT run for
+    every row (executemany). bulk_create would build a model instance per row, which
+    costs more than the rest of the pass. The COPY is logged as a query like the others
+    (Django's query log, which the tests count, does not see it otherwise)."""
     if not rows:
         return
     quote = connection.ops.quote_name
@@ -835,11 +921,11 @@ def _insert_rows(model: type[models.Model], names: Sequence[str], rows: list[tup
     table = quote(model._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{fields[name].db_type(connection)}[]" for name in names)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
+            sql = f"COPY {table} ({columns}) FROM STDIN"
+            logged = cursor.debug_sql(sql) if hasattr(cursor, "debug_sql") else nullcontext()
+            with logged, cursor.cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
         else:
             placeholders = ", ".join(["%s"] * len(names))
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
