@@ -122,13 +122,13 @@ def test_the_compiled_path_and_the_general_path_import_a_file_alike(admin, tmp_p
     taken: list[int] = []
     real = compiled.CompiledRows.record
 
-    def spied(self, row):
-        result = real(self, row)
+    def spied(self, row, pure=None):
+        result = real(self, row, pure)
         if result is not None:
             taken.append(row.number)
         return result
 
-    monkeypatch.setattr(compiled.CompiledRows, "record", lambda self, row: None)
+    monkeypatch.setattr(compiled.CompiledRows, "record", lambda self, row, pure=None: None)
     general = run(admin, "leads", path)
     assert counts(general) == (len(ROWS), ACCEPTED, 0, 0, len(ROWS) - ACCEPTED)
     general_leads, general_errors = _snapshot()
@@ -314,3 +314,88 @@ def test_imported_leads_are_filed_under_their_duplicate_keys_and_revert_unfiles_
 
     assert not Lead.objects.filter(pk=bo.pk).exists()
     assert _filed() == before  # the created lead unfiled, the updated one refiled
+
+
+def _dupkeys_by_row():
+    from dealflow.duplicates.models import DuplicateKey
+
+    numbers = {lead.pk: lead.last_name for lead in Lead.objects.all()}
+    return sorted(
+        (numbers[record_id], kind, value)
+        for record_id, kind, value in DuplicateKey.objects.filter(object_type="Lead").values_list(
+            "record_id", "kind", "value"
+        )
+    )
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("on_duplicate", ["skip", "update"])
+def test_the_second_process_changes_nothing_in_what_an_import_writes(
+    tmp_path, monkeypatch, on_duplicate
+):
+    from dealflow.dataio.imports import precheck
+    from dealflow.people.models import Role
+    from tests.factories import UserFactory
+
+    boss = UserFactory(username="boss", role=Role.ADMIN)
+    again = [
+        # the same emails as rows 1 and 2 (another case): in the same batch as row 1,
+        # and in a later batch than row 2
+        [
+            "Annie",
+            "Lee3",
+            "Acme",
+            "ANN@acme.test",
+            "+1 555 010 2001",
+            "",
+            "Web",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "CFO",
+        ],
+        *ROWS[6:],
+        [
+            "Chlo",
+            "Müller2",
+            "Straße AG",
+            "chloe@MÜNCHEN.example",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+    ]
+    path = write_csv(tmp_path, [HEADER, *ROWS[:6], *again])
+    monkeypatch.setattr(precheck, "MIN_BYTES", 0)
+    used: list[int] = []
+    real = precheck.Prechecker.results
+
+    def spied(self, batch):
+        result = real(self, batch)
+        used.append(result is not None)
+        return result
+
+    monkeypatch.setattr(precheck.Prechecker, "results", spied)
+    ahead = run(boss, "leads", path, batch_size=7, on_duplicate=on_duplicate)
+    assert used == [True, True, True, True]  # 24 rows in batches of 7: each checked ahead
+    with_second = (counts(ahead), _snapshot(), _dupkeys_by_row())
+    from dealflow.duplicates.models import DuplicateKey
+
+    Lead.objects.all().delete()
+    DuplicateKey.objects.all().delete()
+    ImportRowError.objects.all().delete()
+    monkeypatch.setattr(precheck, "ENABLED", False)
+    alone = run(boss, "leads", path, batch_size=7, on_duplicate=on_duplicate)
+
+    assert used == [True, True, True, True]  # not used again
+    assert (counts(alone), _snapshot(), _dupkeys_by_row()) == with_second
+    created, updated = (6, 0) if on_duplicate == "skip" else (6, 2)
+    assert counts(alone)[1:3] == (created, updated)

@@ -29,6 +29,8 @@ from dealflow.core.access import is_admin
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
 from dealflow.core.models import AuditAction, AuditEvent
+from dealflow.dataio.imports import precheck
+from dealflow.dataio.imports.precheck import Prechecker
 from dealflow.dataio.imports.reader import (
     file_error,
     inspect_file,
@@ -252,11 +254,19 @@ def import_run(*, job_id: int, progress: Callable[[ImportJob], None] | None = No
     dry_run = bool(job.options.get("dry_run"))
     seen: dict[str, Any] | None = {} if dry_run else None
     size = int(job.options.get("batch_size") or DEFAULT_BATCH_SIZE)
+    ahead: Prechecker | None = None
     try:
-        with open_rows(path, sniff_dialect(path), skip=job.last_committed_row) as (header, rows):
+        dialect = sniff_dialect(path)
+        with open_rows(path, dialect, skip=job.last_committed_row) as (header, rows):
             columns = map_header(object_def, header, job.mapping).columns
+            if precheck.wanted(facts.size):
+                compiled = checks.compiled(columns, len(header))
+                ahead = Prechecker(compiled, path, dialect, job.last_committed_row, size)
             for batch in _batches(rows, size):
-                _run_batch(job, object_def, actor, checks, columns, len(header), batch, seen)
+                prechecked = ahead.results(batch) if ahead is not None else None
+                _run_batch(
+                    job, object_def, actor, checks, columns, len(header), batch, seen, prechecked
+                )
                 job.refresh_from_db()
                 if progress is not None:
                     progress(job)
@@ -269,12 +279,17 @@ def import_run(*, job_id: int, progress: Callable[[ImportJob], None] | None = No
     except Exception as error:
         _fail(job, f"stopped by an error: {error}; resume the job to continue")
         raise
+    finally:
+        if ahead is not None:
+            ahead.close()
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.DONE, finished_at=timezone.now())
     job.refresh_from_db()
     return job
 
 
-def _run_batch(job, object_def, actor, checks, columns, header_length, batch, seen) -> None:
+def _run_batch(
+    job, object_def, actor, checks, columns, header_length, batch, seen, prechecked=None
+) -> None:
     dry_run = seen is not None
     with transaction.atomic():
         # Another run of the same job (a retried task) may have committed this batch:
@@ -297,6 +312,7 @@ def _run_batch(job, object_def, actor, checks, columns, header_length, batch, se
             header_length=header_length,
             rows=batch,
             seen=seen,
+            prechecked=prechecked,
         )
         if dry_run:
             with transaction.atomic():  # a savepoint: the batch is checked, then undone

@@ -88,16 +88,29 @@ class CompiledRows:
         self.external_index = next(
             (index for index, name in self.columns if name == EXTERNAL_ID), None
         )
+        # Columns checked without the database ("pure": text, numbers, dates, checkboxes;
+        # a second process may run them) and those that read it (references, picklists).
+        self.pure_steps: list[tuple[int, str, Callable[[str], Any]]] = []
         self.steps: list[tuple[int, str, Callable[[str], Any]]] = []
         for index, name in self.columns:
             if name == EXTERNAL_ID:
                 continue
             field_def = object_def.field(name)
             assert field_def is not None
-            self.steps.append((index, name, self._step(checks, field_def)))
+            step = (index, name, self._step(checks, field_def))
+            if field_def.type == "reference" or field_def.is_picklist:
+                self.steps.append(step)
+            else:
+                self.pure_steps.append(step)
         self.required = list(checks.required)
         self.is_rep = actor is not None and not is_admin(actor) and actor.role != "manager"
-        self._template: dict[str, Any] | None = None
+        # A new record's attribute values before the row's (model defaults): shared by
+        # every record, so only values nobody changes in place.
+        self._template = {key: value for key, value in model().__dict__.items() if key != "_state"}
+        if model is Lead:
+            assert all(
+                isinstance(value, str | int | float | None) for value in self._template.values()
+            )
         # Lead fields set straight into the instance (plain columns, not relations).
         plain = {
             field.name
@@ -123,11 +136,29 @@ class CompiledRows:
         """Read what may change between batches (the default lead status)."""
         self.default_status = default_lead_status() if self.model is Lead else None
 
-    def record(self, row: Row) -> tuple[Any, str, bool, dict[str, str]] | None:
+    def pure_values(self, row: Row) -> dict[str, Any] | None:
+        """The row's values of the columns checked without the database, or None when
+        the row is ragged or one of them is refused."""
         values = row.values
         if row.problem or len(values) != self.header_length:
             return None
         cleaned: dict[str, Any] = {}
+        try:
+            for index, name, step in self.pure_steps:
+                cleaned[name] = step(values[index])
+        except _Refused:
+            return None
+        return cleaned
+
+    def record(
+        self, row: Row, pure: dict[str, Any] | None = None
+    ) -> tuple[Any, str, bool, dict[str, str]] | None:
+        """The row's record as the general path would build it, or None (see the class).
+        `pure` is `pure_values(row)` when made already (by the second process)."""
+        cleaned = self.pure_values(row) if pure is None else dict(pure)
+        if cleaned is None:
+            return None
+        values = row.values
         try:
             for index, name, step in self.steps:
                 value = step(values[index])
@@ -159,11 +190,6 @@ class CompiledRows:
         if status.is_converted or (owner is None and self.actor is None):
             raise _Refused
         owner = owner or self.actor
-        if self._template is None:
-            template = {key: value for key, value in Lead().__dict__.items() if key != "_state"}
-            # Shared by every record: only values nobody changes in place.
-            assert all(isinstance(value, str | int | float | None) for value in template.values())
-            self._template = template
         record = Lead.__new__(Lead)
         data = record.__dict__
         data.update(self._template)
@@ -187,3 +213,22 @@ class CompiledRows:
         if others:
             apply_values(record, others)
         return record
+
+    def blocking_keys(self, pure: dict[str, Any]) -> list[tuple[str, str]] | None:
+        """The (kind, value) duplicate keys of the record these pure values make, sorted
+        as `duplicates.keys.keys_of_records` files them; None when they depend on more
+        than the row's own columns (a contact's account name)."""
+        from dealflow.duplicates.keys import PROFILE_SOURCES, blocking_keys, profile_of
+
+        name = self.object_def.name
+        if name not in ("Lead", "Account"):
+            return None
+        template = self._template
+        assert all(
+            source in template for sources in PROFILE_SOURCES[name].values() for source in sources
+        )
+
+        def read(field: str) -> Any:
+            return pure[field] if field in pure else template[field]
+
+        return sorted(blocking_keys(name, profile_of(name, read)))

@@ -404,6 +404,9 @@ class Pending:
     record: models.Model
     external_id: str
     texts: Mapping[str, str]
+    # Made ahead by the second process (precheck.py), else None: made here.
+    email_keys: list[str] | None = None
+    blocking: list[tuple[str, str]] | None = None
 
 
 def write_batch(
@@ -417,11 +420,12 @@ def write_batch(
     rows: list[Row],
     seen: dict[str, Any] | None,
     before_commit: Callable[[int], None] | None = None,
+    prechecked: list[Any] | None = None,
 ) -> Outcome:
     """Check, dedupe and write one batch (the caller holds its transaction).
 
     `seen` (dry runs only) remembers the keys of earlier batches, whose records were
-    not kept.
+    not kept. `prechecked`: one item a row made by `precheck.Prechecker` (or None).
     """
     outcome = Outcome()
     on_duplicate = job.options.get("on_duplicate", OnDuplicate.SKIP)
@@ -430,11 +434,18 @@ def write_batch(
     built: list[tuple[Pending, bool]] = []
     compiled = checks.compiled(columns, header_length)
     compiled.start_batch()
-    for row in rows:
-        fast = compiled.record(row)
+    for position, row in enumerate(rows):
+        ahead = prechecked[position] if prechecked is not None else None
+        if prechecked is not None and ahead is None:
+            fast = None  # refused by the pure checks: the general path says why
+        else:
+            fast = compiled.record(row, ahead[0] if ahead is not None else None)
         if fast is not None:  # accepted as the general path below would
             record, external, owner_given, texts = fast
-            built.append((Pending(row.number, record, external, texts), owner_given))
+            pending = Pending(row.number, record, external, texts)
+            if ahead is not None:
+                pending.blocking, pending.email_keys = ahead[1], ahead[2]
+            built.append((pending, owner_given))
             continue
         texts, problem = row_values(object_def, columns, header_length, row)
         if problem:
@@ -466,7 +477,12 @@ def write_batch(
         if externals
         else {}
     )
-    keys_of = {id(pending): duplicate_keys(object_def.name, pending.record) for pending, _ in built}
+    keys_of = {
+        id(pending): pending.email_keys
+        if pending.email_keys is not None
+        else duplicate_keys(object_def.name, pending.record)
+        for pending, _ in built
+    }
     all_keys = {key for keys in keys_of.values() for key in keys}
     by_key: dict[str, int] = {}
     if all_keys:
@@ -524,6 +540,7 @@ def write_batch(
             continue
         if isinstance(duplicate_of, Pending):  # update a record this batch creates
             _merge(object_def, pending, duplicate_of)
+            duplicate_of.blocking = None  # changed: its keys are made again
             outcome.updated += 1
         elif isinstance(duplicate_of, int):
             updates.setdefault(duplicate_of, []).append(pending)
@@ -534,7 +551,7 @@ def write_batch(
     # A write first: on SQLite it takes the write lock that insert_records' keys need.
     ImportJob.objects.filter(pk=job.pk).update(updated_at=now)
     insert_records(model, [pending.record for pending in creating], now)
-    file_duplicate_keys(object_def.name, [pending.record for pending in creating], now)
+    file_duplicate_keys(object_def.name, creating, now)
     outcome.created += len(creating)
     if seen is not None:
         for pending in creating:
@@ -585,15 +602,23 @@ def write_batch(
     return outcome
 
 
-def file_duplicate_keys(object_name: str, records: list[Any], now: datetime.datetime) -> None:
+def file_duplicate_keys(object_name: str, created: list[Pending], now: datetime.datetime) -> None:
     """File new records under their blocking keys for the duplicate rules (the rows
     `duplicates.services.duplicate_keys_write` writes for a record created one at a
-    time: `duplicates.keys.keys_of_records`), with one INSERT or COPY for the batch."""
+    time: `duplicates.keys.keys_of_records`; made ahead by the second process when it
+    could), with one INSERT or COPY for the batch."""
     from dealflow.duplicates.keys import OBJECT_NAMES, keys_of_records
     from dealflow.duplicates.models import DuplicateKey
 
-    if object_name not in OBJECT_NAMES or not records:
+    if object_name not in OBJECT_NAMES or not created:
         return
+    keys: list[tuple[int, str, str]] = []
+    for pending in created:
+        record_id = pending.record.pk
+        if pending.blocking is not None:
+            keys.extend((record_id, kind, value) for kind, value in pending.blocking)
+        else:
+            keys.extend(keys_of_records(object_name, [pending.record]))
     rows = [
         SimpleNamespace(
             id=None,
@@ -604,7 +629,7 @@ def file_duplicate_keys(object_name: str, records: list[Any], now: datetime.date
             created_at=None,
             updated_at=None,
         )
-        for record_id, kind, value in keys_of_records(object_name, records)
+        for record_id, kind, value in keys
     ]
     insert_records(DuplicateKey, rows, now)
 
