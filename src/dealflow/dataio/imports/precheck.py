@@ -20,6 +20,7 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +60,17 @@ def _checked(compiled: Any, object_name: str, batch: list[Row]) -> list[Any]:
     return results
 
 
-def _put(out: Any, parent: int, item: Any) -> bool:
-    """Put `item` for the writer; False when the writer is gone (killed)."""
+def _put(out: Any, parent: int, item: Any) -> None:
+    """Put `item` for the writer. When the writer is gone (killed: its `kill -9` leaves
+    this process to init), end at once: the queue's pipe is full and nobody reads it,
+    so a normal exit would wait for it forever."""
     while True:
         try:
             out.put(item, timeout=1)
-            return True
+            return
         except queue.Full:
             if os.getppid() != parent:
-                return False
+                os._exit(0)
 
 
 def _work(compiled: Any, path: str, dialect: Any, skip: int, size: int, out: Any) -> None:
@@ -79,18 +82,18 @@ def _work(compiled: Any, path: str, dialect: Any, skip: int, size: int, out: Any
             for row in rows:
                 batch.append(row)
                 if len(batch) >= size:
-                    if not _put(
-                        out, parent, (batch[0].number, _checked(compiled, object_name, batch))
-                    ):
-                        return
+                    _put(out, parent, (batch[0].number, _checked(compiled, object_name, batch)))
                     batch = []
-            if batch and not _put(
-                out, parent, (batch[0].number, _checked(compiled, object_name, batch))
-            ):
-                return
+            if batch:
+                _put(out, parent, (batch[0].number, _checked(compiled, object_name, batch)))
         _put(out, parent, None)
     except Exception as error:  # the writer goes on alone
         _put(out, parent, ("failed", repr(error)))
+    # Wait for the writer to end this process (Prechecker.close) or to die: returning
+    # would wait for the queue's pipe to be read, which a dead writer never does.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 class Prechecker:
