@@ -14,7 +14,7 @@ keys are made by their field (`MatchKeyField.key_of`), and the rows go in by
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import cache
 from operator import attrgetter
 from typing import Any
@@ -144,3 +144,50 @@ def insert_records(
                     copy.write_row(row)
         else:
             cursor.executemany(sql, rows)
+
+
+def insert_rows(
+    model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows of plain values for the fields `names` (their `attname`s), the primary
+    key left to the table (its sequence or AUTOINCREMENT): one executemany (SQLite) or
+    COPY (PostgreSQL). Values must be ready for the database (`get_db_prep_save`)."""
+    if not rows:
+        return
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    fields = {field.attname: field for field in model._meta.concrete_fields}
+    columns = ", ".join(quote(fields[name].column) for name in names)
+    table = quote(model._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(names))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+
+
+def ids_by_key(
+    model: type[models.Model], column: str, keys: Collection[str], *, unconverted: bool
+) -> dict[str, int]:
+    """{key: the lowest primary key of the rows whose `column` is that key} for `keys`
+    (`unconverted`: only rows whose is_converted is false): one indexed query per 2,000
+    keys, without the ORM's compilation of a long IN list."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    condition = f" AND NOT {quote('is_converted')}" if unconverted else ""
+    wanted = list(keys)
+    found: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(wanted), 2000):
+            chunk = wanted[start : start + 2000]
+            cursor.execute(
+                f"SELECT {quote(column)}, {pk} FROM {table} WHERE {quote(column)} IN "
+                f"({', '.join(['%s'] * len(chunk))}){condition} ORDER BY {pk} DESC",
+                chunk,
+            )
+            found.update(cursor.fetchall())
+    return found

@@ -13,10 +13,9 @@ import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
@@ -31,7 +30,7 @@ from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.core.validation import apply_values, clean_values
 from dealflow.dataio.imports.compiled import CompiledRows
 from dealflow.dataio.imports.reader import EXTERNAL_ID, Row, boolean_text
-from dealflow.dataio.imports.sql import insert_records
+from dealflow.dataio.imports.sql import ids_by_key, insert_records, insert_rows
 from dealflow.dataio.models import (
     ExternalId,
     ImportJob,
@@ -486,10 +485,7 @@ def write_batch(
     all_keys = {key for keys in keys_of.values() for key in keys}
     by_key: dict[str, int] = {}
     if all_keys:
-        existing = model.objects.filter(email_key__in=all_keys)
-        if model is Lead:
-            existing = existing.filter(is_converted=False)
-        by_key = dict(existing.order_by("pk").values_list("email_key", "pk").reverse())
+        by_key = ids_by_key(model, "email_key", all_keys, unconverted=model is Lead)
     creating: list[Pending] = []
     in_file: dict[str, Pending] = {}
     updates: dict[int, list[Pending]] = {}
@@ -594,7 +590,7 @@ def write_batch(
             job, object_def, actor, updates, outcome, records, events, externals_new, now
         )
     ExternalId.objects.bulk_create(externals_new, ignore_conflicts=True)
-    insert_records(ImportJobRecord, records, now)
+    insert_job_records(job, records, now)
     AuditEvent.objects.bulk_create(events)
     outcome.created_lead_ids = [pending.record.pk for pending in assign]  # type: ignore[misc]
     if before_commit is not None:
@@ -619,33 +615,36 @@ def file_duplicate_keys(object_name: str, created: list[Pending], now: datetime.
             keys.extend((record_id, kind, value) for kind, value in pending.blocking)
         else:
             keys.extend(keys_of_records(object_name, [pending.record]))
+    at = DuplicateKey._meta.get_field("created_at").get_db_prep_save(now, connection)
+    rows = [(object_name, record_id, kind, value, at, at) for record_id, kind, value in keys]
+    names = ("object_type", "record_id", "kind", "value", "created_at", "updated_at")
+    insert_rows(DuplicateKey, names, rows)
+
+
+def job_record(job: ImportJob, record_id: int, action: str, previous=None) -> tuple:
+    """An ImportJobRecord's values for insert_job_records (a model instance costs more
+    to make than to insert)."""
+    return (record_id, action, previous)
+
+
+def insert_job_records(job: ImportJob, records: list[tuple], now: datetime.datetime) -> None:
+    """The batch's ImportJobRecord rows (job_record's), one INSERT or COPY."""
+    meta = ImportJobRecord._meta
+    at = meta.get_field("created_at").get_db_prep_save(now, connection)
+    previous = meta.get_field("previous_values")
     rows = [
-        SimpleNamespace(
-            id=None,
-            object_type=object_name,
-            record_id=record_id,
-            kind=kind,
-            value=value,
-            created_at=None,
-            updated_at=None,
+        (
+            job.pk,
+            record_id,
+            action,
+            None if values is None else previous.get_db_prep_save(values, connection),
+            at,
+            at,
         )
-        for record_id, kind, value in keys
+        for record_id, action, values in records
     ]
-    insert_records(DuplicateKey, rows, now)
-
-
-def job_record(job: ImportJob, record_id: int, action: str, previous=None) -> SimpleNamespace:
-    """An ImportJobRecord's values for insert_records (a model instance costs more to make
-    than to insert)."""
-    return SimpleNamespace(
-        id=None,
-        job_id=job.pk,
-        record_id=record_id,
-        action=action,
-        previous_values=previous,
-        created_at=None,
-        updated_at=None,
-    )
+    names = ("job_id", "record_id", "action", "previous_values", "created_at", "updated_at")
+    insert_rows(ImportJobRecord, names, rows)
 
 
 def _row_of(duplicate_of: Any) -> str:
@@ -684,7 +683,7 @@ def _update_existing(
     actor: User | None,
     updates: dict[int, list[Pending]],
     outcome: Outcome,
-    records: list[ImportJobRecord],
+    records: list[tuple],
     events: list[AuditEvent],
     externals_new: list[ExternalId],
     now: datetime.datetime,
