@@ -803,3 +803,50 @@ def test_undo_is_refused_when_a_restored_row_refers_to_a_record_deleted_since(ad
     Opportunity.objects.filter(pk=contacts["shared"].pk).delete()
     error = refused(ErrorCode.INVALID_STATUS, lambda: merge_undo(actor=admin, merge_id=merge.pk))
     assert error.message.startswith("a restored record refers to a record deleted since the merge")
+
+
+# ---------------------------------------------------------------------------------------
+# Atomic: a failure half-way leaves everything as it was
+
+
+def test_a_merge_failing_half_way_changes_nothing(admin, leads, monkeypatch):
+    from dealflow.duplicates import merge as merge_module
+
+    def broken(**_kwargs):
+        raise RuntimeError("disk full")
+
+    # Fails after the related records moved and the merged leads were deleted.
+    monkeypatch.setattr(merge_module, "duplicate_keys_write", broken)
+    before = state()
+    with pytest.raises(RuntimeError):
+        records_merge(
+            actor=admin,
+            object_name="Lead",
+            master_id=leads["master"].pk,
+            loser_ids=[leads["second"].pk, leads["third"].pk],
+        )
+    assert state() == before
+    assert Merge.objects.count() == 0
+
+
+def test_an_undo_failing_half_way_changes_nothing(admin, leads, monkeypatch):
+    from dealflow.duplicates import merge as merge_module
+
+    merge = records_merge(
+        actor=admin,
+        object_name="Lead",
+        master_id=leads["master"].pk,
+        loser_ids=[leads["second"].pk],
+        field_choices={"email": leads["second"].pk},
+    )
+    merged = state()
+
+    def broken(model, rows):
+        raise RuntimeError("connection lost")
+
+    # Fails after the master's values and the keys were put back, before the rows return.
+    monkeypatch.setattr(merge_module, "_insert", broken)
+    with pytest.raises(RuntimeError):
+        merge_undo(actor=admin, merge_id=merge.pk)
+    assert state() == merged
+    assert Merge.objects.get(pk=merge.pk).status == MergeStatus.MERGED

@@ -210,7 +210,10 @@ def _locked_records(
     change, CANNOT_UPDATE_CONVERTED_LEAD for a converted lead."""
     found: dict[int, Any] = {
         record.pk: record
-        for record in model._default_manager.select_for_update().filter(pk__in=record_ids)
+        # In primary-key order, so two merges of overlapping records cannot deadlock.
+        for record in model._default_manager.select_for_update()
+        .filter(pk__in=record_ids)
+        .order_by("pk")
     }
     for index, record_id in enumerate(record_ids):
         field_name = "master_id" if index == 0 else "merged_ids"
