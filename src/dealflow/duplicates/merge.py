@@ -766,6 +766,37 @@ def merged_records(merge: Merge) -> list[models.Model]:
     ]
 
 
+@dataclass(frozen=True)
+class MergeMember:
+    """A record of a merge: as it is now (`exists`), or as it was before the merge."""
+
+    record_id: int
+    record: Any
+    exists: bool
+    is_master: bool
+
+
+def merge_members(merge: Merge) -> list[MergeMember]:
+    """The master and the merged records (in that order) of a merge the caller may see
+    (merge_get): each as it is now, or, deleted by the merge, as the snapshot kept it."""
+    model = MODELS[merge.object_type]
+    record_ids = [merge.master_record_id, *merge.merged_record_ids]
+    present = model._default_manager.in_bulk(record_ids)
+    former = {record.pk: record for record in merged_records(merge)}
+    members = []
+    for record_id in record_ids:
+        record = present.get(record_id) or former.get(record_id)
+        members.append(
+            MergeMember(
+                record_id=record_id,
+                record=record,
+                exists=record_id in present,
+                is_master=record_id == merge.master_record_id,
+            )
+        )
+    return members
+
+
 def _conflict(message: str, fields: Sequence[str] = ("id",)) -> DomainError:
     return DomainError(ErrorCode.INVALID_STATUS, message, list(fields))
 

@@ -18,7 +18,7 @@ from django.db.models import BooleanField, Case, Q, Value, When
 
 from dealflow.accounts.models import Account, Contact
 from dealflow.core import ids
-from dealflow.core.access import is_admin, readable_q
+from dealflow.core.access import is_admin, readable, readable_q
 from dealflow.core.cache import ConfigurationCache
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.duplicates.keys import (
@@ -309,3 +309,32 @@ def duplicate_group_get(*, actor: Any, group_id: int) -> DuplicateGroup:
     if group is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"duplicate group {group_id} does not exist", ["id"])
     return group
+
+
+# ---------------------------------------------------------------------------------------
+# Merge (duplicates/merge.py)
+
+
+def merge_candidates(
+    *, actor: Any, object_name: str, record_ids: list[int], limit: int = 10
+) -> list[tuple[Any, bool]]:
+    """The records a merge may take, as (record, named): those of `record_ids` the actor
+    may see (in that order; one they may not see is left out, unnamed), then up to
+    `limit` others the matching rules find for the first of them."""
+    model = MODELS[object_name]
+    found = {
+        record.pk: record
+        for record in readable(actor, model._default_manager.filter(pk__in=record_ids))
+    }
+    chosen = [(found[record_id], True) for record_id in record_ids if record_id in found]
+    if not chosen:
+        return []
+    first = chosen[0][0]
+    matches = duplicates_find(
+        object_name=object_name, values=first, actor=actor, exclude_id=first.pk
+    )
+    wanted = [
+        match.record_id for match in matches if match.record_id and match.record_id not in found
+    ]
+    more = model._default_manager.in_bulk(wanted[:limit])
+    return chosen + [(more[record_id], False) for record_id in wanted[:limit] if record_id in more]

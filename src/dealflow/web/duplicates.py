@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from dealflow.core import ids
-from dealflow.core.access import readable, require_admin
+from dealflow.core.access import require_admin
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.duplicates.keys import OBJECT_NAMES
 from dealflow.duplicates.merge import (
@@ -27,17 +27,16 @@ from dealflow.duplicates.merge import (
     MergePlan,
     merge_fields,
     merge_get,
+    merge_members,
     merge_plan,
     merge_undo,
-    merged_records,
     records_merge,
     relation_labels,
 )
 from dealflow.duplicates.models import DuplicateGroupStatus, Merge, MergeStatus
 from dealflow.duplicates.selectors import (
-    MODELS,
     duplicate_groups,
-    duplicates_find,
+    merge_candidates,
     record_name,
     require_queue_access,
 )
@@ -275,28 +274,19 @@ def _plan_context(plan: MergePlan, object_name: str) -> dict[str, Any]:
 def _choose_context(actor: Any, object_name: str, record_ids: list[int]) -> dict[str, Any]:
     """The records named and the first one's likely duplicates, as far as the actor may
     see them (a record they may not see is left out, not named)."""
-    model = MODELS[object_name]
-    found = {
-        record.pk: record for record in readable(actor, model.objects.filter(pk__in=record_ids))
-    }
-    candidates = [found[record_id] for record_id in record_ids if record_id in found]
-    if candidates:
-        for match in duplicates_find(
-            object_name=object_name, values=candidates[0], actor=actor, exclude_id=candidates[0].pk
-        )[:CANDIDATES_SHOWN]:
-            if match.record_id is not None and match.record_id not in found:
-                found[match.record_id] = model.objects.get(pk=match.record_id)
-                candidates.append(found[match.record_id])
+    candidates = merge_candidates(
+        actor=actor, object_name=object_name, record_ids=record_ids, limit=CANDIDATES_SHOWN
+    )
     return {
         "candidates": [
             {
                 "public_id": record.public_id,
                 "name": record_name(object_name, record),
                 "url": reverse(DETAIL[object_name], args=[record.public_id]),
-                "checked": record.pk in record_ids,
+                "checked": named,
                 "created_at": record.created_at,
             }
-            for record in candidates
+            for record, named in candidates
         ]
     }
 
@@ -361,21 +351,15 @@ def merge_records(request: HttpRequest) -> HttpResponse:
 
 def _merge_context(merge: Merge) -> dict[str, Any]:
     object_name = merge.object_type
-    model = MODELS[object_name]
-    record_ids = [merge.master_record_id, *merge.merged_record_ids]
-    present = {record.pk: record for record in model.objects.filter(pk__in=record_ids)}
-    former = {record.pk: record for record in merged_records(merge)}
     records = []
-    for record_id in record_ids:
-        record = present.get(record_id)
-        shown = record or former.get(record_id)
-        public_id = ids.encode(object_name, record_id)
+    for member in merge_members(merge):
+        public_id = ids.encode(object_name, member.record_id)
         records.append(
             {
                 "public_id": public_id,
-                "name": record_name(object_name, shown) if shown else public_id,
-                "url": reverse(DETAIL[object_name], args=[public_id]) if record else "",
-                "is_master": record_id == merge.master_record_id,
+                "name": record_name(object_name, member.record) if member.record else public_id,
+                "url": reverse(DETAIL[object_name], args=[public_id]) if member.exists else "",
+                "is_master": member.is_master,
             }
         )
     labels = relation_labels(object_name)
