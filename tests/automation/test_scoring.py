@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dealflow.automation import scoring
 from dealflow.automation.models import LeadEvent, LeadScore, LeadScoreHistory
 from dealflow.automation.scoring import (
     lead_event_record,
@@ -237,6 +238,44 @@ def test_an_unchanged_score_appends_no_history(freeze_clock):
     # history insert and no Rating update.
     assert len(captured) == 6
     assert LeadScoreHistory.objects.count() == 20
+
+
+def test_batches_read_the_previous_scores_and_the_events_of_their_own_leads(
+    freeze_clock, monkeypatch
+):
+    """Batches of 2 leads: each reads its leads' previous scores through a join bounded
+    by the batch (so a second recompute finds them all and appends no history), and its
+    events by the range of its keys, in which a closed lead's events count for nobody."""
+    freeze_clock(NOW)
+    monkeypatch.setattr(scoring, "BATCH_SIZE", 2)
+    monkeypatch.setattr(scoring, "EVENT_RANGE_ABOVE", 1)
+    closed = LeadStatus.objects.filter(is_closed=True, is_converted=False).first()
+    leads = []
+    for number in range(5):
+        leads.append(LeadFactory())
+        add_event(leads[-1], "demo_request", days_ago=30 * number)  # 50, 25, 12.5, ...
+        shut = LeadFactory(status=closed)  # between two open leads, in their range
+        add_event(shut, "form_submit")
+
+    assert lead_scores_recompute(now=NOW) == 5
+    assert lead_scores_recompute(now=NOW) == 5
+
+    assert [score_of(lead).score for lead in leads] == [
+        50.0,
+        25.0,
+        12.5,
+        6.25,
+        3.12,
+    ]  # 3.125 rounds down (a float)
+    assert LeadScoreHistory.objects.count() == 5  # the first scores only
+    assert not LeadScore.objects.filter(lead__status=closed).exists()
+    assert [Lead.objects.get(pk=lead.pk).rating for lead in leads] == [
+        "Warm",
+        "Warm",
+        "Cold",
+        "Cold",
+        "Cold",
+    ]
 
 
 def test_a_changed_rating_alone_is_history_too(freeze_clock, admin):
