@@ -246,8 +246,11 @@ def test_a_batch_costs_the_same_queries_for_6_leads_as_for_60(admin, reps):
     # Savepoint; the leads; the pools' rows locked; their active users; their loads; one
     # UPDATE of the leads' owners (whichever owners they go to: five here, three
     # round-robin users and two least-loaded); the round-robin entry's place; the
-    # decisions; the audit events; release.
-    assert len(few) == len(many) == 10
+    # decisions; the audit events; release. On SQLite, around the batches, the page
+    # cache's size read, enlarged and put back (three PRAGMAs per pass, not per batch).
+    pragmas = 3 if connection.vendor == "sqlite" else 0
+    assert len(few) == len(many) == 10 + pragmas
+    assert len([sql for sql in many if sql.startswith("PRAGMA cache_size")]) == pragmas
     updates = [sql for sql in many if 'UPDATE "leads_lead"' in sql]
     assert len(updates) == 1
     owners = {lead.owner_user_id for lead in Lead.objects.filter(owner_queue__isnull=True)}
@@ -258,6 +261,34 @@ def test_a_batch_costs_the_same_queries_for_6_leads_as_for_60(admin, reps):
         if any(table in sql for table in ('"automation_assignmentdecision"', '"core_auditevent"'))
     ]
     assert len(inserts) == 2
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="a PRAGMA of SQLite")
+def test_on_sqlite_the_page_cache_is_enlarged_for_the_pass_and_put_back(admin, reps):
+    assignment_rules_set(actor=admin, rules={"default_owner_id": reps[0].public_id})
+    lead = LeadFactory(owner_user=reps[1])
+    seen = []
+
+    def spy(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            seen.append(cursor.fetchone()[0])
+        return assign_batch(*args, **kwargs)
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (before,) = cursor.fetchone()
+    assign_batch = services._assign_batch
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "_assign_batch", spy)
+        leads_assign_bulk(actor=None, lead_ids=[lead.pk])
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (after,) = cursor.fetchone()
+
+    assert seen == [-services.BULK_SQLITE_CACHE_KIB]
+    assert after == before != seen[0]
+    assert Lead.objects.get(pk=lead.pk).owner_user == reps[0]
 
 
 def test_converted_and_missing_leads_are_skipped_and_counted(admin, reps):

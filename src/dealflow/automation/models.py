@@ -88,9 +88,15 @@ class AssignmentRuleEntry(models.Model):
 
 
 class AssignmentDecision(models.Model):
-    """Why a lead got its owner from the rules: which entry (none: the default), and when."""
+    """Why a lead got its owner from the rules: which entry (none: the default), and when.
 
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    One row per lead dealt, written in bulk by imports and `dealflow assign`, so each
+    index costs: the lead's is decision_lead_idx (no second one on lead alone), and the
+    owner queue and actor, null for most rows, have partial indexes (for deleting one)."""
+
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     rule_set = models.ForeignKey(AssignmentRuleSet, on_delete=models.PROTECT, related_name="+")
     entry = models.ForeignKey(
         AssignmentRuleEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -99,17 +105,37 @@ class AssignmentDecision(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     owner_queue = models.ForeignKey(
-        "people.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "people.Queue",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     reason = models.TextField()
     decided_at = models.DateTimeField()
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
         ordering = ["-decided_at", "-id"]
-        indexes = [models.Index(fields=["lead", "-decided_at", "-id"], name="decision_lead_idx")]
+        indexes = [
+            models.Index(fields=["lead", "-decided_at", "-id"], name="decision_lead_idx"),
+            *(
+                models.Index(
+                    fields=[field],
+                    condition=Q(**{f"{field}__isnull": False}),
+                    name=f"decision_{field}_idx",
+                )
+                for field in ("owner_queue", "actor")
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"lead {self.lead_id}: {self.reason}"
