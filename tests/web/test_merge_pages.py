@@ -238,3 +238,28 @@ def test_the_review_queue_links_each_open_group_to_the_merge_page(client, pair):
     assert (
         f'href="{MERGE}?object=Lead&amp;ids={master.public_id},{other.public_id}">Merge</a>' in page
     )
+
+
+def test_another_master_keeps_the_columns_and_takes_its_own_values(client, pair):
+    master, other = pair
+    response = client.get(
+        MERGE,
+        {
+            "object": "Lead",
+            "ids": f"{master.public_id},{other.public_id}",
+            "master": other.public_id,
+        },
+    )
+    body = text(response)
+    # The columns stay in the order named; the radios follow the new master.
+    assert body.index(f'name="master" value="{master.public_id}"') < body.index(
+        f'name="master" value="{other.public_id}"'
+    )
+    assert f'name="master" value="{other.public_id}" checked' in body
+    assert re.search(
+        rf'name="field_phone" value="{other.public_id}" aria-describedby="field-phone" checked',
+        body,
+    )
+    assert f'Stays: <a href="/leads/{other.public_id}/">' in body
+    # The master radio asks for the page again (htmx), without the field choices.
+    assert 'hx-include="#merge-form [name=object], #merge-form [name=ids]"' in body

@@ -224,17 +224,20 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def _plan_context(plan: MergePlan, object_name: str) -> dict[str, Any]:
-    """The side-by-side table and the preview as the templates render them."""
+def _plan_context(plan: MergePlan, object_name: str, order: list[int]) -> dict[str, Any]:
+    """The side-by-side table and the preview as the templates render them, the records
+    in the order named (`order`, primary keys), so choosing another master moves no column."""
+    position = {record.pk: index for index, record in enumerate(plan.records)}
+    columns = [position[record_id] for record_id in order]
     records = [
         {
             "public_id": record.public_id,
             "name": record_name(object_name, record),
             "url": reverse(DETAIL[object_name], args=[record.public_id]),
             "created_at": record.created_at,
-            "is_master": index == 0,
+            "is_master": record.pk == plan.master.pk,
         }
-        for index, record in enumerate(plan.records)
+        for record in (plan.records[column] for column in columns)
     ]
     rows = []
     for choice in plan.fields:
@@ -252,7 +255,9 @@ def _plan_context(plan: MergePlan, object_name: str) -> dict[str, Any]:
                         "value": _shown(value),
                         "checked": record["public_id"] == chosen,
                     }
-                    for record, value in zip(records, choice.values, strict=True)
+                    for record, value in zip(
+                        records, [choice.values[column] for column in columns], strict=True
+                    )
                 ],
             }
         )
@@ -267,7 +272,7 @@ def _plan_context(plan: MergePlan, object_name: str) -> dict[str, Any]:
             if choice.differs
         ],
         "related": [(labels.get(key, key), count) for key, count in sorted(plan.related.items())],
-        "master": records[0],
+        "master": next(record for record in records if record["is_master"]),
     }
 
 
@@ -343,7 +348,7 @@ def merge_records(request: HttpRequest) -> HttpResponse:
         context.update(_choose_context(actor, object_name, record_ids))
         context["error"] = error.message
         return render(request, "web/duplicates/merge_choose.html", context, status=400)
-    context.update(_plan_context(plan, object_name))
+    context.update(_plan_context(plan, object_name, record_ids))
     if request.GET.get("part") == "preview":
         return render(request, "web/duplicates/_merge_preview.html", context)
     return render(request, "web/duplicates/merge.html", context, status=status)
