@@ -225,7 +225,7 @@ def premature_conversions(*, user: Any, filters: ReportFilters) -> list[dict[str
             ),
         )
         .order_by("-converted_date", "-id")
-        .values(
+        .values_list(
             "pk",
             "first_name",
             "last_name",
@@ -238,32 +238,34 @@ def premature_conversions(*, user: Any, filters: ReportFilters) -> list[dict[str
             "overridden",
         )
     )
+    # Tuples, not dicts, and each row built in one expression: 198k rows at 1M leads.
     found = list(leads)
     details = dict(
         QualificationOverride.objects.filter(
-            lead_id__in=[row["pk"] for row in found if row["overridden"]]
+            lead_id__in=[row[0] for row in found if row[9]]
         ).values_list("lead_id", "framework")
     )
-    names = user_names(row["converted_opportunity__owner_id"] for row in found)
+    names = user_names(row[7] for row in found)
+    encode = ids.encode
+    never = f"Converted without reaching {QUALIFIED_STATUS}"
     rows = []
-    for row in found:
-        reasons = []
-        if not row["reached"]:
-            reasons.append(f"Converted without reaching {QUALIFIED_STATUS}")
-        if row["overridden"]:
-            reasons.append(f"{details.get(row['pk'], 'Qualification')} gate overridden")
-        lead_name = " ".join(part for part in (row["first_name"], row["last_name"]) if part)
-        owner_id = row["converted_opportunity__owner_id"]
+    for pk, first, last, company, converted, deal_id, deal, owner_id, reached, overridden in found:
+        if overridden:
+            gate = f"{details.get(pk, 'Qualification')} gate overridden"
+            reason = gate if reached else f"{never}; {gate}"
+        else:
+            reason = "" if reached else never
+        lead_name = f"{first} {last}" if first and last else first or last
         rows.append(
             {
-                "opportunity_id": ids.encode("Opportunity", row["converted_opportunity_id"]),
-                "opportunity": row["converted_opportunity__name"],
-                "lead_id": ids.encode("Lead", row["pk"]),
-                "lead": f"{lead_name} ({row['company']})",
-                "converted_date": row["converted_date"],
+                "opportunity_id": encode("Opportunity", deal_id),
+                "opportunity": deal,
+                "lead_id": encode("Lead", pk),
+                "lead": f"{lead_name} ({company})",
+                "converted_date": converted,
                 "owner": names.get(owner_id, ""),
                 "owner_id": owner_public_id(owner_id),
-                "reason": "; ".join(reasons),
+                "reason": reason,
             }
         )
     return rows
