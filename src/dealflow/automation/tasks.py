@@ -82,14 +82,14 @@ def train_predictive_model(
     One service call (automation.predictive.predictive_model_train); a retry trains
     again and keeps the earlier model as history, so it is safe.
     """
-    limits = {
-        "minimum_leads": predictive.MINIMUM_LEADS if minimum_leads is None else minimum_leads,
-        "minimum_converted": (
-            predictive.MINIMUM_CONVERTED if minimum_converted is None else minimum_converted
-        ),
-    }
     try:
-        return predictive.predictive_model_train(actor=None, **limits).pk
+        return predictive.predictive_model_train(
+            actor=None,
+            minimum_leads=predictive.MINIMUM_LEADS if minimum_leads is None else minimum_leads,
+            minimum_converted=(
+                predictive.MINIMUM_CONVERTED if minimum_converted is None else minimum_converted
+            ),
+        ).pk
     except DomainError as refused:
         logger.warning("predictive scoring not trained: %s", refused.message)
         return None
