@@ -216,6 +216,7 @@ def prepare_sqlite(pg_url: str, path: Path, options: argparse.Namespace) -> None
     loaded = marker.exists() and marker.read_text().strip() == str(DATA_VERSION)
     if path.exists() and loaded and not options.reload:
         log(f"reusing {path} (--reload rebuilds it)")
+        pages.setup_django(f"sqlite:///{path}")
         return
     command = [sys.executable, __file__, "--leads", str(options.leads), "--keep"]
     command += ["--only", "none-the-data-only"] + (["--reload"] if options.reload else [])
