@@ -247,10 +247,11 @@ def test_a_batch_costs_the_same_queries_for_6_leads_as_for_60(admin, reps):
     # UPDATE of the leads' owners (whichever owners they go to: five here, three
     # round-robin users and two least-loaded); the round-robin entry's place; the
     # decisions; the audit events; release. On SQLite, around the batches, the page
-    # cache's size read, enlarged and put back (three PRAGMAs per pass, not per batch).
-    pragmas = 3 if connection.vendor == "sqlite" else 0
+    # cache's size and the WAL's checkpoint size read, set and put back (six PRAGMAs per
+    # pass, not per batch; no checkpoint inside the test's transaction).
+    pragmas = 6 if connection.vendor == "sqlite" else 0
     assert len(few) == len(many) == 10 + pragmas
-    assert len([sql for sql in many if sql.startswith("PRAGMA cache_size")]) == pragmas
+    assert len([sql for sql in many if sql.startswith("PRAGMA")]) == pragmas
     updates = [sql for sql in many if 'UPDATE "leads_lead"' in sql]
     assert len(updates) == 1
     owners = {lead.owner_user_id for lead in Lead.objects.filter(owner_queue__isnull=True)}
@@ -263,31 +264,35 @@ def test_a_batch_costs_the_same_queries_for_6_leads_as_for_60(admin, reps):
     assert len(inserts) == 2
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="a PRAGMA of SQLite")
-def test_on_sqlite_the_page_cache_is_enlarged_for_the_pass_and_put_back(admin, reps):
+def _pragma(name):
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA {name}")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PRAGMAs of SQLite")
+@pytest.mark.django_db(transaction=True)
+def test_on_sqlite_the_pass_enlarges_cache_and_checkpoints_then_puts_them_back(admin, reps):
     assignment_rules_set(actor=admin, rules={"default_owner_id": reps[0].public_id})
     lead = LeadFactory(owner_user=reps[1])
     seen = []
+    assign_batch = services._assign_batch
 
     def spy(*args, **kwargs):
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA cache_size")
-            seen.append(cursor.fetchone()[0])
+        seen.append((_pragma("cache_size"), _pragma("wal_autocheckpoint")))
         return assign_batch(*args, **kwargs)
 
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (before,) = cursor.fetchone()
-    assign_batch = services._assign_batch
-    with pytest.MonkeyPatch.context() as patch:
+    before = (_pragma("cache_size"), _pragma("wal_autocheckpoint"))
+    with pytest.MonkeyPatch.context() as patch, CaptureQueriesContext(connection) as captured:
         patch.setattr(services, "_assign_batch", spy)
         leads_assign_bulk(actor=None, lead_ids=[lead.pk])
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (after,) = cursor.fetchone()
+    after = (_pragma("cache_size"), _pragma("wal_autocheckpoint"))
 
-    assert seen == [-services.BULK_SQLITE_CACHE_KIB]
-    assert after == before != seen[0]
+    assert seen == [(-services.BULK_SQLITE_CACHE_KIB, services.BULK_SQLITE_CHECKPOINT_PAGES)]
+    assert after == before
+    assert before[0] != seen[0][0] and before[1] != seen[0][1]
+    # Outside a transaction, the pass ends by checkpointing the WAL it wrote.
+    assert captured.captured_queries[-1]["sql"] == "PRAGMA wal_checkpoint(PASSIVE)"
     assert Lead.objects.get(pk=lead.pk).owner_user == reps[0]
 
 
