@@ -121,10 +121,12 @@ def pipeline_as_of(user: Any, filters: Any, day: datetime.date) -> tuple[Any, st
         .filter(last_row__isnull=False)
         .values("last_row")
     )
-    rows = OpportunityHistory.objects.filter(pk__in=replayed).order_by()
     closed_names = [stage.name for stage in stages.get() if stage.is_closed]
-    rows = rows.filter(~Q(stage_name__in=closed_names) | Q(close_date__gte=first_of_month(day)))
-    return rows, "history"
+    history = OpportunityHistory.objects.filter(pk__in=replayed).order_by()
+    history = history.filter(
+        ~Q(stage_name__in=closed_names) | Q(close_date__gte=first_of_month(day))
+    )
+    return history, "history"
 
 
 @dataclass(frozen=True)

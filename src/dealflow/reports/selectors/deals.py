@@ -170,7 +170,7 @@ def _won_values(
         for owner_id, (deals, mean, middle) in found.items()
     ]
     names = user_names(owner_id for owner_id, _found in grouped)
-    return sorted(grouped, key=lambda item: (names.get(item[0], "").casefold(), item[0] or 0))
+    return sorted(grouped, key=lambda item: (names.get(item[0] or 0, "").casefold(), item[0] or 0))
 
 
 def deal_size_columns(filters: ReportFilters) -> list[Column]:

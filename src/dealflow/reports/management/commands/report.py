@@ -6,7 +6,7 @@ import csv
 import datetime
 import json
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
@@ -148,7 +148,7 @@ class Command(BaseCommand):
                 ", ".join(accepted) or "none",
                 ", ".join(definition.group_by),
             )
-        Console(file=self.stdout, width=160).print(table)
+        Console(file=cast(IO[str], self.stdout), width=160).print(table)
 
     def _table(self, result: ReportResult) -> None:
         given = {name: value for name, value in result.filters.as_json().items() if value}
@@ -162,7 +162,7 @@ class Command(BaseCommand):
             )
         for row in result.rows:
             table.add_row(*(readable(row.get(c.name), c.kind) for c in result.columns))
-        Console(file=self.stdout, width=200).print(table)
+        Console(file=cast(IO[str], self.stdout), width=200).print(table)
         count = len(result.rows)
         self.stdout.write(f"{count} row{'' if count == 1 else 's'}")
 
