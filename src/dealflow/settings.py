@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "dealflow.duplicates",
     "dealflow.dataio",
     "dealflow.reports",
+    "dealflow.demo",
     "dealflow.web",
 ]
 

@@ -8,8 +8,8 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from dealflow.core.demo import STAFF, STAFF_DOMAIN
 from dealflow.core.models import AuditEvent
+from dealflow.demo.data import STAFF, STAFF_DOMAIN
 from dealflow.people.models import ApiToken, User
 from dealflow.people.services import token_digest, user_create
 

@@ -164,7 +164,7 @@ def test_report_equals_the_walk(team, moving):
 
 
 def test_bulk_timelines_in_any_order_then_recorded(team, moving):
-    """A timeline written in bulk (as core/demo.py does), rows in shuffled order, is
+    """A timeline written in bulk (as demo/data.py does), rows in shuffled order, is
     right once stage_stays_record runs for its deals; other deals are not touched."""
     deal = Opportunity.objects.get(pk=moving[4].pk)
     OpportunityHistory.objects.filter(opportunity=deal).delete()

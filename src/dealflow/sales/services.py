@@ -125,7 +125,7 @@ def stage_stays_record(opportunity_ids: Iterable[int] | None = None) -> int:
     given deals' stage changes (every deal's for None): the created_at of the deal's
     next stage change, or null for its current stage. One UPDATE; returns the rows
     changed. Call it after writing history rows of a deal otherwise than through
-    opportunity_create/opportunity_update (bulk timelines: core/demo.py; the 1M-row
+    opportunity_create/opportunity_update (bulk timelines: demo/data.py; the 1M-row
     benchmarks). The stays are DOMAIN.md section 4's, read by reports' stage_duration."""
     from django.db import connection
 

@@ -22,7 +22,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
-from dealflow.core.demo import (
+from dealflow.core.models import AuditEvent, Picklist, PicklistValue
+from dealflow.demo.data import (
     HISTORY_DAYS,
     UNTOUCHED_DAYS,
     UNTOUCHED_LEAD_COUNT,
@@ -30,7 +31,6 @@ from dealflow.core.demo import (
     allocate,
     load_demo_data,
 )
-from dealflow.core.models import AuditEvent, Picklist, PicklistValue
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.leads.service_levels import overdue_leads, service_levels
 from dealflow.people.models import Queue, Role, Team, User

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dealflow.core.demo import DemoDataExists, load_demo_data
+from dealflow.demo.data import DemoDataExists, load_demo_data
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dealflow.core.demo import DEMO_LOGINS_FILE, demo_logins
 from dealflow.core.management.commands.serve import add_address_arguments, site_url
+from dealflow.demo.data import DEMO_LOGINS_FILE, demo_logins
 from dealflow.people.models import Role, User
 from dealflow.people.services import user_create
 
