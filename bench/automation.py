@@ -549,6 +549,7 @@ def step_assign(leads: int) -> dict:
         assignment_rules_set(
             actor=User.objects.get(pk=people.admin_id), rules=_assignment_rules(people)
         )
+    _vacuum("leads_lead", "automation_assignmentdecision", "core_auditevent")
     server_cpu = _server_cpu_seconds()
     cpu = time.process_time()
     started = time.perf_counter()
@@ -570,6 +571,20 @@ def step_assign(leads: int) -> dict:
         "note": f"read {selected:.1f} s; {used}; "
         + ", ".join(f"{owner} {count:,}" for owner, count in sorted(counts.items())),
     }
+
+
+def _vacuum(*tables: str) -> None:
+    """PostgreSQL: VACUUM (ANALYZE) the tables the reset rewrote (untimed). Each run's
+    reset leaves 100k dead lead rows, decisions and events behind, faster than autovacuum
+    clears them on a busy machine, and a pass timed over them measures that bloat (2.5M
+    dead lead rows after a dozen runs), not the database a team keeps."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        quote = connection.ops.quote_name
+        cursor.execute(f"VACUUM (ANALYZE) {', '.join(quote(table) for table in tables)}")
 
 
 def _server_cpu_seconds() -> float | None:
