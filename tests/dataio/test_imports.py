@@ -164,14 +164,14 @@ def test_values_are_checked_as_the_services_check_them_and_reported(admin, tmp_p
     assert counts(job) == (4, 1, 0, 0, 3)
     messages = [message for _row, _field, message in report(job)]
     assert [row for row, _field, _message in report(job)] == [2, 2, 2, 2, 3, 4]
-    assert "email: 'not-an-email' is not an email address" in messages
-    assert "number_of_employees: expected a whole number, got 'many'" in messages
-    assert "do_not_call: expected true or false, got 'perhaps'" in messages
+    assert "'not-an-email' is not an email address" in messages
+    assert "expected a whole number, got 'many'" in messages
+    assert "expected true or false, got 'perhaps'" in messages
     assert any(
-        message.startswith("lead_source: 'Carrier Pigeon' is not one of") for message in messages
+        message.startswith("'Carrier Pigeon' is not one of") for message in messages
     )
     assert "Required fields are missing: last_name" in messages
-    assert "last_name: at most 80 characters, got 81" in messages
+    assert "at most 80 characters, got 81" in messages
     lead = Lead.objects.get()
     assert (lead.last_name, lead.number_of_employees, lead.do_not_call) == ("Ok", 12, True)
 
@@ -248,9 +248,9 @@ def test_on_duplicate_create_refuses_a_second_unconverted_lead_with_one_email(ad
     assert counts(job) == (3, 1, 0, 0, 2)
     assert [row for row, _field, _message in report(job)] == [1, 3]
     assert [message for _row, _field, message in report(job)] == [
-        "email: an unconverted lead already has the email 'ANN@Acme.test' (an existing "
+        "an unconverted lead already has the email 'ANN@Acme.test' (an existing "
         "record); emails are unique among unconverted leads, so it cannot be created again",
-        "email: an unconverted lead already has the email 'Bo@Beta.Test' (row 2); emails "
+        "an unconverted lead already has the email 'Bo@Beta.Test' (row 2); emails "
         "are unique among unconverted leads, so it cannot be created again",
     ]
     assert Lead.objects.count() == 2
@@ -404,7 +404,7 @@ def test_salesforce_ids_link_a_contacts_file_to_the_accounts_file(admin, tmp_pat
         (
             3,
             "account_id",
-            "account_id: no Account with the id '001Z9999999' (neither imported earlier "
+            "no Account with the id '001Z9999999' (neither imported earlier "
             "nor a dealflow id, username or email)",
         )
     ]
@@ -445,8 +445,8 @@ def test_opportunities_take_their_stage_rules_from_the_service(admin, tmp_path):
     )
     assert OpportunityHistory.objects.filter(opportunity=deal).count() == 1
     messages = [message for _row, _field, message in report(job)]
-    assert "loss_reason: required when moving to the lost stage 'Closed Lost'" in messages
-    assert "close_date: expected a date YYYY-MM-DD, got '31/12/2026'" in messages
+    assert "required when moving to the lost stage 'Closed Lost'" in messages
+    assert "expected a date YYYY-MM-DD, got '31/12/2026'" in messages
 
 
 def test_a_rep_imports_leads_they_own_and_nothing_else(db, tmp_path):
@@ -467,7 +467,7 @@ def test_a_rep_imports_leads_they_own_and_nothing_else(db, tmp_path):
     assert counts(job) == (2, 1, 0, 0, 1)
     assert Lead.objects.get().owner_user == rep
     assert report(job) == [
-        (2, "owner_id", "owner_id: a sales rep imports leads they own; leave the owner blank")
+        (2, "owner_id", "a sales rep imports leads they own; leave the owner blank")
     ]
     assert other.owned_leads.count() == 0
 

@@ -50,7 +50,7 @@ def test_the_api_imports_a_text_csv_body_and_reports_the_job(db):
     report = client.get(f"/api/v1/imports/{job_id}/errors", **bearer(rep))
     assert b"".join(report.streaming_content).decode().splitlines() == [
         "row,field,value,code,message",
-        "2,email,bad,INVALID_EMAIL_ADDRESS,email: 'bad' is not an email address",
+        "2,email,bad,INVALID_EMAIL_ADDRESS,'bad' is not an email address",
     ]
     other = UserFactory(username="other")
     assert client.get(f"/api/v1/imports/{job_id}", **bearer(other)).status_code == 404
@@ -208,7 +208,7 @@ def test_the_command_dry_run_writes_the_error_report(db, tmp_path, settings):
     report = tmp_path / "imports" / f"import-{job.pk}-errors.csv"
     assert output.getvalue().splitlines()[-1] == f"error report: {report}"
     assert report.read_text().splitlines()[1] == (
-        "1,email,bad,INVALID_EMAIL_ADDRESS,email: 'bad' is not an email address"
+        "1,email,bad,INVALID_EMAIL_ADDRESS,'bad' is not an email address"
     )
     assert Lead.objects.count() == 0
 

@@ -55,23 +55,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
     return redirect("import_detail", job_id=job.pk)
 
 
-def shown_message(field: str, message: str) -> str:
-    """A row error's message without the field name it starts with (services word their
-    refusals "email: 'bad' is not an email address"), since the table's Field column
-    names it already: "'bad' is not an email address". Other messages stay as they are."""
-    if not field:
-        return message
-    for name in (field, field.removesuffix("_id")):
-        if message.startswith(f"{name}: "):
-            return message.removeprefix(f"{name}: ")
-    return message
-
-
 def _detail_context(request: HttpRequest, job_id: str) -> dict:
     job = import_job_get(actor=request.user, job_id=job_id)  # type: ignore[arg-type]
     first_errors = list(job.errors.order_by("row_number", "id")[:20])
-    for error in first_errors:
-        error.shown_message = shown_message(error.field, error.message)  # type: ignore[attr-defined]
     return {
         "job": job,
         "running": job.status in (ImportStatus.PENDING, ImportStatus.RUNNING),
