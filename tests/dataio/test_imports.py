@@ -167,9 +167,7 @@ def test_values_are_checked_as_the_services_check_them_and_reported(admin, tmp_p
     assert "'not-an-email' is not an email address" in messages
     assert "expected a whole number, got 'many'" in messages
     assert "expected true or false, got 'perhaps'" in messages
-    assert any(
-        message.startswith("'Carrier Pigeon' is not one of") for message in messages
-    )
+    assert any(message.startswith("'Carrier Pigeon' is not one of") for message in messages)
     assert "Required fields are missing: last_name" in messages
     assert "at most 80 characters, got 81" in messages
     lead = Lead.objects.get()
