@@ -16,6 +16,7 @@ from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import AuditEvent
 from dealflow.core.services import sharing_default_set
 from dealflow.dataio.models import ExternalId
+from dealflow.duplicates.keys import keys_of_records
 from dealflow.duplicates.merge import merge_plan, merge_undo, model_rows, records_merge
 from dealflow.duplicates.models import (
     DuplicateGroup,
@@ -694,16 +695,53 @@ def test_undo_twice_is_refused(admin, leads):
     assert error.message == f"merge {merge.pk} was already undone"
 
 
-def test_undo_is_refused_when_the_master_changed_since(admin, leads):
-    master = leads["master"]
+def test_undo_is_refused_when_a_field_the_merge_set_changed_since(admin, leads):
+    master, second = leads["master"], leads["second"]
     merge = records_merge(
-        actor=admin, object_name="Lead", master_id=master.pk, loser_ids=[leads["second"].pk]
+        actor=admin,
+        object_name="Lead",
+        master_id=master.pk,
+        loser_ids=[second.pk],
+        field_choices={"phone": second.pk},
     )
-    Lead.objects.filter(pk=master.pk).update(title="Director")
+    Lead.objects.filter(pk=master.pk).update(phone="+44 20 7946 1111", title="Director")
     error = refused(ErrorCode.INVALID_STATUS, lambda: merge_undo(actor=admin, merge_id=merge.pk))
     assert error.message == (
-        f"Lead {master.public_id} was changed since the merge; undoing it would lose those changes"
+        f"Lead {master.public_id} was changed since the merge (phone); undoing it would "
+        "lose those changes"
     )
+    assert error.fields == ["phone"]
+
+
+def test_undo_keeps_the_masters_later_edits_of_other_fields(admin, leads):
+    """A title typed (or a Rating scored) after the merge stays; the merge's own field
+    gets its former value, the merged lead comes back, the master's keys follow its row."""
+    master, second = leads["master"], leads["second"]
+    merge = records_merge(
+        actor=admin,
+        object_name="Lead",
+        master_id=master.pk,
+        loser_ids=[second.pk],
+        field_choices={"phone": second.pk},
+    )
+    assert Lead.objects.get(pk=master.pk).phone == "+44 20 7946 0000"
+    Lead.objects.filter(pk=master.pk).update(title="Director", last_name="Byron")
+
+    merge_undo(actor=admin, merge_id=merge.pk)
+
+    restored = Lead.objects.get(pk=master.pk)
+    assert (restored.phone, restored.title, restored.last_name) == ("", "Director", "Byron")
+    assert Lead.objects.get(pk=second.pk).phone == "+44 20 7946 0000"
+    master_keys = set(
+        DuplicateKey.objects.filter(object_type="Lead", record_id=master.pk).values_list(
+            "kind", "value"
+        )
+    )
+    assert master_keys == {
+        (kind, value) for _id, kind, value in keys_of_records("Lead", [restored])
+    }
+    assert ("name", "byron|a") in master_keys  # the last name edited after the merge
+    assert Merge.objects.get(pk=merge.pk).status == MergeStatus.UNDONE
 
 
 def test_undo_is_refused_when_the_master_was_deleted(admin, leads):

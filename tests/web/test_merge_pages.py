@@ -149,13 +149,21 @@ def test_a_merge_without_the_csrf_token_is_refused(pair, rep):
 
 def test_a_refused_undo_says_why_and_changes_nothing(client, pair, rep):
     master, other = pair
-    client.post(MERGE, {"object": "Lead", "ids": f"{master.public_id},{other.public_id}"})
+    client.post(
+        MERGE,
+        {
+            "object": "Lead",
+            "ids": f"{master.public_id},{other.public_id}",
+            "master": master.public_id,
+            "field_phone": other.public_id,
+        },
+    )
     merge = Merge.objects.get()
-    Lead.objects.filter(pk=master.pk).update(title="Changed")
+    Lead.objects.filter(pk=master.pk).update(phone="+44 20 7946 1111")
     before = state()
     response = client.post(f"/duplicates/merges/{merge.pk}/undo/", follow=True)
     assert "The merge was not undone: " in text(response)
-    assert "was changed since the merge" in text(response)
+    assert "was changed since the merge (phone)" in text(response)
     assert state() == before
 
 

@@ -46,7 +46,7 @@ from dealflow.duplicates.models import (
     MergeStatus,
 )
 from dealflow.duplicates.selectors import MODELS, record_name
-from dealflow.duplicates.services import duplicate_keys_write
+from dealflow.duplicates.services import duplicate_keys_refresh, duplicate_keys_write
 
 # Salesforce merges at most three records at once (the master and two others).
 MAX_RECORDS = 3
@@ -808,9 +808,11 @@ def merge_undo(*, actor: Any, merge_id: int) -> Merge:
 
     Refused, changing nothing: NOT_FOUND (a merge the actor may not see),
     INSUFFICIENT_ACCESS_OR_READONLY (the master is not theirs to change), INVALID_STATUS
-    (already undone; the master deleted, merged again or changed since: undo the later
-    merge first), DUPLICATE_VALUE (a restored record's unique value, such as a lead's
-    email, was taken meanwhile).
+    (already undone; the master deleted or merged again since: undo the later merge
+    first; a field the merge set on the master changed again since, named in `fields`),
+    DUPLICATE_VALUE (a restored record's unique value, such as a lead's email, was taken
+    meanwhile). The master's later edits to other fields (a scoring run's Rating, a new
+    title) are kept: only the fields the merge set get their former values back.
     """
     with transaction.atomic():
         merge = merge_get(actor=actor, merge_id=merge_id)
@@ -840,14 +842,19 @@ def merge_undo(*, actor: Any, merge_id: int) -> Merge:
                 [],
             )
         snapshot = merge.snapshot
-        if model_rows(model, pk=merge.master_record_id)[0] != snapshot["master_after"]:
+        master_now = model_rows(model, pk=merge.master_record_id)[0]
+        edited = _edited_since(model, snapshot, master_now)
+        if edited:
             raise _conflict(
-                f"{object_name} {master_public} was changed since the merge; undoing it "
-                "would lose those changes"
+                f"{object_name} {master_public} was changed since the merge "
+                f"({', '.join(edited)}); undoing it would lose those changes",
+                edited,
             )
+        # Other fields edited since (a scoring run's Rating, a new title) keep their value.
+        edited_elsewhere = master_now != snapshot["master_after"]
         try:
             with transaction.atomic():
-                _restore(merge, model, snapshot)
+                _restore(merge, model, snapshot, whole_master=not edited_elsewhere)
         except IntegrityError as error:
             raise DomainError(
                 ErrorCode.DUPLICATE_VALUE,
@@ -896,7 +903,26 @@ def _chosen_changes(model: type[models.Model], snapshot: Mapping[str, Any]) -> d
     }
 
 
-def _restore(merge: Merge, model: type[models.Model], snapshot: Mapping[str, Any]) -> None:
+def _edited_since(
+    model: type[models.Model], snapshot: Mapping[str, Any], master_now: Mapping[str, Any]
+) -> list[str]:
+    """The fields the merge set on the master that were changed again since: undoing
+    would overwrite those later edits, so their presence refuses the undo."""
+    after = snapshot["master_after"]
+    return [
+        name
+        for name in _chosen_changes(model, snapshot)
+        if master_now[model._meta.get_field(name).attname]
+        != after[model._meta.get_field(name).attname]
+    ]
+
+
+def _restore(
+    merge: Merge, model: type[models.Model], snapshot: Mapping[str, Any], *, whole_master: bool
+) -> None:
+    """Put back what the merge changed. With whole_master the master row is restored
+    exactly as it was (timestamps too); otherwise only the fields the merge set get
+    their former values, the master's later edits stay, and its keys are recomputed."""
     object_name = merge.object_type
     record_ids = [merge.master_record_id, *merge.merged_record_ids]
     touched: set[str] = set()
@@ -908,6 +934,10 @@ def _restore(merge: Merge, model: type[models.Model], snapshot: Mapping[str, Any
     # The master's former values, first: the restored records may take back a unique value.
     master_values = _decoded(model, snapshot["master_before"])
     master_values.pop(model._meta.pk.attname)
+    if not whole_master:
+        merged = {model._meta.get_field(name).attname for name in _chosen_changes(model, snapshot)}
+        master_values = {name: value for name, value in master_values.items() if name in merged}
+        master_values["updated_at"] = timezone.now()
     model._default_manager.filter(pk=merge.master_record_id).update(**master_values)
     touched.add(model._meta.db_table)
     # Review-queue groups removed since come back before their members.
@@ -944,6 +974,8 @@ def _restore(merge: Merge, model: type[models.Model], snapshot: Mapping[str, Any
                 **{attname: former}
             )
         touched.add(moved_model._meta.db_table)
+    if not whole_master:  # the snapshot's keys are of the master before its later edits
+        duplicate_keys_refresh(object_name=object_name, record_ids=[merge.master_record_id])
     # Foreign keys are checked at commit; check them now, so a refusal is an error here.
     try:
         with transaction.atomic():
