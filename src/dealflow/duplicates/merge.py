@@ -912,8 +912,7 @@ def _edited_since(
     return [
         name
         for name in _chosen_changes(model, snapshot)
-        if master_now[model._meta.get_field(name).attname]
-        != after[model._meta.get_field(name).attname]
+        if master_now[_attname(model, name)] != after[_attname(model, name)]
     ]
 
 
@@ -935,7 +934,7 @@ def _restore(
     master_values = _decoded(model, snapshot["master_before"])
     master_values.pop(model._meta.pk.attname)
     if not whole_master:
-        merged = {model._meta.get_field(name).attname for name in _chosen_changes(model, snapshot)}
+        merged = {_attname(model, name) for name in _chosen_changes(model, snapshot)}
         master_values = {name: value for name, value in master_values.items() if name in merged}
         master_values["updated_at"] = timezone.now()
     model._default_manager.filter(pk=merge.master_record_id).update(**master_values)
