@@ -406,26 +406,10 @@ class Encoder:
             return "Has a phone number" if code else "No phone number"
         if group == "email":
             return "Has an email address" if code else "No email address"
-        names = {category: name for category, _field, name in CATEGORIES}
-        if code < 0:
+        if code < 0:  # a category value kept as the lead has it
+            names = {category: name for category, _field, name in CATEGORIES}
             return f"{names[group]} is {self._raw[-code - 1]}"
-        column = self.columns[code]
-        kind = column["kind"]
-        if group in names:
-            if kind == "blank":
-                return f"No {names[group].lower()}"
-            return f"{names[group]} is {column['label']}"
-        if group == "title":
-            if kind == "blank":
-                return "No title"
-            if kind == "other":
-                return "Title has no seniority word"
-            return f"Title is at {column['label']} level"
-        if kind == "blank":
-            return (
-                "Number of employees unknown" if group == "employees" else "Annual revenue unknown"
-            )
-        return str(column["label"])
+        return _column_words(self.columns[code])
 
 
 def _event_counts(pks: list[int], *, before_conversion: bool) -> dict[int, dict[str, int]]:
