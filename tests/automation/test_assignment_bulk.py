@@ -271,7 +271,7 @@ def _pragma(name):
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="PRAGMAs of SQLite")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_on_sqlite_the_pass_enlarges_cache_and_checkpoints_then_puts_them_back(admin, reps):
     assignment_rules_set(actor=admin, rules={"default_owner_id": reps[0].public_id})
     lead = LeadFactory(owner_user=reps[1])
