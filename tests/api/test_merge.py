@@ -244,7 +244,8 @@ def test_a_converted_lead_is_refused(api, pair):
     assert response.status_code == 400
     assert response.json()["errors"][0] == {
         "code": "CANNOT_UPDATE_CONVERTED_LEAD",
-        "message": f"merged_ids: lead {other.public_id} was converted and cannot be merged",
+        "message": f"Lead {other.first_name} {other.last_name} was converted and cannot be "
+        "merged (Salesforce refuses this too).",
         "fields": ["merged_ids"],
     }
     assert Lead.objects.filter(pk=other.pk).exists()

@@ -640,7 +640,12 @@ def test_a_converted_lead_cannot_be_merged(admin, leads, which):
             loser_ids=[leads["second"].pk],
         ),
     )
-    assert "was converted and cannot be merged" in error.message
+    lead = leads[which]
+    assert error.message == (
+        f"Lead {lead.first_name} {lead.last_name} was converted and cannot be merged "
+        "(Salesforce refuses this too)."
+    )
+    assert error.fields == ["master_id" if which == "master" else "merged_ids"]
 
 
 def test_a_record_the_rep_may_not_see_is_not_found_and_not_revealed(leads, actor):

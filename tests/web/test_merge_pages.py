@@ -175,7 +175,10 @@ def test_a_converted_lead_is_refused_on_the_page(client, pair):
         MERGE, {"object": "Lead", "ids": f"{master.public_id},{other.public_id}"}
     )
     assert response.status_code == 400
-    assert "was converted and cannot be merged" in text(response)
+    assert (
+        f"Lead {other.first_name} {other.last_name} was converted and cannot be merged "
+        "(Salesforce refuses this too)."
+    ) in text(response)
     assert state() == before
 
 

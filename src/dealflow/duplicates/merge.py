@@ -232,9 +232,14 @@ def _locked_records(
                 [field_name],
             )
         if object_name == "Lead" and record.is_converted:
+            # Named as the user knows it, not by a field or an id; `fields` still says
+            # which argument held it (docs/duplicates.md, Salesforce's
+            # CANNOT_UPDATE_CONVERTED_LEAD).
+            person = " ".join(part for part in (record.first_name, record.last_name) if part)
             raise DomainError(
                 ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD,
-                f"{field_name}: lead {public_id} was converted and cannot be merged",
+                f"Lead {person or public_id} was converted and cannot be merged "
+                "(Salesforce refuses this too).",
                 [field_name],
             )
     return found
