@@ -85,7 +85,7 @@ def test_the_compare_page_shows_a_radio_per_differing_field_and_the_preview(clie
     assert re.search(
         r'<form method="post"[^>]*>\s*<input type="hidden" name="csrfmiddlewaretoken"', body
     )
-    assert "<li>Tasks: 1</li>" in body
+    assert "<li>1 task</li>" in body
 
     preview = client.get(
         MERGE,
@@ -193,11 +193,17 @@ def test_an_invisible_record_is_404_and_not_named(client, pair, rep):
     ):
         assert response.status_code == 404
         assert "Secret" not in text(response)
-    # On the choose step it is simply left out; an id that is no id is a 404.
+    # On the choose step it is named as typed, the same as an id of no record: "no lead
+    # with id X that you can see" says nothing of whether it exists.
     choose = client.get(MERGE, {"object": "Lead", "ids": hidden.public_id})
-    assert choose.status_code == 200
-    assert "Secret" not in text(choose) and hidden.public_id not in text(choose)
-    assert client.get(MERGE, {"object": "Lead", "ids": "x,y"}).status_code == 404
+    assert choose.status_code == 404
+    assert f"No lead with id {hidden.public_id} that you can see." in text(choose)
+    assert "Secret" not in text(choose)
+    assert f'value="{hidden.public_id}"' not in text(choose)  # not offered
+    nothing = client.get(MERGE, {"object": "Lead", "ids": f"{master.public_id},x"})
+    assert nothing.status_code == 404
+    assert "No lead with id x that you can see." in text(nothing)
+    assert f'name="ids" value="{master.public_id}" checked' in text(nothing)
     assert state() == before
 
 

@@ -527,6 +527,53 @@ def relation_labels(object_name: str) -> dict[str, str]:
     return labels
 
 
+# How a count of related rows reads where the model's own name does not say it to a user.
+RELATION_WORDS = {
+    "LeadEvent.lead": ("activity event", "activity events"),
+    "LeadQualificationAnswer.lead": ("qualification answer", "qualification answers"),
+    "LeadScoreHistory.lead": ("score history entry", "score history entries"),
+    "Lead.converted_contact": ("converted lead", "converted leads"),
+    "Lead.converted_account": ("converted lead", "converted leads"),
+}
+
+
+def relation_count_words(object_name: str, counts: Mapping[str, int]) -> list[str]:
+    """`related` counts ({"Task.lead": 2, "LeadEvent.lead": 1}) as people read them:
+    ["1 activity event", "2 tasks"], in that order (by the words), zero counts left out.
+    A relation without words of its own reads with its model's verbose names."""
+    models_of = {
+        f"{model_field.model.__name__}.{model_field.name}": model_field.model
+        for model_field in _reverse_relations(MODELS[object_name])
+    }
+    words = []
+    for key, count in counts.items():
+        if not count:
+            continue
+        if key in RELATION_WORDS:
+            singular, plural = RELATION_WORDS[key]
+        elif key in models_of:
+            meta = models_of[key]._meta
+            singular, plural = str(meta.verbose_name), str(meta.verbose_name_plural)
+        else:
+            singular = plural = key
+        words.append((singular, f"{count} {singular if count == 1 else plural}"))
+    return [text for _sort, text in sorted(words)]
+
+
+def merge_for_records(object_name: str, record_ids: Sequence[int]) -> Merge | None:
+    """The newest merge still standing whose master is one of the records (a merged
+    review-queue group keeps the master as its member): for linking the group to it."""
+    return (
+        Merge.objects.filter(
+            object_type=object_name,
+            master_record_id__in=list(record_ids),
+            status=MergeStatus.MERGED,
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
 def _related_counts(model: type[models.Model], loser_ids: list[int]) -> dict[str, int]:
     """How many related rows of the merged records would move, per relation (`Task.lead`):
     at most; one whose like the master has (a unique conflict) is removed instead."""
@@ -744,6 +791,12 @@ def merge_get(*, actor: Any, merge_id: int) -> Merge:
     if merge is not None and _may_see(actor, merge):
         return merge
     raise DomainError(ErrorCode.NOT_FOUND, f"merge {merge_id} does not exist", ["id"])
+
+
+def merge_may_see(actor: Any, merge: Merge) -> bool:
+    """Whether `merge_get` would show the merge to the actor (the pages link to it only
+    then): an admin, the user who merged, or one who may see the master."""
+    return _may_see(actor, merge)
 
 
 def _may_see(actor: Any, merge: Merge) -> bool:

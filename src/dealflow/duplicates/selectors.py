@@ -33,6 +33,7 @@ from dealflow.duplicates.models import (
     DuplicateGroupMember,
     DuplicateKey,
     DuplicateRuleSetting,
+    Merge,
 )
 from dealflow.duplicates.rules import best_match, checked_rules, default_rules
 from dealflow.leads.models import Lead
@@ -212,6 +213,12 @@ def _works_the_queue(actor: Any) -> bool:
     return is_admin(actor) or getattr(actor, "role", "") == "manager"
 
 
+def works_the_queue(actor: Any) -> bool:
+    """Whether the actor may open the review queue and the merges list (admins and
+    managers): the pages show their links only to them."""
+    return _works_the_queue(actor)
+
+
 def _all_members_readable(actor: Any) -> Q:
     """Groups none of whose members is hidden from the actor (or deleted)."""
     condition = Q()
@@ -338,3 +345,21 @@ def merge_candidates(
     ]
     more = model._default_manager.in_bulk(wanted[:limit])
     return chosen + [(more[record_id], False) for record_id in wanted[:limit] if record_id in more]
+
+
+def merges_recent(*, actor: Any, limit: int = 25, before_id: int | None = None) -> list[Any]:
+    """The newest merges (keyset: `before_id`, newest id first) the actor may see, as
+    `merge_get` decides: an admin every one; an admin or manager (the queue's workers;
+    INSUFFICIENT_ACCESS_OR_READONLY for others) those they made or whose master they may
+    see, filtered in SQL (one query, plus one per merge's user)."""
+    require_queue_access(actor)
+    merges = Merge.objects.select_related("merged_by", "undone_by").order_by("-id")
+    if not is_admin(actor):
+        condition = Q(merged_by_id=actor.pk)
+        for name, model in MODELS.items():
+            visible = readable(actor, model._default_manager.all()).values("pk")
+            condition |= Q(object_type=name, master_record_id__in=visible)
+        merges = merges.filter(condition)
+    if before_id is not None:
+        merges = merges.filter(id__lt=before_id)
+    return list(merges[:limit])

@@ -217,6 +217,34 @@ def duplicate_group_dismiss(*, actor: Any, group_id: int) -> DuplicateGroup:
     return group
 
 
+def duplicate_group_restore(*, actor: Any, group_id: int) -> DuplicateGroup:
+    """Reopen a dismissed group (a dismissal made by mistake): back in the open queue.
+
+    Admins and managers (INSUFFICIENT_ACCESS_OR_READONLY for others; NOT_FOUND for no such
+    group);
+    INVALID_STATUS, changing nothing, for a group that is not dismissed (an open one, or a
+    merged one: undo its merge instead). Audited as an update of `status`.
+    """
+    group = duplicate_group_get(actor=actor, group_id=group_id)
+    with transaction.atomic():
+        group = DuplicateGroup.objects.select_for_update().get(pk=group.pk)
+        if group.status != DuplicateGroupStatus.DISMISSED:
+            raise DomainError(
+                ErrorCode.INVALID_STATUS,
+                f"This group is {group.get_status_display().lower()}, not dismissed: "
+                "only a dismissed group can be restored.",
+                ["status"],
+            )
+        group.status = DuplicateGroupStatus.OPEN
+        group.resolved_by = None
+        group.resolved_at = None
+        group.save(update_fields=["status", "resolved_by", "resolved_at", "updated_at"])
+        record_audit(
+            actor, group, AuditAction.UPDATE, {"status": ["dismissed", "open"]}, "DuplicateGroup"
+        )
+    return group
+
+
 def duplicate_keys_rewrite(
     *, removed: Iterable[tuple[str, int]], filed: Iterable[tuple[str, models.Model]]
 ) -> None:

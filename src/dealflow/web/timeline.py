@@ -17,6 +17,8 @@ from dealflow.core import ids
 from dealflow.core.access import readable
 from dealflow.core.metadata import FieldDef, registry
 from dealflow.core.selectors import audit_event_list, page_of
+from dealflow.duplicates.merge import merge_may_see, merged_records
+from dealflow.duplicates.models import Merge
 from dealflow.leads.models import Lead
 from dealflow.leads.qualification import change_label as qualification_change_label
 from dealflow.people.models import Queue, User
@@ -40,6 +42,8 @@ REFERENCED = {
     "Queue": (Queue, None),
 }
 HIDDEN_RECORD = "(a record you cannot see)"
+# The audit keys a merge writes (duplicates/merge.py): read as a sentence, not as fields.
+MERGE_KEYS = ("merge", "merged_records", "merged_into", "merge_undone", "restored_by_undo_of_merge")
 
 
 @dataclass
@@ -67,6 +71,8 @@ class Entry:
     actor: str = ""
     changes: list[Change] = field(default_factory=list)
     task: Any = None
+    # A merge's event in words: pieces of a sentence, each a text and maybe a link.
+    summary: list[Value] = field(default_factory=list)
 
 
 def _field(object_name: str, name: str) -> FieldDef | None:
@@ -123,12 +129,106 @@ def _shown(definition: FieldDef | None, value: Any, names: dict[str, Value]) -> 
     return Value(str(value))
 
 
-def _event_entry(event: Any, names: dict[str, Value]) -> Entry:
+def _merge_id(event: Any) -> int | None:
+    """The merge an audit event belongs to (duplicates/merge.py writes its id under
+    `merge`, `merge_undone` or `restored_by_undo_of_merge`), or None."""
+    changes = event.changes or {}
+    for key, position in (("merge", 1), ("merge_undone", 0), ("restored_by_undo_of_merge", 1)):
+        values = changes.get(key)
+        if isinstance(values, list) and len(values) == 2 and isinstance(values[position], int):
+            return values[position]
+    return None
+
+
+@dataclass
+class MergeShown:
+    """A merge as the timeline names it: its page (when the actor may see it) and the
+    merged records' names as they were ({public id: "Lucy Diaz"})."""
+
+    url: str
+    merged: dict[str, str]
+
+
+def _merges(actor: Any, events: list[Any]) -> dict[int, MergeShown]:
+    """{merge id: MergeShown} of the merges the events name (one query)."""
+    wanted = {merge_id for event in events if (merge_id := _merge_id(event)) is not None}
+    if not wanted:
+        return {}
+    shown = {}
+    for merge in Merge.objects.filter(pk__in=wanted):
+        visible = merge_may_see(actor, merge)
+        merged = {}
+        if visible:
+            for record in merged_records(merge):
+                person = " ".join(
+                    part
+                    for part in (
+                        getattr(record, "first_name", ""),
+                        getattr(record, "last_name", ""),
+                    )
+                    if part
+                )
+                merged[ids.encode(merge.object_type, record.pk)] = person or str(
+                    getattr(record, "name", "")
+                )
+        url = reverse("merge_detail", args=[merge.pk]) if visible else ""
+        shown[merge.pk] = MergeShown(url, merged)
+    return shown
+
+
+def _merge_summary(
+    event: Any, names: dict[str, Value], merges: dict[int, MergeShown]
+) -> list[Value]:
+    """A merge's audit event as a sentence with links: "Merged with Lucy Diaz
+    (00Q…)" (to the merge's page, where Undo is), "Merged into Ana Ruiz" (to the
+    master) with "the merge", "Merge undone", "Restored by undoing the merge"; [] for
+    any other event."""
+    changes = event.changes or {}
+    merge_id = _merge_id(event)
+    if merge_id is None:
+        return []
+    merge = merges.get(merge_id, MergeShown("", {}))
+    link = Value("the merge", merge.url) if merge.url else None
+
+    def merged_names(public_ids: list[str]) -> list[Value]:
+        pieces: list[Value] = []
+        for index, public_id in enumerate(public_ids):
+            if index:
+                pieces.append(Value(" and " if index == len(public_ids) - 1 else ", "))
+            name = merge.merged.get(public_id)
+            text = f"{name} ({public_id})" if name else HIDDEN_RECORD
+            pieces.append(Value(text, merge.url))
+        return pieces
+
+    if "merged_records" in changes:
+        merged = [*changes["merged_records"], None][1] or []
+        return [Value("Merged with "), *merged_names([str(value) for value in merged])]
+    if "merged_into" in changes:
+        master = [*changes["merged_into"], None][1]
+        pieces = [Value("Merged into "), names.get(master, Value(HIDDEN_RECORD))]
+        return [*pieces, Value(" ("), link, Value(")")] if link else pieces
+    if "merge_undone" in changes:
+        pieces = [Value("Merge undone")]
+        if merge.merged:
+            pieces += [Value(": "), *merged_names(list(merge.merged)), Value(" back")]
+        return [*pieces, Value(" ("), link, Value(")")] if link else pieces
+    if "restored_by_undo_of_merge" in changes:
+        pieces = [Value("Restored by undoing "), link or Value("a merge")]
+        return pieces
+    return []
+
+
+def _event_entry(
+    event: Any, names: dict[str, Value], merges: dict[int, MergeShown] | None = None
+) -> Entry:
     actor = (event.actor.get_full_name() or event.actor.username) if event.actor else "System"
+    summary = _merge_summary(event, names, merges or {})
     changes = []
     for name, values in sorted((event.changes or {}).items()):
         if not isinstance(values, list):
             continue
+        if summary and name in MERGE_KEYS:
+            continue  # said by the summary
         before, after = [*values, None, None][:2]
         definition = _field(event.object_name, name)
         label = (
@@ -152,6 +252,7 @@ def _event_entry(event: Any, names: dict[str, Value]) -> Entry:
         title=titles.get(event.action, event.get_action_display()),
         actor=actor,
         changes=changes,
+        summary=summary,
     )
 
 
@@ -160,13 +261,16 @@ def record_timeline(actor: Any, record: Any, *, limit: int = 50) -> list[Entry]:
 
     Shapes: each Entry has `at` (aware datetime), `kind`, `title`, `actor`, `changes`
     (label, before and after as `Value(text, url)`: money with two decimals, a record by
-    its name and page if the actor may see it) and, for a task, the Task row. Two
-    queries, plus one per kind of record the changes name (at most six).
+    its name and page if the actor may see it), for a merge's event a `summary` in words
+    (pieces of `Value`, the merge's page linked) instead of its raw keys, and, for a task,
+    the Task row. Two queries, plus one per kind of record the changes name (at most six)
+    and one for the merges named (plus what `merge_may_see` reads per merge).
     """
     object_name = record.object_name
     events = audit_event_list(actor, record, limit=limit)
     names = _record_names(actor, events)
-    entries = [_event_entry(event, names) for event in events]
+    merges = _merges(actor, events)
+    entries = [_event_entry(event, names, merges) for event in events]
     target = TASK_TARGETS.get(object_name)
     if target:
         page = page_of(

@@ -67,7 +67,13 @@ urlpatterns = [
         duplicates.duplicate_dismiss,
         name="duplicate_dismiss",
     ),
+    path(
+        "duplicates/<int:group_id>/restore/",
+        duplicates.duplicate_restore,
+        name="duplicate_restore",
+    ),
     path("duplicates/merge/", duplicates.merge_records, name="merge_records"),
+    path("duplicates/merges/", duplicates.merge_list, name="merge_list"),
     path("duplicates/merges/<int:merge_id>/", duplicates.merge_detail, name="merge_detail"),
     path(
         "duplicates/merges/<int:merge_id>/undo/",
