@@ -7,6 +7,7 @@ private, so Robin's dashboard counts Robin's records only and an admin's counts 
 from __future__ import annotations
 
 import datetime
+import html
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -18,8 +19,11 @@ from django.test import Client
 from dealflow.core.models import Access
 from dealflow.core.services import sharing_default_set
 from dealflow.leads.models import Lead
+from dealflow.leads.selectors import NO_LEAD_SOURCE, lead_page
 from dealflow.people.models import Role
 from dealflow.sales.models import OpportunityStage
+from dealflow.web.pages import as_rows
+from dealflow.web.reports import PANELS
 from tests.factories import LeadFactory, OpportunityFactory, TeamFactory, UserFactory
 from tests.web.helpers import XSS, queries_of, text
 
@@ -203,8 +207,9 @@ def test_drill_down_links_carry_the_period(floor):
     assert pipeline["close_date_from"] == ["2026-01-01"]
     assert pipeline["close_date_to"] == ["2026-12-31"]
     leads = query_of(chart(page, "conversion")["series"][0]["links"][0])
-    assert leads["created_after"][0].startswith("2026-01-01T00:00:00")
-    assert leads["created_before"][0].startswith("2027-01-01T00:00:00")
+    # As the lead list's own date inputs write them (the day; "before" is exclusive).
+    assert leads["created_after"] == ["2026-01-01"]
+    assert leads["created_before"] == ["2027-01-01"]
 
 
 def test_every_panel_links_its_csv_with_the_filters(floor):
@@ -355,3 +360,149 @@ def test_the_stalled_table_keeps_dates_and_figures_on_one_line(floor):
     assert '<td class="text-nowrap">2020-01-01</td>' in stalled
     assert re.search(r'<td class="text-nowrap">[^<]*</td>\s*<td class="report-wide-text">', stalled)
     assert re.search(r'<td class="report-wide-text">[^<]*Close date 2020-01-01 has passed', stalled)
+
+
+# -- drill-downs: each link lists exactly the records it stands for --------------------------
+
+
+def list_link(page: str, key: str) -> str:
+    """The panel's "List the records" address."""
+    found = re.search(r'href="([^"]+)">List the records<', panel(page, key))
+    assert found, f"no list link on {key}"
+    return html.unescape(found.group(1))
+
+
+def listed_names(client: Client, url: str, names) -> set[str]:
+    page = text(client.get(url))
+    return {name for name in names if re.search(rf">([^<]* )?{re.escape(name)}</a>", page)}
+
+
+OPPORTUNITY_NAMES = ("Robin small", "Robin phone", "Robin big", "Olive first", "Robin won")
+LEAD_NAMES = ("Webb", "Webster", "Phelps", "Weaver", "Trader", "Nosource", "Olivenone")
+
+
+def won_deal(owner, name: str, close: datetime.date):
+    won = OpportunityStage.objects.get(name="Closed Won")
+    return OpportunityFactory(
+        owner=owner,
+        name=name,
+        stage=won,
+        amount="900.00",
+        close_date=close,
+        is_closed=True,
+        is_won=True,
+        lead_source="Web",
+    )
+
+
+def test_list_the_records_lists_the_whole_report_under_the_page_filters(floor):
+    client = signed_in(floor["admin"])
+    robin = floor["robin"]
+    won_deal(robin, "Robin won", datetime.date(2026, 11, 20))
+    OpportunityFactory(owner=robin, name="Robin next year", close_date=datetime.date(2027, 2, 1))
+    page = text(
+        client.get(
+            "/reports/",
+            {"owner_id": robin.public_id, "period_start": "2026-01-01", "period_end": "2026-12-31"},
+        )
+    )
+
+    pipeline = list_link(page, "pipeline")
+    assert query_of(pipeline) == {
+        "owner": [robin.public_id],
+        "is_closed": ["false"],
+        "close_date_from": ["2026-01-01"],
+        "close_date_to": ["2026-12-31"],
+    }
+    assert listed_names(client, pipeline, OPPORTUNITY_NAMES) == {
+        "Robin small",
+        "Robin phone",
+        "Robin big",
+    }
+    forecast = list_link(page, "forecast")
+    # The report's months (2026-11 and 2026-12), every deal closing in them.
+    assert query_of(forecast) == {
+        "owner": [robin.public_id],
+        "close_date_from": ["2026-11-01"],
+        "close_date_to": ["2026-12-31"],
+        "is_closed": ["any"],
+    }
+    assert listed_names(client, forecast, OPPORTUNITY_NAMES) == {
+        "Robin small",
+        "Robin phone",
+        "Robin big",
+        "Robin won",
+    }
+    assert "stage" not in query_of(list_link(page, "stage_duration"))
+
+
+def test_forecast_segments_list_the_deals_of_their_category(floor):
+    client = signed_in(floor["admin"])
+    won_deal(floor["robin"], "Robin won", datetime.date(2026, 12, 15))
+    data = chart(text(client.get("/reports/")), "forecast")
+    month = data["categories"].index("2026-12")
+    links = {series["name"]: series["links"][month] for series in data["series"]}
+
+    assert len(set(links.values())) == 4  # one list per segment
+    closed = links["Closed"]
+    assert query_of(closed)["forecast_category"] == ["Closed"]
+    assert listed_names(client, closed, OPPORTUNITY_NAMES) == {"Robin won"}
+    pipeline = links["Pipeline"]
+    assert query_of(pipeline)["forecast_category"] == ["Pipeline"]
+    assert listed_names(client, pipeline, OPPORTUNITY_NAMES) == {
+        "Robin small",
+        "Robin phone",
+        "Robin big",
+        "Olive first",
+    }
+    assert listed_names(client, links["Commit"], OPPORTUNITY_NAMES) == set()
+
+
+def test_the_none_lead_source_bar_lists_the_leads_without_one(floor):
+    client = signed_in(floor["admin"])
+    LeadFactory(owner_user=floor["robin"], last_name="Nosource", lead_source="")
+    LeadFactory(owner_user=floor["olive"], last_name="Olivenone", lead_source="")
+    page = text(client.get("/reports/"))
+    data = chart(page, "conversion")
+    none = data["categories"].index("(none)")
+    link = data["series"][0]["links"][none]
+
+    assert query_of(link)["lead_source"] == [NO_LEAD_SOURCE]
+    assert listed_names(client, link, LEAD_NAMES) == {"Nosource", "Olivenone"}
+    # The table beside the chart names the group as the chart does.
+    assert re.search(r"<td[^>]*>\(none\)</td>", panel(page, "conversion"))
+    # The lead list's definition, shared with the API, reads the same token.
+    found = lead_page(actor=floor["admin"], filters={"lead_source": NO_LEAD_SOURCE}, limit=50)
+    assert sorted(row.last_name for row in as_rows(found, Lead)) == ["Nosource", "Olivenone"]
+
+
+def test_the_stage_duration_bars_open_no_list_and_the_note_says_why(floor):
+    spec = next(spec for spec in PANELS if spec.key == "stage_duration")
+    assert spec.linked is False
+    assert "open no list" in spec.note
+
+
+def test_panel_notes_do_not_cite_internal_documents(floor):
+    page = text(signed_in(floor["admin"]).get("/reports/"))
+    assert "DOMAIN.md" not in page
+    assert "issue 7" not in page
+
+
+def test_a_drill_down_into_the_lead_list_shows_every_filter_it_applies(floor):
+    client = signed_in(floor["robin"])
+    page = text(client.get("/reports/", {"period_start": "2026-01-01", "period_end": "2026-12-31"}))
+    converted = chart(page, "funnel")["links"][1]
+    listed = text(client.get(converted))
+
+    # Not "My open leads": the list shows converted leads of any owner.
+    assert "My open leads" not in re.search(r"<title>(.*?)</title>", listed, re.S).group(1)
+    assert '<h2 class="card-title me-auto" id="list-title">Leads</h2>' in listed
+    assert 'name="created_after" value="2026-01-01"' in listed
+    assert 'name="created_before" value="2027-01-01"' in listed
+    # The filters the form has no input for stay in it (Apply keeps them) and show.
+    assert '<input type="hidden" name="is_converted" value="true">' in listed
+    assert '<input type="hidden" name="is_closed" value="">' in listed
+    assert "Converted: yes" in listed
+    # The view itself keeps its name.
+    plain = text(client.get("/leads/", {"view": "mine"}))
+    assert '<h2 class="card-title me-auto" id="list-title">My open leads</h2>' in plain

@@ -47,6 +47,9 @@ class OpportunityFilters(CommonFilters):
     is_won: bool | None = None
     close_date_from: datetime.date | None = None
     close_date_to: datetime.date | None = None
+    forecast_category: str | None = Field(
+        None, description="Pipeline, Best Case, Commit, Closed or Omitted"
+    )
     stalled: bool | None = Field(
         None,
         description="Open deals past their stage's stall days, their close date, "

@@ -20,6 +20,10 @@ from dealflow.duplicates.selectors import duplicates_find
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.sales.models import Opportunity
 
+# The `lead_source` filter's value for records without a lead source (a blank value is
+# no filter at all): the dashboard's "(none)" bar, the list's "(none)" choice, the API.
+NO_LEAD_SOURCE = "__none__"
+
 LEAD_LIST = ListSpec(
     filters={
         "owner": "owner_user",
@@ -102,10 +106,13 @@ def lead_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> Page:
     `is_closed` (true/false) keeps the leads whose status is (not) flagged closed, as the
     statuses are configured now (DOMAIN.md section 3); an open lead is neither converted
     nor closed. INVALID_FIELD for anything but true or false. `overdue` (True or False)
-    keeps the leads that are (not) overdue for their service level now.
+    keeps the leads that are (not) overdue for their service level now. `lead_source`
+    NO_LEAD_SOURCE (`__none__`) keeps the leads without a lead source.
     """
     if filters.get("status") is not None:
         filters = {**filters, "status": _status_id(filters["status"])}
+    if filters.get("lead_source") == NO_LEAD_SOURCE:
+        filters = {**filters, "lead_source": ""}
     if filters.get("is_closed") is not None:
         closed = _closed_flag(filters["is_closed"])
         status_ids = [status.pk for status in lead_statuses.get() if status.is_closed == closed]

@@ -30,6 +30,7 @@ from dealflow.core.fields import ExactSum
 from dealflow.core.matching import fold
 from dealflow.core.models import AuditEvent
 from dealflow.core.selectors import ListSpec, Page, page_of, picklist_spelling, record_get
+from dealflow.leads.selectors import NO_LEAD_SOURCE
 from dealflow.sales.models import (
     Opportunity,
     OpportunityContactRole,
@@ -56,6 +57,9 @@ OPPORTUNITY_LIST = ListSpec(
         "is_won": "is_won",
         "close_date_from": "close_date__gte",
         "close_date_to": "close_date__lte",
+        # Salesforce's ForecastCategoryName (Pipeline, Best Case, Commit, Closed, Omitted):
+        # the forecast report's segments (docs/reports.md).
+        "forecast_category": "forecast_category",
     },
     search=("name_key",),
     orderings={
@@ -138,6 +142,8 @@ def opportunity_page(*, actor: Any, filters: dict[str, Any], **options: Any) -> 
     index, and a cursor holds only under the same `stalled`)."""
     if filters.get("stage") is not None:
         filters = {**filters, "stage": _stage_id(filters["stage"])}
+    if filters.get("lead_source") == NO_LEAD_SOURCE:  # deals without a lead source
+        filters = {**filters, "lead_source": ""}
     if filters.get("stalled") is not None:
         return page_of(actor, stalled_queryset(), _STALLED_LIST, filters=filters, **options)
     return page_of(actor, opportunity_queryset(), OPPORTUNITY_LIST, filters=filters, **options)

@@ -13,6 +13,7 @@ Every read goes through `leads.selectors` (access applies), every write through
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDi
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from dealflow.core import ids
@@ -31,6 +33,7 @@ from dealflow.leads import services
 from dealflow.leads.models import Lead
 from dealflow.leads.selectors import (
     LEAD_LIST,
+    NO_LEAD_SOURCE,
     lead_page,
     lead_status,
     lead_statuses,
@@ -66,6 +69,23 @@ SESSION_VIEW = "dealflow:lead-list-view"
 # The filters OVERDUE_LIST adds to LEAD_LIST (the API's `overdue=true|false`): a flag the
 # selector computes, not a column, so it is read here rather than by list_query's types.
 FLAG_FILTERS = tuple(name for name in OVERDUE_LIST.filters if name not in LEAD_LIST.filters)
+# LEAD_LIST's filters the form has no input for, with their labels: a link (a dashboard
+# bar's) may set them; the page shows each as a chip and keeps it as a hidden input, so
+# "Apply filters" does not drop it.
+HIDDEN_FILTERS = {
+    "is_converted": "Converted",
+    "is_closed": "Closed status",
+    "converted_after": "Converted from",
+    "converted_before": "Converted to",
+    "modified_after": "Modified from",
+    "modified_before": "Modified before",
+}
+# Every filter a view may set, as the query string names them (owner_id: user or queue).
+VIEW_FILTERS = (
+    "owner_id",
+    *(name for name in LEAD_LIST.filters if name not in ("owner", "owner_queue")),
+    *FLAG_FILTERS,
+)
 
 
 def _lead_key(public_id: str) -> int:
@@ -229,6 +249,58 @@ def _table_rows(records: list[Any]) -> list[TableRow]:
     return table_rows
 
 
+def _effective(request: HttpRequest, view: ListView) -> dict[str, str]:
+    """Each filter's text as the list applies it: the query string's (even blank), else
+    the view's default."""
+    return {
+        name: request.GET.get(name, view.defaults.get(name, "")).strip() for name in VIEW_FILTERS
+    }
+
+
+def differs_from_view(request: HttpRequest, view: ListView) -> bool:
+    """Whether the query string's filters change the view's (the list is then titled
+    plainly "Leads", not with a view's name it does not show)."""
+    effective = _effective(request, view)
+    return any(effective[name] != view.defaults.get(name, "").strip() for name in VIEW_FILTERS)
+
+
+@dataclass(frozen=True)
+class HiddenFilter:
+    """A filter without an input in the form: kept as a hidden input, shown as a chip
+    (blank: kept only, clearing the view's default) with a link removing it."""
+
+    name: str
+    label: str
+    value: str
+    text: str
+    remove_url: str
+
+
+def _hidden_filters(request: HttpRequest, view: ListView, base: QueryDict) -> list[HiddenFilter]:
+    effective = _effective(request, view)
+    found = []
+    for name, label in HIDDEN_FILTERS.items():
+        value = effective[name]
+        if name not in request.GET and not value:
+            continue
+        text = {"true": "yes", "false": "no"}.get(value, _form_date(value))
+        found.append(
+            HiddenFilter(name, label, value, text, _list_url(base, cursor=None, **{name: ""}))
+        )
+    return found
+
+
+def _form_date(text: str) -> str:
+    """A date-time filter's text as the form's date input takes it (YYYY-MM-DD) when it
+    is a midnight in the organisation's time zone (`2026-09-01T00:00:00+02:00`)."""
+    moment = parse_datetime(text) if "T" in text else None
+    if moment is not None and timezone.is_aware(moment):
+        local = timezone.localtime(moment)
+        if local.time() == datetime.time.min:
+            return local.date().isoformat()
+    return text
+
+
 def _with_current(choices: Sequence[tuple[str, str]], value: str) -> list[tuple[str, str]]:
     """The choices plus the value given when none has it (a link's `status=working -
     contacted`): the filter stays shown as applied instead of reading "Any"."""
@@ -244,7 +316,10 @@ def _filter_fields(query: Any, owners: Sequence[tuple[str, str]]) -> list[Filter
     given, errors = query.given, query.errors
 
     def shown(name: str, label: str, **options: Any) -> FilterInput:
-        return FilterInput(name, label, given.get(name, ""), errors.get(name, ""), **options)
+        value = given.get(name, "")
+        if options.get("input_type") == "date":
+            value = _form_date(value)
+        return FilterInput(name, label, value, errors.get(name, ""), **options)
 
     def picklist(name: str) -> list[tuple[str, str]]:
         return picklist_choices(lead.field(name), given.get(name, ""))  # type: ignore[arg-type]
@@ -254,7 +329,11 @@ def _filter_fields(query: Any, owners: Sequence[tuple[str, str]]) -> list[Filter
     owner_error = errors.get("owner") or errors.get("owner_queue") or ""
     return [
         shown("status", "Status", choices=_with_current(statuses, given.get("status", ""))),
-        shown("lead_source", "Lead Source", choices=picklist("lead_source")),
+        shown(
+            "lead_source",
+            "Lead Source",
+            choices=[*picklist("lead_source"), (NO_LEAD_SOURCE, "(none)")],
+        ),
         FilterInput(
             "owner_id",
             "Owner or queue",
@@ -347,8 +426,11 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     page, list_error = _read_page(request, query)
     records = as_rows(page, Lead)
     owners = owner_choices()
+    custom = differs_from_view(request, view)
+    hidden = _hidden_filters(request, view, base)
+    title = "Leads" if custom else view.label
     table = Table(
-        caption=view.label,
+        caption=title,
         columns=sort_headers(
             LIST_COLUMNS,
             query.order_by or LEAD_LIST.default_order,
@@ -366,6 +448,10 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     context = {
         "views": [(item, _view_url(item)) for item in views],
         "view": view,
+        "title": title,
+        "custom": custom,
+        "hidden_filters": hidden,
+        "chips": [item for item in hidden if item.value],
         "query": query,
         "filters": _filter_fields(query, owners),
         "list_error": list_error,

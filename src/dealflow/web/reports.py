@@ -22,9 +22,12 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from dealflow.core.errors import DomainError
 from dealflow.core.metadata import get_object
+from dealflow.leads.selectors import NO_LEAD_SOURCE
 from dealflow.people.selectors import team_list
 from dealflow.reports.definitions import (
     Column,
@@ -34,6 +37,7 @@ from dealflow.reports.definitions import (
     report_get,
     report_run,
 )
+from dealflow.reports.selectors.common import drilldown as report_drilldown
 from dealflow.web.forms import picklist_choices
 from dealflow.web.pages import FilterInput, page_view, signed_in_user
 from dealflow.web.records import user_choices
@@ -71,6 +75,8 @@ class PanelSpec:
     stalled_list: bool = False
     # A list rather than figures: the table shows the first rows (the CSV has them all).
     shown_rows: int | None = None
+    # Whether a bar opens the list of its records (False where no list shows them exactly).
+    linked: bool = True
 
 
 PANELS = (
@@ -91,6 +97,8 @@ PANELS = (
         "bar",
         category="stage",
         series=("amount", "weighted_amount"),
+        note="Open opportunities per stage, by close date in the period: how many, their "
+        "amount and their weighted amount (amount x the stage's probability).",
     ),
     PanelSpec(
         "forecast",
@@ -99,6 +107,9 @@ PANELS = (
         "stacked",
         category="close_month",
         series=("closed", "commit", "best_case", "pipeline"),
+        note="Opportunities by close month and forecast category (Closed is closed won; "
+        "Omitted and lost deals count nowhere). Click a segment to list its deals; "
+        '"List the records" lists every deal closing in these months, lost ones too.',
     ),
     PanelSpec(
         "conversion",
@@ -108,6 +119,7 @@ PANELS = (
         category="lead_source",
         series=("leads", "converted"),
         group_by="source",
+        note="Leads created in the period by lead source, and how many of them are converted now.",
     ),
     PanelSpec(
         "stage_duration",
@@ -116,6 +128,11 @@ PANELS = (
         "hbar",
         category="stage",
         series=("average_days", "median_days"),
+        note="Average and median days deals spent in each open stage, over the stays "
+        "that began in the period (a deal's current stage counts until now). The bars "
+        "open no list: a list shows deals by their stage now, not by the stages they "
+        "passed through.",
+        linked=False,
     ),
     PanelSpec(
         "leaderboard",
@@ -124,8 +141,18 @@ PANELS = (
         "hbar",
         category="owner",
         series=("won_amount",),
+        note="Closed-won amount and count by owner, deals closed in the period.",
     ),
-    PanelSpec("stalled", "Stalled deals", "stalled_deals", "", stalled_list=True, shown_rows=50),
+    PanelSpec(
+        "stalled",
+        "Stalled deals",
+        "stalled_deals",
+        "",
+        note="Open deals stalled now: longer in their stage than the stage allows, no "
+        "activity for 30 days, or a close date that has passed.",
+        stalled_list=True,
+        shown_rows=50,
+    ),
 )
 
 # Steps of the funnel the lead list can show exactly: the list's filters added to the
@@ -170,11 +197,15 @@ def list_url(drilldown: Mapping[str, Any] | None, **extra: str) -> str:
 
     Filters the list pages' default view would add are cleared (the lead list's "My open
     leads", the opportunity list's open-only default), so the list shows those records
-    and no others.
+    and no others. Values are written as the list's own filter form writes them: a
+    created-date bound at midnight as the day (`created_after=2026-09-01`), a blank lead
+    source as NO_LEAD_SOURCE (a blank value would be no filter at all).
     """
     if not drilldown:
         return ""
     given = {**drilldown.get("filters", {}), **extra}
+    if "lead_source" in given and not given["lead_source"]:
+        given["lead_source"] = NO_LEAD_SOURCE
     if drilldown.get("object") == "Lead":
         query = {"owner_id": "", "is_converted": "", "is_closed": ""}
         for name, value in given.items():
@@ -189,10 +220,16 @@ def list_url(drilldown: Mapping[str, Any] | None, **extra: str) -> str:
 
 
 def _query_value(value: Any) -> str:
-    """A filter's value as the list pages read it (booleans as true/false)."""
+    """A filter's value as the list pages read it (booleans as true/false, a moment at
+    midnight in the organisation's time zone as its day, YYYY-MM-DD)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    text = str(value)
+    if "T" in text and (moment := parse_datetime(text)) is not None and moment.tzinfo:
+        local = timezone.localtime(moment)
+        if local.time() == datetime.time.min:
+            return local.date().isoformat()
+    return text
 
 
 RECORD_PAGES = {"006": "opportunity_detail", "00Q": "lead_detail", "001": "account_detail"}
@@ -284,6 +321,8 @@ def _table(result: ReportResult, panel: Panel) -> None:
         cells = []
         for column in shown:
             text = cell_text(row.get(column.name), column.kind)
+            if column.name == panel.spec.category and not text:
+                text = "(none)"  # as the chart names the group of records without one
             url = ""
             if column.kind == "text" and target and not any(cell.url for cell in cells):
                 url = target
@@ -321,11 +360,17 @@ def _chart(spec: PanelSpec, result: ReportResult) -> dict[str, Any] | None:
     series = []
     for name in drawn:
         extra = FUNNEL_STEP_FILTERS.get(name, {}) if result.name == "lead_conversion" else {}
+        if result.name == "forecast":
+            extra = {"forecast_category": FORECAST_SEGMENTS[name]}
+        links = [
+            list_url(_row_drilldown(result, row), **extra) if spec.linked else ""
+            for row in result.rows
+        ]
         series.append(
             {
                 "name": _label(columns, name),
                 "values": [chart_number(row.get(name)) for row in result.rows],
-                "links": [list_url(row.get("drilldown"), **extra) for row in result.rows],
+                "links": links,
             }
         )
     return {
@@ -335,6 +380,60 @@ def _chart(spec: PanelSpec, result: ReportResult) -> dict[str, Any] | None:
         "categories": categories,
         "series": series,
     }
+
+
+# The forecast's segments and the forecast category of the deals behind each (the report
+# sums each category's amount, Salesforce's Closed being the closed-won deals' category).
+FORECAST_SEGMENTS = {
+    "closed": "Closed",
+    "commit": "Commit",
+    "best_case": "Best Case",
+    "pipeline": "Pipeline",
+}
+
+
+def _row_drilldown(result: ReportResult, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A row's drill-down, a forecast month's close dates kept within the period (the
+    report counts the deals closing in the period only)."""
+    found = row.get("drilldown")
+    if not found or result.name != "forecast":
+        return found
+    period = result.filters
+    given = dict(found.get("filters", {}))
+    if period.period_start and given.get("close_date_from", "") < period.period_start.isoformat():
+        given["close_date_from"] = period.period_start.isoformat()
+    if period.period_end and given.get("close_date_to", "9999") > period.period_end.isoformat():
+        given["close_date_to"] = period.period_end.isoformat()
+    return {**found, "filters": given}
+
+
+def _report_drilldown(result: ReportResult) -> dict[str, Any] | None:
+    """The drill-down of the whole report ("List the records"): the page's filters (owner,
+    lead source, the period as the report reads it; the team has no list filter) and what
+    defines the report's records, never what singles out one of its rows."""
+    given = result.filters
+    if result.name == "pipeline_by_stage":
+        return report_drilldown(
+            "Opportunity",
+            given,
+            is_closed=False,
+            close_date_from=given.period_start,
+            close_date_to=given.period_end,
+        )
+    if result.name == "forecast":
+        months = [_row_drilldown(result, row) or {} for row in result.rows]
+        bounds = [found.get("filters", {}) for found in months]
+        return report_drilldown(
+            "Opportunity",
+            given,
+            close_date_from=bounds[0].get("close_date_from") if bounds else given.period_start,
+            close_date_to=bounds[-1].get("close_date_to") if bounds else given.period_end,
+        )
+    if result.name == "stage_duration":
+        # The stays' deals of these owners and lead sources, open or closed: the list has
+        # no filter on the day a stay began.
+        return report_drilldown("Opportunity", given)
+    return _overall_drilldown(result)
 
 
 def _overall_drilldown(result: ReportResult) -> dict[str, Any] | None:
@@ -411,7 +510,7 @@ def build_panel(spec: PanelSpec, run: Runner, filters: ReportFilters) -> Panel:
         _funnel_table(panel.chart, panel)
     else:
         _table(result, panel)
-    overall = _overall_drilldown(result)
+    overall = _report_drilldown(result)
     if overall is None and spec.stalled_list:
         overall = _stalled_drilldown(result.filters)
     panel.list_url = list_url(overall)

@@ -20,7 +20,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from dealflow.core import ids
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import get_object
-from dealflow.sales.models import Opportunity, OpportunityStage
+from dealflow.leads.selectors import NO_LEAD_SOURCE
+from dealflow.sales.models import ForecastCategory, Opportunity, OpportunityStage
 from dealflow.sales.selectors import (
     OPPORTUNITY_LIST,
     account_names,
@@ -131,8 +132,18 @@ def _list_filters(query: ListQuery) -> dict[str, FilterInput]:
     inputs = [
         shown("stage", "Stage", choices=[(stage.name, stage.name) for stage in board_stages()]),
         shown("owner", "Owner", choices=user_choices()),
-        shown("lead_source", "Lead Source", choices=picklist["lead_source"]),
+        shown(
+            "lead_source",
+            "Lead Source",
+            choices=[*picklist["lead_source"], (NO_LEAD_SOURCE, "(none)")],
+        ),
         shown("type", "Type", choices=picklist["type"]),
+        shown("is_won", "Won or lost", choices=[("true", "Won"), ("false", "Not won")]),
+        shown(
+            "forecast_category",
+            "Forecast Category",
+            choices=[(value, label) for value, label in ForecastCategory.choices],
+        ),
         shown("close_date_from", "Close Date from", input_type="date"),
         shown("close_date_to", "Close Date to", input_type="date"),
         shown("stalled", "Stalled", choices=[("true", "Stalled"), ("false", "Not stalled")]),

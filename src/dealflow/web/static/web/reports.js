@@ -66,7 +66,8 @@
     const categoryAxis = {
       type: "category",
       data: spec.categories,
-      axisLabel: { interval: 0, rotate: crowded ? 30 : 0, width: horizontal ? 140 : 110, overflow: "truncate" },
+      // Long names wrap onto a second line rather than being cut ("Proposal/Price Quote").
+      axisLabel: { interval: 0, rotate: crowded ? 30 : 0, width: horizontal ? 140 : 120, overflow: "break" },
     };
     const valueAxis = { type: "value", axisLabel: { formatter: tick(spec.value_kind), hideOverlap: true } };
     if (horizontal) {
@@ -110,8 +111,35 @@
     return chart;
   }
 
+  // A table larger than its box says so under it (the box scrolls; its cut edge alone
+  // reads as missing text): "Scroll the table for more rows / sideways for more columns".
+  function markScrolling(box) {
+    const hint = box.parentElement.querySelector(".report-scroll-hint");
+    const down = box.scrollHeight > box.clientHeight + 1;
+    const across = box.scrollWidth > box.clientWidth + 1;
+    box.classList.toggle("is-scrollable-y", down);
+    box.classList.toggle("is-scrollable-x", across);
+    if (!hint) {
+      return;
+    }
+    const parts = [];
+    if (down) {
+      parts.push("down for more rows");
+    }
+    if (across) {
+      parts.push("sideways for more columns");
+    }
+    hint.textContent = parts.length ? `Scroll the table ${parts.join(" and ")}.` : "";
+    hint.hidden = !parts.length;
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const charts = Array.from(document.querySelectorAll("[data-chart]")).map(draw).filter(Boolean);
-    window.addEventListener("resize", () => charts.forEach((chart) => chart.resize()));
+    const tables = Array.from(document.querySelectorAll(".report-table"));
+    tables.forEach(markScrolling);
+    window.addEventListener("resize", () => {
+      charts.forEach((chart) => chart.resize());
+      tables.forEach(markScrolling);
+    });
   });
 })();
