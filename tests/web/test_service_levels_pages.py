@@ -113,27 +113,27 @@ def test_a_blank_limit_turns_the_service_level_off(admin_client):
         (
             {"response_hours": "0"},
             "response_hours",
-            "response_hours: 1 to 10000 working hours, or null (off)",
+            "1 to 10000 working hours, or null (off)",
         ),
         (
             {"response_hours": "10001"},
             "response_hours",
-            "response_hours: 1 to 10000 working hours, or null (off)",
+            "1 to 10000 working hours, or null (off)",
         ),
-        ({"response_hours": "eight"}, "response_hours", "response_hours: a whole number from 0"),
+        ({"response_hours": "eight"}, "response_hours", "A whole number from 0"),
         (
             {"working_days": []},
             "working_days",
-            "working_days: expected a list of day names (Monday, Tuesday, Wednesday, Thursday, "
+            "Expected a list of day names (Monday, Tuesday, Wednesday, Thursday, "
             "Friday, Saturday, Sunday)",
         ),
         (
             {"working_days": ["Funday"]},
             "working_days",
-            "working_days: &#x27;Funday&#x27; is not a day",
+            "&#x27;Funday&#x27; is not a day",
         ),
-        ({"day_start": "9 am"}, "day_start", "day_start: expected a local time as HH:MM (24-hour)"),
-        ({"day_end": "08:00"}, "day_end", "day_end: the working day must end after it starts"),
+        ({"day_start": "9 am"}, "day_start", "Expected a local time as HH:MM (24-hour)"),
+        ({"day_end": "08:00"}, "day_end", "The working day must end after it starts"),
     ],
 )
 def test_bad_input_shows_the_fields_error_and_changes_nothing(

@@ -225,26 +225,26 @@ def test_admin_adds_and_changes_a_lead_status(admin_client):
 @pytest.mark.parametrize(
     ("data", "input_id", "message"),
     [
-        ({"name": ""}, "status-name", "name: 1 to 80 characters"),
+        ({"name": ""}, "status-name", "1 to 80 characters"),
         (
             {"name": "Qualified"},
             "status-name",
-            "name: a status 'Qualified' exists; change it from the list",
+            "A status 'Qualified' exists; change it from the list",
         ),
         (
             {"name": "Later", "sort_order": "-1"},
             "status-sort_order",
-            "sort_order: a whole number from 0 to 100000",
+            "A whole number from 0 to 100000",
         ),
         (
             {"name": "Later", "sort_order": "two"},
             "status-sort_order",
-            "sort_order: a whole number from 0 to 100000",
+            "A whole number from 0 to 100000",
         ),
         (
             {"name": "Later", "is_default": "on", "is_converted": "on", "is_active": "on"},
             "status-is_default",
-            "is_default: the default status must be active and not converted",
+            "The default status must be active and not converted",
         ),
     ],
 )
@@ -304,27 +304,27 @@ def test_admin_adds_and_changes_a_stage(admin_client):
         (
             {"name": "Demo", "forecast_category": "Pipeline"},
             "stage-probability",
-            "a new stage needs probability and forecast_category",
+            "A new stage needs probability and forecast_category",
         ),
         (
             {"name": "Demo", "probability": "120", "forecast_category": "Pipeline"},
             "stage-probability",
-            "probability: 0 to 100",
+            "0 to 100",
         ),
         (
             {"name": "Demo", "probability": "ten", "forecast_category": "Pipeline"},
             "stage-probability",
-            "probability: a whole number from -2000000000 to 2000000000",
+            "A whole number from -2000000000 to 2000000000",
         ),
         (
             {"name": "Demo", "probability": "100", "forecast_category": "Closed", "is_won": "on"},
             "stage-is_won",
-            "is_won: a won stage is also closed",
+            "A won stage is also closed",
         ),
         (
             {"name": "Demo", "probability": "30", "forecast_category": "Closed"},
             "stage-forecast_category",
-            "forecast_category: an open stage forecasts Pipeline, Best Case or Commit",
+            "An open stage forecasts Pipeline, Best Case or Commit",
         ),
     ],
 )
@@ -352,7 +352,7 @@ def test_a_refused_stage_edit_keeps_the_stage(admin_client):
         },
     )
     assert response.status_code == 400
-    assert error_beside(response.content, "stage-name") == "name: &#x27;Closed Won&#x27; is taken"
+    assert error_beside(response.content, "stage-name") == "&#x27;Closed Won&#x27; is taken"
     assert b'value="Closed Won"' in response.content  # the text as typed, to correct it
     assert settings_state() == before
 
@@ -401,22 +401,22 @@ def test_a_picklist_value_is_escaped(admin_client):
 @pytest.mark.parametrize(
     ("data", "input_id", "message"),
     [
-        ({"value": ""}, "picklist-value", "value: 1 to 255 characters"),
-        ({"value": "x" * 256}, "picklist-value", "value: at most 255 characters"),
+        ({"value": ""}, "picklist-value", "1 to 255 characters"),
+        ({"value": "x" * 256}, "picklist-value", "At most 255 characters"),
         (
             {"value": "bad\x00text"},
             "picklist-value",
-            "value: text cannot contain NUL (\\u0000) characters",
+            "Text cannot contain NUL (\\u0000) characters",
         ),
         (
             {"value": "Web"},
             "picklist-value",
-            "value: the value 'Web' exists; change it from the list",
+            "The value 'Web' exists; change it from the list",
         ),
         (
             {"value": "New", "sort_order": "100001"},
             "picklist-sort_order",
-            "sort_order: a whole number from 0 to 100000",
+            "A whole number from 0 to 100000",
         ),
     ],
 )
@@ -486,29 +486,29 @@ def test_a_user_without_a_password_works_with_tokens_only(admin_client):
         (
             {"username": "eve", "password": "short", "password_again": "short"},
             "user-password",
-            "password: This password is too short. It must contain at least 12 characters.",
+            "This password is too short. It must contain at least 12 characters.",
         ),
         (
             {"username": "eve", "password": PASSWORD, "password_again": PASSWORD + "x"},
             "user-password_again",
-            "password_again: the two passwords differ",
+            "The two passwords differ",
         ),
-        ({"username": "root"}, "user-username", "username: &#x27;root&#x27; is taken"),
-        ({"username": ""}, "user-username", "username: required"),
+        ({"username": "root"}, "user-username", "&#x27;root&#x27; is taken"),
+        ({"username": ""}, "user-username", "Username is required."),
         (
             {"username": "eve", "role": "boss"},
             "user-role",
-            "role: expected one of admin, manager, rep, got &#x27;boss&#x27;",
+            "Expected one of admin, manager, rep, got &#x27;boss&#x27;",
         ),
         (
             {"username": "eve", "team": "Nowhere"},
             "user-team",
-            "team: no team named &#x27;Nowhere&#x27;",
+            "No team named &#x27;Nowhere&#x27;",
         ),
         (
             {"username": "eve", "email": "e" * 250 + "@x.test"},
             "user-email",
-            "email: at most 254 characters",
+            "At most 254 characters",
         ),
     ],
 )
@@ -580,18 +580,18 @@ def test_admin_sets_a_users_password(admin_client):
                 "password_again": "12345678901234",
             },
             "password-password",
-            "password: This password is entirely numeric.",
+            "This password is entirely numeric.",
         ),
-        ({"action": "password"}, "password-password", "password: required"),
+        ({"action": "password"}, "password-password", "Password is required."),
         (
             {"action": "details", "role": "admin"},
             "details-is_active",
-            "you may not deactivate yourself or give up your own admin role",
+            "You may not deactivate yourself or give up your own admin role",
         ),
         (
             {"action": "details", "role": "rep", "is_active": "on"},
             "details-role",
-            "you may not deactivate yourself or give up your own admin role",
+            "You may not deactivate yourself or give up your own admin role",
         ),
     ],
 )
@@ -609,7 +609,7 @@ def test_an_admin_cannot_deactivate_themself(admin_client, admin):
     before = settings_state()
     response = admin_client.post(f"/settings/users/{admin.public_id}/", {"action": "deactivate"})
     assert response.status_code == 400
-    assert b"you may not deactivate yourself" in response.content
+    assert b"You may not deactivate yourself" in response.content
     assert settings_state() == before
 
 
@@ -642,9 +642,9 @@ def test_admin_adds_a_team(admin_client):
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("east", "name: a team &#x27;east&#x27; exists"),
-        ("", "name: 1 to 80 characters"),
-        ("a\x00b", "name: text cannot contain NUL (\\u0000) characters"),
+        ("east", "A team &#x27;east&#x27; exists"),
+        ("", "1 to 80 characters"),
+        ("a\x00b", "Text cannot contain NUL (\\u0000) characters"),
     ],
 )
 def test_a_refused_team_is_a_400_and_changes_nothing(admin_client, name, message):
@@ -687,18 +687,18 @@ def test_admin_adds_a_queue_and_changes_its_members(admin_client):
         (
             {"name": "Inbound"},
             "queue-name",
-            "name: a queue &#x27;Inbound&#x27; exists; change it from the list",
+            "A queue &#x27;Inbound&#x27; exists; change it from the list",
         ),
-        ({"name": ""}, "queue-name", "name: 1 to 80 characters"),
+        ({"name": ""}, "queue-name", "1 to 80 characters"),
         (
             {"name": "New", "members": ["00Q000000000001AAA"]},
             "queue-members",
-            "members: choose users from the list",
+            "Choose users from the list",
         ),
         (
             {"name": "New", "members": ["005000000000999AAA"]},
             "queue-members",
-            "members: choose users from the list",
+            "Choose users from the list",
         ),
     ],
 )
@@ -746,7 +746,7 @@ def test_a_refused_sharing_default_changes_none_of_them(admin_client):
     )
     assert response.status_code == 400
     assert error_beside(response.content, "sharing-Account") == (
-        "Account: access: expected one of private, read, read_write, got &#x27;everyone&#x27;"
+        "Expected one of private, read, read_write, got &#x27;everyone&#x27;"
     )
     assert settings_state() == before
     assert sharing_default("Lead") == "read_write"
@@ -833,9 +833,9 @@ def test_revoking_an_unknown_token_is_404(admin_client):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"user": ""}, "user: required"),
-        ({"user": "005000000000999AAA"}, "user: choose an active user"),
-        ({"user": "nonsense"}, "user: choose an active user"),
+        ({"user": ""}, "User is required."),
+        ({"user": "005000000000999AAA"}, "Choose an active user"),
+        ({"user": "nonsense"}, "Choose an active user"),
     ],
 )
 def test_a_refused_token_is_a_400_and_changes_nothing(admin_client, data, message):

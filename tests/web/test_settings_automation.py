@@ -159,22 +159,22 @@ def test_an_admin_turns_the_requirement_off(admin_client):
         (
             {"required_framework": "BANT", "minimum_items": "9"},
             "requirement-minimum_items",
-            "minimum_items: 1 to 4, or null for all items",
+            "1 to 4, or null for all items",
         ),
         (
             {"required_framework": "BANT", "minimum_items": "0"},
             "requirement-minimum_items",
-            "minimum_items: 1 to 4, or null for all items",
+            "1 to 4, or null for all items",
         ),
         (
             {"required_framework": "NOPE", "minimum_items": ""},
             "requirement-required_framework",
-            "required_framework: expected one of BANT, CHAMP, MEDDIC, got &#x27;NOPE&#x27;",
+            "Expected one of BANT, CHAMP, MEDDIC, got &#x27;NOPE&#x27;",
         ),
         (
             {"required_framework": "BANT", "minimum_items": "two"},
             "requirement-minimum_items",
-            "minimum_items: a whole number from 0 to 2000000000",
+            "A whole number from 0 to 2000000000",
         ),
     ],
 )
@@ -237,27 +237,27 @@ def test_an_admin_adds_an_item(admin_client):
         (
             {"framework": "BANT", "key": "Bad Key", "label": "Bad"},
             "item-key",
-            "key: lowercase letters, digits and underscores, a letter first, at most 40",
+            "Lowercase letters, digits and underscores, a letter first, at most 40",
         ),
         (
             {"framework": "BANT", "key": "budget", "label": "Again"},
             "item-key",
-            "key: the item &#x27;budget&#x27; exists; change it from the list",
+            "The item &#x27;budget&#x27; exists; change it from the list",
         ),
         (
             {"framework": "BANT", "key": "fit", "label": ""},
             "item-label",
-            "label: 1 to 80 characters",
+            "1 to 80 characters",
         ),
         (
             {"framework": "", "key": "fit", "label": "Fit"},
             "item-framework",
-            "framework: expected one of BANT, CHAMP, MEDDIC, got &#x27;&#x27;",
+            "Expected one of BANT, CHAMP, MEDDIC, got &#x27;&#x27;",
         ),
         (
             {"framework": "BANT", "key": "fit", "label": "Fit", "sort_order": "-1"},
             "item-sort_order",
-            "sort_order: a whole number from 0 to 100000",
+            "A whole number from 0 to 100000",
         ),
     ],
 )
@@ -282,7 +282,7 @@ def test_an_edit_emptying_the_label_is_refused(admin_client):
     )
 
     assert response.status_code == 400
-    assert error_beside(response, "item-label") == "label: 1 to 80 characters"
+    assert error_beside(response, "item-label") == "1 to 80 characters"
     assert state() == before
 
 

@@ -425,7 +425,7 @@ def test_a_subject_with_a_line_break_is_refused_beside_its_input(admin_page):
     content = html.unescape(response.content.decode())
     assert (
         '<div class="field-error" id="web-to-lead-auto_response_subject-error">'
-        "auto_response_subject: one line of text (no line breaks or control characters)</div>"
+        "One line of text (no line breaks or control characters)</div>"
     ) in content
     assert WebToLeadSetting.objects.count() == 0
     assert web_to_lead_settings.get().auto_response_enabled is False

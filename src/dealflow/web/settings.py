@@ -184,7 +184,7 @@ def picklists(request: HttpRequest, **_ids: str) -> HttpResponse:
             "picklist", PICKLIST_FIELDS, posted(request.POST, PICKLIST_FIELDS, ["is_active"])
         )
         if editing is not None:
-            form.values["value"] = editing.value
+            form.fixed(value=editing.value)
         try:
             row = _picklist_value_save(request, picklist, values, editing)
         except DomainError as error:
@@ -263,6 +263,8 @@ def _sharing_save(request: HttpRequest, names: list[str]) -> list[str]:
             try:
                 sharing_default_set(actor=request.user, object_name=name, access=access)
             except DomainError as error:
-                raise DomainError(error.code, f"{name}: {error.message}", [name]) from None
+                # The service names its input `access`; here that is the object's select.
+                message = error.message.removeprefix("access: ")
+                raise DomainError(error.code, f"{name}: {message}", [name]) from None
             changed.append(name)
     return changed

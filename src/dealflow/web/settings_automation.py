@@ -123,7 +123,7 @@ def qualification(request: HttpRequest, **_ids: str) -> HttpResponse:
                 "item", ITEM_FIELDS, posted(request.POST, ITEM_FIELDS, ["is_active"])
             )
             if editing is not None:
-                item_form.values.update(framework=editing[0].name, key=editing[1].key)
+                item_form.fixed(framework=editing[0].name, key=editing[1].key)
             try:
                 item = _item_save(request, editing)
             except DomainError as error:

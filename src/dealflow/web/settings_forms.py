@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.validation import MAX_INTEGER, check_storable_text
+from dealflow.web.forms import field_message
 
 # (label, URL name, what the page is for): the sub-navigation and the index.
 SECTIONS = (
@@ -46,6 +47,43 @@ TEXT_LENGTHS = {
 }
 # An order's range, as the API takes it.
 MAX_SORT_ORDER = 100_000
+# The labels settings pages give the inputs most of their forms share, for a refusal shown
+# above a form ("Name: ..."); a form passes `labels` for its own inputs' words, and a name
+# in neither reads as words ("auto_response_body" -> "Auto response body").
+LABELS = {
+    "name": "Name",
+    "value": "Value",
+    "sort_order": "Order",
+    "is_active": "Active",
+    "is_default": "Default",
+    "is_converted": "Converted",
+    "is_closed": "Closed",
+    "is_won": "Won",
+    "probability": "Probability (%)",
+    "forecast_category": "Forecast Category",
+    "stall_days": "Stalled after (days)",
+    "username": "Username",
+    "first_name": "First Name",
+    "last_name": "Last Name",
+    "email": "Email",
+    "role": "Role",
+    "team": "Team",
+    "password": "Password",
+    "password_again": "Password (again)",
+    "members": "Members",
+    "user": "User",
+    "framework": "Framework",
+    "key": "Key",
+    "label": "Label",
+    "required_framework": "Required framework",
+    "minimum_items": "Minimum items met",
+    "response_hours": "Limit (working hours)",
+    "working_days": "Working days",
+    "day_start": "Working day starts",
+    "day_end": "Working day ends",
+    "reroute_when_breached": "Re-route an overdue lead",
+    "rules": "Rules",
+}
 
 
 @dataclass
@@ -56,24 +94,35 @@ class Input:
     id: str
     value: Any
     error: str
+    label: str = ""
 
 
 class SettingsForm:
     """The values and refusal messages of one form of a settings page.
 
-    Templates read an input as `form.<name>` (an Input: id, value, error); `prefix` keeps
-    the ids of two forms on one page apart. No rule lives here: `fail` places a service's
-    DomainError next to the inputs it names, or above the form.
+    Templates read an input as `form.<name>` (an Input: id, value, error, label); `prefix`
+    keeps the ids of two forms on one page apart; `labels` gives the form's own words for
+    its inputs (LABELS has those most forms share). No rule lives here: `fail` places a
+    service's DomainError next to the input it names, in words without the internal name
+    ("{nme} is not a placeholder..." for "auto_response_subject: {nme} is not..."), or
+    above the form prefixed by the label ("Subject: ...") when the form shows no such input.
     """
 
     def __init__(
-        self, prefix: str, names: Iterable[str], values: Mapping[str, Any] | None = None
+        self,
+        prefix: str,
+        names: Iterable[str],
+        values: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         self.prefix = prefix
         self.names = tuple(names)
         self.values = dict(values or {})
+        self.labels = dict(labels or {})
         self.errors: dict[str, str] = {}
         self.message = ""
+        # Inputs this form holds but does not show (a row's name while it is edited).
+        self.unshown: set[str] = set()
 
     def __getitem__(self, name: str) -> Input:
         # A KeyError lets templates fall back to attributes (form.message).
@@ -81,20 +130,56 @@ class SettingsForm:
             raise KeyError(name)
         value = self.values.get(name, "")
         return Input(
-            name, f"{self.prefix}-{name}", "" if value is None else value, self.errors.get(name, "")
+            name,
+            f"{self.prefix}-{name}",
+            "" if value is None else value,
+            self.errors.get(name, ""),
+            self.label(name),
         )
 
     @property
     def failed(self) -> bool:
         return bool(self.errors or self.message)
 
+    def label(self, name: str) -> str:
+        """The words a page shows for the input or field `name`."""
+        return self.labels.get(name) or LABELS.get(name) or name.replace("_", " ").capitalize()
+
+    def fixed(self, **values: Any) -> None:
+        """Values the form keeps but does not offer to change (shown as text, or not at
+        all): a refusal naming one of them is shown above the form."""
+        self.values.update(values)
+        self.unshown.update(values)
+
     def fail(self, error: DomainError) -> None:
-        """Show a refusal next to each input it names, or above the form."""
-        named = [name for name in error.fields if name in self.names]
-        for name in named:
-            self.errors[name] = error.message
-        if not named:
-            self.message = error.message
+        """Show a refusal (and those found with it) next to each input it names, without
+        the name the label already says; above the form, after the label of the field it
+        names, when the form does not show that field; as it is when it names none."""
+        for each in error.every():
+            named = [name for name in each.fields if name in self.names]
+            shown = [name for name in named if name not in self.unshown]
+            for name in shown:
+                self.errors.setdefault(name, self._beside(each, name))
+            if shown:
+                continue
+            text = each.message
+            if each.fields:
+                name = each.fields[0]
+                text = self._beside(each, name)
+                if text != f"{self.label(name)} is required.":
+                    # "Auto-response subject: {nme} is not...": the label, the service's words.
+                    text = f"{self.label(name)}: {each.message.removeprefix(f'{name}: ')}"
+            self.message = " ".join(filter(None, [self.message, text]))
+
+    def _beside(self, error: DomainError, name: str) -> str:
+        """The refusal's words next to the input `name`: "Username is required.", or its
+        message without the "name: " the label already says, its first letter capitalised."""
+        # "day_end: ..." names both day_start and day_end: no input shows the name.
+        named = [each for each in error.fields if error.message.startswith(f"{each}: ")]
+        text = field_message(error, named[0] if named else name, self.label(name))
+        if text.lower() == "required":
+            return f"{self.label(name)} is required."
+        return text
 
 
 def posted(post: QueryDict, names: Iterable[str], checkboxes: Iterable[str] = ()) -> dict:

@@ -232,7 +232,7 @@ def queues(request: HttpRequest, **_ids: str) -> HttpResponse:
         form = SettingsForm("queue", QUEUE_FIELDS, posted(request.POST, QUEUE_FIELDS))
         form.values["members"] = request.POST.getlist("members")
         if editing is not None:
-            form.values["name"] = editing.name
+            form.fixed(name=editing.name)
         try:
             queue = _queue_save(request, editing)
         except DomainError as error:

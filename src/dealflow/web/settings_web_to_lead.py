@@ -45,6 +45,18 @@ SETTING_FIELDS = (
     "auto_response_body",
 )
 CHECKBOXES = ("auto_response_enabled",)
+# The inputs' labels, beside them and before a refusal shown above the form.
+SETTING_LABELS = {
+    "allowed_return_hosts": "Allowed return hosts",
+    "repeat_window_minutes": "Repeat window (minutes)",
+    "submissions_per_hour": "Submissions per hour from one address",
+    "default_lead_source": "Default lead source",
+    "default_creator": "Default lead creator",
+    "auto_response_enabled": "Send the auto-response",
+    "auto_response_from": "Auto-response from address",
+    "auto_response_subject": "Auto-response subject",
+    "auto_response_body": "Auto-response body",
+}
 # The service names a bad lead source by the Lead field it checks it as.
 _ERROR_FIELDS = {"lead_source": "default_lead_source"}
 # Fields every generated form has: Salesforce requires them of a lead.
@@ -147,10 +159,13 @@ def embeddable_form(request: HttpRequest, names: list[str], return_url: str) -> 
 @admin_view
 def web_to_lead(request: HttpRequest, **_ids: str) -> HttpResponse:
     """The settings form (POST saves it) and the form generator (GET `fields`, `return_url`)."""
-    form = SettingsForm("web-to-lead", SETTING_FIELDS, _current_values())
+    form = SettingsForm("web-to-lead", SETTING_FIELDS, _current_values(), SETTING_LABELS)
     if request.method == "POST":
         form = SettingsForm(
-            "web-to-lead", SETTING_FIELDS, posted(request.POST, SETTING_FIELDS, CHECKBOXES)
+            "web-to-lead",
+            SETTING_FIELDS,
+            posted(request.POST, SETTING_FIELDS, CHECKBOXES),
+            SETTING_LABELS,
         )
         try:
             _save(request)
@@ -194,6 +209,15 @@ def web_to_lead(request: HttpRequest, **_ids: str) -> HttpResponse:
 
 
 def _renamed(error: DomainError) -> DomainError:
-    """The refusal with its fields named as this page's inputs."""
-    fields = [_ERROR_FIELDS.get(name, name) for name in error.fields]
-    return DomainError(error.code, error.message, fields)
+    """The refusal (and those found with it) with its fields named as this page's inputs,
+    in its fields and its message's "lead_source: " prefix."""
+    renamed = []
+    for each in error.every():
+        fields = [_ERROR_FIELDS.get(name, name) for name in each.fields]
+        message = each.message
+        for name in each.fields:
+            if name in _ERROR_FIELDS and message.startswith(f"{name}: "):
+                message = f"{_ERROR_FIELDS[name]}: {message.removeprefix(f'{name}: ')}"
+        renamed.append(DomainError(each.code, message, fields))
+    renamed[0].also = renamed[1:]
+    return renamed[0]
