@@ -104,6 +104,21 @@ def database_state():
 # The page
 
 
+def test_the_default_opportunity_name_is_the_company_cut_to_the_names_length(client, rep):
+    """DOMAIN.md §5: the default name is the lead's Company (no trailing "-"), within the
+    120 characters an opportunity's name may have, so converting with it is not refused."""
+    company = "Birchstone Media " + "x" * 120
+    lead = LeadFactory(last_name="Stone", company=company, owner_user=rep)
+
+    content = client.get(url(lead)).content.decode()
+
+    assert f'name="opportunity_name" value="{company[:120]}"' in content
+    assert 'value="Birchstone Media-"' not in content
+    response = client.post(url(lead), form(rep, opportunity_name=company[:120]))
+    assert response.status_code == 302
+    assert list(Opportunity.objects.values_list("name", flat=True)) == [company[:120]]
+
+
 def test_the_page_offers_every_option_with_salesforce_defaults(client, rep, lead):
     response = client.get(url(lead))
 
@@ -124,7 +139,8 @@ def test_the_page_offers_every_option_with_salesforce_defaults(client, rep, lead
     ):
         assert label in page, label
     content = response.content.decode()
-    assert 'name="opportunity_name" value="Acme-"' in content
+    # DOMAIN.md §5: the name defaults to the lead's Company, without a trailing hyphen.
+    assert 'name="opportunity_name" value="Acme"' in content
     assert re.search(r'value="new" checked', content)
     assert '<option value="Closed - Converted" selected>' in content
     assert f'<option value="{rep.public_id}" selected>' in content
@@ -134,7 +150,7 @@ def test_the_page_offers_every_option_with_salesforce_defaults(client, rep, lead
         r'name="idempotency_key" value="([0-9a-f]{32})"', client.get(url(lead)).content.decode()
     ).group(1)
     # The preview is there on the first load, without a request of its own.
-    assert "New Account : Acme New Contact : Ada Lovelace New Opportunity : Acme-" in page
+    assert "New Account : Acme New Contact : Ada Lovelace New Opportunity : Acme in stage" in page
     assert "in stage Prospecting" in page
 
 

@@ -82,14 +82,16 @@ def _converted_statuses() -> list[str]:
 
 def _default_options(lead: Lead, actor: Any) -> Options:
     """Salesforce's defaults but for the account: the account named as the company if there
-    is one (else a new one), a new contact and opportunity named "<Company>-",
+    is one (else a new one), a new contact and an opportunity named as the lead's Company
+    (DOMAIN.md §5: "an opportunity name (default: the lead's Company)"; not Salesforce
+    Classic's "<Company>-", which reads as unfinished),
     the first converted status, the lead's owner (the converting user when a queue owns
     it) and a fresh idempotency key."""
     statuses = _converted_statuses()
     owner_id = ids.encode("User", lead.owner_user_id) if lead.owner_user_id else actor.public_id
     return Options(
         account=SAME_NAME,
-        opportunity_name=lead.company[: lead_services.OPPORTUNITY_NAME_LENGTH - 1] + "-",
+        opportunity_name=lead.company[: lead_services.OPPORTUNITY_NAME_LENGTH],
         converted_status=statuses[0] if statuses else "",
         owner=owner_id,
         idempotency_key=uuid.uuid4().hex,
