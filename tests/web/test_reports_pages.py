@@ -22,8 +22,8 @@ from dealflow.leads.models import Lead
 from dealflow.leads.selectors import NO_LEAD_SOURCE, lead_page
 from dealflow.people.models import Role
 from dealflow.sales.models import OpportunityStage
+from dealflow.sales.services import opportunity_create, opportunity_update
 from dealflow.web.pages import as_rows
-from dealflow.web.reports import PANELS
 from tests.factories import LeadFactory, OpportunityFactory, TeamFactory, UserFactory
 from tests.web.helpers import XSS, queries_of, text
 
@@ -433,7 +433,7 @@ def test_list_the_records_lists_the_whole_report_under_the_page_filters(floor):
         "Robin big",
         "Robin won",
     }
-    assert "stage" not in query_of(list_link(page, "stage_duration"))
+    assert "List the records" not in panel(page, "stage_duration")
 
 
 def test_forecast_segments_list_the_deals_of_their_category(floor):
@@ -477,9 +477,22 @@ def test_the_none_lead_source_bar_lists_the_leads_without_one(floor):
 
 
 def test_the_stage_duration_bars_open_no_list_and_the_note_says_why(floor):
-    spec = next(spec for spec in PANELS if spec.key == "stage_duration")
-    assert spec.linked is False
-    assert "open no list" in spec.note
+    robin = floor["robin"]
+    deal = opportunity_create(
+        actor=robin,
+        data={"name": "Robin moved", "stage": "Prospecting", "close_date": "2026-12-31"},
+    )
+    opportunity_update(actor=robin, opportunity=deal, data={"stage": "Qualification"})
+    page = text(signed_in(floor["admin"]).get("/reports/"))
+
+    data = chart(page, "stage_duration")
+    assert data["categories"] == ["Prospecting", "Qualification"]
+    # A list shows deals by their stage now: no bar, and no "List the records", opens one.
+    assert {link for series in data["series"] for link in series["links"]} == {""}
+    shown = panel(page, "stage_duration")
+    assert "List the records" not in shown
+    assert "Click a bar" not in shown
+    assert "No list opens from here" in shown
 
 
 def test_panel_notes_do_not_cite_internal_documents(floor):

@@ -129,9 +129,9 @@ PANELS = (
         category="stage",
         series=("average_days", "median_days"),
         note="Average and median days deals spent in each open stage, over the stays "
-        "that began in the period (a deal's current stage counts until now). The bars "
-        "open no list: a list shows deals by their stage now, not by the stages they "
-        "passed through.",
+        "that began in the period (a deal's current stage counts until now). No list "
+        "opens from here: the opportunity list shows deals by their stage now, not by "
+        "the stages they passed through.",
         linked=False,
     ),
     PanelSpec(
@@ -430,9 +430,7 @@ def _report_drilldown(result: ReportResult) -> dict[str, Any] | None:
             close_date_to=bounds[-1].get("close_date_to") if bounds else given.period_end,
         )
     if result.name == "stage_duration":
-        # The stays' deals of these owners and lead sources, open or closed: the list has
-        # no filter on the day a stay began.
-        return report_drilldown("Opportunity", given)
+        return None  # the list has no filter on the stages a deal passed through
     return _overall_drilldown(result)
 
 
