@@ -19,7 +19,9 @@ from django.utils import formats
 
 from dealflow.automation.selectors import active_rule_set
 from dealflow.core import ids
+from dealflow.core.access import readable
 from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.matching import email_key
 from dealflow.core.metadata import get_object
 from dealflow.leads import services
 from dealflow.leads.models import Lead
@@ -221,6 +223,27 @@ def _refused_form(request: HttpRequest, error: DomainError, lead: Lead | None) -
     return _form_page(request, form, lead=lead, status=400)
 
 
+def _email_taken_form(request: HttpRequest, error: DomainError) -> HttpResponse:
+    """The new-lead form again (400) when an unconverted lead already has the email: the
+    lead by its name, linked, when the user may see it (the service named it then too);
+    otherwise only the service's words, which do not say which lead it is."""
+    form = _form(posted_values(request.POST, "Lead", FIELD_NAMES))
+    form.fail(error)
+    email = (request.POST.get("email") or "").strip()
+    holder = None
+    if email:
+        same_email = Lead.objects.filter(email_key=email_key(email), is_converted=False)
+        holder = readable(signed_in_user(request), same_email).order_by("pk").first()
+    context: dict[str, Any] = {"form": form, "lead": None, "name": ""}
+    if holder is not None:
+        form.errors["email"] = "An open lead already has this email: see above."
+        context["email_holder"] = {
+            "name": person_name(holder),
+            "url": reverse("lead_detail", args=[holder.public_id]),
+        }
+    return render(request, "web/leads/form.html", context, status=400)
+
+
 @page_view
 def lead_new(request: HttpRequest) -> HttpResponse:
     """Create a lead; a refusal (a missing Company, say) shows beside its field."""
@@ -233,6 +256,8 @@ def lead_new(request: HttpRequest) -> HttpResponse:
                 allow_duplicates=request.POST.get("allow_duplicates") == "1",
             )
         except DomainError as error:
+            if error.code == ErrorCode.DUPLICATE_VALUE and "email" in error.fields:
+                return _email_taken_form(request, error)
             return _refused_form(request, error, None)
         messages.success(request, f"Lead “{person_name(lead)}” was created.")
         return redirect("lead_detail", lead.public_id)
