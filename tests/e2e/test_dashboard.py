@@ -145,3 +145,71 @@ def test_a_funnel_step_opens_the_leads_behind_it(page: Page, live_server, rep):
     expect(page).to_have_url(at_path("/leads/?owner_id=&is_converted=&is_closed=&lead_source=Web"))
     rows = page.get_by_role("table").locator("tbody tr")
     expect(rows).to_have_count(2)  # Rita's two Web leads; the other rep's is not hers to see
+
+
+def test_forecast_segments_and_list_the_records_open_their_own_deals(page: Page, live_server, rep):
+    floor(rep)
+    sign_in_as(page, live_server.url, "rita")
+    page.goto(f"{live_server.url}/reports/")
+
+    click_bar(page, "forecast", category=0, series=0)  # 2027-03, Closed
+    expect(page).to_have_url(
+        at_path(
+            "/opportunities/?close_date_from=2027-03-01&close_date_to=2027-03-31"
+            "&forecast_category=Closed&is_closed=any"
+        )
+    )
+    rows = page.get_by_role("table").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.get_by_role("link", name="Won deal")).to_be_visible()
+    # The filters stay in the form, so Apply keeps them.
+    expect(page.get_by_label("Forecast Category")).to_have_value("Closed")
+
+    page.go_back()
+    click_bar(page, "forecast", category=0, series=3)  # 2027-03, Pipeline
+    rows = page.get_by_role("table").locator("tbody tr")
+    expect(rows).to_have_count(3)
+    for name in ("Alpha deal", "Beta deal", "Gamma deal"):
+        expect(rows.get_by_role("link", name=name)).to_be_visible()
+
+    page.go_back()
+    page.locator("#panel-pipeline").get_by_role("link", name="List the records").click()
+    expect(page).to_have_url(at_path("/opportunities/?is_closed=false"))
+    rows = page.get_by_role("table").locator("tbody tr")
+    expect(rows).to_have_count(3)  # every open deal of Rita's, not Prospecting's only
+
+
+def test_stage_bars_open_nothing_and_tables_say_when_they_scroll(page: Page, live_server, rep):
+    floor(rep)
+    sign_in_as(page, live_server.url, "rita")
+    page.set_viewport_size(TABLET)
+    page.goto(f"{live_server.url}/reports/")
+
+    click_bar(page, "stage_duration", category=0)
+    page.wait_for_timeout(300)
+    expect(page).to_have_url(at_path("/reports/"))
+    forecast = page.locator("#panel-forecast")
+    expect(forecast.locator(".report-scroll-hint")).to_have_text(
+        "Scroll the table sideways for more columns."
+    )
+    # Long stage names wrap under the bars instead of being cut ("Proposal/Price Qu…").
+    overflow = page.locator("#panel-pipeline [data-chart]").evaluate(
+        "element => echarts.getInstanceByDom(element).getOption().xAxis[0].axisLabel.overflow"
+    )
+    assert overflow == "break"
+    page.set_viewport_size(WIDE)
+
+
+def test_a_funnel_drill_down_keeps_its_filters_when_applied(page: Page, live_server, rep):
+    floor(rep)
+    sign_in_as(page, live_server.url, "rita")
+    page.goto(f"{live_server.url}/reports/?period_start=2026-01-01&period_end=2030-12-31")
+    link = page.locator("#chart-funnel-data").evaluate("e => JSON.parse(e.textContent).links[1]")
+    page.goto(f"{live_server.url}{link}")
+
+    expect(page.locator("#list-title")).to_have_text("Leads")
+    expect(page.get_by_label("Created from")).to_have_value("2026-01-01")
+    expect(page.get_by_text("Converted: yes")).to_be_visible()
+    page.get_by_role("button", name="Apply filters").click()
+    assert "is_converted=true" in page.url
+    expect(page.get_by_text("Converted: yes")).to_be_visible()
