@@ -24,6 +24,7 @@ from dealflow.people.models import Role
 from dealflow.sales.models import OpportunityStage
 from dealflow.sales.services import opportunity_create, opportunity_update
 from dealflow.web.pages import as_rows
+from tests.api.conftest import ApiClient
 from tests.factories import LeadFactory, OpportunityFactory, TeamFactory, UserFactory
 from tests.web.helpers import XSS, queries_of, text
 
@@ -456,6 +457,10 @@ def test_forecast_segments_list_the_deals_of_their_category(floor):
         "Olive first",
     }
     assert listed_names(client, links["Commit"], OPPORTUNITY_NAMES) == set()
+    # The API's opportunity list takes the same filter (one definition, OPPORTUNITY_LIST).
+    response = ApiClient(floor["admin"]).get("/opportunities", forecast_category="Closed")
+    assert response.status_code == 200
+    assert [record["name"] for record in response.json()["records"]] == ["Robin won"]
 
 
 def test_the_none_lead_source_bar_lists_the_leads_without_one(floor):
@@ -474,6 +479,12 @@ def test_the_none_lead_source_bar_lists_the_leads_without_one(floor):
     # The lead list's definition, shared with the API, reads the same token.
     found = lead_page(actor=floor["admin"], filters={"lead_source": NO_LEAD_SOURCE}, limit=50)
     assert sorted(row.last_name for row in as_rows(found, Lead)) == ["Nosource", "Olivenone"]
+    response = ApiClient(floor["admin"]).get("/leads", lead_source=NO_LEAD_SOURCE)
+    assert response.status_code == 200
+    assert sorted(record["last_name"] for record in response.json()["records"]) == [
+        "Nosource",
+        "Olivenone",
+    ]
 
 
 def test_the_stage_duration_bars_open_no_list_and_the_note_says_why(floor):
