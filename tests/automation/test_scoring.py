@@ -508,4 +508,4 @@ def test_the_lead_page_says_when_a_lead_is_not_scored_yet(client):
 
     page = client.get(f"/leads/{lead.public_id}/").content.decode()
 
-    assert "Not scored yet." in page
+    assert "Not computed yet: no scoring run has scored this lead" in page

@@ -657,6 +657,67 @@ def test_the_detail_runs_the_same_queries_for_5_and_50_events_and_tasks(client, 
     add(45)
     fifty = queries_of(client, f"/leads/{lead.public_id}/")
 
-    # 10, the assignment decision, the qualification checklist, the score and the lead's last
-    # touch for its service level (one query each).
-    assert five == fifty == 14
+    # 10, the assignment decision, the qualification checklist, the score, the lead's last
+    # touch for its service level and whether the web form created it (one query each).
+    assert five == fifty == 15
+
+
+# ---------------------------------------------------------------------------------------
+# What the lead page says of where a lead came from (first-use polish)
+
+
+def test_a_web_form_lead_says_the_web_form_created_it_not_the_admin_it_acts_as(client):
+    from django.core.cache import cache
+
+    from dealflow.people.models import Role
+
+    cache.clear()  # the form's rate limit counts in the cache
+    admin = UserFactory(username="avery", first_name="Avery", last_name="Stone", role=Role.ADMIN)
+    form = {"last_name": "Quinn", "company": "Quinn Works", "email": "zelda@quinn.test"}
+    assert Client(enforce_csrf_checks=True).post("/web-to-lead", form).status_code == 200
+    by_form = Lead.objects.get(email="zelda@quinn.test")
+    by_hand = LeadFactory(last_name="Hand", company="Typed In")
+    AuditEvent.objects.create(
+        actor=admin, object_name="Lead", record_id=by_hand.pk, action="create", changes={}
+    )
+    client.force_login(admin)
+
+    page = text(client.get(f"/leads/{by_form.public_id}/"))
+    typed = text(client.get(f"/leads/{by_hand.public_id}/"))
+
+    assert "Created by the web form (Web-to-Lead)" in page
+    assert "Created by Avery Stone" not in page
+    assert "Created by Avery Stone" in typed
+    assert "web form" not in typed
+    event = AuditEvent.objects.get(object_name="Lead", record_id=by_form.pk, action="create")
+    assert event.actor == admin  # who the form acts as stays recorded
+    assert event.changes["channel"] == "web_to_lead"
+    assert event.changes["last_name"] == [None, "Quinn"]
+    cache.clear()
+
+
+def test_a_rating_set_without_scoring_is_not_contradicted_by_the_score_panel(client, rep):
+    hot = LeadFactory(owner_user=rep, rating="Hot")
+    unrated = LeadFactory(owner_user=rep, rating="")
+
+    page = text(client.get(f"/leads/{hot.public_id}/"))
+    other = text(client.get(f"/leads/{unrated.public_id}/"))
+
+    assert (
+        "Not computed yet: no scoring run has scored this lead, so its Rating (Hot) was set "
+        "by hand, by an import or by a form." in page
+    )
+    assert "Not scored yet" not in page
+    assert "Not computed yet: no scoring run has scored this lead." in other
+    assert "Rating (" not in other
+
+
+def test_the_header_search_placeholder_is_short_and_the_title_says_what_it_finds(client, rep):
+    content = client.get("/leads/").content.decode()
+
+    assert re.search(
+        r'id="global-search" name="q" placeholder="Search" '
+        r'title="Search by name, company, email or phone"',
+        content,
+    )
+    assert "Search name, company" not in content

@@ -47,7 +47,7 @@ from dealflow.core.cache import ConfigurationCache, configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.matching import email_key
 from dealflow.core.metadata import FieldDef, get_object
-from dealflow.core.models import AuditAction
+from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.core.validation import check_storable_text, clean_values, is_email
 from dealflow.leads.models import Lead, WebToLeadSetting
 from dealflow.leads.services import lead_create, lead_update
@@ -100,6 +100,8 @@ AUTO_RESPONSE_LENGTHS = {
 # How long a sent auto-response is remembered (a retried task sends it once): longer
 # than the longest repeat window.
 AUTO_RESPONSE_SENT_SECONDS = 8 * 24 * 60 * 60
+# The marker a lead's create event carries when the form made it (`changes["channel"]`).
+WEB_TO_LEAD_CHANNEL = "web_to_lead"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -483,6 +485,21 @@ def _within_window(lead: Lead, minutes: int) -> bool:
     return latest is not None and latest >= since
 
 
+def _mark_created_by_form(lead: Lead) -> None:
+    """Say in the lead's create event, in the transaction that made it, that the form made
+    it (`changes["channel"] = "web_to_lead"`, a marker rather than a field's [old, new]
+    pair): its actor is the default creator the form acts as, and the lead's page says
+    "Created by the web form (Web-to-Lead)" rather than that person's name."""
+    event = (
+        AuditEvent.objects.filter(object_name="Lead", record_id=lead.pk, action=AuditAction.CREATE)
+        .order_by("-pk")
+        .first()
+    )
+    if event is not None:
+        event.changes = {**event.changes, "channel": WEB_TO_LEAD_CHANNEL}
+        event.save(update_fields=["changes"])
+
+
 def _record_event(lead: Lead) -> None:
     transaction.on_commit(
         lambda: lead_event_record(actor=None, lead=lead, type=LeadEventType.FORM_SUBMIT)
@@ -597,7 +614,9 @@ def web_to_lead_submit(*, form: Mapping[str, Any]) -> Submission:
             try:
                 # A public form is not refused for a likely duplicate (a person with
                 # a new email): the duplicate scan and its review queue find it.
-                lead = lead_create(actor=creator, data=data, allow_duplicates=True)
+                with transaction.atomic():
+                    lead = lead_create(actor=creator, data=data, allow_duplicates=True)
+                    _mark_created_by_form(lead)
             except DomainError as error:
                 if error.code == ErrorCode.DUPLICATE_VALUE and error.fields == ["email"]:
                     continue  # a concurrent submission created it: update that one
