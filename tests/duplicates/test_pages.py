@@ -126,7 +126,7 @@ def groups(db):
 def test_the_queue_shows_records_side_by_side_escaped(client, groups, role):
     client.force_login(UserFactory(role=role))
     page = text(client.get("/duplicates/"))
-    group = DuplicateGroup.objects.get()
+    assert DuplicateGroup.objects.count() == 1
     assert "2 leads: Ada Lovelace, Ada Lovelace" in page
     assert (
         f'<a href="/leads/{groups[0].public_id}/">Ada Lovelace (Engines &lt;script&gt;)</a>' in page

@@ -318,3 +318,16 @@ def test_new_lead_with_a_taken_email_names_the_lead_the_user_may_see(client, man
     assert "An unconverted lead you cannot see already has the email" in hidden
     assert model_rows(Lead, Lead.objects.all()) == before
     assert Merge.objects.count() == 0
+
+
+def test_scan_now_with_a_broker_says_it_started_on_a_worker(client, lucy, settings, monkeypatch):
+    from dealflow.duplicates import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.scan_duplicates, "delay", lambda: queued.append(True))
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    client.force_login(UserFactory(role=Role.ADMIN))
+    page = text(client.post("/duplicates/scan/", follow=True))
+    assert queued == [True]
+    assert "The duplicate scan has started on a worker" in page
+    assert "Scan finished" not in page
