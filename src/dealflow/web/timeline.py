@@ -229,6 +229,8 @@ def _event_entry(
             continue
         if summary and name in MERGE_KEYS:
             continue  # said by the summary
+        if summary and name.endswith("_key") and _field(event.object_name, name) is None:
+            continue  # an undo's matching keys (email_key): internal, not a field
         before, after = [*values, None, None][:2]
         definition = _field(event.object_name, name)
         label = (
