@@ -31,7 +31,7 @@ from dealflow.automation.tasks import predict_leads, refresh_lead_score, train_p
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import AuditEvent
 from dealflow.leads.models import Lead
-from dealflow.leads.services import lead_update
+from dealflow.leads.services import lead_create, lead_update
 from dealflow.people.models import Role
 from tests.automation.predictive_data import (
     NOW,
@@ -640,6 +640,40 @@ def test_a_change_of_a_field_the_model_reads_refreshes_the_likelihood(
     assert "Industry is Banking" in texts(after.factors["positive"])
     # No fit rules: the rule score was not recomputed, only the likelihood.
     assert not LeadScore.objects.filter(lead=lead).exists()
+
+
+def test_a_new_lead_is_predicted_after_its_create_commits(
+    history, owner, django_capture_on_commit_callbacks
+):
+    predictive_model_train(now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        lead = lead_create(
+            actor=owner,
+            data={
+                "last_name": "Newcomb",
+                "company": "Fresh Leads Ltd",
+                "lead_source": "Purchased List",
+                "industry": "Banking",
+            },
+            assign=False,
+        )
+        assert not LeadLikelihood.objects.filter(lead=lead).exists()  # not before commit
+
+    created = likelihood_of(lead)
+    assert 1 <= created.likelihood <= 99
+    assert "Industry is Banking" in texts(created.factors["positive"])
+    # What the nightly run would write; no fit rules, so no rule score.
+    assert lead_likelihoods_recompute(lead_ids=[lead.pk]) == 1
+    assert likelihood_of(lead).likelihood == created.likelihood
+    assert not LeadScore.objects.filter(lead=lead).exists()
+
+
+def test_without_a_model_or_fit_rules_a_new_lead_queues_nothing(
+    owner, refreshes, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_create(actor=owner, data={"last_name": "Quiet", "company": "Nobody Ltd"}, assign=False)
+    assert refreshes == []
 
 
 def test_only_changes_the_model_or_the_fit_rules_read_are_refreshed(

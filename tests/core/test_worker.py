@@ -207,7 +207,7 @@ def test_a_worker_assigns_and_scores_a_lead_created_through_the_api(
     lead = Lead.objects.get(last_name="Lovelace")
     assert not AssignmentDecision.objects.filter(lead=lead).exists()
     assert not LeadScore.objects.filter(lead=lead).exists()
-    assert broker.llen(QUEUE) == 2  # assign_leads and score_leads, waiting for a worker
+    assert broker.llen(QUEUE) == 2  # assign_leads and refresh_lead_score, waiting
 
     hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
     with running_worker(shared_database_url, tmp_path, hostname) as (worker, log_path):
@@ -238,5 +238,5 @@ def test_a_worker_assigns_and_scores_a_lead_created_through_the_api(
     worker_name = hostname.replace("%h", "")
     assert f"{worker_name}" in log and " ready." in log
     assert "Task dealflow.automation.tasks.assign_leads[" in log
-    assert "Task dealflow.automation.tasks.score_leads[" in log
+    assert "Task dealflow.automation.tasks.refresh_lead_score[" in log
     assert log.count(" succeeded in ") == 2

@@ -316,15 +316,6 @@ def lead_event_record(
     return event
 
 
-def score_leads_later(lead_ids: list[int]) -> None:
-    """Have the task `dealflow.automation.tasks.score_leads` rescore these leads (primary
-    keys): a worker does it with a broker, this process at once without one. Call it on
-    commit, so the worker reads what the transaction wrote."""
-    from dealflow.automation.tasks import score_leads  # the tasks module imports this one
-
-    score_leads.delay(lead_ids)
-
-
 def refresh_lead_later(lead_id: int, *, rescore: bool) -> None:
     """Have the task `dealflow.automation.tasks.refresh_lead_score` bring one lead's rule
     score (when `rescore`) and then its likelihood up to date: a worker does it with a
@@ -336,6 +327,20 @@ def refresh_lead_later(lead_id: int, *, rescore: bool) -> None:
 
 # Lead fields fit rules read: with fit rules set, a change of one moves the rule score.
 FIT_FIELDS = frozenset(("industry", "number_of_employees", "title"))
+
+
+def lead_created(*, lead_id: int) -> None:
+    """Called by a lead's create in its transaction: its rule score (when fit rules are
+    set: a new lead has no events, so nothing else scores it) and its likelihood (when a
+    predictive model is trained) are computed after commit by one task,
+    refresh_lead_score. Nothing is queued, and no query is made once the settings are
+    cached, when neither applies."""
+    from dealflow.automation import predictive  # numpy: loaded when first needed
+
+    rescore = new_leads_scored()
+    if rescore or predictive.model_trained():
+        # robust: the lead stays created if the broker is down; the nightly run catches up.
+        transaction.on_commit(lambda: refresh_lead_later(lead_id, rescore=rescore), robust=True)
 
 
 def lead_changed(*, lead_id: int, fields: Iterable[str]) -> None:

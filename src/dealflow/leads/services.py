@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dealflow.accounts.models import Account, Contact
-from dealflow.automation.scoring import lead_changed, new_leads_scored, score_leads_later
+from dealflow.automation.scoring import lead_changed, lead_created
 from dealflow.automation.selectors import active_rule_set
 from dealflow.automation.services import assignment_decide, assignment_record
 from dealflow.core import ids, rows
@@ -173,8 +173,7 @@ def lead_create(
         lead_id = lead.pk
         if waiting_owner is not None:
             transaction.on_commit(lambda: _assign_later(lead_id), robust=True)
-        if new_leads_scored():
-            transaction.on_commit(lambda: score_leads_later([lead_id]), robust=True)
+        lead_created(lead_id=lead_id)  # its score and likelihood, on commit
     return lead
 
 
