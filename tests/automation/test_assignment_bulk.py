@@ -270,11 +270,19 @@ def _pragma(name):
         return cursor.fetchone()[0]
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="PRAGMAs of SQLite")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_on_sqlite_the_pass_enlarges_cache_and_checkpoints_then_puts_them_back(admin, reps):
+def test_only_on_sqlite_the_pass_tunes_the_connection_then_puts_it_back(admin, reps):
+    """SQLite: a larger page cache and fewer WAL checkpoints during the pass, restored
+    after, and one checkpoint at its end. PostgreSQL: no session setting is touched."""
     assignment_rules_set(actor=admin, rules={"default_owner_id": reps[0].public_id})
     lead = LeadFactory(owner_user=reps[1])
+    if connection.vendor != "sqlite":
+        with CaptureQueriesContext(connection) as captured:
+            leads_assign_bulk(actor=None, lead_ids=[lead.pk])
+        statements = [query["sql"].lstrip().upper() for query in captured.captured_queries]
+        assert [sql for sql in statements if sql.startswith(("PRAGMA", "SET "))] == []
+        assert Lead.objects.get(pk=lead.pk).owner_user == reps[0]
+        return
     seen = []
     assign_batch = services._assign_batch
 
