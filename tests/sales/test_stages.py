@@ -179,7 +179,7 @@ def test_a_new_stage_needs_probability_and_forecast_category(admin, options, fie
     refused(
         lambda: opportunity_stage_set(actor=admin, name="Pilot", **options),
         ErrorCode.REQUIRED_FIELD_MISSING,
-        "a new stage needs probability and forecast_category",
+        "a new stage needs a probability (0 to 100) and a forecast category",
         fields,
     )
 

@@ -304,7 +304,7 @@ def test_admin_adds_and_changes_a_stage(admin_client):
         (
             {"name": "Demo", "forecast_category": "Pipeline"},
             "stage-probability",
-            "A new stage needs probability and forecast_category",
+            "A new stage needs a probability (0 to 100) and a forecast category",
         ),
         (
             {"name": "Demo", "probability": "120", "forecast_category": "Pipeline"},

@@ -455,7 +455,7 @@ def opportunity_stage_set(
             if probability is None or forecast_category is None:
                 raise DomainError(
                     ErrorCode.REQUIRED_FIELD_MISSING,
-                    "a new stage needs probability and forecast_category",
+                    "a new stage needs a probability (0 to 100) and a forecast category",
                     [
                         name
                         for name, value in (
