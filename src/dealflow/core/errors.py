@@ -53,6 +53,16 @@ class DomainError(Exception):
         """This refusal and those found with it, in the order they were found."""
         return [self, *self.also]
 
+    def detail(self, *fields: str) -> str:
+        """The message without the "field: " it starts with, for a place that names the
+        field already (services word refusals "email: 'x' is not an email address" for
+        API clients); the first of `fields` that prefixes it is removed, and the whole
+        message is returned when none does."""
+        for field in fields:
+            if field and self.message.startswith(f"{field}: "):
+                return self.message.removeprefix(f"{field}: ")
+        return self.message
+
     def as_dict(self) -> dict[str, object]:
         return {"code": str(self.code), "message": self.message, "fields": self.fields}
 

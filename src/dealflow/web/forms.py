@@ -206,11 +206,8 @@ def field_message(error: DomainError, public_name: str, label: str) -> str:
     "annual_revenue: expected a number, got 'abc'" without the name the label already says."""
     if error.message.startswith("Required fields are missing"):
         return f"{label} is required."
-    prefix = f"{public_name}: "
-    if error.message.startswith(prefix):
-        rest = error.message.removeprefix(prefix)
-        return rest[:1].upper() + rest[1:]
-    return error.message
+    rest = error.detail(public_name)
+    return rest[:1].upper() + rest[1:] if rest != error.message else rest
 
 
 def initial_values(record: Any, object_name: str, names: Iterable[str]) -> dict[str, Any]:

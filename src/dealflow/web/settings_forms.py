@@ -168,7 +168,7 @@ class SettingsForm:
                 text = self._beside(each, name)
                 if text != f"{self.label(name)} is required.":
                     # "Auto-response subject: {nme} is not...": the label, the service's words.
-                    text = f"{self.label(name)}: {each.message.removeprefix(f'{name}: ')}"
+                    text = f"{self.label(name)}: {each.detail(name)}"
             self.message = " ".join(filter(None, [self.message, text]))
 
     def _beside(self, error: DomainError, name: str) -> str:

@@ -81,7 +81,7 @@ def _field_errors(error: DomainError) -> list[dict[str, str]]:
             if refusal.code == ErrorCode.REQUIRED_FIELD_MISSING:
                 text = f"{label} is required."
             else:
-                detail = refusal.message.removeprefix(f"{public_name}: ")
+                detail = refusal.detail(public_name)
                 text = f"{label}: {detail}" if label else detail
                 text = text if text.endswith((".", "!", "?")) else text + "."
             lines.append(

@@ -91,7 +91,9 @@ class Outcome:
                     field=name,
                     value=str(_value_of(values, name))[:1000],
                     code=str(each.code),
-                    message=message_without_field(name, each.message),
+                    message=each.detail(
+                        name, name.removesuffix("_id")
+                    ),  # the Field column names it
                 )
             )
 
@@ -799,16 +801,3 @@ def _attnames(model: type[models.Model], names: list[str]) -> list[str]:
         else:
             result.append(model._meta.get_field(name).attname)
     return result
-
-
-def message_without_field(field: str, message: str) -> str:
-    """A refusal's message without the field name it starts with (services word them
-    "email: 'bad' is not an email address" for the API), since an error row names its
-    field in a column of its own: "'bad' is not an email address". A message about
-    another field, or none, stays as it is."""
-    if not field:
-        return message
-    for name in (field, field.removesuffix("_id")):
-        if message.startswith(f"{name}: "):
-            return message.removeprefix(f"{name}: ")
-    return message
