@@ -21,6 +21,7 @@ from dealflow.duplicates.merge import merge_may_see, merged_records
 from dealflow.duplicates.models import Merge
 from dealflow.leads.models import Lead
 from dealflow.leads.qualification import change_label as qualification_change_label
+from dealflow.leads.web_to_lead import WEB_TO_LEAD_CHANNEL
 from dealflow.people.models import Queue, User
 from dealflow.sales.models import Opportunity, Task
 from dealflow.sales.selectors import TASK_LIST
@@ -42,6 +43,9 @@ REFERENCED = {
     "Queue": (Queue, None),
 }
 HIDDEN_RECORD = "(a record you cannot see)"
+# Who made a lead the Web-to-Lead form created (its create event says so), shown instead
+# of the default creator the form acts as.
+WEB_FORM = "the web form (Web-to-Lead)"
 # The audit keys a merge writes (duplicates/merge.py): read as a sentence, not as fields.
 MERGE_KEYS = ("merge", "merged_records", "merged_into", "merge_undone", "restored_by_undo_of_merge")
 
@@ -222,6 +226,8 @@ def _event_entry(
     event: Any, names: dict[str, Value], merges: dict[int, MergeShown] | None = None
 ) -> Entry:
     actor = (event.actor.get_full_name() or event.actor.username) if event.actor else "System"
+    if event.action == "create" and (event.changes or {}).get("channel") == WEB_TO_LEAD_CHANNEL:
+        actor = WEB_FORM  # not the default creator the form acts as (leads/web_to_lead.py)
     summary = _merge_summary(event, names, merges or {})
     changes = []
     for name, values in sorted((event.changes or {}).items()):
