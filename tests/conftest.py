@@ -134,3 +134,14 @@ def fresh_configuration_caches():
     forget_all()
     yield
     forget_all()
+
+
+@pytest.fixture(autouse=True)
+def fresh_django_cache():
+    """Nothing kept by an earlier test (the dashboard's figures, rate-limit counts) is read
+    by this one: on SQLite a new test's rows reuse the earlier rows' ids."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -283,6 +283,9 @@ if DEALFLOW_HTTPS:
 # The first month of the fiscal year (1 = January); conversion's default close date is
 # the last day of the current fiscal quarter.
 DEALFLOW_FISCAL_YEAR_START_MONTH = int(os.environ.get("DEALFLOW_FISCAL_YEAR_START_MONTH", "1"))
+# How long the dashboard shows its figures before a view computes them again, in seconds
+# (reports/dashboard.py; 0 computes them on every view). Refresh recomputes at once.
+DEALFLOW_DASHBOARD_MAX_AGE = int(os.environ.get("DEALFLOW_DASHBOARD_MAX_AGE", "600"))
 DEALFLOW_IDEMPOTENCY_HOURS = int(os.environ.get("DEALFLOW_IDEMPOTENCY_HOURS", "24"))
 
 # Email (the stalled-deal digests): printed on the console unless an SMTP server is named.

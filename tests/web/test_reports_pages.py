@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from dealflow.core.models import Access
 from dealflow.core.services import sharing_default_set
@@ -307,7 +308,8 @@ def test_names_are_escaped_in_tables_and_chart_data(floor):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in panel(page, "stalled")
 
 
-def test_queries_do_not_grow_with_the_records(floor):
+def test_queries_do_not_grow_with_the_records(floor, settings):
+    settings.DEALFLOW_DASHBOARD_MAX_AGE = 0  # every view computes its figures
     client = signed_in(floor["admin"])
     robin = floor["robin"]
     stage = OpportunityStage.objects.get(name="Needs Analysis")
@@ -530,3 +532,142 @@ def test_a_drill_down_into_the_lead_list_shows_every_filter_it_applies(floor):
     # The view itself keeps its name.
     plain = text(client.get("/leads/", {"view": "mine"}))
     assert '<h2 class="card-title me-auto" id="list-title">My open leads</h2>' in plain
+
+
+# -- kept figures and Refresh (reports/dashboard.py) ---------------------------------------
+
+
+def funnel_values(page: str) -> list[int]:
+    return chart(page, "funnel")["series"][0]["values"]
+
+
+def test_a_second_view_shows_the_kept_figures_and_says_when(floor, freeze_clock):
+    client = signed_in(floor["admin"])
+    computed_at = freeze_clock(datetime.datetime(2026, 12, 7, 9, 30, tzinfo=datetime.UTC))
+    first = text(client.get("/reports/"))
+    LeadFactory(owner_user=floor["robin"], lead_source="Web")
+    freeze_clock(computed_at + datetime.timedelta(minutes=3))
+
+    second = text(client.get("/reports/"))
+
+    assert funnel_values(first) == [5, 2]
+    assert (
+        'Figures as of <time datetime="2026-12-07T09:30:00+00:00">7 Dec 2026, 09:30</time> (computed now)'
+        in first
+    )
+    assert funnel_values(second) == [5, 2]  # the new lead shows after a refresh
+    assert "7 Dec 2026, 09:30</time> (3\xa0minutes ago)" in second
+    assert "kept for 10 minutes" in second
+
+
+def test_a_kept_view_runs_no_report(floor):
+    client = signed_in(floor["admin"])
+    client.get("/reports/")
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/reports/")
+
+    assert response.status_code == 200
+    tables = " ".join(query["sql"] for query in captured.captured_queries)
+    assert "sales_opportunity" not in tables and "leads_lead" not in tables
+    # the session, the user, the configuration version, the filters' teams and users
+    # (lead sources come from the configuration cache)
+    assert len(captured) == 5
+
+
+def test_refresh_computes_the_figures_again_and_keeps_the_filters(floor):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(floor["admin"])
+    page = text(client.get("/reports/", {"lead_source": "Web"}))
+    assert funnel_values(page) == [3, 2]
+    LeadFactory(owner_user=floor["robin"], lead_source="Web")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert '<input type="hidden" name="lead_source" value="Web">' in page
+
+    response = client.post(
+        "/reports/refresh/", {"lead_source": "Web", "csrfmiddlewaretoken": token}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/reports/?lead_source=Web"
+    page = text(client.get(response["Location"]))
+    assert funnel_values(page) == [4, 2]
+    assert "(3\xa0minutes ago)" not in page
+
+
+def test_refresh_is_a_post_with_a_csrf_token(floor):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(floor["admin"])
+    client.get("/reports/")
+    LeadFactory(owner_user=floor["robin"], lead_source="Web")
+
+    assert client.get("/reports/refresh/").status_code == 405
+    assert client.post("/reports/refresh/").status_code == 403  # no token: nothing computed
+    assert funnel_values(text(client.get("/reports/"))) == [5, 2]
+
+
+def test_signed_out_refresh_goes_to_the_login_page(client):
+    response = client.post("/reports/refresh/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_a_refresh_with_a_bad_filter_computes_nothing_and_the_page_names_it(floor):
+    client = signed_in(floor["admin"])
+    client.get("/reports/")
+
+    response = client.post("/reports/refresh/", {"period_start": "2026-13-01"})
+
+    assert response["Location"] == "/reports/?period_start=2026-13-01"
+    page = text(client.get(response["Location"]))
+    assert "period_start: expected a date YYYY-MM-DD, got &#x27;2026-13-01&#x27;" in page
+    assert "Figures as of" not in page
+
+
+def test_viewers_never_share_kept_figures(floor):
+    assert funnel_values(text(signed_in(floor["admin"]).get("/reports/"))) == [5, 2]
+
+    assert funnel_values(text(signed_in(floor["robin"]).get("/reports/"))) == [3, 1]
+    assert funnel_values(text(signed_in(floor["olive"]).get("/reports/"))) == [2, 1]
+
+
+def test_a_new_role_or_sharing_default_shows_at_once(floor):
+    robin = floor["robin"]
+    client = signed_in(robin)
+    assert funnel_values(text(client.get("/reports/"))) == [3, 1]
+
+    robin.role = Role.ADMIN
+    robin.save(update_fields=["role"])
+    assert funnel_values(text(client.get("/reports/"))) == [5, 2]
+
+    robin.role = Role.REP
+    robin.save(update_fields=["role"])
+    sharing_default_set(actor=None, object_name="Lead", access=Access.READ)
+    assert funnel_values(text(client.get("/reports/"))) == [5, 2]
+
+
+def test_no_figures_are_kept_when_the_max_age_is_zero(floor, settings):
+    settings.DEALFLOW_DASHBOARD_MAX_AGE = 0
+    client = signed_in(floor["admin"])
+    first = text(client.get("/reports/"))
+    LeadFactory(owner_user=floor["robin"], lead_source="Web")
+
+    second = text(client.get("/reports/"))
+
+    assert funnel_values(first) == [5, 2]
+    assert funnel_values(second) == [6, 2]
+    assert "Figures as of" not in second and "Refresh" not in second
+
+
+def test_kept_figures_expire_after_the_max_age(floor, settings, monkeypatch):
+    settings.DEALFLOW_DASHBOARD_MAX_AGE = 60
+    client = signed_in(floor["admin"])
+    client.get("/reports/")
+    LeadFactory(owner_user=floor["robin"], lead_source="Web")
+    import time
+
+    later = time.time() + 61
+    monkeypatch.setattr(time, "time", lambda: later)  # the cache's own clock
+
+    assert funnel_values(text(client.get("/reports/"))) == [6, 2]

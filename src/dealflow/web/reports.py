@@ -20,15 +20,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.timesince import timesince
+from django.views.decorators.http import require_POST
 
 from dealflow.core.errors import DomainError
 from dealflow.core.metadata import get_object
 from dealflow.leads.selectors import NO_LEAD_SOURCE
 from dealflow.people.selectors import team_list
+from dealflow.reports.dashboard import DashboardRunner
 from dealflow.reports.definitions import (
     Column,
     ReportFilters,
@@ -474,21 +477,6 @@ def _query_string(filters: ReportFilters) -> str:
 Runner = Callable[..., ReportResult]
 
 
-def report_runner(user: Any) -> Runner:
-    """report_run as `user`, each (report, filters, limit) computed once per request (the
-    funnel and the conversion chart share lead_conversion's rows). `limit`: the first
-    rows only, and their total (the stalled table's 50)."""
-    results: dict[tuple[str, ReportFilters, int | None], ReportResult] = {}
-
-    def run(name: str, filters: ReportFilters, limit: int | None = None) -> ReportResult:
-        key = (name, filters, limit)
-        if key not in results:
-            results[key] = report_run(name, user=user, filters=filters, limit=limit)
-        return results[key]
-
-    return run
-
-
 def build_panel(spec: PanelSpec, run: Runner, filters: ReportFilters) -> Panel:
     try:
         definition = report_get(spec.report)
@@ -573,10 +561,11 @@ def _filter_inputs(values: Mapping[str, str], errors: Mapping[str, str]) -> list
 
 
 def read_filters(
-    request: HttpRequest,
+    values: Mapping[str, str],
 ) -> tuple[ReportFilters | None, dict[str, str], dict[str, str]]:
-    """The page's filters from the query string: (filters or None, given, errors)."""
-    given = {name: (request.GET.get(name) or "").strip() for name in PAGE_FILTERS}
+    """The page's filters from the query string (or the Refresh form): (filters or None,
+    given, errors)."""
+    given = {name: (values.get(name) or "").strip() for name in PAGE_FILTERS}
     given = {name: value for name, value in given.items() if value}
     try:
         return report_filters_parse(given), given, {}
@@ -591,17 +580,46 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
     Query string: period_start, period_end (YYYY-MM-DD, inclusive), owner_id (a user
     id), team_id, lead_source. A bad value is shown beside its input and no report runs.
+    The figures are those of the last refresh for this viewer and these filters, if it
+    is younger than DEALFLOW_DASHBOARD_MAX_AGE (reports/dashboard.py); the page says when.
     """
-    filters, given, errors = read_filters(request)
-    panels: list[Panel] = []
+    return _dashboard_page(request)
+
+
+@require_POST
+@page_view
+def dashboard_refresh(request: HttpRequest) -> HttpResponse:
+    """Refresh: compute the dashboard's figures again now, under the posted filters (the
+    page's filters, as hidden inputs), keep them, and go back to the page, which shows
+    them. Bad filters compute nothing (the page then shows the error beside its input)."""
+    filters, given, _errors = read_filters(request.POST)
     if filters is not None:
-        run = report_runner(signed_in_user(request))
+        run = DashboardRunner(signed_in_user(request), filters, refresh=True)
+        for spec in PANELS:
+            build_panel(spec, run, filters)
+        run.keep()
+    query = urlencode(given)
+    return redirect(reverse("reports") + (f"?{query}" if query else ""))
+
+
+def _dashboard_page(request: HttpRequest) -> HttpResponse:
+    filters, given, errors = read_filters(request.GET)
+    panels: list[Panel] = []
+    run = None
+    if filters is not None:
+        run = DashboardRunner(signed_in_user(request), filters)
         panels = [build_panel(spec, run, filters) for spec in PANELS]
+        run.keep()
     context = {
         "filters": _filter_inputs(given, errors),
+        "given": given,
         "errors": errors,
         "panels": panels,
         "team_given": bool(given.get("team_id")),
+        "refreshed_at": run.refreshed_at if run and run.max_age else None,
+        "computed": run is not None and run.computed,
+        "age": timesince(run.refreshed_at, now=timezone.now()) if run else "",
+        "max_age_minutes": (run.max_age + 59) // 60 if run else 0,
     }
     return render(request, "web/reports/dashboard.html", context)
 

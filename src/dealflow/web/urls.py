@@ -82,6 +82,7 @@ urlpatterns = [
     ),
     # Reports
     path("reports/", reports.dashboard, name="reports"),
+    path("reports/refresh/", reports.dashboard_refresh, name="reports_refresh"),
     path("reports/<str:name>.csv", reports.report_csv, name="report_csv"),
     # Opportunities and the board
     path("pipeline/", pipeline.pipeline, name="pipeline"),
