@@ -6,8 +6,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
+from django.db.models.expressions import BaseExpression
+from django.utils.functional import cached_property
 
 from dealflow.core.matching import NORMALISERS
+from dealflow.core.sqlite.base import exact_sum_total
 
 
 class MatchKeyField(models.CharField):
@@ -67,11 +70,40 @@ def match_keys_of(model: type[models.Model], field_names: Iterable[str]) -> list
 
 
 class ExactSum(models.Sum):
-    """SUM of a decimal column, exact on both databases at any total.
+    """SUM of a decimal (or integer) column, exact on both databases at any total.
 
-    SQLite's own SUM stops at 64-bit integers (see core/sqlite); there this runs
-    `decimal_sum`, which sums in Python integers. PostgreSQL's NUMERIC sum is exact.
+    PostgreSQL's NUMERIC sum is exact. SQLite's own SUM stops at 64-bit integers (it
+    raises "integer overflow"; decimals are stored there as integers of their smallest
+    unit, see core/sqlite): there this sums each value's high and low 32 bits apart,
+    in SQLite's C code (core.sqlite.base.exact_sum_sql), and the two sums are joined
+    exactly in Python, once per group. A FILTER applies to both sums. Returns what Sum
+    returns (a Decimal for a decimal column, None when no row is summed).
     """
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        return super().as_sql(compiler, connection, function="decimal_sum", **extra_context)
+        # Django's Aggregate.as_sql, with a template of our own, compiles the FILTER
+        # clause: "SUM((x) >> 32) FILTER (WHERE ...)"; the same for the low bits.
+        parts = []
+        for template in (
+            "%(function)s((%(expressions)s) >> 32)",
+            "%(function)s((%(expressions)s) & 4294967295)",
+        ):
+            part = self.copy()
+            part.template = template
+            parts.append(
+                super(ExactSum, part).as_sql(compiler, connection, function="SUM", **extra_context)
+            )
+        (high, high_params), (low, low_params) = parts
+        # The same text as exact_sum_sql (checked in tests/reports/test_exact_sums.py).
+        return f"('sum:' || {high} || ':' || {low})", (*high_params, *low_params)
+
+    @cached_property
+    def convert_value(self) -> Any:
+        # SQLite's text "sum:<high>:<low>" (the decimal converter reads it first for a
+        # decimal column); then Sum's own conversion.
+        inner = BaseExpression.convert_value.func(self)  # type: ignore[attr-defined]
+
+        def convert(value: Any, expression: Any, connection: Any) -> Any:
+            return inner(exact_sum_total(value), expression, connection)
+
+        return convert

@@ -5,8 +5,10 @@ SQLite has no exact decimal type: a DECIMAL column holds a 64-bit float, so
 `.60` (Django keeps 15 significant digits of the float). Here a decimal field's value is
 stored as an integer of its smallest unit (cents for a field with two decimal places):
 `12345678901234.56` is stored as `1234567890123456`, exactly, and comparisons, ORDER BY
-and SUM work on those integers unchanged. `decimal_sum()` sums them as Python integers,
-beyond SQLite's 64-bit SUM (see `core.fields.ExactSum`).
+and SUM work on those integers unchanged. SQLite's SUM stops at 64 bits (it raises
+"integer overflow"): `exact_sum_sql` sums a column exactly at any total, in SQLite's own
+C code (see `core.fields.ExactSum`), and `decimal_sum()` sums in Python integers (one
+Python call a row: kept for SQL written against it).
 
 What this asks of SQL written against SQLite: arithmetic on a decimal column in SQL
 (`F("amount") * 2` is fine, `F("amount") + 1` adds one cent) works in smallest units,
@@ -42,10 +44,44 @@ def to_smallest_unit(value: decimal.Decimal, decimal_places: int) -> int | str:
     return int(scaled)
 
 
+# exact_sum_sql's result: "sum:<high>:<low>", the total being high x 2**32 + low.
+EXACT_SUM_PREFIX = "sum:"
+_LOW_BITS = 32
+_LOW_MASK = 2**_LOW_BITS - 1
+
+
+def exact_sum_sql(argument: str, after: str = "") -> str:
+    """SQLite SQL summing the integers of `argument` (SQL) exactly at any total, in C.
+
+    SQLite's SUM raises "integer overflow" past 2**63 - 1. Each value is split into its
+    high bits (value >> 32, arithmetic: -2**31 to 2**31 - 1) and its low 32 bits
+    (value & 0xFFFFFFFF, 0 to 2**32 - 1), summed apart: neither sum can overflow below
+    2**31 rows (past that, SQLite raises rather than round). The result is text,
+    "sum:<high sum>:<low sum>" (None when no value was summed), which
+    `exact_sum_total` turns into the exact integer high x 2**32 + low; the decimal
+    converter reads it too. `after` follows each SUM(...) (a FILTER clause). A value
+    that is not an integer is cast to one (text '12.5' counts 12, as decimal_sum did).
+    """
+    high = f"SUM(({argument}) >> {_LOW_BITS}){after}"
+    low = f"SUM(({argument}) & {_LOW_MASK}){after}"
+    return f"('{EXACT_SUM_PREFIX}' || {high} || ':' || {low})"
+
+
+def exact_sum_total(value: Any) -> Any:
+    """The integer of exact_sum_sql's text ("sum:3:5" -> 3 x 2**32 + 5); any other
+    value (None, a number, decimal_sum's text) as it is."""
+    if isinstance(value, str) and value.startswith(EXACT_SUM_PREFIX):
+        high, _, low = value[len(EXACT_SUM_PREFIX) :].partition(":")
+        return (int(high) << _LOW_BITS) + int(low)
+    return value
+
+
 def from_smallest_unit(value: Any, decimal_places: int | None) -> decimal.Decimal | None:
-    """The decimal of a stored integer (or the text decimal_sum returns), never raising."""
+    """The decimal of a stored integer (or the text exact_sum_sql or decimal_sum
+    returns), never raising."""
     if value is None:
         return None
+    value = exact_sum_total(value)
     try:
         number = decimal.Decimal(value if isinstance(value, int | str) else repr(value))
     except (decimal.InvalidOperation, TypeError, ValueError):

@@ -8,13 +8,16 @@ from collections.abc import Iterable, Sequence
 from decimal import MAX_PREC, ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
-from django.db.models import F, Func, IntegerField, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.conf import settings
+from django.db.models import DateField, DateTimeField, F, Func, IntegerField, Q, QuerySet
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from dealflow.core import ids
 from dealflow.core.access import readable
 from dealflow.core.selectors import picklist_spelling
+from dealflow.core.sqlite.base import exact_sum_sql, exact_sum_total
+from dealflow.core.sqlite.zones import local_time_sql
 from dealflow.people.models import User
 from dealflow.reports.definitions import Column, ReportFilters
 
@@ -138,9 +141,72 @@ class DaysBetween(Func):
         return f"(({end[0]})::date - ({start[0]})::date)", (*end[1], *start[1])
 
 
-def local_date(field: str) -> TruncDate:
+def _local_on_sqlite(
+    expression: Any, compiler: Any, connection: Any, function: str, fallback: Any
+) -> tuple[str, tuple[Any, ...]] | None:
+    """SQLite SQL of `function` (a local_time_sql prefix) over the local time of
+    `expression`'s datetime field, in C (core/sqlite/zones.py), with `fallback` (SQL,
+    params) for the rows outside its window; None when that does not apply (a field
+    SQL with parameters, a connection zone other than UTC): Django's own SQL then."""
+    column, params = compiler.compile(expression.lhs)
+    fallback_sql, fallback_params = fallback
+    if params or connection.timezone_name != "UTC" or not settings.USE_TZ:
+        return None
+    zone = expression.tzinfo or timezone.get_current_timezone()
+    return local_time_sql(function, column, zone, fallback_sql), tuple(fallback_params)
+
+
+class LocalDate(TruncDate):
+    """The date of a datetime field in the organisation's time zone (a date).
+
+    PostgreSQL: TruncDate (`(created_at AT TIME ZONE 'zone')::date`). SQLite: SQLite's
+    `date()` shifted by the zone's offset at each instant, chosen in SQL
+    (core/sqlite/zones.py), instead of Django's Python function called once per row;
+    the same dates (tests/reports/test_local_dates.py)."""
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        fallback = super().as_sql(compiler, connection, **extra)
+        found = _local_on_sqlite(self, compiler, connection, "date(", fallback)
+        return found or fallback
+
+
+class LocalMonth(TruncMonth):
+    """The first day of the month (a date) of a date field, or of a datetime field in
+    the organisation's time zone.
+
+    PostgreSQL: TruncMonth (`date_trunc('month', ...)`). SQLite: `strftime('%Y-%m-01',
+    ...)` in C, for a datetime field shifted by the zone's offset (core/sqlite/zones.py),
+    instead of Django's Python function called once per row."""
+
+    output_field = DateField()
+
+    def __init__(self, expression: Any, **extra: Any) -> None:
+        super().__init__(expression, output_field=DateField(), **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        if not isinstance(self.lhs.output_field, DateTimeField):
+            column, params = compiler.compile(self.lhs)
+            return f"strftime('%%Y-%%m-01', {column})", params
+        cast_sql, cast_params = LocalDate(self.lhs, tzinfo=self.tzinfo).as_sql(compiler, connection)
+        fallback = (f"strftime('%%Y-%%m-01', {cast_sql})", cast_params)
+        found = _local_on_sqlite(self, compiler, connection, "strftime('%%Y-%%m-01', ", fallback)
+        return found or fallback
+
+
+def local_date(field: str) -> LocalDate:
     """The date of a datetime field in the organisation's time zone."""
-    return TruncDate(field, tzinfo=timezone.get_current_timezone())
+    return LocalDate(field, tzinfo=timezone.get_current_timezone())
+
+
+def local_month(field: str) -> LocalMonth:
+    """The first day of the month (a date) of a datetime field in the organisation's
+    time zone."""
+    return LocalMonth(field, tzinfo=timezone.get_current_timezone())
+
+
+def month_of(field: str) -> LocalMonth:
+    """The first day of the month of a date field."""
+    return LocalMonth(field)
 
 
 def close_days() -> DaysBetween:
@@ -212,14 +278,15 @@ def drilldown(object_name: str, filters: ReportFilters, **conditions: Any) -> di
 # -- averages and medians in the database -----------------------------------------------------
 
 
-def _ranked_sql(inner_sql: str, total: str) -> str:
-    """Per group of `inner_sql`'s (group_key, value) rows: the count, the total, and the
-    total and count of the middle one or two values by ROW_NUMBER (their mean is the
-    median), the same SQL on SQLite and PostgreSQL. Sums, not AVG: SQLite's AVG is a
-    float, inexact beyond 2**53."""
+def _ranked_sql(inner_sql: str) -> str:
+    """SQLite: per group of `inner_sql`'s (group_key, value) rows: the count, the total,
+    and the total and count of the middle one or two values by ROW_NUMBER (their mean
+    is the median). Sums, not AVG: SQLite's AVG is a float, inexact beyond 2**53; and
+    exact sums (core/sqlite's exact_sum_sql, in C), not SUM, which stops at 2**63."""
     middle = "position IN ((entries + 1) / 2, (entries + 2) / 2)"
     return (
-        f"SELECT group_key, COUNT(*), {total}(value), {total}(CASE WHEN {middle} THEN value END), "
+        f"SELECT group_key, COUNT(*), {exact_sum_sql('value')}, "
+        f"{exact_sum_sql(f'CASE WHEN {middle} THEN value END')}, "
         f"COUNT(CASE WHEN {middle} THEN 1 END) "
         "FROM (SELECT group_key, value, "
         "ROW_NUMBER() OVER (PARTITION BY group_key ORDER BY value) AS position, "
@@ -254,7 +321,7 @@ def averages_and_medians(
     """{group key: (count, mean, median)} of the non-null values of a query selecting
     `group_key` and `value`, exact as Decimal (one query; groups without values are
     left out). The total is summed exactly (NUMERIC on PostgreSQL, core/sqlite's
-    decimal_sum on SQLite) and the mean is total / count here; the median is the middle
+    exact_sum_sql on SQLite) and the mean is total / count here; the median is the middle
     value or the mean of the middle two, on both databases. `stored_places`: the
     decimal places of a decimal column's value, which SQLite stores in smallest units."""
     from django.db import connection
@@ -262,14 +329,14 @@ def averages_and_medians(
     if connection.vendor == "postgresql":
         sql, scale = _ordered_sql(inner_sql), 0
     else:
-        sql, scale = _ranked_sql(inner_sql, "decimal_sum"), stored_places
+        sql, scale = _ranked_sql(inner_sql), stored_places
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         found = cursor.fetchall()
     result = {}
     for key, count, summed, middle_summed, middle_count in found:
-        summed_value = Decimal(str(summed)).scaleb(-scale)
-        middle_value = Decimal(str(middle_summed)).scaleb(-scale)
+        summed_value = Decimal(str(exact_sum_total(summed))).scaleb(-scale)
+        middle_value = Decimal(str(exact_sum_total(middle_summed))).scaleb(-scale)
         result[key] = (
             count,
             DIVISION.divide(summed_value, count),

@@ -6,8 +6,6 @@ import datetime
 from typing import Any
 
 from django.db.models import BooleanField, Case, Count, Exists, OuterRef, Q, Value, When
-from django.db.models.functions import TruncMonth
-from django.utils import timezone
 
 from dealflow.core import ids
 from dealflow.core.models import AuditAction, AuditEvent
@@ -21,6 +19,7 @@ from dealflow.reports.selectors.common import (
     dated_in_period,
     drilldown,
     fraction,
+    local_month,
     month_text,
     owner_public_id,
     people,
@@ -103,10 +102,11 @@ def lead_conversion(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]
             )
         rows.sort(key=lambda row: (row["owner"].casefold(), row["owner_id"]))
     else:
-        month = TruncMonth("created_at", tzinfo=timezone.get_current_timezone())
+        # The month in the organisation's time zone: in C on SQLite too (LocalMonth).
+        month = local_month("created_at")
         grouped = leads.annotate(month=month).values("month").annotate(**sums).order_by("month")
         for found in grouped:
-            first = timezone.localtime(found["month"]).date()
+            first = found["month"]
             last = (first + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
             within = ReportFilters(
                 period_start=max(first, filters.period_start or first),

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count
-from django.db.models.functions import TruncMonth
 
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.fields import ExactSum
@@ -23,6 +22,7 @@ from dealflow.reports.selectors.common import (
     drilldown,
     fraction,
     money,
+    month_of,
     month_text,
     people,
     visible,
@@ -165,7 +165,7 @@ def _by_month(rows: Any, filters: ReportFilters) -> dict[str, dict[str, Decimal]
             rows.filter(
                 dated_in_period(filters, "close_date"), forecast_category__in=list(CATEGORIES)
             )
-            .annotate(close_month=TruncMonth("close_date"))
+            .annotate(close_month=month_of("close_date"))
             .values_list("close_month", "forecast_category")
             .annotate(total=ExactSum("amount"))
         )
