@@ -70,7 +70,6 @@ class DashboardRunner:
         self.max_age = dashboard_max_age()
         self.key = _cache_key(user, scope)
         kept = None if refresh or not self.max_age else cache.get(self.key)
-        self.computed = kept is None
         self.kept = kept if isinstance(kept, DashboardResults) else DashboardResults(timezone.now())
         self._changed = False
 

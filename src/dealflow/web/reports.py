@@ -617,11 +617,18 @@ def _dashboard_page(request: HttpRequest) -> HttpResponse:
         "panels": panels,
         "team_given": bool(given.get("team_id")),
         "refreshed_at": run.refreshed_at if run and run.max_age else None,
-        "computed": run is not None and run.computed,
-        "age": timesince(run.refreshed_at, now=timezone.now()) if run else "",
+        "age": _age(run.refreshed_at) if run else "",
         "max_age_minutes": (run.max_age + 59) // 60 if run else 0,
     }
     return render(request, "web/reports/dashboard.html", context)
+
+
+def _age(moment: datetime.datetime) -> str:
+    """How long ago `moment` was, in words ("just now", "3 minutes ago")."""
+    now = timezone.now()
+    if now - moment < datetime.timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, now=now)} ago"
 
 
 @page_view
