@@ -213,3 +213,21 @@ def test_a_funnel_drill_down_keeps_its_filters_when_applied(page: Page, live_ser
     page.get_by_role("button", name="Apply filters").click()
     assert "is_converted=true" in page.url
     expect(page.get_by_text("Converted: yes")).to_be_visible()
+
+
+def test_refresh_shows_a_lead_added_since_the_figures_were_computed(page: Page, live_server, rep):
+    floor(rep)
+    sign_in_as(page, live_server.url, "rita")
+    page.goto(f"{live_server.url}/reports/?lead_source=Web")
+    funnel = page.get_by_role("region", name="Conversion funnel")
+    expect(funnel.get_by_role("row", name="Leads 2 100.0%")).to_be_visible()
+    LeadFactory(owner_user=rep, lead_source="Web")
+
+    page.reload()  # the kept figures
+    expect(funnel.get_by_role("row", name="Leads 2 100.0%")).to_be_visible()
+    page.get_by_role("button", name="Refresh").click()
+
+    expect(page).to_have_url(at_path("/reports/?lead_source=Web"))
+    expect(funnel.get_by_role("row", name="Leads 3 100.0%")).to_be_visible()
+    expect(page.locator("#dashboard-as-of")).to_contain_text("(just now)")
+    expect(page.get_by_label("Lead Source", exact=True)).to_have_value("Web")
