@@ -17,7 +17,8 @@ from dealflow.core.models import AuditEvent
 from dealflow.core.services import sharing_default_set
 from dealflow.dataio.models import ExternalId
 from dealflow.duplicates.keys import keys_of_records
-from dealflow.duplicates.merge import merge_plan, merge_undo, model_rows, records_merge
+from dealflow.duplicates.merge import merge_plan, model_rows, records_merge
+from dealflow.duplicates.merge_undo import merge_undo
 from dealflow.duplicates.models import (
     DuplicateGroup,
     DuplicateGroupMember,
@@ -873,7 +874,7 @@ def test_a_merge_failing_half_way_changes_nothing(admin, leads, monkeypatch):
 
 
 def test_an_undo_failing_half_way_changes_nothing(admin, leads, monkeypatch):
-    from dealflow.duplicates import merge as merge_module
+    from dealflow.duplicates import merge_undo as merge_undo_module
 
     merge = records_merge(
         actor=admin,
@@ -888,7 +889,7 @@ def test_an_undo_failing_half_way_changes_nothing(admin, leads, monkeypatch):
         raise RuntimeError("connection lost")
 
     # Fails after the master's values and the keys were put back, before the rows return.
-    monkeypatch.setattr(merge_module, "_insert", broken)
+    monkeypatch.setattr(merge_undo_module, "_insert", broken)
     with pytest.raises(RuntimeError):
         merge_undo(actor=admin, merge_id=merge.pk)
     assert state() == merged

@@ -36,9 +36,9 @@ from dealflow.duplicates.merge import (
     MergePlan,
     merge_get,
     merge_plan,
-    merge_undo,
     records_merge,
 )
+from dealflow.duplicates.merge_undo import merge_undo
 from dealflow.duplicates.models import DuplicateGroupStatus, Merge, MergeStatus
 from dealflow.duplicates.selectors import (
     GroupView,

@@ -38,10 +38,10 @@ from dealflow.duplicates.merge import (
     merge_may_see,
     merge_members,
     merge_plan,
-    merge_undo,
     records_merge,
     relation_count_words,
 )
+from dealflow.duplicates.merge_undo import merge_undo
 from dealflow.duplicates.models import DuplicateGroupStatus, Merge, MergeStatus
 from dealflow.duplicates.selectors import (
     duplicate_groups,
