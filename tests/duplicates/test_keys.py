@@ -12,6 +12,7 @@ from dealflow.duplicates.keys import (
     person_key,
     phone_key,
     profile_of_values,
+    unaccented,
 )
 
 
@@ -25,7 +26,7 @@ from dealflow.duplicates.keys import (
         ("Acme Ltd", "acme"),
         ("Acme Limited", "acme"),
         ("Acme GmbH", "acme"),
-        ("Müller GmbH & Co. KG", "müller"),
+        ("Müller GmbH & Co. KG", "muller"),
         ("Acme LLC", "acme"),
         ("Acme L.L.C.", "acme"),
         ("Acme S.A.", "acme"),
@@ -45,7 +46,7 @@ from dealflow.duplicates.keys import (
         ("Acme SARL", "acme"),
         ("Acme S.p.A.", "acme"),
         ("Acme KK", "acme"),
-        ("L'Oréal S.A.", "l oréal"),
+        ("L'Oréal S.A.", "l oreal"),
         ("  Straße   GmbH ", "strasse"),
         ("The Company Store", "the company store"),  # only trailing legal words go
         ("Company", "company"),  # a name of legal words only keeps them
@@ -103,7 +104,7 @@ def test_idn_emails_have_one_key(spelling):
 
 @pytest.mark.parametrize(
     ("name", "key"),
-    [("O'Brien", "o brien"), ("ÉLODIE", "élodie"), ("Jean-Luc", "jean luc"), ("  Ng ", "ng")],
+    [("O'Brien", "o brien"), ("ÉLODIE", "elodie"), ("Jean-Luc", "jean luc"), ("  Ng ", "ng")],
 )
 def test_person_key_folds_and_drops_punctuation(name, key):
     assert person_key(name) == key
@@ -154,3 +155,55 @@ def test_blocking_keys_of_an_account():
 def test_a_blank_record_has_no_keys():
     assert blocking_keys("Lead", Profile()) == set()
     assert blocking_keys("Account", Profile(city="berlin")) == set()
+
+
+@pytest.mark.parametrize(
+    ("folded", "plain"),
+    [
+        ("díaz", "diaz"),
+        ("müller", "muller"),
+        ("çelik", "celik"),
+        ("nguyễn", "nguyen"),
+        ("søren", "søren"),  # ø is a letter of its own
+        ("łukasz", "łukasz"),
+        ("ада", "ада"),
+        ("कृष्ण", "कृष्ण"),  # Devanagari's vowel signs carry meaning and stay
+        ("plain", "plain"),
+    ],
+)
+def test_unaccented_drops_accents_only(folded, plain):
+    assert unaccented(folded) == plain
+
+
+@pytest.mark.django_db
+def test_the_migration_refiles_the_records_whose_keys_had_accents():
+    """duplicates 0003: old keys kept the accents; the records that had one are refiled,
+    the others keep their keys untouched."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    from dealflow.duplicates.models import DuplicateKey
+    from dealflow.duplicates.services import duplicate_keys_refresh
+    from tests.factories import LeadFactory
+
+    migration = importlib.import_module("dealflow.duplicates.migrations.0003_unaccented_keys")
+    accented = LeadFactory(first_name="Lucy", last_name="Díaz", company="Müller", email="")
+    plain = LeadFactory(first_name="Ada", last_name="Lovelace", company="Acme", email="")
+    duplicate_keys_refresh(object_name="Lead")
+    DuplicateKey.objects.filter(record_id=accented.pk, kind="name").update(value="díaz|l")
+    DuplicateKey.objects.filter(record_id=accented.pk, kind="company_person").update(
+        value="müller|l"
+    )
+    untouched = list(DuplicateKey.objects.filter(record_id=plain.pk).values_list("pk", "value"))
+
+    migration.refile_accented_keys(apps, SimpleNamespace(connection=connection))
+
+    assert sorted(
+        DuplicateKey.objects.filter(record_id=accented.pk).values_list("kind", "value")
+    ) == [("company_person", "muller|l"), ("name", "diaz|l")]
+    assert list(DuplicateKey.objects.filter(record_id=plain.pk).values_list("pk", "value")) == (
+        untouched
+    )

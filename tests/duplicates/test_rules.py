@@ -140,6 +140,26 @@ def test_name_and_phone_rule_needs_exact_names_and_one_number_in_common():
     )
 
 
+def test_names_match_whatever_their_accents():
+    at_acme = {"company": "Acme"}
+    assert match(
+        lead(first_name="Lucy", last_name="Díaz", **at_acme),
+        lead(first_name="Lucy", last_name="Diaz", **at_acme),
+    ) == ("Name and company", 100.0, {"first_name": 100.0, "last_name": 100.0, "company": 100.0})
+    assert match(
+        lead(first_name="José", last_name="Núñez", company="A", phone="(415) 555-0100"),
+        lead(first_name="JOSE", last_name="nunez", company="B", phone="+1 415 555 0100"),
+    ) == ("Name and phone", 100.0, {"first_name": 100.0, "last_name": 100.0, "phone": 100.0})
+    # Letters that are not a letter plus an accent stay: "ø" is not "o".
+    assert (
+        match(
+            lead(first_name="Søren", last_name="Kierkegaard", company="B", phone="415 555 0100"),
+            lead(first_name="Soren", last_name="Kierkegaard", company="C", phone="415 555 0100"),
+        )
+        is None
+    )
+
+
 def test_the_best_rule_is_reported():
     one = lead(first_name="Ada", last_name="Lovelace", company="Acme", email="ada@x.example")
     other = lead(first_name="Ada", last_name="Lovelace", company="Acme", email="ada@x.example")

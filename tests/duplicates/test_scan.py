@@ -169,3 +169,15 @@ def test_the_command_scans_and_refreshes(base, capsys):
     assert output[0] == "Lead: 31 keys written."
     assert output[1].startswith("Lead: 3 duplicate groups (3 new, 0 no longer found) from ")
     assert groups() == expected_groups(base)
+
+
+def test_the_scan_matches_names_whatever_their_accents(db):
+    diaz = lead("Lucy", "Díaz", "Acme")
+    plain = lead("Lucy", "Diaz", "ACME Inc.")
+    other = lead("Lucia", "Dias", "Acme")  # Jaro-Winkler and ratio below the thresholds
+    duplicate_keys_refresh(object_name="Lead")
+
+    duplicates_scan(object_name="Lead")
+
+    assert groups() == [(sorted([diaz.pk, plain.pk]), "Name and company", "100.00", "open")]
+    assert other.pk not in DuplicateGroupMember.objects.values_list("record_id", flat=True)

@@ -3,14 +3,16 @@
 A record's *profile* is its matched fields, normalised: the email key (core.matching),
 its phones in E.164 (the phonenumbers library, `DEALFLOW_PHONE_REGION` for numbers typed
 without a country code; the bare digits when the library cannot read one), folded first
-and last names, the company name folded without punctuation or legal suffixes ("Acme,
-Inc." and "ACME GmbH" are both "acme"), and the folded city. Its *blocking keys* are a
+and last names without accents ("Díaz" and "Diaz" are both "diaz"), the company name
+folded without accents, punctuation or legal suffixes ("Acme, Inc." and "ACME GmbH" are
+both "acme"), and the folded city without accents. Its *blocking keys* are a
 few (kind, value) pairs from that profile, stored in DuplicateKey and looked up by index:
 two records can only be compared when they share one.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -93,10 +95,28 @@ def _strip_marks(text: str) -> str:
     return _SPACES.sub(" ", _PUNCTUATION.sub(" ", text)).strip()
 
 
-def company_key(name: str) -> str:
-    """A company name folded, punctuation out, trailing legal forms dropped.
+# The Combining Diacritical Marks block: the accents of Latin, Greek and Cyrillic
+# letters once decomposed. Marks of other scripts (Devanagari's vowel signs, Hebrew and
+# Arabic points) carry meaning and stay.
+_DIACRITICS = re.compile("[\u0300-\u036f]")
 
-    "Acme, Inc." -> "acme"; "Müller GmbH & Co. KG" -> "müller"; "L'Oréal S.A." -> "l oréal".
+
+@functools.lru_cache(maxsize=65_536)
+def unaccented(text: str) -> str:
+    """Folded text without its accents ("díaz" -> "diaz", "müller" -> "muller", "çelik"
+    -> "celik"), so that a name typed with or without them has one key and compares
+    equal; letters that are not a letter plus an accent stay ("ø", "ł"; fold already
+    made "ß" "ss")."""
+    if text.isascii():
+        return text
+    stripped = _DIACRITICS.sub("", unicodedata.normalize("NFD", text))
+    return unicodedata.normalize("NFC", stripped)
+
+
+def company_key(name: str) -> str:
+    """A company name folded, accents and punctuation out, trailing legal forms dropped.
+
+    "Acme, Inc." -> "acme"; "Müller GmbH & Co. KG" -> "muller"; "L'Oréal S.A." -> "l oreal".
     A name made only of legal words keeps them ("Company" -> "company"), so that it
     still has a key.
     """
@@ -105,7 +125,7 @@ def company_key(name: str) -> str:
 
 def company_key_of_folded(folded: str) -> str:
     """company_key of a name already folded (core.matching.fold; a record's name key)."""
-    words = _strip_marks(folded).split(" ")
+    words = _strip_marks(unaccented(folded)).split(" ")
     words = [word for word in words if word]
     kept = list(words)
     while kept and (kept[-1] in LEGAL_SUFFIXES or kept[-1] in _JOINERS):
@@ -114,13 +134,14 @@ def company_key_of_folded(folded: str) -> str:
 
 
 def person_key(name: str) -> str:
-    """A first or last name folded, punctuation out ("O'Brien" -> "o brien")."""
-    return _strip_marks(fold(name))[:KEY_LENGTH]
+    """A first or last name (or a city) folded, accents and punctuation out ("O'Brien" ->
+    "o brien", "Díaz" -> "diaz")."""
+    return person_key_of_folded(fold(name))
 
 
 def person_key_of_folded(folded: str) -> str:
     """person_key of a name already folded (a record's name key)."""
-    return _strip_marks(folded)[:KEY_LENGTH]
+    return _strip_marks(unaccented(folded))[:KEY_LENGTH]
 
 
 def phone_key(value: str, region: str | None = None) -> str:
