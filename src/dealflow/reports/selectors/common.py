@@ -345,6 +345,19 @@ def averages_and_medians(
     return result
 
 
+def fetch_all(queryset: QuerySet) -> list[tuple[Any, ...]]:
+    """Every row of a values_list queryset, fetched in one go by the driver: without
+    Django's iteration in chunks of 100 and its converters (0.5 s of 198k rows on
+    PostgreSQL). Values come as the driver reads them: on SQLite, dates and datetimes
+    are text and decimals integers of smallest units; the caller converts those."""
+    from django.db import connection
+
+    sql, params = queryset_sql(queryset)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def queryset_sql(queryset: QuerySet) -> tuple[str, tuple[Any, ...]]:
     """The SQL and parameters of a queryset, to nest in hand-written SQL (values bound
     as parameters, never spliced)."""
