@@ -1,7 +1,7 @@
 """Benchmark of issue 7's automation at volume, on SQLite and on PostgreSQL.
 
     nice -n 10 .venv/bin/python bench/automation.py [--database sqlite|postgresql|both]
-        [--leads N] [--keep] [--reload] [--only STEP,...]
+        [--leads N] [--keep] [--reload] [--only STEP,...] [--score-days D]
 
 What it does, for each database:
 
@@ -18,7 +18,8 @@ What it does, for each database:
    the same N is reused (--reload rebuilds it).
 2. Runs each step in a fresh Python process, timing the service call and reading that
    process's peak resident memory (os.wait4's ru_maxrss: Django and all):
-   - score:   automation.scoring.lead_scores_recompute() over the open leads (<= 30 s);
+   - score:   automation.scoring.lead_scores_recompute() over the open leads (<= 30 s),
+     its clock --score-days ahead (1: a nightly run, a day of decay after the last);
    - assign:  the 100k (N/10) queue-owned leads dealt by `dealflow assign`'s read and
      automation.services.leads_assign_bulk, round-robin over the six reps (<= 10 s);
      the leads are put back in the queue (untimed) first, so a kept database deals again;
@@ -68,6 +69,8 @@ MEMORY_TARGET_MB = 1024
 STEPS = ("score", "assign", "train", "predict")
 TARGET_SECONDS = {"score": 30.0, "assign": 10.0, "train": 60.0, "predict": 60.0}
 RESULT = "BENCH-RESULT "
+# The score step's clock, days ahead of now (--score-days), passed to its child.
+SCORE_DAYS_VARIABLE = "BENCH_AUTOMATION_SCORE_DAYS"
 
 log = api.log
 
@@ -485,11 +488,38 @@ def load(leads: int) -> dict:
 
 
 def step_score(leads: int) -> dict:
+    """Time lead_scores_recompute over the open leads, its clock SCORE_DAYS days ahead
+    (--score-days: a nightly run comes a day after the last, when decay has moved most
+    scores; run again at once, almost nothing changes). Notes the history rows appended
+    and the CPU seconds of this process and of the PostgreSQL backend."""
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from dealflow.automation.models import LeadScoreHistory
     from dealflow.automation.scoring import lead_scores_recompute
 
+    days = float(os.environ.get(SCORE_DAYS_VARIABLE) or 0)
+    now = timezone.now() + datetime.timedelta(days=days)
+    last_history = LeadScoreHistory.objects.aggregate(top=Max("id"))["top"] or 0
+    server_cpu = _server_cpu_seconds()
+    cpu = time.process_time()
     started = time.perf_counter()
-    rows = lead_scores_recompute()
-    return {"rows": rows, "seconds": time.perf_counter() - started}
+    rows = lead_scores_recompute(now=now)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    server = _server_cpu_seconds()
+    appended = LeadScoreHistory.objects.filter(id__gt=last_history).count()
+    used = f"CPU {cpu:.1f} s" + (
+        f" + PostgreSQL backend {server - server_cpu:.1f} s"
+        if server is not None and server_cpu is not None
+        else ""
+    )
+    clock = f"clock +{days:g} days; " if days else ""
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "note": f"{clock}{used}; {appended:,} history rows appended",
+    }
 
 
 def _assignment_rules(people) -> dict:
@@ -821,6 +851,12 @@ def main() -> int:
         default=",".join(STEPS),
         help=f"comma-separated steps (default: {','.join(STEPS)})",
     )
+    parser.add_argument(
+        "--score-days",
+        type=float,
+        default=0.0,
+        help="the score step's clock, days ahead of now (1: a nightly run's decay)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -831,6 +867,7 @@ def main() -> int:
         return 0
     if options.child:
         return child(options.child, options.url, options.leads)
+    os.environ[SCORE_DAYS_VARIABLE] = str(options.score_days)  # the children inherit it
     steps = [step for step in options.only.split(",") if step]
     unknown = set(steps) - set(STEPS)
     if unknown:
