@@ -11,7 +11,7 @@ from django.db import OperationalError, connection
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
-from dealflow.core.fields import ExactSum
+from dealflow.core.fields import ExactSum, exact_sums_run, native_sums
 from dealflow.core.sqlite.base import exact_sum_sql, exact_sum_total, from_smallest_unit
 from dealflow.sales.models import Opportunity
 from tests.reports.conftest import create, run
@@ -138,3 +138,54 @@ def test_exact_sum_sql_is_exact_in_sqlite_itself(values):
     assert exact_sum_total(found) == sum(value for value in values if value is not None)
     (empty,) = memory.execute(f"SELECT {exact_sum_sql('v')} FROM t WHERE 0").fetchone()
     assert empty is None
+
+
+def test_reports_sum_natively_and_again_split_when_sqlite_overflows(team, huge):
+    """report_run (core.fields.exact_sums_run): SQLite's own SUM first; it raises past
+    2**63 - 1 and the report runs again with the split sums: the exact figures above."""
+    with CaptureQueriesContext(connection) as queries:
+        rows = run("win_rate", team.admin)
+    assert rows[0]["won_amount"] == Decimal("99999999999999999.90")
+    sums = [query["sql"] for query in queries if "sales_opportunity" in query["sql"]]
+    if connection.vendor == "sqlite":
+        assert len(sums) == 2
+        assert ">> 32" not in sums[0] and 'SUM("sales_opportunity"."amount")' in sums[0]
+        assert ">> 32" in sums[1]
+    else:
+        assert len(sums) == 1
+
+
+def test_reports_sum_natively_below_64_bits(team, deals):
+    with CaptureQueriesContext(connection) as queries:
+        assert run("deal_size", team.admin)[0]["total_amount"] == Decimal("3500.50")
+        assert run("win_rate", team.admin)[0]["closed_amount"] == Decimal("6500.50")
+    assert not any(">> 32" in query["sql"] for query in queries)
+
+
+def test_exact_sums_run_runs_once_and_passes_other_errors_on():
+    calls = []
+
+    def ok():
+        calls.append(native_sums())
+        return 7
+
+    assert exact_sums_run(ok) == 7
+    assert calls == [True]
+    assert native_sums() is False
+
+    def overflowing():
+        calls.append(native_sums())
+        if native_sums():
+            raise OperationalError("integer overflow")
+        return 8
+
+    calls.clear()
+    assert exact_sums_run(overflowing) == 8
+    assert calls == [True, False]
+
+    def failing():
+        raise OperationalError("no such table: nothing")
+
+    with pytest.raises(OperationalError, match="no such table"):
+        exact_sums_run(failing)
+    assert native_sums() is False

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import sqlite3
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
-from django.db import models
+from django.db import OperationalError, models
 from django.db.models.expressions import BaseExpression
 from django.utils.functional import cached_property
 
@@ -69,6 +71,33 @@ def match_keys_of(model: type[models.Model], field_names: Iterable[str]) -> list
     ]
 
 
+T = TypeVar("T")
+_native_sums: ContextVar[bool] = ContextVar("native_sums", default=False)
+
+
+def native_sums() -> bool:
+    """Whether ExactSum (and SQL written like it) may use SQLite's own SUM now: inside
+    exact_sums_run, whose retry keeps the result exact."""
+    return _native_sums.get()
+
+
+def exact_sums_run(function: Callable[[], T]) -> T:
+    """`function()` with SQLite's own SUM for ExactSum (one aggregate step a row, in C),
+    and again with the split sums (ExactSum's exact form) if SQLite raised "integer
+    overflow": SQLite's SUM never rounds, it raises past 2**63 - 1, so the first result,
+    when there is one, is exact. `function` must only read (it may run twice); other
+    errors propagate. On PostgreSQL it simply runs once (NUMERIC sums are exact)."""
+    token = _native_sums.set(True)
+    try:
+        return function()
+    except (OperationalError, sqlite3.OperationalError) as error:
+        if "integer overflow" not in str(error):
+            raise
+    finally:
+        _native_sums.reset(token)
+    return function()
+
+
 class ExactSum(models.Sum):
     """SUM of a decimal (or integer) column, exact on both databases at any total.
 
@@ -76,11 +105,15 @@ class ExactSum(models.Sum):
     raises "integer overflow"; decimals are stored there as integers of their smallest
     unit, see core/sqlite): there this sums each value's high and low 32 bits apart,
     in SQLite's C code (core.sqlite.base.exact_sum_sql), and the two sums are joined
-    exactly in Python, once per group. A FILTER applies to both sums. Returns what Sum
-    returns (a Decimal for a decimal column, None when no row is summed).
+    exactly in Python, once per group. Inside exact_sums_run it is SQLite's own SUM
+    (half the work a row), run again split if it overflows. A FILTER applies to both
+    sums. Returns what Sum returns (a Decimal for a decimal column, None when no row
+    is summed).
     """
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        if native_sums():
+            return super().as_sql(compiler, connection, function="SUM", **extra_context)
         # Django's Aggregate.as_sql, with a template of our own, compiles the FILTER
         # clause: "SUM((x) >> 32) FILTER (WHERE ...)"; the same for the low bits.
         parts = []

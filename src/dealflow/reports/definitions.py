@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dealflow.core import ids
 from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.fields import exact_sums_run
 
 if TYPE_CHECKING:
     from dealflow.people.models import User
@@ -231,15 +232,20 @@ def report_run(
     # outside a request (the command line, a job).
     if limit is not None and limit < 1:
         raise ValueError(f"limit: expected a positive number of rows, got {limit!r}")
-    total = None
+
+    def run() -> tuple[list[dict[str, Any]], int | None]:
+        if limit is not None and definition.first_rows is not None:
+            return definition.first_rows(user=user, filters=filters, limit=limit)
+        rows = definition.run(user=user, filters=filters)
+        if limit is not None:
+            return rows[:limit], len(rows)
+        return rows, None
+
     with transaction.atomic():
         _tune_connection()
-        if limit is not None and definition.first_rows is not None:
-            rows, total = definition.first_rows(user=user, filters=filters, limit=limit)
-        else:
-            rows = definition.run(user=user, filters=filters)
-            if limit is not None:
-                rows, total = rows[:limit], len(rows)
+        # Money sums: SQLite's own SUM, and the report again with exact split sums in
+        # the rare case a total passes 2**63 - 1 cents (core.fields.exact_sums_run).
+        rows, total = exact_sums_run(run)
     return ReportResult(
         name=definition.name,
         filters=filters,

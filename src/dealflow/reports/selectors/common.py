@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from dealflow.core import ids
 from dealflow.core.access import readable
+from dealflow.core.fields import native_sums
 from dealflow.core.selectors import picklist_spelling
 from dealflow.core.sqlite.base import exact_sum_sql, exact_sum_total
 from dealflow.core.sqlite.zones import local_time_sql
@@ -278,21 +279,30 @@ def drilldown(object_name: str, filters: ReportFilters, **conditions: Any) -> di
 # -- averages and medians in the database -----------------------------------------------------
 
 
-def _ranked_sql(inner_sql: str) -> str:
+def _ranked_sql(inner_sql: str, *, grouped: bool = True) -> str:
     """SQLite: per group of `inner_sql`'s (group_key, value) rows: the count, the total,
     and the total and count of the middle one or two values by ROW_NUMBER (their mean
     is the median). Sums, not AVG: SQLite's AVG is a float, inexact beyond 2**53; and
-    exact sums (core/sqlite's exact_sum_sql, in C), not SUM, which stops at 2**63."""
+    exact sums (core/sqlite's exact_sum_sql, in C), or SQLite's SUM inside
+    core.fields.exact_sums_run (report_run), which runs again split if SUM overflows.
+    Not `grouped` (every row's group_key the same): one row numbering and no GROUP BY,
+    which SQLite would otherwise sort for (about a third of deal_size's time); the
+    group_key is then 0, and the count 0 when there are no values."""
     middle = "position IN ((entries + 1) / 2, (entries + 2) / 2)"
+    total = (lambda argument: f"SUM({argument})") if native_sums() else exact_sum_sql
+    partition, key, group = (
+        ("PARTITION BY group_key ", "group_key", " GROUP BY group_key")
+        if grouped
+        else ("", "0", "")
+    )
     return (
-        f"SELECT group_key, COUNT(*), {exact_sum_sql('value')}, "
-        f"{exact_sum_sql(f'CASE WHEN {middle} THEN value END')}, "
+        f"SELECT {key}, COUNT(*), {total('value')}, "
+        f"{total(f'CASE WHEN {middle} THEN value END')}, "
         f"COUNT(CASE WHEN {middle} THEN 1 END) "
-        "FROM (SELECT group_key, value, "
-        "ROW_NUMBER() OVER (PARTITION BY group_key ORDER BY value) AS position, "
-        "COUNT(*) OVER (PARTITION BY group_key) AS entries "
-        f"FROM ({inner_sql}) AS grouped_values WHERE value IS NOT NULL) AS ranked "
-        "GROUP BY group_key"
+        f"FROM (SELECT {key} AS group_key, value, "
+        f"ROW_NUMBER() OVER ({partition}ORDER BY value) AS position, "
+        f"COUNT(*) OVER ({partition.strip()}) AS entries "
+        f"FROM ({inner_sql}) AS grouped_values WHERE value IS NOT NULL) AS ranked{group}"
     )
 
 
@@ -316,25 +326,29 @@ def _ordered_sql(inner_sql: str) -> str:
 
 
 def averages_and_medians(
-    inner_sql: str, params: Sequence[Any], *, stored_places: int = 0
+    inner_sql: str, params: Sequence[Any], *, stored_places: int = 0, grouped: bool = True
 ) -> dict[Any, tuple[int, Decimal, Decimal]]:
     """{group key: (count, mean, median)} of the non-null values of a query selecting
     `group_key` and `value`, exact as Decimal (one query; groups without values are
     left out). The total is summed exactly (NUMERIC on PostgreSQL, core/sqlite's
     exact_sum_sql on SQLite) and the mean is total / count here; the median is the middle
     value or the mean of the middle two, on both databases. `stored_places`: the
-    decimal places of a decimal column's value, which SQLite stores in smallest units."""
+    decimal places of a decimal column's value, which SQLite stores in smallest units.
+    `grouped=False`: every row has the same group_key (an overall figure), keyed 0 on
+    SQLite."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
         sql, scale = _ordered_sql(inner_sql), 0
     else:
-        sql, scale = _ranked_sql(inner_sql), stored_places
+        sql, scale = _ranked_sql(inner_sql, grouped=grouped), stored_places
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         found = cursor.fetchall()
     result = {}
     for key, count, summed, middle_summed, middle_count in found:
+        if not count:  # no values at all (an ungrouped aggregate's one row)
+            continue
         summed_value = Decimal(str(exact_sum_total(summed))).scaleb(-scale)
         middle_value = Decimal(str(exact_sum_total(middle_summed))).scaleb(-scale)
         result[key] = (

@@ -164,7 +164,9 @@ def _won_values(
         .annotate(group_key=key, value=column)
         .values_list("group_key", "value")
     )
-    found = averages_and_medians(*queryset_sql(won), stored_places=stored_places)
+    found = averages_and_medians(
+        *queryset_sql(won), stored_places=stored_places, grouped=filters.group_by == "owner"
+    )
     grouped = [
         (owner_id or None, {"deals": deals, "mean": mean, "median": middle})
         for owner_id, (deals, mean, middle) in found.items()
