@@ -351,3 +351,34 @@ def test_every_deal_report_of_a_single_won_deal(team, freeze_clock):
         "forecast",
     ):
         assert run(name, team.bob) == []
+
+
+def test_stalled_reasons_worded_part_by_part_are_stall_reasons_words(team):
+    """The report words each rule once per distinct input (_StallReasons): the same
+    text as stall_reasons for every stage, around each limit, close date and idleness."""
+    from dealflow.reports.selectors.deals import _StallReasons
+    from dealflow.sales.selectors import stages, stall_reasons
+
+    today = datetime.date(2026, 3, 31)
+    worded = _StallReasons(today)
+    checked = 0
+    for stage in stages.get():
+        limit = stage.stall_days or 0
+        for days in sorted({0, 1, limit - 1, limit, limit + 1, 400} - {-1}):
+            for close_date in (
+                today - datetime.timedelta(days=1),
+                today,
+                datetime.date(2027, 1, 1),
+            ):
+                for idle in (False, True):
+                    expected = stall_reasons(
+                        stage_id=stage.pk,
+                        close_date=close_date,
+                        is_closed=False,
+                        days_in_stage=days,
+                        idle=idle,
+                        today=today,
+                    )
+                    assert worded(stage.pk, close_date, days, idle) == "; ".join(expected)
+                    checked += bool(expected)
+    assert checked > 0 and any(stage.stall_days for stage in stages.get())

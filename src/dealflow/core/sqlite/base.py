@@ -76,11 +76,19 @@ def exact_sum_total(value: Any) -> Any:
     return value
 
 
+# Integers this far from 0 scale exactly in the default context (28 digits).
+_EXACT_INT = 10**27
+
+
 def from_smallest_unit(value: Any, decimal_places: int | None) -> decimal.Decimal | None:
     """The decimal of a stored integer (or the text exact_sum_sql or decimal_sum
     returns), never raising."""
     if value is None:
         return None
+    if type(value) is int and decimal_places is not None and -_EXACT_INT < value < _EXACT_INT:
+        # The common case, a stored integer: exact as it is (the same Decimal as below,
+        # exponent -decimal_places, never -0), without the text and the quantize.
+        return decimal.Decimal(value).scaleb(-decimal_places)
     value = exact_sum_total(value)
     try:
         number = decimal.Decimal(value if isinstance(value, int | str) else repr(value))

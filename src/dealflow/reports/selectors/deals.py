@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from dealflow.core import ids
 from dealflow.core.fields import ExactSum
+from dealflow.core.sqlite.base import from_smallest_unit
 from dealflow.reports.definitions import Column, ReportFilters
 from dealflow.reports.selectors.common import (
     OWNER_COLUMNS,
@@ -34,6 +35,7 @@ from dealflow.reports.selectors.common import (
     days,
     drilldown,
     end_of,
+    fetch_all,
     fraction,
     money,
     owner_public_id,
@@ -348,7 +350,7 @@ def stalled_deals(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
     each deal entered its stage and whether it is idle are read with it, and the
     reasons worded by sales.selectors.stall_reasons."""
     now = timezone.now()
-    return _stalled_rows(list(_stalled_values(_stalled(user, filters, now), now)), now)
+    return _stalled_rows(fetch_all(_stalled_values(_stalled(user, filters, now), now)), now)
 
 
 def stalled_deals_first(
@@ -363,7 +365,7 @@ def stalled_deals_first(
     total = stalled.count()
     if not total:
         return [], 0
-    return _stalled_rows(list(_stalled_values(stalled, now)[:limit]), now), total
+    return _stalled_rows(fetch_all(_stalled_values(stalled, now)[:limit]), now), total
 
 
 def _stalled(user: Any, filters: ReportFilters, now: datetime.datetime) -> QuerySet[Opportunity]:
@@ -396,32 +398,102 @@ def _stalled_values(stalled: QuerySet[Opportunity], now: datetime.datetime) -> Q
     )
 
 
+class _StallReasons:
+    """sales.selectors.stall_reasons joined by "; ", each of its three rules worded once
+    per distinct input: the stage rule per (stage, whole days in it), the close-date
+    rule per close date, the idle rule once ("" when a rule is not met), and each
+    combination of the three parts joined once. Its rules are independent and listed
+    in that order; a deal 0 days in its stage (stall_days is never negative), closing
+    today and not idle meets none of them (tests/reports/test_deals.py checks the words
+    against stall_reasons'). A real stage id each time: the stage cache reloads on an
+    unknown one. At 1M leads, 31k stalled deals have 29k distinct combinations of the
+    four, but a few thousand of each part."""
+
+    def __init__(self, today: datetime.date) -> None:
+        self.today = today
+        self.stage_parts: dict[tuple[int, int], str] = {}
+        self.close_parts: dict[datetime.date, str] = {}
+        self.idle_part: str | None = None
+        self.joined: dict[tuple[str, str, str], str] = {}
+
+    def _reasons(self, stage_id: int, days: int, close_date: datetime.date, idle: bool) -> str:
+        return "; ".join(
+            stall_reasons(
+                stage_id=stage_id,
+                close_date=close_date,
+                is_closed=False,
+                days_in_stage=days,
+                idle=idle,
+                today=self.today,
+            )
+        )
+
+    def __call__(self, stage_id: int, close_date: datetime.date, days: int, idle: bool) -> str:
+        stage_part = self.stage_parts.get((stage_id, days))
+        if stage_part is None:
+            stage_part = self.stage_parts[stage_id, days] = self._reasons(
+                stage_id, days, self.today, False
+            )
+        close_part = self.close_parts.get(close_date)
+        if close_part is None:
+            close_part = self.close_parts[close_date] = self._reasons(
+                stage_id, 0, close_date, False
+            )
+        idle_part = ""
+        if idle:
+            if self.idle_part is None:
+                self.idle_part = self._reasons(stage_id, 0, self.today, True)
+            idle_part = self.idle_part
+        key = (stage_part, close_part, idle_part)
+        found = self.joined.get(key)
+        if found is None:
+            found = self.joined[key] = "; ".join(part for part in key if part)
+        return found
+
+
 def _stalled_rows(deals: list[tuple], now: datetime.datetime) -> list[dict[str, Any]]:
     """The report's rows of (id, name, stage id, amount, close date, owner id, entered,
-    idle) tuples, with the reasons in words."""
+    idle) tuples as the driver reads them (fetch_all: on SQLite the amount in cents,
+    an expression's datetime as UTC text, idle 0 or 1), with the reasons in words."""
     today = timezone.localdate(now)
-    names = user_names(deal[5] for deal in deals)
+    owners = {
+        owner_id: (name, owner_public_id(owner_id))
+        for owner_id, name in user_names(deal[5] for deal in deals).items()
+    }
     stage_names = {stage.pk: stage.name for stage in stages.get()}
+    amount_places = Opportunity._meta.get_field("amount").decimal_places
+    on_sqlite = connection.vendor == "sqlite"
+    as_date, as_datetime = datetime.date.fromisoformat, datetime.datetime.fromisoformat
+    reasons_of = _StallReasons(today)
+    encode = ids.encode
+    # On SQLite an expression's datetime comes as naive UTC text: compared with a naive
+    # UTC now (the same instants, without a time zone to attach to each row).
+    naive_now = now.astimezone(datetime.UTC).replace(tzinfo=None)
     rows = []
     for pk, name, stage_id, amount, close_date, owner_id, entered_at, idle in deals:
-        reasons = stall_reasons(
-            stage_id=stage_id,
-            close_date=close_date,
-            is_closed=False,
-            days_in_stage=max(0, (now - entered_at).days),
-            idle=idle,
-            today=today,
-        )
+        if on_sqlite:  # as Django's converters would read them (core/sqlite)
+            amount = from_smallest_unit(amount, amount_places)
+            # The driver parses a column declared date or datetime, not an expression.
+            if isinstance(close_date, str):
+                close_date = as_date(close_date)
+            if isinstance(entered_at, str):
+                entered_at = as_datetime(entered_at)
+            days = (naive_now - entered_at).days
+        else:
+            days = (now - entered_at).days
+        reasons = reasons_of(stage_id, close_date, max(0, days), bool(idle))
+        owner, owner_public = owners.get(owner_id) or ("", owner_public_id(owner_id))
         rows.append(
             {
-                "opportunity_id": ids.encode("Opportunity", pk),
+                "opportunity_id": encode("Opportunity", pk),
                 "opportunity": name,
                 "stage": stage_names.get(stage_id) or stage_name(stage_id),
-                "amount": money(amount) if amount is not None else None,
+                # On SQLite already exact to the cent (from_smallest_unit).
+                "amount": amount if on_sqlite or amount is None else money(amount),
                 "close_date": close_date,
-                "owner": names.get(owner_id, ""),
-                "owner_id": owner_public_id(owner_id),
-                "reasons": "; ".join(reasons),
+                "owner": owner,
+                "owner_id": owner_public,
+                "reasons": reasons,
             }
         )
     return rows
