@@ -22,6 +22,7 @@ from dealflow.core.services import sharing_default_set
 from dealflow.leads.models import Lead
 from dealflow.leads.selectors import NO_LEAD_SOURCE, lead_page
 from dealflow.people.models import Role
+from dealflow.reports.models import DashboardFigures
 from dealflow.sales.models import OpportunityStage
 from dealflow.sales.services import opportunity_create, opportunity_update
 from dealflow.web.pages import as_rows
@@ -570,9 +571,9 @@ def test_a_kept_view_runs_no_report(floor):
     assert response.status_code == 200
     tables = " ".join(query["sql"] for query in captured.captured_queries)
     assert "sales_opportunity" not in tables and "leads_lead" not in tables
-    # the session, the user, the configuration version, the filters' teams and users
-    # (lead sources come from the configuration cache)
-    assert len(captured) == 5
+    # the session, the user, the configuration version, the kept figures, the filters'
+    # teams and users (lead sources come from the configuration cache)
+    assert len(captured) == 6
 
 
 def test_refresh_computes_the_figures_again_and_keeps_the_filters(floor):
@@ -660,14 +661,56 @@ def test_no_figures_are_kept_when_the_max_age_is_zero(floor, settings):
     assert "Figures as of" not in second and "Refresh" not in second
 
 
-def test_kept_figures_expire_after_the_max_age(floor, settings, monkeypatch):
+def test_kept_figures_expire_after_the_max_age(floor, settings, freeze_clock):
     settings.DEALFLOW_DASHBOARD_MAX_AGE = 60
     client = signed_in(floor["admin"])
+    computed_at = freeze_clock(datetime.datetime(2026, 12, 7, 9, 30, tzinfo=datetime.UTC))
     client.get("/reports/")
     LeadFactory(owner_user=floor["robin"], lead_source="Web")
-    import time
 
-    later = time.time() + 61
-    monkeypatch.setattr(time, "time", lambda: later)  # the cache's own clock
-
+    freeze_clock(computed_at + datetime.timedelta(seconds=59))
+    assert funnel_values(text(client.get("/reports/"))) == [5, 2]
+    freeze_clock(computed_at + datetime.timedelta(seconds=60))
     assert funnel_values(text(client.get("/reports/"))) == [6, 2]
+    # The expired figures were replaced, not kept beside the new ones.
+    assert DashboardFigures.objects.count() == 1
+
+
+def test_every_web_process_reads_the_same_kept_figures(floor):
+    """Kept in the database: a view served by another process (here: with the process's
+    own caches forgotten) shows the figures the first computed."""
+    from dealflow.core.cache import forget_all
+
+    first = text(signed_in(floor["admin"]).get("/reports/"))
+    LeadFactory(owner_user=floor["robin"], lead_source="Web")
+    forget_all()
+
+    second = text(signed_in(floor["admin"]).get("/reports/"))
+
+    assert funnel_values(first) == funnel_values(second) == [5, 2]
+    assert panel(first, "pipeline") == panel(second, "pipeline")
+    assert panel(first, "forecast") == panel(second, "forecast")
+
+
+def test_kept_results_read_back_equal_to_the_computed_ones(floor):
+    """Every report's rows (decimals, dates, drill-down filters) survive being kept."""
+    from dealflow.reports.dashboard import DashboardRunner
+    from dealflow.reports.definitions import ReportFilters
+    from dealflow.web.reports import PANELS, build_panel
+
+    won = OpportunityStage.objects.get(name="Closed Won")
+    OpportunityFactory(
+        owner=floor["robin"], stage=won, amount="1234.56", close_date=datetime.date(2026, 11, 3)
+    )
+    OpportunityFactory(owner=floor["robin"], close_date=datetime.date(2020, 1, 1))  # stalled
+    scope = ReportFilters()
+    computing = DashboardRunner(floor["admin"], scope)
+    for spec in PANELS:
+        build_panel(spec, computing, scope)
+    computing.keep()
+
+    reading = DashboardRunner(floor["admin"], scope)
+
+    assert reading.kept.refreshed_at == computing.kept.refreshed_at
+    assert reading.kept.results == computing.kept.results
+    assert len(reading.kept.results) == 6

@@ -42,3 +42,21 @@ class PipelineSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.snapshot_date} {self.opportunity_id}"
+
+
+class DashboardFigures(models.Model):
+    """One dashboard view's report results, kept as of their refresh for the viewer and
+    filters its `key` names, until `expires_at` (reports/dashboard.py encodes them)."""
+
+    object_name = "DashboardFigures"
+
+    key = models.CharField(max_length=64, unique=True)  # SHA-256, hexadecimal
+    refreshed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    results = models.JSONField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="dashboard_figures_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key[:12]} {self.refreshed_at:%Y-%m-%d %H:%M}"
