@@ -266,8 +266,26 @@ def test_a_bad_filter_is_shown_beside_its_input_and_no_report_runs(floor):
     assert response.status_code == 200
     page = text(response)
     assert 'id="filter_period_start_error"' in page
-    assert "period_start: expected a date YYYY-MM-DD" in page
+    assert (
+        '<div class="field-error" id="filter_period_start_error">Expected a date YYYY-MM-DD, '
+        "got &#x27;2026-02-30&#x27;</div>" in page
+    )
+    assert "No report ran: correct Period from." in page
     assert "data-chart=" not in page
+
+
+def test_a_period_ending_before_it_starts_is_named_in_the_forms_words(floor):
+    page = text(
+        signed_in(floor["admin"]).get(
+            "/reports/", {"period_start": "2026-12-31", "period_end": "2026-01-01"}
+        )
+    )
+
+    assert (
+        '<div class="field-error" id="filter_period_end_error">Expected a date on or after '
+        "Period from (2026-12-31), got &#x27;2026-01-01&#x27;</div>" in page
+    )
+    assert "No report ran: correct Period to." in page
 
 
 def test_the_team_filter_counts_the_teams_records_and_says_lists_ignore_it(floor):
@@ -622,7 +640,7 @@ def test_a_refresh_with_a_bad_filter_computes_nothing_and_the_page_names_it(floo
 
     assert response["Location"] == "/reports/?period_start=2026-13-01"
     page = text(client.get(response["Location"]))
-    assert "period_start: expected a date YYYY-MM-DD, got &#x27;2026-13-01&#x27;" in page
+    assert "Expected a date YYYY-MM-DD, got &#x27;2026-13-01&#x27;" in page
     assert "Figures as of" not in page
 
 

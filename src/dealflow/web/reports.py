@@ -571,7 +571,16 @@ def read_filters(
         return report_filters_parse(given), given, {}
     except DomainError as error:
         name = error.fields[0] if error.fields else "period_start"
-        return None, given, {name: error.message}
+        return None, given, {name: _page_error(name, error)}
+
+
+def _page_error(name: str, error: DomainError) -> str:
+    """A filter's refusal in the page's words: the inputs' labels, not the parameters'
+    names ("Expected a date on or after Period from (2026-12-31), got '2026-01-01'")."""
+    message = error.detail(name)
+    for parameter, label in FILTER_LABELS.items():
+        message = message.replace(parameter, label)
+    return message[:1].upper() + message[1:]
 
 
 @page_view
@@ -614,6 +623,7 @@ def _dashboard_page(request: HttpRequest) -> HttpResponse:
         "filters": _filter_inputs(given, errors),
         "given": given,
         "errors": errors,
+        "error_labels": [FILTER_LABELS[name] for name in errors],
         "panels": panels,
         "team_given": bool(given.get("team_id")),
         "refreshed_at": run.refreshed_at if run and run.max_age else None,
