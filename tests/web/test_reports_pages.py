@@ -732,3 +732,10 @@ def test_kept_results_read_back_equal_to_the_computed_ones(floor):
     assert reading.kept.refreshed_at == computing.kept.refreshed_at
     assert reading.kept.results == computing.kept.results
     assert len(reading.kept.results) == 6
+
+
+def test_the_funnels_csv_link_says_it_holds_the_rows_by_lead_source(floor):
+    page = text(signed_in(floor["admin"]).get("/reports/"))
+
+    assert "Download CSV by lead source<span" in panel(page, "funnel")
+    assert "Download CSV<span" in panel(page, "conversion")
