@@ -850,13 +850,6 @@ def run(url: str, people: api.People, options: argparse.Namespace) -> int:
         # compilation too, so both sides of each ratio pay the same.
         with connection.cursor() as cursor:
             cursor.execute("SET jit = off")
-        # The measuring connection's server process at this script's priority (nice -n
-        # 10), as the load's is: both sides of a ratio run partly here (Python) and
-        # partly there (the query); with the server at normal priority and the machine
-        # busy with other work, a report's Python would run at a handicap the SQL's
-        # server-side time does not share. On an idle machine this changes nothing.
-        connection.ensure_connection()
-        pages.renice_backend(connection.connection)
     rewritten = sqlite_cases(today, past_day) if on_sqlite else {}
     for case in cases(today, today, past_day):
         if wanted and not any(word in case.name.lower() for word in wanted):

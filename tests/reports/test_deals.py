@@ -382,3 +382,12 @@ def test_stalled_reasons_worded_part_by_part_are_stall_reasons_words(team):
                     assert worded(stage.pk, close_date, days, idle) == "; ".join(expected)
                     checked += bool(expected)
     assert checked > 0 and any(stage.stall_days for stage in stages.get())
+
+
+def test_overall_averages_over_no_deals_are_no_row(team, deals):
+    """The overall figure is computed without a GROUP BY: over nothing, no row (not a row
+    of zeros), as the grouped form gives none."""
+    for name in ("deal_size", "sales_cycle"):
+        assert run(name, team.admin, period_start="2027-01-01") == []
+        assert run(name, team.admin, period_start="2027-01-01", group_by="owner") == []
+        assert run(name, team.carol, owner_id=team.bob.pk) == []

@@ -312,15 +312,16 @@ def _ranked_sql(inner_sql: str, *, grouped: bool = True) -> str:
 _MIDDLES = "ARRAY[0.5, 0.500000000001]"
 
 
-def _ordered_sql(inner_sql: str) -> str:
+def _ordered_sql(inner_sql: str, *, grouped: bool = True) -> str:
     """PostgreSQL: the same figures by one ordered-set aggregate, without numbering rows:
     the lower and upper middle values in one sort (percentile_disc, exact for NUMERIC,
-    unlike percentile_cont's float)."""
+    unlike percentile_cont's float). Not `grouped`: one aggregate, no GROUP BY."""
+    key, group = ("group_key, ", " GROUP BY group_key") if grouped else ("", "")
     return (
-        "SELECT group_key, entries, total, middles[1] + middles[2], 2 FROM ("
-        "SELECT group_key, COUNT(*) AS entries, SUM(value) AS total, "
+        f"SELECT {key or '0, '}entries, total, middles[1] + middles[2], 2 FROM ("
+        f"SELECT {key}COUNT(*) AS entries, SUM(value) AS total, "
         f"percentile_disc({_MIDDLES}) WITHIN GROUP (ORDER BY value) AS middles "
-        f"FROM ({inner_sql}) AS grouped_values WHERE value IS NOT NULL GROUP BY group_key"
+        f"FROM ({inner_sql}) AS grouped_values WHERE value IS NOT NULL{group}"
         ") AS grouped"
     )
 
@@ -334,12 +335,12 @@ def averages_and_medians(
     exact_sum_sql on SQLite) and the mean is total / count here; the median is the middle
     value or the mean of the middle two, on both databases. `stored_places`: the
     decimal places of a decimal column's value, which SQLite stores in smallest units.
-    `grouped=False`: every row has the same group_key (an overall figure), keyed 0 on
-    SQLite."""
+    `grouped=False`: every row has the same group_key (an overall figure): keyed 0,
+    computed without a GROUP BY."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        sql, scale = _ordered_sql(inner_sql), 0
+        sql, scale = _ordered_sql(inner_sql, grouped=grouped), 0
     else:
         sql, scale = _ranked_sql(inner_sql, grouped=grouped), stored_places
     with connection.cursor() as cursor:
