@@ -396,3 +396,58 @@ def test_the_assign_command_deals_set_based_and_keeps_its_options(admin, reps, c
         "  Ann Rep: 1",
         "  Bob Rep: 1",
     ]
+
+
+def test_reasons_with_backslashes_tabs_and_newlines_are_written_as_they_are(admin, reps):
+    """On PostgreSQL the pass writes COPY's text itself: what a user's name puts in a
+    reason (a backslash, a tab, a newline, a carriage return) comes back unchanged, in
+    the words lead_assign writes one lead at a time."""
+    inbound = QueueFactory(name="Inbound")
+    odd = "B\\o\tb\ny\rz"
+    reps[1].first_name = odd
+    reps[1].save(update_fields=["first_name"])
+    assignment_rules_set(
+        actor=admin,
+        rules={
+            "entries": [
+                {
+                    "criteria": [criterion("company", "contains", "a\\b")],
+                    "assign_to": pool("round_robin", [reps[0], reps[1]]),
+                }
+            ]
+        },
+    )
+    single, bulk = (
+        LeadFactory(owner_user=None, owner_queue=inbound, company=f"Acme a\\b {number}")
+        for number in range(2)
+    )
+    lead_assign(actor=None, lead=single)
+
+    leads_assign_bulk(actor=None, lead_ids=[bulk.pk])
+
+    reasons = dict(AssignmentDecision.objects.values_list("lead_id", "reason"))
+    words = "entry 1 matched (company contains 'a\\\\b'): {} Rep ({}), round-robin: user {} of 2 in its pool"
+    assert reasons == {
+        single.pk: words.format("Ann", reps[0].public_id, 1),
+        bulk.pk: words.format(odd, reps[1].public_id, 2),
+    }
+    event = AuditEvent.objects.get(object_name="Lead", action="update", record_id=bulk.pk)
+    assert event.changes == {
+        "owner_user": [None, reps[1].public_id],
+        "owner_queue": [inbound.public_id, None],
+    }
+
+
+def test_copy_text_escapes_what_copy_reads_and_refuses_what_it_does_not_know():
+    import datetime
+
+    at = datetime.datetime(2026, 12, 7, 17, 45, 1, 250000, tzinfo=datetime.UTC)
+    assert services._copy_text(None) == "\\N"
+    assert services._copy_text(True) == "t"
+    assert services._copy_text(False) == "f"
+    assert services._copy_text(12) == "12"
+    assert services._copy_text(Decimal("1.50")) == "1.50"
+    assert services._copy_text("a\\b\tc\nd\re") == "a\\\\b\\tc\\nd\\re"
+    assert services._copy_text(at) == "2026-12-07T17:45:01.250000+00:00"
+    with pytest.raises(TypeError):
+        services._copy_text(object())
