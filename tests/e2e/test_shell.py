@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browser import assert_styled, at_path, sign_in, sign_in_as
+from dealflow.people.models import Role
+from tests.e2e.browser import assert_styled, at_path, person, sign_in, sign_in_as
 from tests.factories import LeadFactory
 
 
@@ -90,3 +92,34 @@ def test_an_admin_sees_the_settings_link(page: Page, live_server, admin):
 
     navigation = page.get_by_role("navigation", name="Main")
     expect(navigation.get_by_role("link", name="Settings")).to_have_attribute("href", "/settings/")
+
+
+@pytest.mark.parametrize("width", [1280, 1440])
+def test_the_navigation_bar_fits_the_screen_for_every_role(
+    page: Page, live_server, width, tmp_path_factory
+):
+    """At 1280 px a manager's bar (eleven sections) ran off the screen: the page was
+    1367 px wide, the name cut to "Maria Garc" and Sign out out of sight."""
+    page.set_viewport_size({"width": width, "height": 800})
+    for username, role, first_name, last_name in (
+        ("ada", Role.ADMIN, "Alexandra", "Montgomery-Whitfield"),
+        ("maria", Role.MANAGER, "Maria", "Garcia"),
+        ("rita", Role.REP, "Rita", "Rep"),
+    ):
+        person(username, role=role, first_name=first_name, last_name=last_name)
+        sign_in_as(page, live_server.url, username)
+        page.goto(f"{live_server.url}/reports/")
+        navigation = page.get_by_role("navigation", name="Main")
+        sign_out = navigation.get_by_role("button", name="Sign out")
+        expect(sign_out).to_be_visible()
+        scroll_width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert scroll_width <= width
+        box = sign_out.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width
+        # The whole name is there (a long one is cut with an ellipsis, whole in its title).
+        name = navigation.get_by_role("link", name=f"{first_name} {last_name}")
+        expect(name).to_have_attribute("title", f"{first_name} {last_name}: change your password")
+        folder = tmp_path_factory.getbasetemp() / "screenshots"
+        folder.mkdir(exist_ok=True)
+        page.locator("header").screenshot(path=str(folder / f"navigation-{role}-{width}.png"))
+        sign_out.click()

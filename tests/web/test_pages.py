@@ -1,5 +1,6 @@
 import pytest
 
+from dealflow.people.models import Role
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +72,45 @@ def test_a_refusal_is_a_403_page_logged_without_a_traceback(client, caplog):
     assert [(record.getMessage(), record.exc_info) for record in caplog.records] == [
         ("Forbidden: /settings/", None)
     ]
+
+
+def _navigation_links(response) -> list[tuple[str, str]]:
+    """The main navigation's links as (label, href), in order."""
+    import re
+
+    html = response.content.decode()
+    navigation = html[html.index('<nav class="collapse navbar-collapse"') : html.index("</nav>")]
+    return re.findall(r'<a class="nav-link[^"]*" href="([^"]+)"[^>]*>([^<]+)</a>', navigation)
+
+
+def test_settings_in_the_navigation_lead_only_where_the_user_may_go(client):
+    """A fresh manager typed /settings/ and got "Not allowed — Settings are for admins":
+    their Settings entry is the scoring model's page (the one settings page a manager may
+    open), and /settings/ now takes them there; a rep has no Settings entry, an admin's
+    is the settings' index."""
+    rep = UserFactory(username="rep9")
+    manager = UserFactory(username="manager9", role=Role.MANAGER)
+    admin = UserFactory(username="admin9", role=Role.ADMIN)
+
+    client.force_login(rep)
+    links = _navigation_links(client.get("/"))
+    assert [label for _href, label in links] == [
+        "Home", "Leads", "Accounts", "Contacts", "Opportunities", "Pipeline", "Tasks",
+        "Reports", "Import",
+    ]  # fmt: skip
+    assert client.get("/settings/").status_code == 403
+    assert client.get("/settings/scoring-model/").status_code == 403
+
+    client.force_login(manager)
+    links = _navigation_links(client.get("/"))
+    assert links[-2:] == [("/duplicates/", "Duplicates"), ("/settings/scoring-model/", "Settings")]
+    for href, _label in links:
+        assert client.get(href).status_code == 200, href
+    response = client.get("/settings/")
+    assert (response.status_code, response["Location"]) == (302, "/settings/scoring-model/")
+    assert client.get("/settings/lead-statuses/").status_code == 403
+
+    client.force_login(admin)
+    links = _navigation_links(client.get("/"))
+    assert links[-2:] == [("/duplicates/", "Duplicates"), ("/settings/", "Settings")]
+    assert client.get("/settings/").status_code == 200

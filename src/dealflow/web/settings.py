@@ -17,9 +17,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 
-from dealflow.core.access import sharing_default
+from dealflow.core.access import is_admin, sharing_default
 from dealflow.core.errors import DomainError
 from dealflow.core.models import Access, Picklist
 from dealflow.core.selectors import picklist_value_list
@@ -27,10 +28,11 @@ from dealflow.core.services import picklist_value_set, sharing_default_set
 from dealflow.leads.models import LeadStatus
 from dealflow.leads.selectors import lead_status_list
 from dealflow.leads.services import lead_status_set
+from dealflow.people.models import Role
 from dealflow.sales.models import ForecastCategory, OpportunityStage
 from dealflow.sales.selectors import stage_list
 from dealflow.sales.services import MAX_STALL_DAYS, opportunity_stage_set
-from dealflow.web.pages import admin_view
+from dealflow.web.pages import admin_view, page_view, refused, signed_in_user
 from dealflow.web.settings_forms import (
     SettingsForm,
     checked,
@@ -59,8 +61,16 @@ SHARING_OBJECTS = (
 # Index
 
 
-@admin_view
+@page_view
 def settings_home(request: HttpRequest, **_ids: str) -> HttpResponse:
+    """The settings' index for an admin. A manager's one settings page is the scoring
+    model's (docs/scoring.md), where their navigation's Settings leads: /settings/ typed
+    by a manager redirects there rather than answering "Not allowed"; a rep gets 403."""
+    user = signed_in_user(request)
+    if not is_admin(user):
+        if user.role == Role.MANAGER:
+            return redirect("settings_scoring_model")
+        return refused(request, "Settings are for admins")
     return settings_page(request, "web/settings/home.html", "settings_home", {})
 
 
