@@ -129,9 +129,32 @@ def test_merge_then_undo_from_the_banner(client, pair):
 
     assert state() == before
     body = text(undone)
-    assert "Merge undone: the 1 merged record is back" in body
+    assert "Merge undone: the merged record is back, with its related records." in body
     assert "Undo merge" not in body
     assert "This merge was undone" in body
+
+
+def test_undoing_a_merge_of_three_says_two_records_are_back(client, pair, rep):
+    master, other = pair
+    third = LeadFactory(owner_user=rep, first_name="Ada", last_name="Lovelace", company="E")
+    before = state()
+    client.post(
+        MERGE,
+        {
+            "object": "Lead",
+            "ids": f"{master.public_id},{other.public_id},{third.public_id}",
+            "master": master.public_id,
+        },
+    )
+    merge = Merge.objects.get()
+    assert Lead.objects.count() == 1
+
+    undone = client.post(f"/duplicates/merges/{merge.pk}/undo/", follow=True)
+
+    assert state() == before
+    assert "Merge undone: the 2 merged records are back, with their related records." in text(
+        undone
+    )
 
 
 def test_a_merge_without_the_csrf_token_is_refused(pair, rep):

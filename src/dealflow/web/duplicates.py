@@ -673,11 +673,16 @@ def merge_undo_page(request: HttpRequest, merge_id: int) -> HttpResponse:
             return redirect("merge_list")
         return redirect("merge_detail", merge_id=merge_id)
     count = len(merge.merged_record_ids)
-    messages.success(
-        request,
-        f"Merge undone: the {count} merged record{'s are' if count != 1 else ' is'} back, "
-        "with their related records.",
-    )
+    messages.success(request, _undone_message(count))
     if back_to_list:
         return redirect("merge_list")
     return redirect("merge_detail", merge_id=merge.pk)
+
+
+def _undone_message(count: int) -> str:
+    """The message after an undo, in grammatical English for `count` merged records:
+    "the merged record is back, with its related records" for one, "the 2 merged records
+    are back, with their related records" for more."""
+    if count == 1:
+        return "Merge undone: the merged record is back, with its related records."
+    return f"Merge undone: the {count} merged records are back, with their related records."
