@@ -303,6 +303,40 @@ def test_only_the_given_leads_are_recomputed(freeze_clock):
     assert not LeadScore.objects.filter(lead=first).exists()
 
 
+def test_given_leads_are_read_a_batch_of_keys_at_a_time(freeze_clock, monkeypatch):
+    """Many given keys (SQLite refused more than 32,766 parameters in one query) are read
+    BATCH_SIZE at a time, in order, once each; a closed lead or an unknown key among
+    them scores nothing."""
+    freeze_clock(NOW)
+    monkeypatch.setattr(scoring, "BATCH_SIZE", 2)
+    closed = LeadStatus.objects.filter(is_closed=True, is_converted=False).first()
+    leads = [LeadFactory() for _ in range(5)]
+    for number, lead in enumerate(leads):
+        add_event(lead, "demo_request", days_ago=30 * number)  # 50, 25, 12.5, 6.25, 3.12
+    shut = LeadFactory(status=closed)
+    add_event(shut, "form_submit")
+    given = [leads[4].pk, leads[0].pk, shut.pk, leads[2].pk, 10**9, leads[0].pk]
+
+    with CaptureQueriesContext(connection) as captured:
+        assert lead_scores_recompute(lead_ids=given) == 3
+
+    reads = [query["sql"] for query in captured if 'FROM "leads_lead"' in query["sql"]]
+    assert len(reads) == 3  # 5 distinct keys, 2 a time
+    assert sorted(LeadScore.objects.values_list("lead_id", "score")) == [
+        (leads[0].pk, 50.0),
+        (leads[2].pk, 12.5),
+        (leads[4].pk, 3.12),
+    ]
+    assert [Lead.objects.get(pk=lead.pk).rating for lead in leads] == [
+        "Warm",
+        leads[1].rating,
+        "Cold",
+        leads[3].rating,
+        "Cold",
+    ]
+    assert LeadScoreHistory.objects.count() == 3
+
+
 # ---------------------------------------------------------------------------------------
 # Events
 

@@ -550,28 +550,36 @@ def lead_scores_recompute(
     now = now or timezone.now()
     scorer = _Scorer(scoring_configuration(), now)
     leads = Lead.objects.filter(is_converted=False, status__is_closed=False).order_by("pk")
-    if lead_ids is not None:
-        leads = leads.filter(pk__in=list(lead_ids))
+    # Given leads are read BATCH_SIZE keys at a time: all at once, SQLite refused more
+    # than 32,766 parameters.
+    wanted = sorted(set(lead_ids)) if lead_ids is not None else None
+    position = 0
     scored = 0
     last_pk = 0
     with _BatchWriter(now) as writer:
         while True:
+            page = leads.filter(pk__gt=last_pk)
+            if wanted is not None:
+                if position >= len(wanted):
+                    break
+                chunk = wanted[position : position + BATCH_SIZE]
+                position += len(chunk)
+                page, last_pk = leads.filter(pk__in=chunk), chunk[0] - 1
             # The previous score through a join bounded like the leads (`previous`):
             # joined by the relation alone, PostgreSQL merge-joins the scores from the
             # first one on, reading every earlier batch's scores again (a recompute
             # quadratic in the leads: 52 of 145 s at 1M).
             previous = FilteredRelation("rule_score", condition=Q(rule_score__lead__gt=last_pk))
             batch = list(
-                leads.filter(pk__gt=last_pk)
-                .annotate(previous=previous)
-                .values_list("pk", "rating", "previous__score", *_FIT_FIELDS)[:BATCH_SIZE]
+                page.annotate(previous=previous).values_list(
+                    "pk", "rating", "previous__score", *_FIT_FIELDS
+                )[:BATCH_SIZE]
             )
-            if not batch:
-                break
-            more = len(batch) == BATCH_SIZE
-            writer.write(_score_batch(scorer, batch), more=more)
-            scored += len(batch)
-            last_pk = batch[-1][0]
+            more = len(batch) == BATCH_SIZE if wanted is None else position < len(wanted)
+            if batch:
+                writer.write(_score_batch(scorer, batch), more=more)
+                scored += len(batch)
+                last_pk = batch[-1][0]
             if not more:
                 break
     return scored
