@@ -146,6 +146,30 @@ def test_the_timeline_says_merged_with_in_words_and_links_the_merge(client, mana
     )
 
 
+def test_a_merged_away_record_reads_merged_into_in_one_line_after_the_undo(client, manager, lucy):
+    """After an undo the restored lead's timeline showed the merge's delete event with
+    every field wiped ("Company: Acme → (blank)", "Owner user: … → (blank)")."""
+    first, second = lucy
+    merge = records_merge(
+        actor=manager, object_name="Lead", master_id=first.pk, loser_ids=[second.pk]
+    )
+    client.post(f"/duplicates/merges/{merge.pk}/undo/")
+
+    restored = text(client.get(f"/leads/{second.public_id}/"))
+
+    activity = restored[restored.index('id="timeline-title"') :]
+    merged_into = activity[
+        activity.index("Merged into") : activity.index("</li>", activity.index("Merged into"))
+    ]
+    assert merged_into.split("</strong>")[0] == (
+        f'Merged into <a href="/leads/{first.public_id}/">Lucy Diaz (Acme)</a>'
+        f' (<a href="/duplicates/merges/{merge.pk}/">the merge</a>) by Mia Manager'
+    )
+    assert "<ul" not in merged_into  # no list of fields under it
+    for internal in ("(blank)", "Owner user", "Owner queue", "Is converted", "Is Converted"):
+        assert internal not in activity
+
+
 # 2. Converted leads
 
 

@@ -230,7 +230,12 @@ def _event_entry(
         actor = WEB_FORM  # not the default creator the form acts as (leads/web_to_lead.py)
     summary = _merge_summary(event, names, merges or {})
     changes = []
+    # A merged record's delete event lists every field as wiped (its values are kept for
+    # the undo): "Merged into X by Y" says it all, so its fields are not listed.
+    merged_away = bool(summary) and "merged_into" in (event.changes or {})
     for name, values in sorted((event.changes or {}).items()):
+        if merged_away:
+            break
         if not isinstance(values, list):
             continue
         if summary and name in MERGE_KEYS:
