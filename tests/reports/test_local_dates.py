@@ -77,7 +77,11 @@ def test_local_dates_and_months_are_the_zone_s(zone_name, settings):
     }
     assert found == expected
     if connection.vendor == "sqlite":  # in SQL: the offsets chosen by CASE
-        assert "CASE WHEN" in queries[0]["sql"]
+        sql = queries[0]["sql"]
+        if zone_name == "UTC":  # one offset at every instant: no choice, no fallback
+            assert "CASE WHEN" not in sql and "django_datetime" not in sql
+        else:
+            assert "CASE WHEN" in sql
 
 
 def test_midnight_and_month_end_examples_in_berlin(settings):
@@ -167,3 +171,35 @@ def test_offset_periods_of_berlin_in_2026():
         (datetime.datetime(2026, 3, 29, 1, 0), 7200),
         (datetime.datetime(2026, 10, 25, 1, 0), 3600),
     ]
+
+
+def test_a_fixed_offset_zone_needs_no_choice(settings):
+    """datetime.timezone(+05:30): its offset at every instant, in SQL without a CASE."""
+    zone = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+    moments = [
+        datetime.datetime(2026, 3, 31, 18, 29, 59, 999999, tzinfo=UTC),  # 23:59:59 local
+        datetime.datetime(2026, 3, 31, 18, 30, tzinfo=UTC),  # 1 April 00:00 local
+        datetime.datetime(1950, 1, 1, 0, 0, tzinfo=UTC),
+    ]
+    pks = {}
+    for moment in moments:
+        lead = LeadFactory()
+        Lead.objects.filter(pk=lead.pk).update(created_at=moment)
+        pks[lead.pk] = (
+            moment.astimezone(zone).date(),
+            moment.astimezone(zone).date().replace(day=1),
+        )
+    with CaptureQueriesContext(connection) as queries:
+        found = {
+            pk: (day, month)
+            for pk, day, month in Lead.objects.filter(pk__in=pks)
+            .annotate(
+                day=LocalDate("created_at", tzinfo=zone),
+                month=LocalMonth("created_at", tzinfo=zone),
+            )
+            .values_list("pk", "day", "month")
+        }
+    assert found == pks
+    assert found[min(pks)][0] == datetime.date(2026, 3, 31)
+    if connection.vendor == "sqlite":
+        assert "CASE WHEN" not in queries[0]["sql"]

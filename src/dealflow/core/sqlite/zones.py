@@ -68,6 +68,25 @@ def offset_periods(zone: datetime.tzinfo) -> tuple[tuple[datetime.datetime, int]
     )
 
 
+# Zones whose offset is 0 at every instant (the tz database's names for UTC).
+UTC_NAMES = frozenset(
+    {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"}
+    | {"GMT", "Etc/GMT", "Etc/GMT+0", "Etc/GMT-0", "Etc/GMT0", "GMT+0", "GMT-0", "GMT0"}
+    | {"Etc/Greenwich", "Greenwich"}
+)
+
+
+def fixed_offset(zone: datetime.tzinfo) -> int | None:
+    """The offset in seconds of a zone that has one at every instant (UTC, a
+    datetime.timezone), else None."""
+    if isinstance(zone, datetime.timezone):
+        offset = zone.utcoffset(None)
+        return int(offset.total_seconds())
+    if getattr(zone, "key", None) in UTC_NAMES:
+        return 0
+    return None
+
+
 def _text(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -89,7 +108,12 @@ def local_time_sql(function: str, column: str, zone: datetime.tzinfo, fallback: 
     applied to the local time, in `zone`, of the stored UTC datetime text `column` (SQL
     without parameters), closed by ")"; `fallback` (SQL) for a value outside WINDOW or
     null. Examples: local_time_sql("date(", '"created_at"', zone, "...") is the local
-    date as 'YYYY-MM-DD' text."""
+    date as 'YYYY-MM-DD' text. A zone with one offset at every instant (UTC) needs no
+    window and no fallback."""
+    fixed = fixed_offset(zone)
+    if fixed is not None:  # UTC (the default) and the like: no window, no choice
+        modifier = f", '{fixed:+d} seconds'" if fixed else ""
+        return f"{function}substr({column}, 1, 19){modifier})"
     periods = offset_periods(zone)
     start, end = WINDOW
     shifted = f"{function}substr({column}, 1, 19), {_modifier_tree(column, periods)})"

@@ -18,7 +18,7 @@ from dealflow.core.access import readable
 from dealflow.core.fields import native_sums
 from dealflow.core.selectors import picklist_spelling
 from dealflow.core.sqlite.base import exact_sum_sql, exact_sum_total
-from dealflow.core.sqlite.zones import local_time_sql
+from dealflow.core.sqlite.zones import fixed_offset, local_time_sql
 from dealflow.people.models import User
 from dealflow.reports.definitions import Column, ReportFilters
 
@@ -154,7 +154,9 @@ def _local_on_sqlite(
     if params or connection.timezone_name != "UTC" or not settings.USE_TZ:
         return None
     zone = expression.tzinfo or timezone.get_current_timezone()
-    return local_time_sql(function, column, zone, fallback_sql), tuple(fallback_params)
+    # A zone with one offset at every instant has no fallback in its SQL, nor its params.
+    used = tuple(fallback_params) if fixed_offset(zone) is None else ()
+    return local_time_sql(function, column, zone, fallback_sql), used
 
 
 class LocalDate(TruncDate):
