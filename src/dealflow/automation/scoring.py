@@ -18,6 +18,7 @@ import json
 import queue
 import re
 import threading
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,6 +79,8 @@ PIPELINED = True
 # (_sqlite_bulk_writes).
 SQLITE_CACHE_KIB = 131_072  # 128 MiB
 SQLITE_CHECKPOINT_PAGES = 32_768  # 128 MiB of 4 KiB pages
+# Distinct (industry, title, employee thresholds passed) whose fit parts a recompute keeps.
+FIT_MEMO_SIZE = 100_000
 # Clock skew allowed for an event reported "now" by another machine.
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 SECONDS_PER_DAY = 86400
@@ -477,6 +480,15 @@ class _Scorer:
         self.half_life = configuration.half_life_days
         self.fit_rules = [_FitRule.of(rule) for rule in configuration.fit_rules]
         self.reads_title = any(rule.field == "title" for rule in self.fit_rules)
+        # A lead meets the same employee rules as any other whose number of employees
+        # passes the same thresholds: (industry, title, how many thresholds passed) keys
+        # the fit parts, computed once per distinct key (at most FIT_MEMO_SIZE kept).
+        self.employee_thresholds = sorted(
+            {rule.value for rule in self.fit_rules if rule.field == "number_of_employees"}
+        )
+        self.fit_memo: dict[tuple[Any, Any, int], tuple[list[float], list[str]]] = {}
+        # {(type's position, count): the JSON text of its part's rule}
+        self.rule_json: dict[tuple[int, int], str] = {}
 
     def engagement(self, events: Iterable[tuple[int, str, float]]) -> dict[int, dict[int, list]]:
         """{lead: {type's position in _EVENT_TYPES: [count, decayed points summed]}} of
@@ -507,24 +519,40 @@ class _Scorer:
         self, engagement: Mapping[int, list], fit_values: tuple[Any, ...]
     ) -> tuple[float, str]:
         """One lead's score and its parts as JSON text, from its engagement totals and
-        its values of _FIT_FIELDS."""
+        its values of _FIT_FIELDS. Called once per lead: _round and _part_json are
+        written out here."""
         points: list[float] = []
         parts: list[str] = []
-        for position, (count, total) in sorted(engagement.items()):
-            rounded = _round(total)
+        rule_json = self.rule_json
+        for key, (count, total) in sorted(engagement.items()):
+            rounded = round(total + 0.0, 2) + 0.0  # _round
             points.append(rounded)
-            parts.append(
-                _part_json(_engagement_rule_json(_EVENT_TYPES[position][1], count), rounded)
-            )
+            text = rule_json.get((key, count))
+            if text is None:
+                text = rule_json[key, count] = _engagement_rule_json(_EVENT_TYPES[key][1], count)
+            parts.append(f'{{"rule": {text}, "points": {rounded!r}}}')  # _part_json
         if self.fit_rules:
             industry, employees, title = fit_values
-            folded = (industry or "").casefold()
-            title_words = _words(title) if self.reads_title else []
-            for rule in self.fit_rules:
-                if rule.matches(folded, employees, title_words):
-                    points.append(rule.points)
-                    parts.append(rule.part_json)
+            level = -1 if employees is None else bisect_right(self.employee_thresholds, employees)
+            memo_key = (industry, title, level)
+            fit = self.fit_memo.get(memo_key)
+            if fit is None:
+                if len(self.fit_memo) >= FIT_MEMO_SIZE:
+                    self.fit_memo.clear()
+                fit = self.fit_memo[memo_key] = self.fit(industry, employees, title)
+            points.extend(fit[0])
+            parts.extend(fit[1])
         return _round(sum(points)), f"[{', '.join(parts)}]"
+
+    def fit(
+        self, industry: str | None, employees: int | None, title: str | None
+    ) -> tuple[list[float], list[str]]:
+        """The points and parts' JSON of the fit rules these values meet, in the rules'
+        order."""
+        folded = (industry or "").casefold()
+        title_words = _words(title) if self.reads_title else []
+        met = [rule for rule in self.fit_rules if rule.matches(folded, employees, title_words)]
+        return [rule.points for rule in met], [rule.part_json for rule in met]
 
 
 def lead_scores_recompute(
