@@ -776,7 +776,7 @@ def leads_assign_bulk(*, actor: User | None, lead_ids: Sequence[int]) -> dict[st
             if criterion["field"] in fields
         }
         - {"status"}
-        | {"id", "status_id", "owner_user_id", "owner_queue_id", "is_converted", "created_at"}
+        | {"id", "status_id", "owner_user_id", "owner_queue_id", "is_converted"}
     )
     outcomes: Counter[str] = Counter()
     names: dict[tuple[str, int], str] = {}
@@ -835,11 +835,13 @@ def _assign_batch(
     leads = Lead.objects.select_for_update()
     if connection.vendor == "postgresql":  # one array parameter, not 5,000 placeholders
         quote = connection.ops.quote_name
-        where = f"{quote(Lead._meta.db_table)}.{quote(str(Lead._meta.pk.column))} = ANY(%s)"
-        leads = leads.extra(where=[where], params=[batch])
+        where = f"{quote(Lead._meta.db_table)}.{quote(str(Lead._meta.pk.column))}"
+        leads = leads.extra(where=[f"{where} = ANY(%s::bigint[])"], params=[_int_array(batch)])
     else:
         leads = leads.filter(pk__in=batch)
-    found = {values["id"]: values for values in leads.order_by().values(*columns)}
+    # In the leads' order of creation (their rank orders the owners' UPDATE, below).
+    found = {values["id"]: values for values in leads.order_by("created_at", "id").values(*columns)}
+    created = {key: rank for rank, key in enumerate(found)}
     pools = BatchPools(rule_set, fields)
     now = timezone.now()
     at = AssignmentDecision._meta.get_field("decided_at").get_db_prep_save(now, connection)
@@ -847,7 +849,7 @@ def _assign_batch(
     acting = actor.pk if actor is not None and actor.pk else None
     prepared_changes: dict[tuple[tuple[int | None, int | None], ...], tuple] = {}
     tails: dict[tuple, tuple] = {}  # one tuple per distinct decision tail, shared by rows
-    moves: list[tuple[Any, int, int | None, int | None]] = []  # (created, lead, user, queue)
+    moves: list[tuple[int, int, int | None, int | None]] = []  # (rank, lead, user, queue)
     decisions: list[tuple[int, tuple]] = []  # (lead, the rest of its row)
     events: list[tuple[int, tuple]] = []  # (lead, the rest of its row)
     owners: list[tuple[str, int]] = []
@@ -873,7 +875,7 @@ def _assign_batch(
             new = (decision.owner.id, None)
             names[("User", decision.owner.id)] = str(decision.owner)
         if new != old:
-            moves.append((values["created_at"], key, *new))
+            moves.append((created[key], key, *new))
             if values["status_id"] not in closed:
                 pools.moved_lead(old[0], new[0])
             event = prepared_changes.get((old, new))
@@ -891,10 +893,11 @@ def _assign_batch(
         entry_id = decision.entry.id if decision.entry else None
         tail = (rule_set.pk, entry_id, *new, decision.reason, at, acting)
         decisions.append((key, tails.setdefault(tail, tail)))
-    # In the leads' order of creation, whatever order they were dealt in: 7 of the 14
-    # indexes of leads_lead that every new row version enters start with created_at or
-    # with (a list filter, created_at), so their entries are then written in order.
-    moves.sort(key=itemgetter(0, 1))
+    # In the leads' order of creation (as read), whatever order they were dealt in: 7 of
+    # the 14 indexes of leads_lead that every new row version enters start with
+    # created_at or with (a list filter, created_at), so their entries are then written
+    # in order (by primary key instead, a pass took twice as long: docs/benchmarks.md).
+    moves.sort(key=itemgetter(0))
     _write_owners([move[1:] for move in moves], now)
     pools.save()
     _insert_rows(AssignmentDecision, DECISION_COLUMNS, decisions)
@@ -945,7 +948,7 @@ def _write_owners(moves: list[tuple[int, int | None, int | None]], now: Any) -> 
                 " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[])"
                 " AS moved(id, user_id, queue_id)"
                 f" WHERE lead.{key} = moved.id",
-                [at, *(list(column) for column in zip(*moves, strict=True))],
+                [at, *(_int_array(column) for column in zip(*moves, strict=True))],
             )
         else:
             cursor.executemany(
@@ -960,6 +963,12 @@ def _json_value(field: models.Field, value: Any) -> Any:
     if connection.vendor == "postgresql":
         return json.dumps(value, cls=getattr(field, "encoder", None))
     return field.get_db_prep_save(value, connection)
+
+
+def _int_array(values: Iterable[int | None]) -> str:
+    """Integers (None: NULL) as a PostgreSQL array literal, for a `%s::bigint[]`
+    parameter: one string, instead of psycopg dumping a list value by value."""
+    return "{" + ",".join("NULL" if value is None else str(int(value)) for value in values) + "}"
 
 
 def _insert_rows(
