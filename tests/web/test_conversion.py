@@ -379,29 +379,61 @@ def test_a_converted_lead_refuses_another_conversion(client, rep, lead):
 
 
 @pytest.mark.parametrize(
-    ("changes", "reason"),
+    ("changes", "label", "input_id", "words"),
     [
         (
             {"overwrite_lead_source": "on"},
-            "overwrite_lead_source: only applies when converting into an existing contact",
+            "Overwrite Lead Source",
+            "conversion-overwrite-lead-source",
+            "Only applies when converting into an existing contact.",
         ),
         (
             {"converted_status": "Qualified"},
-            "converted_status: 'Qualified' is not a converted status",
+            "Converted Status",
+            "conversion-status",
+            "&#x27;Qualified&#x27; is not a converted status (allowed: Closed - Converted).",
         ),
-        ({"opportunity_name": "x" * 121}, "opportunity_name: at most 120 characters"),
-        ({"account": "other"}, "account_id: choose the existing account, or create a new one"),
-        ({"owner": "005000000000000AAA"}, "owner_id: no user you can see has this id"),
+        (
+            {"opportunity_name": "x" * 121},
+            "Opportunity Name",
+            "opportunity-name",
+            "At most 120 characters.",
+        ),
+        (
+            {"account": "other"},
+            "Account",
+            "account-other-search",
+            "Choose the existing account, or create a new one.",
+        ),
+        (
+            {"owner": "005000000000000AAA"},
+            "Record Owner",
+            "conversion-owner",
+            "No user you can see has this id.",
+        ),
     ],
 )
-def test_a_refusal_shows_the_reason_and_changes_nothing(client, rep, lead, changes, reason):
+def test_a_refusal_shows_the_reason_beside_its_input_and_changes_nothing(
+    client, rep, lead, changes, label, input_id, words
+):
+    """A fresh user saw "account_id: choose the existing account, or create a new one"
+    above the form: each reason is now in words beside the input it is about."""
     before = database_state()
 
     response = client.post(url(lead), form(rep, **changes))
 
     assert response.status_code == 400
-    page = text(response)
-    assert reason in page
+    page = response.content.decode()
+    assert f'<div class="field-error" id="{input_id}_error">{words}</div>' in page
+    assert (
+        '<div class="alert alert-danger" role="alert" id="conversion-error">'
+        f'Not converted: correct <a href="#{input_id}">{label}</a>.</div>'
+    ) in page
+    assert re.search(rf'id="{input_id}"[^>]*aria-invalid="true"', page) or re.search(
+        rf'class="[^"]*is-invalid"[^>]*id="{input_id}"', page
+    )
+    for internal in ("account_id", "owner_id", "opportunity_name:", "converted_status:"):
+        assert internal not in page.split('id="conversion-error"')[1].split("</div>")[0]
     assert "Convert Lead" in page  # the form again, with the options as posted
     assert f'name="idempotency_key" value="{KEY}"' in response.content.decode()
     assert database_state() == before
@@ -418,10 +450,12 @@ def test_a_contact_outside_the_account_is_refused_with_the_reason(client, rep, l
     )
 
     assert response.status_code == 400
+    page = response.content.decode()
+    assert 'Not converted: correct <a href="#contact-other-search">Contact</a>.</div>' in page
     assert (
-        f"contact_id: {elsewhere.public_id} does not belong to account {account.public_id}"
-        in text(response)
-    )
+        '<div class="field-error" id="contact-other-search_error">'
+        f"{elsewhere.public_id} does not belong to account {account.public_id}.</div>"
+    ) in page
     assert database_state() == before
 
 
@@ -479,7 +513,10 @@ def test_a_private_account_of_another_rep_is_neither_suggested_nor_usable(client
     response = client.post(url(lead), form(rep, account=hidden.public_id))
 
     assert response.status_code == 400
-    assert "account_id: no account you can see has this id" in text(response)
+    assert (
+        '<div class="field-error" id="account-other-search_error">'
+        "No account you can see has this id.</div>"
+    ) in response.content.decode()
     assert database_state() == before
 
 

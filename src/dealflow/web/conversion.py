@@ -320,7 +320,13 @@ def _convert(actor: Any, lead: Lead, options: Options) -> None:
     if options.contact == OTHER and not options.contact_other:
         errors.append("contact_id: choose the existing contact, or create a new one")
     if errors:
-        raise DomainError(ErrorCode.INVALID_FIELD, "; ".join(errors))
+        # One refusal per field ("account_id: ..."), so the page puts each beside its input.
+        refusals = [
+            DomainError(ErrorCode.INVALID_FIELD, message, [message.split(":", 1)[0]])
+            for message in errors
+        ]
+        refusals[0].also = refusals[1:]
+        raise refusals[0]
     lead_services.lead_convert(
         actor=actor,
         lead=lead,
@@ -387,8 +393,45 @@ def _refused(
     if current.is_converted:
         return _converted_page(request, current, error=error.message, status=status)
     context = _context(request, current, options)
-    context["error"] = error.message
+    field_errors, others = _field_errors(error)
+    context["field_errors"] = field_errors
+    context["error_fields"] = [
+        (label, input_id)
+        for name, (label, input_id) in CHOICE_INPUTS.items()
+        if name in field_errors
+    ]
+    context["error"] = " ".join(others)
     return render(request, "web/leads/convert.html", context, status=status)
+
+
+# The choices a refusal can name, with the words and the input the page shows them by.
+CHOICE_INPUTS = {
+    "account_id": ("Account", "account-other-search"),
+    "contact_id": ("Contact", "contact-other-search"),
+    "overwrite_lead_source": ("Overwrite Lead Source", "conversion-overwrite-lead-source"),
+    "opportunity_name": ("Opportunity Name", "opportunity-name"),
+    "converted_status": ("Converted Status", "conversion-status"),
+    "owner_id": ("Record Owner", "conversion-owner"),
+}
+
+
+def _field_errors(error: DomainError) -> tuple[dict[str, str], list[str]]:
+    """A refusal split for the page: ({"account_id": "Choose the existing account, or
+    create a new one."}, the other messages as given), so a choice's problem shows beside
+    its input in words rather than as "account_id: choose ..." above the form."""
+    field_errors: dict[str, str] = {}
+    others: list[str] = []
+    for each in error.every():
+        named = [name for name in each.fields if name in CHOICE_INPUTS]
+        if not named:
+            others.append(each.message)
+            continue
+        # The field the message is about (its "field: " prefix), else the first named.
+        name = next((name for name in named if each.detail(name) != each.message), named[0])
+        words = each.detail(name)
+        words = words[:1].upper() + words[1:]
+        field_errors.setdefault(name, words if words.endswith(".") else f"{words}.")
+    return field_errors, others
 
 
 @page_view
