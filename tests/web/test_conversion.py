@@ -374,7 +374,8 @@ def test_a_converted_lead_refuses_another_conversion(client, rep, lead):
     assert response.status_code == 400
     page = text(response)
     assert "Lead converted" in page
-    assert f"lead {lead.public_id} was converted on 2026-11-27 and is read-only" in page
+    assert "This lead was converted on 27 Nov 2026 and can no longer be converted." in page
+    assert lead.public_id not in page
     assert database_state() == before
 
 

@@ -436,16 +436,31 @@ def test_an_edit_refused_by_the_service_shows_beside_the_field(client, rep):
 def test_a_converted_lead_cannot_be_edited(client, rep):
     lead = converted_lead(owner_user=rep, company="Navy")
 
+    before = Lead.objects.values().get(pk=lead.pk)
+
     page = client.get(f"/leads/{lead.public_id}/edit/")
-    assert "This lead was converted on 2026-02-03 and is read-only." in text(page)
 
-    response = client.post(
-        f"/leads/{lead.public_id}/edit/", {"last_name": "Hopper", "company": "Other"}
+    # In words, without the lead's id, and no form to fill in for nothing.
+    words = "This lead was converted on 3 Feb 2026 and can no longer be edited."
+    assert f'<div class="alert alert-info mb-0" role="alert" id="lead-read-only">{words}</div>' in (
+        page.content.decode()
     )
+    assert '<form class="card"' not in page.content.decode()
+    assert 'name="last_name"' not in page.content.decode()
+    assert f'href="/leads/{lead.public_id}/">Back to the lead</a>' in page.content.decode()
 
-    assert response.status_code == 400
-    assert f"lead {lead.public_id} was converted on 2026-02-03 and is read-only" in text(response)
-    assert Lead.objects.get(pk=lead.pk).company == "Navy"
+    for posted in (
+        {"last_name": "Hopper", "company": "Other"},
+        {"last_name": "Hopper", "company": "Navy", "number_of_employees": "many"},
+    ):
+        response = client.post(f"/leads/{lead.public_id}/edit/", posted)
+
+        assert response.status_code == 400
+        assert words in text(response)
+        assert lead.public_id not in text(response).replace(f"/leads/{lead.public_id}/", "")
+        assert "is read-only" not in text(response)
+        assert 'name="last_name"' not in response.content.decode()
+    assert Lead.objects.values().get(pk=lead.pk) == before
 
 
 # ---------------------------------------------------------------------------------------
@@ -545,7 +560,7 @@ def test_a_converted_lead_is_not_deleted(client, rep):
     response = client.post(f"/leads/{lead.public_id}/delete/")
 
     assert response.status_code == 400
-    assert "was converted on 2026-02-03 and is read-only" in text(response)
+    assert "This lead was converted on 3 Feb 2026 and can no longer be deleted." in text(response)
     assert Lead.objects.filter(pk=lead.pk).exists()
 
 

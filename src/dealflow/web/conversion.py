@@ -38,7 +38,7 @@ from dealflow.leads.selectors import (
 from dealflow.sales.models import Opportunity
 from dealflow.sales.selectors import opportunity_page, stage_name
 from dealflow.sales.services import first_open_stage
-from dealflow.web.leads import lead_owner_name
+from dealflow.web.leads import converted_words, lead_owner_name
 from dealflow.web.pages import page_view, person_name
 from dealflow.web.qualification import qualification_gate_context
 from dealflow.web.records import record_get, user_choices
@@ -391,7 +391,14 @@ def _refused(
     status = 403 if error.code == ErrorCode.INSUFFICIENT_ACCESS_OR_READONLY else 400
     current = lead_get(actor=request.user, lead_id=lead.public_id)
     if current.is_converted:
-        return _converted_page(request, current, error=error.message, status=status)
+        # In words, without the lead's id: "This lead was converted on 27 Nov 2026 and
+        # can no longer be converted." (the service's is an API client's message).
+        message = (
+            converted_words(current, "converted")
+            if error.code == ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD
+            else error.message
+        )
+        return _converted_page(request, current, error=message, status=status)
     context = _context(request, current, options)
     field_errors, others = _field_errors(error)
     context["field_errors"] = field_errors

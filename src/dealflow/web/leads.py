@@ -278,13 +278,37 @@ def lead_edit(request: HttpRequest, lead_id: str) -> HttpResponse:
             data = posted_data(request.POST, "Lead", FIELD_NAMES, resolver(signed_in_user(request)))
             services.lead_update(actor=signed_in_user(request), lead=lead, data=data)
         except DomainError as error:
+            if error.code == ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD or lead.is_converted:
+                return _converted_edit_page(request, lead, status=400)
             return _refused_form(request, error, lead)
         messages.success(request, f"Lead “{person_name(lead)}” was saved.")
         return redirect("lead_detail", lead.public_id)
-    form = _form(initial_values(lead, "Lead", FIELD_NAMES))
     if lead.is_converted:
-        form.message = f"This lead was converted on {lead.converted_date} and is read-only."
+        return _converted_edit_page(request, lead)
+    form = _form(initial_values(lead, "Lead", FIELD_NAMES))
     return _form_page(request, form, lead=lead)
+
+
+def converted_words(lead: Lead, cannot: str) -> str:
+    """A converted lead's refusal in words, without its id: "This lead was converted on
+    7 Dec 2026 and can no longer be edited." (`cannot`: "edited", "deleted"); the
+    service's message ("lead 00Q… was converted on 2026-12-07 and is read-only") is an
+    API client's (leads/services._refuse_converted_lead, DOMAIN.md section 5)."""
+    if lead.converted_date is None:
+        return f"This lead was converted and can no longer be {cannot}."
+    day = formats.date_format(lead.converted_date, "j M Y")
+    return f"This lead was converted on {day} and can no longer be {cannot}."
+
+
+def _converted_edit_page(request: HttpRequest, lead: Lead, *, status: int = 200) -> HttpResponse:
+    """The edit page of a converted lead: why it cannot be edited, and no form (the
+    detail page offers no Edit; this answers a bookmark or another tab)."""
+    context = {
+        "lead": lead,
+        "name": person_name(lead),
+        "read_only": converted_words(lead, "edited"),
+    }
+    return render(request, "web/leads/form.html", context, status=status)
 
 
 # ---------------------------------------------------------------------------------------
@@ -303,7 +327,7 @@ def lead_delete(request: HttpRequest, lead_id: str) -> HttpResponse:
         except DomainError as refusal:
             if refusal.code != ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD:
                 raise
-            error = refusal.message
+            error = converted_words(lead, "deleted")
         else:
             messages.success(request, f"Lead “{name}” was deleted.")
             return redirect("lead_list")
