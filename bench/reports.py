@@ -216,7 +216,15 @@ def prepare_sqlite(pg_url: str, path: Path, options: argparse.Namespace) -> None
     marker = path.with_suffix(".loaded")
     loaded = marker.exists() and marker.read_text().strip() == str(DATA_VERSION)
     if path.exists() and loaded and not options.reload:
-        log(f"reusing {path} (--reload rebuilds it)")
+        log(f"reusing {path} (--reload rebuilds it); migrating it")
+        # Migrations added since the copy (new tables of the product) apply to it too,
+        # as bench/api.py's migrate does for the PostgreSQL database on every run.
+        subprocess.run(
+            [str(api.BIN / "dealflow"), "migrate", "--noinput", "-v", "0"],
+            cwd=api.ROOT,
+            env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"},
+            check=True,
+        )
         pages.setup_django(f"sqlite:///{path}")
         return
     command = [sys.executable, __file__, "--leads", str(options.leads), "--keep"]

@@ -12,7 +12,8 @@ daylight saving time over the window), and the local date is
 (zoneinfo's `utcoffset` at each instant, transitions found to the second), and the
 value is cut to whole seconds first (SQLite rounds fractions to milliseconds, which
 could carry 23:59:59.9996 into the next day; zone offsets are whole seconds, so the
-cut never changes a date).
+cut never changes a date). A value is only cut when shifted: unshifted (UTC), SQLite
+keeps the fields it parsed.
 
 Rows outside WINDOW (before 1990 or from 2070: not a record's creation time in
 practice) fall back to Django's Python function, row by row, so every value is right.
@@ -111,9 +112,13 @@ def local_time_sql(function: str, column: str, zone: datetime.tzinfo, fallback: 
     date as 'YYYY-MM-DD' text. A zone with one offset at every instant (UTC) needs no
     window and no fallback."""
     fixed = fixed_offset(zone)
-    if fixed is not None:  # UTC (the default) and the like: no window, no choice
-        modifier = f", '{fixed:+d} seconds'" if fixed else ""
-        return f"{function}substr({column}, 1, 19){modifier})"
+    if fixed == 0:
+        # UTC (the default) and its aliases: the stored value's own date, no window, no
+        # choice, no modifier. Without a modifier SQLite keeps the parsed fields (no
+        # rounding of the fraction through its millisecond day number), so no cut.
+        return f"{function}{column})"
+    if fixed is not None:
+        return f"{function}substr({column}, 1, 19), '{fixed:+d} seconds')"
     periods = offset_periods(zone)
     start, end = WINDOW
     shifted = f"{function}substr({column}, 1, 19), {_modifier_tree(column, periods)})"
