@@ -418,16 +418,46 @@ def test_move_to_a_lost_stage_without_script_asks_the_loss_reason(client, rep):
 
     asked = client.post(f"/opportunities/{target.public_id}/stage/", {"stage": "Closed Lost"})
     assert asked.status_code == 200
-    assert b'<label class="form-label" for="id_loss_reason">Loss Reason' in asked.content
-    assert b'<option value="Competitor">Competitor</option>' in asked.content
+    # The board's "Move to" sends the deal here: the page says why it asks.
+    page = asked.content.decode()
+    assert (
+        '<div class="alert alert-info" role="status" id="stage-needs-reason">'
+        "Closed Lost needs a Loss Reason.</div>"
+    ) in page
+    assert '<label class="form-label" for="id_loss_reason">Loss Reason' in page
+    assert '<option value="Competitor">Competitor</option>' in page
+    assert "is-invalid" not in page
     target.refresh_from_db()
     assert target.stage.name == "Prospecting"
+    assert (
+        "needs a Loss Reason"
+        not in client.get(
+            f"/opportunities/{target.public_id}/stage/?stage=Qualification"
+        ).content.decode()
+    )
 
     blank = client.post(
         f"/opportunities/{target.public_id}/stage/", {"stage": "Closed Lost", "loss_reason": ""}
     )
     assert blank.status_code == 400
-    assert b"loss_reason: required when moving to the lost stage" in blank.content
+    # Beside the Loss Reason, in the edit form's words, the box marked; no field name.
+    page = blank.content.decode()
+    assert (
+        '<div class="field-error" id="id_loss_reason_error">'
+        "Required when moving to the lost stage &#x27;Closed Lost&#x27;</div>"
+    ) in page
+    assert (
+        '<select class="form-select is-invalid" id="id_loss_reason" name="loss_reason" '
+        'aria-invalid="true" aria-describedby="id_loss_reason_error">'
+    ) in page
+    assert (
+        '<div class="alert alert-danger" role="alert">Not saved: correct '
+        '<a href="#id_loss_reason">Loss Reason</a>.</div>'
+    ) in page
+    assert "loss_reason:" not in page
+    assert "needs a Loss Reason" not in page
+    target.refresh_from_db()
+    assert (target.stage.name, target.loss_reason) == ("Prospecting", "")
 
     done = client.post(
         f"/opportunities/{target.public_id}/stage/",
@@ -436,6 +466,24 @@ def test_move_to_a_lost_stage_without_script_asks_the_loss_reason(client, rep):
     assert (done.status_code, done["Location"]) == (302, f"/opportunities/{target.public_id}/")
     target.refresh_from_db()
     assert (target.stage.name, target.loss_reason) == ("Closed Lost", "Competitor")
+
+
+def test_a_refused_stage_on_the_stage_page_shows_beside_the_stage(client, rep):
+    target = deal(rep)
+    opportunity_stage_set(actor=None, name="Needs Analysis", is_active=False)
+
+    response = client.post(f"/opportunities/{target.public_id}/stage/", {"stage": "Needs Analysis"})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert (
+        '<div class="field-error" id="id_stage_name_error">&#x27;Needs Analysis&#x27; is not one of'
+        in page
+    )
+    assert '<a href="#id_stage_name">Stage</a>' in page
+    assert "stage_name:" not in page
+    target.refresh_from_db()
+    assert target.stage.name == "Prospecting"
 
 
 def test_moves_need_a_csrf_token(rep):

@@ -41,7 +41,7 @@ from dealflow.sales.selectors import (
     stages,
 )
 from dealflow.sales.services import opportunity_update
-from dealflow.web.forms import picklist_choices
+from dealflow.web.forms import field_message, picklist_choices
 from dealflow.web.pages import FilterInput, ListQuery, list_query, owner_names, page_view, safe_next
 from dealflow.web.records import user_choices
 from dealflow.web.sales import refusal_status
@@ -288,10 +288,26 @@ def _stage_form(
     opportunity: Opportunity,
     stage_name: str,
     *,
-    error: str = "",
+    error: DomainError | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The small form that moves a deal to a stage and asks a lost stage's loss reason."""
+    """The small form that moves a deal to a stage and asks a lost stage's loss reason.
+
+    A refusal shows beside the field it names, in the words the edit form uses
+    ("Required when moving to the lost stage 'Closed Lost'"), with "Not saved: correct
+    Loss Reason." above; one naming neither field shows above the form as it is. Asked
+    for a lost stage without a reason (the board's "Move to" sends the deal here), the
+    page says why it is asked: "Closed Lost needs a Loss Reason.".
+    """
+    field_errors: dict[str, str] = {}
+    others: list[str] = []
+    for each in error.every() if error else []:
+        named = [name for name in each.fields if name in STAGE_FORM_FIELDS]
+        for name in named[:1]:
+            field_errors.setdefault(name, field_message(each, name, STAGE_FORM_FIELDS[name][0]))
+        if not named:
+            others.append(each.message)
+    stage = _stage_named(stage_name)
     context = {
         "opportunity": opportunity,
         "stages": board_stages([opportunity.stage_id]),
@@ -300,10 +316,28 @@ def _stage_form(
         "loss_reasons": picklist_choices(
             get_object("Opportunity").field("loss_reason"), opportunity.loss_reason
         ),
-        "error": error,
+        "error": " ".join(others),
+        "field_errors": field_errors,
+        "error_fields": [
+            (label, input_id)
+            for name, (label, input_id) in STAGE_FORM_FIELDS.items()
+            if name in field_errors
+        ],
+        "needs_reason": (
+            f"{stage_name} needs a Loss Reason."
+            if error is None and stage is not None and stage.is_lost
+            else ""
+        ),
         "next": safe_next(request, reverse("opportunity_detail", args=[opportunity.public_id])),
     }
     return render(request, "web/sales/stage.html", context, status=status)
+
+
+# The stage form's fields a refusal can name: (label, input id) by the service's name.
+STAGE_FORM_FIELDS = {
+    "stage_name": ("Stage", "id_stage_name"),
+    "loss_reason": ("Loss Reason", "id_loss_reason"),
+}
 
 
 def _moved(request: HttpRequest, opportunity: Opportunity) -> dict[str, Any]:
@@ -357,7 +391,7 @@ def opportunity_stage(request: HttpRequest, opportunity_id: str) -> HttpResponse
         status = refusal_status(error)
         if _wants_json(request):
             return JsonResponse({"message": error.message, "fields": error.fields}, status=status)
-        return _stage_form(request, opportunity, stage_name, error=error.message, status=status)
+        return _stage_form(request, opportunity, stage_name, error=error, status=status)
     if _wants_json(request):
         return JsonResponse(_moved(request, opportunity))
     messages.success(request, f"{opportunity.name} is now in {stage_name}.")
