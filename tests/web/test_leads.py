@@ -294,8 +294,8 @@ def test_a_refused_bulk_change_changes_none_of_the_leads(client, rep):
 
     assert response.redirect_chain == [("/leads/?view=open", 302)]
     assert shown_messages(response) == [
-        f"Nothing was changed: lead {done.public_id}: lead {done.public_id} was converted on "
-        "2026-02-03 and is read-only"
+        f"Nothing was changed: {done.first_name} {done.last_name} was converted on 3 Feb 2026 "
+        "and can no longer be changed."
     ]
     assert set(Lead.objects.values_list("owner_user_id", flat=True)) == {rep.pk}
     assert not AuditEvent.objects.filter(action="update").exists()

@@ -514,7 +514,27 @@ def lead_bulk(request: HttpRequest) -> HttpResponse:
     except DomainError as error:
         if error.code == ErrorCode.NOT_FOUND and error.fields == ["lead_ids"]:
             raise  # a lead this user may not see: the 404 page, as when opening it
-        messages.error(request, f"Nothing was changed: {error.message}")
+        messages.error(request, f"Nothing was changed: {_bulk_refusal(error)}")
         return HttpResponseRedirect(back)
     messages.success(request, f"{done} on {_plural(len(updated), 'lead')}.")
     return HttpResponseRedirect(back)
+
+
+def _bulk_refusal(error: DomainError) -> str:
+    """A bulk change's refusal for the page: a converted lead by its name and the day,
+    in words ("Grace Hopper was converted on 3 Feb 2026 and can no longer be changed."),
+    rather than the service's "lead 00Q…: lead 00Q… was converted on 2026-02-03 and is
+    read-only" (leads.services.lead_bulk_update prefixes the lead's id for API clients);
+    any other refusal as the service words it."""
+    if error.code != ErrorCode.CANNOT_UPDATE_CONVERTED_LEAD:
+        return error.message
+    public_id = error.message.removeprefix("lead ").split(":", 1)[0]
+    try:
+        lead = Lead.objects.get(pk=ids.decode(public_id, "Lead")[1], is_converted=True)
+    except (ids.InvalidIdError, Lead.DoesNotExist):
+        return error.message
+    name = " ".join(part for part in (lead.first_name, lead.last_name) if part)
+    if lead.converted_date is None:
+        return f"{name} was converted and can no longer be changed."
+    day = formats.date_format(lead.converted_date, "j M Y")
+    return f"{name} was converted on {day} and can no longer be changed."
