@@ -510,7 +510,7 @@ def step_score(leads: int) -> dict:
     server = _server_cpu_seconds()
     appended = LeadScoreHistory.objects.filter(id__gt=last_history).count()
     used = f"CPU {cpu:.1f} s" + (
-        f" + PostgreSQL backend {server - server_cpu:.1f} s"
+        f" + reading PostgreSQL backend {server - server_cpu:.1f} s (not the writer's)"
         if server is not None and server_cpu is not None
         else ""
     )
