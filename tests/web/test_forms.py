@@ -56,3 +56,32 @@ def test_the_page_shows_the_summary_and_skip_link(client, actor):
         '<a class="visually-hidden-focusable btn btn-light position-absolute m-2" href="#main">Skip to the content</a>'
         in content
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("90,000", "90000.00"), ("1,679,000.50", "1679000.50"), ("-1,000", "-1000.00")],
+)
+def test_an_amount_typed_as_the_pages_show_it_is_read(client, actor, typed, stored):
+    from dealflow.leads.models import Lead
+
+    client.force_login(actor)
+    response = client.post(
+        "/leads/new/", {"last_name": "Ng", "company": "Acme", "annual_revenue": typed}
+    )
+
+    assert response.status_code == 302
+    assert str(Lead.objects.get(last_name="Ng").annual_revenue) == stored
+
+
+@pytest.mark.parametrize("typed", ["1,5", "90,00", "9,0000", "$90,000"])
+def test_an_amount_with_misplaced_commas_is_refused_and_nothing_saved(client, actor, typed):
+    from dealflow.leads.models import Lead
+
+    client.force_login(actor)
+    content = client.post(
+        "/leads/new/", {"last_name": "Ng", "company": "Acme", "annual_revenue": typed}
+    ).content.decode()
+
+    assert f"Expected a number, got &#x27;{typed}&#x27;" in content
+    assert not Lead.objects.filter(last_name="Ng").exists()
