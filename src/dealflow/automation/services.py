@@ -736,12 +736,15 @@ def leads_assign_bulk(*, actor: User | None, lead_ids: Sequence[int]) -> dict[st
 
     The same outcome as `lead_assign` on each lead in the order given (owners, decisions
     and their reasons, rounds, capacities and loads, audit events), in batches of
-    BULK_BATCH_SIZE leads, one transaction each: per batch one query reads the leads'
-    needed columns, one locks and reads the pools' places in their rounds, one their
-    active users, one their open leads (when a capacity or a least-loaded pool needs
-    them), then one UPDATE per new owner, one per pool whose round moved, one INSERT of
-    the decisions and one of the audit events (SQLite splits INSERTs by its 999-parameter
-    limit). Duplicate ids count once.
+    BULK_BATCH_SIZE leads, one transaction each (a crash loses at most the batch in
+    flight; its leads stay queue-owned and undecided, so `dealflow assign` deals them
+    again): per batch one query reads and locks the leads' needed columns in their order
+    of creation, one locks and reads the pools' places in their rounds, one their active
+    users, one their open leads (when a capacity or a least-loaded pool needs them), then
+    one UPDATE of all the owners that change (in creation order, which keeps the index
+    entries of leads_lead it writes together), one per pool whose round moved, and one
+    statement each for the decisions and the audit events (PostgreSQL: COPY; SQLite:
+    executemany). Duplicate ids count once.
 
     Returns how many leads each owner (by name) got or kept, plus SKIPPED_CONVERTED and
     SKIPPED_NOT_FOUND for the leads left alone. The actor must be able to edit every lead
