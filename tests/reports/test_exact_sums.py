@@ -169,8 +169,9 @@ def test_exact_sums_run_runs_once_and_passes_other_errors_on():
         calls.append(native_sums())
         return 7
 
+    on_sqlite = connection.vendor == "sqlite"
     assert exact_sums_run(ok) == 7
-    assert calls == [True]
+    assert calls == [on_sqlite]  # PostgreSQL: run once, as it is
     assert native_sums() is False
 
     def overflowing():
@@ -180,8 +181,9 @@ def test_exact_sums_run_runs_once_and_passes_other_errors_on():
         return 8
 
     calls.clear()
-    assert exact_sums_run(overflowing) == 8
-    assert calls == [True, False]
+    if on_sqlite:
+        assert exact_sums_run(overflowing) == 8
+        assert calls == [True, False]
 
     def failing():
         raise OperationalError("no such table: nothing")

@@ -86,7 +86,12 @@ def exact_sums_run(function: Callable[[], T]) -> T:
     and again with the split sums (ExactSum's exact form) if SQLite raised "integer
     overflow": SQLite's SUM never rounds, it raises past 2**63 - 1, so the first result,
     when there is one, is exact. `function` must only read (it may run twice); other
-    errors propagate. On PostgreSQL it simply runs once (NUMERIC sums are exact)."""
+    errors propagate. On PostgreSQL it simply runs once (NUMERIC sums are exact; a
+    failed statement there would also end the transaction)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return function()
     token = _native_sums.set(True)
     try:
         return function()
