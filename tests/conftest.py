@@ -138,7 +138,7 @@ def fresh_configuration_caches():
 
 @pytest.fixture(autouse=True)
 def fresh_django_cache():
-    """Nothing kept by an earlier test (the dashboard's figures, rate-limit counts) is read
+    """Nothing an earlier test kept in the cache (web-to-lead's rate-limit counts) is read
     by this one: on SQLite a new test's rows reuse the earlier rows' ids."""
     from django.core.cache import cache
 
