@@ -17,6 +17,7 @@ from dealflow.automation.services import assignment_rules_set, lead_assign, lead
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.models import Access, AuditEvent
 from dealflow.core.services import sharing_default_set
+from dealflow.core.sqlite import bulk
 from dealflow.leads.models import Lead, LeadStatus
 from dealflow.people.models import Role
 from tests.factories import LeadFactory, QueueFactory, UserFactory
@@ -296,7 +297,7 @@ def test_only_on_sqlite_the_pass_tunes_the_connection_then_puts_it_back(admin, r
         leads_assign_bulk(actor=None, lead_ids=[lead.pk])
     after = (_pragma("cache_size"), _pragma("wal_autocheckpoint"))
 
-    assert seen == [(-services.BULK_SQLITE_CACHE_KIB, services.BULK_SQLITE_CHECKPOINT_PAGES)]
+    assert seen == [(-bulk.BULK_CACHE_KIB, bulk.BULK_CHECKPOINT_PAGES)]
     assert after == before
     assert before[0] != seen[0][0] and before[1] != seen[0][1]
     # Outside a transaction, the pass ends by checkpointing the WAL it wrote.

@@ -19,8 +19,7 @@ import queue
 import re
 import threading
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -41,6 +40,7 @@ from dealflow.automation.models import (
 from dealflow.core.access import require_admin
 from dealflow.core.cache import ConfigurationCache, configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
+from dealflow.core.sqlite.bulk import sqlite_bulk_writes
 from dealflow.leads.models import Lead
 from dealflow.leads.selectors import lead_get
 
@@ -74,11 +74,6 @@ EVENT_RANGE_SPREAD = 10
 # mode (_BatchWriter: PostgreSQL in a second thread while this one reads and scores the
 # next batch, SQLite with a larger cache); False writes every batch plainly.
 PIPELINED = True
-# SQLite, in the writing connection during such a recompute: a page cache of this many
-# KiB, and the WAL checkpointed every this many pages rather than SQLite's 1,000
-# (_sqlite_bulk_writes).
-SQLITE_CACHE_KIB = 131_072  # 128 MiB
-SQLITE_CHECKPOINT_PAGES = 32_768  # 128 MiB of 4 KiB pages
 # Distinct (industry, title, employee thresholds passed) whose fit parts a recompute keeps.
 FIT_MEMO_SIZE = 100_000
 # Clock skew allowed for an event reported "now" by another machine.
@@ -680,7 +675,7 @@ class _BatchWriter:
       one in the caller stops the writer after its current batch.
     - SQLite: in this thread (a writer thread took three times as long: sqlite3's
       executemany takes the GIL back for every row, and waits for it behind the
-      scoring), with a larger page cache and rarer checkpoints (_sqlite_bulk_writes).
+      scoring), with a larger page cache and rarer checkpoints (core.sqlite.bulk).
 
     Otherwise (one batch, or inside a caller's transaction) each batch is written here.
     """
@@ -708,7 +703,7 @@ class _BatchWriter:
                 )
                 self.thread.start()
             else:
-                self.settings = _sqlite_bulk_writes()
+                self.settings = sqlite_bulk_writes()
                 self.settings.__enter__()
         if self.thread is None:
             _write_batch(self.now, writes)
@@ -740,34 +735,6 @@ class _BatchWriter:
         self.thread.join()
         if error is None and self.error is not None:
             raise self.error
-
-
-@contextmanager
-def _sqlite_bulk_writes() -> Iterator[None]:
-    """On SQLite, for a recompute of many batches: a page cache of SQLITE_CACHE_KIB and
-    a WAL checkpoint every SQLITE_CHECKPOINT_PAGES pages, the connection's own settings
-    put back after, then one checkpoint (PASSIVE: nobody is waited for). At SQLite's
-    defaults (2 MB of cache, a checkpoint each 1,000 pages) the first recompute after a
-    load, which sets every lead's Rating, read back most pages of the leads' indexes and
-    copied them into the file at each batch's commit (as leads_assign_bulk found,
-    automation/services.py). An in-memory database has neither file nor WAL."""
-    if connection.is_in_memory_db():  # type: ignore[attr-defined]
-        yield
-        return
-    wanted = {"cache_size": -SQLITE_CACHE_KIB, "wal_autocheckpoint": SQLITE_CHECKPOINT_PAGES}
-    previous = {}
-    with connection.cursor() as cursor:
-        for name, value in wanted.items():  # names and integers from code, not input
-            cursor.execute(f"PRAGMA {name}")
-            (previous[name],) = cursor.fetchone()
-            cursor.execute(f"PRAGMA {name} = {int(value):d}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            for name, value in previous.items():
-                cursor.execute(f"PRAGMA {name} = {int(value):d}")
-            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _update_ratings(new_ratings: Mapping[str, list[int]], now: datetime.datetime) -> None:

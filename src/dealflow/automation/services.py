@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from operator import attrgetter, itemgetter
@@ -40,6 +40,7 @@ from dealflow.core.cache import configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import FieldDef, get_object
 from dealflow.core.models import AuditAction, AuditEvent
+from dealflow.core.sqlite.bulk import sqlite_bulk_writes
 from dealflow.leads.models import Lead
 from dealflow.leads.selectors import lead_statuses
 from dealflow.people.models import Queue, User
@@ -707,8 +708,6 @@ def lead_assign(*, actor: User | None, lead: Lead | int) -> AssignmentDecision:
 # --- Dealing many leads at once ---------------------------------------------------
 
 BULK_BATCH_SIZE = 5_000  # leads per transaction of leads_assign_bulk
-BULK_SQLITE_CACHE_KIB = 131_072  # SQLite's page cache during leads_assign_bulk (128 MiB)
-BULK_SQLITE_CHECKPOINT_PAGES = 32_768  # its WAL checkpointed at (128 MiB of 4 KiB pages)
 SKIPPED_CONVERTED = "skipped: converted"
 SKIPPED_NOT_FOUND = "skipped: not found"
 
@@ -783,44 +782,11 @@ def leads_assign_bulk(*, actor: User | None, lead_ids: Sequence[int]) -> dict[st
     )
     outcomes: Counter[str] = Counter()
     names: dict[tuple[str, int], str] = {}
-    with _bulk_page_cache():
+    with sqlite_bulk_writes():
         for batch in batches:
             with transaction.atomic():
                 _assign_batch(actor, rule_set, batch, columns, fields, outcomes, names)
     return dict(outcomes)
-
-
-@contextmanager
-def _bulk_page_cache() -> Iterator[None]:
-    """On SQLite, for the pass: a page cache of BULK_SQLITE_CACHE_KIB, and the WAL
-    checkpointed every BULK_SQLITE_CHECKPOINT_PAGES pages instead of SQLite's 1,000; the
-    connection's own settings put back after it, then the WAL checkpointed once (PASSIVE:
-    readers and writers are not waited for), so the pass pays for its writes. At SQLite's
-    defaults (2 MB of cache, a checkpoint at each commit past 4 MB of WAL) most pages of
-    the leads' indexes a batch writes were read again from the file, and copied back to
-    it at each batch's commit: 1M leads with their indexes are 1.5 GB. Inside a caller's
-    transaction (an import's batch) nothing is checkpointed. PostgreSQL: nothing to do."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    settings = {
-        "cache_size": -BULK_SQLITE_CACHE_KIB,
-        "wal_autocheckpoint": BULK_SQLITE_CHECKPOINT_PAGES,
-    }
-    previous = {}
-    with connection.cursor() as cursor:
-        for name, value in settings.items():  # names from code, values integers
-            cursor.execute(f"PRAGMA {name}")
-            (previous[name],) = cursor.fetchone()
-            cursor.execute(f"PRAGMA {name} = {int(value):d}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            for name, value in previous.items():
-                cursor.execute(f"PRAGMA {name} = {int(value):d}")
-            if not connection.in_atomic_block:
-                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _assign_batch(
