@@ -353,6 +353,22 @@ class _Demo:
         self.phones_used[index] = number + 1
         return city.phone_format.format(number=number)
 
+    def contact_values(
+        self, company: Company, account: Any, lead_source: str, owner: Any
+    ) -> dict[str, Any]:
+        """A new contact of `account` at `company`'s address (contact_create's data)."""
+        return {
+            **self.person(company),
+            "account": account,
+            "lead_source": lead_source,
+            "mailing_street": company.street,
+            "mailing_city": company.city.name,
+            "mailing_state": company.city.state,
+            "mailing_postal_code": company.city.postal_code,
+            "mailing_country": company.city.country,
+            "owner": owner,
+        }
+
     def person(self, company: Company) -> dict[str, Any]:
         """Name, title, email and phone of someone new at `company`."""
         while True:
@@ -639,17 +655,7 @@ class _Demo:
             colleague = contact_create(
                 actor=owner,
                 allow_duplicates=True,
-                data={
-                    **self.person(company),
-                    "account": account,
-                    "lead_source": lead.lead_source,
-                    "mailing_street": company.street,
-                    "mailing_city": company.city.name,
-                    "mailing_state": company.city.state,
-                    "mailing_postal_code": company.city.postal_code,
-                    "mailing_country": company.city.country,
-                    "owner": owner,
-                },
+                data=self.contact_values(company, account, lead.lead_source, owner),
             )
             colleague_day = converted_at.date() + datetime.timedelta(days=self.rng.randint(0, 20))
             self.created[Contact][colleague.pk] = max(
@@ -705,17 +711,7 @@ class _Demo:
                 contact = contact_create(
                     actor=owner,
                     allow_duplicates=True,
-                    data={
-                        **self.person(company),
-                        "account": account,
-                        "lead_source": source,
-                        "mailing_street": company.street,
-                        "mailing_city": company.city.name,
-                        "mailing_state": company.city.state,
-                        "mailing_postal_code": company.city.postal_code,
-                        "mailing_country": company.city.country,
-                        "owner": owner,
-                    },
+                    data=self.contact_values(company, account, source, owner),
                 )
                 contact_day = account_day + datetime.timedelta(days=self.rng.randint(0, 5))
                 self.created[Contact][contact.pk] = self.moment(min(contact_day, first_day))
