@@ -3,7 +3,7 @@ and the review queue's decisions (docs/duplicates.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import models, transaction
@@ -198,23 +198,13 @@ def duplicate_group_dismiss(*, actor: Any, group_id: int) -> DuplicateGroup:
 
     Admins and managers; INVALID_STATUS for a group that is not open.
     """
-    group = duplicate_group_get(actor=actor, group_id=group_id)
-    with transaction.atomic():
-        group = DuplicateGroup.objects.select_for_update().get(pk=group.pk)
-        if group.status != DuplicateGroupStatus.OPEN:
-            raise DomainError(
-                ErrorCode.INVALID_STATUS,
-                f"status: duplicate group {group.pk} is {group.status}, not open",
-                ["status"],
-            )
-        group.status = DuplicateGroupStatus.DISMISSED
-        group.resolved_by = actor if getattr(actor, "pk", None) else None
-        group.resolved_at = timezone.now()
-        group.save(update_fields=["status", "resolved_by", "resolved_at", "updated_at"])
-        record_audit(
-            actor, group, AuditAction.UPDATE, {"status": ["open", "dismissed"]}, "DuplicateGroup"
-        )
-    return group
+    return _group_status_move(
+        actor,
+        group_id,
+        DuplicateGroupStatus.OPEN,
+        DuplicateGroupStatus.DISMISSED,
+        lambda group: f"status: duplicate group {group.pk} is {group.status}, not open",
+    )
 
 
 def duplicate_group_restore(*, actor: Any, group_id: int) -> DuplicateGroup:
@@ -225,22 +215,44 @@ def duplicate_group_restore(*, actor: Any, group_id: int) -> DuplicateGroup:
     INVALID_STATUS, changing nothing, for a group that is not dismissed (an open one, or a
     merged one: undo its merge instead). Audited as an update of `status`.
     """
+    return _group_status_move(
+        actor,
+        group_id,
+        DuplicateGroupStatus.DISMISSED,
+        DuplicateGroupStatus.OPEN,
+        lambda group: (
+            f"This group is {group.get_status_display().lower()}, not dismissed: "
+            "only a dismissed group can be restored."
+        ),
+    )
+
+
+def _group_status_move(
+    actor: Any,
+    group_id: int,
+    expected: str,
+    new: str,
+    refusal: Callable[[DuplicateGroup], str],
+) -> DuplicateGroup:
+    """Move a group from `expected` to `new` under a row lock, audited as an update of
+    `status`; INVALID_STATUS with `refusal(group)`, changing nothing, from any other
+    status. Dismissing records who and when; reopening clears them."""
     group = duplicate_group_get(actor=actor, group_id=group_id)
     with transaction.atomic():
         group = DuplicateGroup.objects.select_for_update().get(pk=group.pk)
-        if group.status != DuplicateGroupStatus.DISMISSED:
-            raise DomainError(
-                ErrorCode.INVALID_STATUS,
-                f"This group is {group.get_status_display().lower()}, not dismissed: "
-                "only a dismissed group can be restored.",
-                ["status"],
-            )
-        group.status = DuplicateGroupStatus.OPEN
-        group.resolved_by = None
-        group.resolved_at = None
+        if group.status != expected:
+            raise DomainError(ErrorCode.INVALID_STATUS, refusal(group), ["status"])
+        resolved = new == DuplicateGroupStatus.DISMISSED
+        group.status = new
+        group.resolved_by = actor if resolved and getattr(actor, "pk", None) else None
+        group.resolved_at = timezone.now() if resolved else None
         group.save(update_fields=["status", "resolved_by", "resolved_at", "updated_at"])
         record_audit(
-            actor, group, AuditAction.UPDATE, {"status": ["dismissed", "open"]}, "DuplicateGroup"
+            actor,
+            group,
+            AuditAction.UPDATE,
+            {"status": [str(expected), str(new)]},
+            "DuplicateGroup",
         )
     return group
 
