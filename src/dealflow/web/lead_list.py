@@ -13,7 +13,6 @@ Every read goes through `leads.selectors` (access applies), every write through
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDi
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from dealflow.core import ids
@@ -54,6 +52,7 @@ from dealflow.web.pages import (
     TableRow,
     as_rows,
     list_query,
+    midnight_as_day,
     owner_names,
     page_view,
     person_name,
@@ -283,22 +282,11 @@ def _hidden_filters(request: HttpRequest, view: ListView, base: QueryDict) -> li
         value = effective[name]
         if name not in request.GET and not value:
             continue
-        text = {"true": "yes", "false": "no"}.get(value, _form_date(value))
+        text = {"true": "yes", "false": "no"}.get(value, midnight_as_day(value))
         found.append(
             HiddenFilter(name, label, value, text, _list_url(base, cursor=None, **{name: ""}))
         )
     return found
-
-
-def _form_date(text: str) -> str:
-    """A date-time filter's text as the form's date input takes it (YYYY-MM-DD) when it
-    is a midnight in the organisation's time zone (`2026-09-01T00:00:00+02:00`)."""
-    moment = parse_datetime(text) if "T" in text else None
-    if moment is not None and timezone.is_aware(moment):
-        local = timezone.localtime(moment)
-        if local.time() == datetime.time.min:
-            return local.date().isoformat()
-    return text
 
 
 def _with_current(choices: Sequence[tuple[str, str]], value: str) -> list[tuple[str, str]]:
@@ -318,7 +306,7 @@ def _filter_fields(query: Any, owners: Sequence[tuple[str, str]]) -> list[Filter
     def shown(name: str, label: str, **options: Any) -> FilterInput:
         value = given.get(name, "")
         if options.get("input_type") == "date":
-            value = _form_date(value)
+            value = midnight_as_day(value)
         return FilterInput(name, label, value, errors.get(name, ""), **options)
 
     def picklist(name: str) -> list[tuple[str, str]]:

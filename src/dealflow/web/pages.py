@@ -334,3 +334,15 @@ def list_query(
         except (ValueError, OverflowError) as error:
             query.errors[name] = str(error) if str(error) else "not a valid value"
     return query
+
+
+def midnight_as_day(text: str) -> str:
+    """A date-time filter's text as the list forms' date inputs write it (YYYY-MM-DD)
+    when it is a midnight in the organisation's time zone (`2026-09-01T00:00:00+02:00`
+    -> `2026-09-01`); any other text as it is."""
+    moment = parse_datetime(text) if "T" in text else None
+    if moment is not None and timezone.is_aware(moment):
+        local = timezone.localtime(moment)
+        if local.time() == datetime.time.min:
+            return local.date().isoformat()
+    return text

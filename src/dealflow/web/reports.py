@@ -23,7 +23,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
@@ -42,7 +41,7 @@ from dealflow.reports.definitions import (
 )
 from dealflow.reports.selectors.common import drilldown as report_drilldown
 from dealflow.web.forms import picklist_choices
-from dealflow.web.pages import FilterInput, page_view, signed_in_user
+from dealflow.web.pages import FilterInput, midnight_as_day, page_view, signed_in_user
 from dealflow.web.records import user_choices
 
 # The page's filters, shared by every panel (each report takes those it accepts).
@@ -227,12 +226,7 @@ def _query_value(value: Any) -> str:
     midnight in the organisation's time zone as its day, YYYY-MM-DD)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
-    if "T" in text and (moment := parse_datetime(text)) is not None and moment.tzinfo:
-        local = timezone.localtime(moment)
-        if local.time() == datetime.time.min:
-            return local.date().isoformat()
-    return text
+    return midnight_as_day(str(value))
 
 
 RECORD_PAGES = {"006": "opportunity_detail", "00Q": "lead_detail", "001": "account_detail"}
