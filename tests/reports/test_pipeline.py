@@ -126,3 +126,22 @@ def test_a_forecast_row_lists_its_deals(team, deals):
         "object": "Opportunity",
         "filters": {"close_date_from": "2026-02-01", "close_date_to": "2026-02-28"},
     }
+
+
+def test_a_forecast_rows_deals_are_those_closing_in_the_period(team, deals):
+    """A month cut by the period lists only its deals within the period, as it counts."""
+    from dealflow.reports.definitions import report_filters_parse, report_run
+
+    filters = report_filters_parse({"period_start": "2026-02-10", "period_end": "2026-04-15"})
+    rows = report_run("forecast", user=team.admin, filters=filters).rows
+
+    assert [(row["close_month"], row["drilldown"]["filters"]) for row in rows] == [
+        ("2026-03", {"close_date_from": "2026-03-01", "close_date_to": "2026-03-31"}),
+        ("2026-04", {"close_date_from": "2026-04-01", "close_date_to": "2026-04-15"}),
+    ]
+    filters = report_filters_parse({"period_start": "2026-03-02", "period_end": "2026-04-30"})
+    rows = report_run("forecast", user=team.admin, filters=filters).rows
+    assert rows[0]["drilldown"]["filters"] == {
+        "close_date_from": "2026-03-02",
+        "close_date_to": "2026-03-31",
+    }

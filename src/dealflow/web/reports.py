@@ -360,7 +360,7 @@ def _chart(spec: PanelSpec, result: ReportResult) -> dict[str, Any] | None:
         if result.name == "forecast":
             extra = {"forecast_category": FORECAST_SEGMENTS[name]}
         links = [
-            list_url(_row_drilldown(result, row), **extra) if spec.linked else ""
+            list_url(row.get("drilldown"), **extra) if spec.linked else ""
             for row in result.rows
         ]
         series.append(
@@ -389,21 +389,6 @@ FORECAST_SEGMENTS = {
 }
 
 
-def _row_drilldown(result: ReportResult, row: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A row's drill-down, a forecast month's close dates kept within the period (the
-    report counts the deals closing in the period only)."""
-    found = row.get("drilldown")
-    if not found or result.name != "forecast":
-        return found
-    period = result.filters
-    given = dict(found.get("filters", {}))
-    if period.period_start and given.get("close_date_from", "") < period.period_start.isoformat():
-        given["close_date_from"] = period.period_start.isoformat()
-    if period.period_end and given.get("close_date_to", "9999") > period.period_end.isoformat():
-        given["close_date_to"] = period.period_end.isoformat()
-    return {**found, "filters": given}
-
-
 def _report_drilldown(result: ReportResult) -> dict[str, Any] | None:
     """The drill-down of the whole report ("List the records"): the page's filters (owner,
     lead source, the period as the report reads it; the team has no list filter) and what
@@ -418,7 +403,7 @@ def _report_drilldown(result: ReportResult) -> dict[str, Any] | None:
             close_date_to=given.period_end,
         )
     if result.name == "forecast":
-        months = [_row_drilldown(result, row) or {} for row in result.rows]
+        months = [row.get("drilldown") or {} for row in result.rows]
         bounds = [found.get("filters", {}) for found in months]
         return report_drilldown(
             "Opportunity",

@@ -205,6 +205,11 @@ def forecast(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
         year, number = (int(part) for part in month.split("-"))
         first = datetime.date(year, number, 1)
         last = (first + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+        # The month's deals the report counts: those closing within the period too.
+        if filters.period_start:
+            first = max(first, filters.period_start)
+        if filters.period_end:
+            last = min(last, filters.period_end)
         rows.append(
             {
                 "close_month": month,
