@@ -360,8 +360,7 @@ def _chart(spec: PanelSpec, result: ReportResult) -> dict[str, Any] | None:
         if result.name == "forecast":
             extra = {"forecast_category": FORECAST_SEGMENTS[name]}
         links = [
-            list_url(row.get("drilldown"), **extra) if spec.linked else ""
-            for row in result.rows
+            list_url(row.get("drilldown"), **extra) if spec.linked else "" for row in result.rows
         ]
         series.append(
             {
