@@ -72,3 +72,22 @@ def test_out_of_range_keys_are_refused(key):
 def test_unknown_object_is_refused():
     with pytest.raises(KeyError):
         ids.encode("Widget", 1)
+
+
+@pytest.mark.parametrize("object_name", sorted(ids.KEY_PREFIXES))
+def test_encoder_gives_the_reference_ids(object_name):
+    """The per-object encoder: its fast path (keys below 3844**2) and the keys above."""
+    keys = [*primary_keys(), 3844**2 - 1, 3844**2, 3844**2 + 1]
+    encode = ids.encoder(object_name)
+    assert [encode(key) for key in keys] == [reference_encode(object_name, key) for key in keys]
+
+
+@pytest.mark.parametrize("key", [0, -1, ids.MAX_PRIMARY_KEY + 1])
+def test_encoder_refuses_out_of_range_keys(key):
+    with pytest.raises(ValueError, match="primary key out of range"):
+        ids.encoder("Lead")(key)
+
+
+def test_encoder_refuses_an_unknown_object_at_once():
+    with pytest.raises(KeyError):
+        ids.encoder("Widget")

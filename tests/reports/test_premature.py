@@ -107,3 +107,24 @@ def test_premature_conversions_access_and_filters(team, conversions):
     assert leads_of(team.admin, team_id="South") == ["Southern"]
     assert leads_of(team.admin, lead_source="Trade Show") == ["Southern"]
     assert leads_of(team.carol, period_start="2026-03-01") == []
+
+
+def test_premature_conversions_name_leads_as_their_record_does(team, freeze_clock):
+    """The lead's label ("First Last (Company)") is made by the database: the same words
+    as Lead.__str__ with and without a first name, and with text that SQL would treat
+    specially."""
+    freeze_clock(at(2, 1))
+    made = []
+    for first, last in (("Ana", "Ortiz"), ("", "Single"), ("O'Brien %", "_Lee")):
+        lead = lead_create(
+            actor=team.alice,
+            data={"first_name": first, "last_name": last, "company": f"{last} & Co"},
+            assign=False,
+        )
+        convert(team.alice, lead)
+        lead.refresh_from_db()
+        made.append(lead)
+    labels = {row["lead_id"]: row["lead"] for row in run("premature_conversions", team.admin)}
+    assert labels == {lead.public_id: str(lead) for lead in made}
+    assert labels[made[0].public_id] == "Ana Ortiz (Ortiz & Co)"
+    assert labels[made[1].public_id] == "Single (Single & Co)"

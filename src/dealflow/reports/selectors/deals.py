@@ -465,7 +465,7 @@ def _stalled_rows(deals: list[tuple], now: datetime.datetime) -> list[dict[str, 
     on_sqlite = connection.vendor == "sqlite"
     as_date, as_datetime = datetime.date.fromisoformat, datetime.datetime.fromisoformat
     reasons_of = _StallReasons(today)
-    encode = ids.encode
+    encode = ids.encoder("Opportunity")
     # On SQLite an expression's datetime comes as naive UTC text: compared with a naive
     # UTC now (the same instants, without a time zone to attach to each row).
     naive_now = now.astimezone(datetime.UTC).replace(tzinfo=None)
@@ -485,7 +485,7 @@ def _stalled_rows(deals: list[tuple], now: datetime.datetime) -> list[dict[str, 
         owner, owner_public = owners.get(owner_id) or ("", owner_public_id(owner_id))
         rows.append(
             {
-                "opportunity_id": encode("Opportunity", pk),
+                "opportunity_id": encode(pk),
                 "opportunity": name,
                 "stage": stage_names.get(stage_id) or stage_name(stage_id),
                 # On SQLite already exact to the cent (from_smallest_unit).

@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db import connection
+from django.db.models import Case, CharField, Count, Exists, F, Func, OuterRef, Q, Value, When
+from django.db.models.lookups import Exact
 
 from dealflow.core import ids
+from dealflow.core.audit import ChangedValueText
 from dealflow.core.models import AuditAction, AuditEvent
 from dealflow.leads.models import Lead, QualificationOverride
 from dealflow.people.models import Queue
@@ -201,8 +204,13 @@ def premature_conversions(*, user: Any, filters: ReportFilters) -> list[dict[str
     def reached(lead: str) -> Exists:
         return Exists(
             AuditEvent.objects.filter(object_name="Lead", record_id=OuterRef(lead)).filter(
-                Q(changes__status__1=QUALIFIED_STATUS)
-                | Q(action=AuditAction.CONVERT, changes__status__0=QUALIFIED_STATUS)
+                Q(Exact(ChangedValueText("status", 1), QUALIFIED_STATUS))
+                # The action first: PostgreSQL keeps this order, and the cheap test
+                # spares reading the JSON of every other event.
+                | (
+                    Q(action=AuditAction.CONVERT)
+                    & Q(Exact(ChangedValueText("status", 0), QUALIFIED_STATUS))
+                )
             )
         )
 
@@ -239,48 +247,73 @@ def premature_conversions(*, user: Any, filters: ReportFilters) -> list[dict[str
         .order_by("-converted_date", "-id")
         .values_list(
             "pk",
-            "first_name",
-            "last_name",
-            "company",
+            _lead_label(),
             "converted_date",
             "converted_opportunity_id",
             "converted_opportunity__name",
             "converted_opportunity__owner_id",
         )
     )
-    # Tuples fetched in one go (fetch_all), and each row built in one expression: 198k
-    # rows at 1M leads.
+    # Tuples fetched in one go (fetch_all), the lead's label made by the database, and
+    # the rows built by one comprehension: 198k rows at 1M leads.
     found = fetch_all(leads)
-    owners = {
-        owner_id: (name, owner_public_id(owner_id))
-        for owner_id, name in user_names(row[7] for row in found).items()
-    }
-    encode = ids.encode
-    as_date = datetime.date.fromisoformat
+    owner_ids = {row[5] for row in found}
+    names = user_names(owner_ids)
+    owner_names = {owner_id: names.get(owner_id, "") for owner_id in owner_ids}
+    owner_public_ids = {owner_id: owner_public_id(owner_id) for owner_id in owner_ids}
+    # A lead without an override is listed because it never reached the status.
     never = f"Converted without reaching {QUALIFIED_STATUS}"
-    rows = []
-    for pk, first, last, company, converted_date, deal_id, deal, owner_id in found:
-        # A lead without an override is listed because it never reached the status.
-        reason = never
-        if pk in overrides:
-            framework, was_reached = overrides[pk]
-            gate = f"{framework} gate overridden"
-            reason = gate if was_reached else f"{never}; {gate}"
-        lead_name = f"{first} {last}" if first and last else first or last
-        owner, owner_public = owners.get(owner_id) or ("", owner_public_id(owner_id))
-        rows.append(
-            {
-                "opportunity_id": encode("Opportunity", deal_id),
-                "opportunity": deal,
-                "lead_id": encode("Lead", pk),
-                "lead": f"{lead_name} ({company})",
-                # SQLite's driver reads a date as its text.
-                "converted_date": as_date(converted_date)
-                if isinstance(converted_date, str)
-                else converted_date,
-                "owner": owner,
-                "owner_id": owner_public,
-                "reason": reason,
-            }
-        )
-    return rows
+    reasons = {
+        pk: f"{framework} gate overridden"
+        if was_reached
+        else f"{never}; {framework} gate overridden"
+        for pk, (framework, was_reached) in overrides.items()
+    }
+    encode_opportunity, encode_lead = ids.encoder("Opportunity"), ids.encoder("Lead")
+    as_date = _date_of_text if connection.vendor == "sqlite" else _same
+    return [
+        {
+            "opportunity_id": encode_opportunity(deal_id),
+            "opportunity": deal,
+            "lead_id": encode_lead(pk),
+            "lead": lead,
+            "converted_date": as_date(converted_date),
+            "owner": owner_names[owner_id],
+            "owner_id": owner_public_ids[owner_id],
+            "reason": reasons.get(pk, never),
+        }
+        for pk, lead, converted_date, deal_id, deal, owner_id in found
+    ]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _date_of_text(value: Any) -> Any:
+    """A date column as read through fetch_all on SQLite: text (or already a date when
+    the driver parsed the declared type)."""
+    return datetime.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _lead_label() -> Func:
+    """A lead as "First Last (Company)", the name's two parts joined by a space when
+    both are there (as Lead.__str__), made by the database for a long list. Joined by
+    `||` (the name fields are never NULL): Django's Concat wraps each part in COALESCE,
+    which took 0.1 s more over 198k rows on PostgreSQL."""
+    space = Case(
+        When(~Q(first_name="") & ~Q(last_name=""), then=Value(" ")),
+        default=Value(""),
+        output_field=CharField(),
+    )
+    return Func(
+        F("first_name"),
+        space,
+        F("last_name"),
+        Value(" ("),
+        F("company"),
+        Value(")"),
+        template="(%(expressions)s)",
+        arg_joiner=" || ",
+        output_field=CharField(),
+    )
