@@ -391,3 +391,32 @@ def test_overall_averages_over_no_deals_are_no_row(team, deals):
         assert run(name, team.admin, period_start="2027-01-01") == []
         assert run(name, team.admin, period_start="2027-01-01", group_by="owner") == []
         assert run(name, team.carol, owner_id=team.bob.pk) == []
+
+
+@pytest.mark.django_db
+def test_whole_days_since_counts_as_timedelta_does():
+    """WholeDaysSince: the whole days from a stored datetime to now, as (now -
+    moment).days counts them, on each side of now's time of day, with and without
+    fractions of a second (SQLite reads the stored text without parsing it)."""
+    from dealflow.core.models import AuditEvent
+    from dealflow.reports.selectors.common import WholeDaysSince
+
+    for now in (
+        datetime.datetime(2026, 3, 31, 12, 0, 0, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 3, 31, 12, 0, 0, 500_000, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 1, 1, 0, 0, 0, tzinfo=datetime.UTC),
+    ):
+        expected = {}
+        for days_back in (0, 1, 7, 8, 400):
+            for delta in (0, 1, 499_999, 500_000, 500_001, 86_399_999_999):
+                moment = now - datetime.timedelta(days=days_back, microseconds=delta)
+                event = AuditEvent.objects.create(object_name="Lead", record_id=1, action="update")
+                AuditEvent.objects.filter(pk=event.pk).update(created_at=moment)
+                expected[event.pk] = (now - moment).days
+        found = dict(
+            AuditEvent.objects.filter(pk__in=expected)
+            .annotate(days=WholeDaysSince("created_at", now))
+            .values_list("pk", "days")
+        )
+        assert found == expected
+        AuditEvent.objects.all().delete()

@@ -653,17 +653,30 @@ def stall_reasons(
     met the IDLE_DAYS rule (see idle_opportunity_ids). No query once stages are cached."""
     if is_closed:
         return []
-    reasons = []
     stage = stages.find(lambda stage: stage.pk == stage_id)
-    if stage is not None and stage.stall_days is not None and days_in_stage > stage.stall_days:
-        reasons.append(
-            f"No stage change for {days_in_stage} days (limit {stage.stall_days} in {stage.name})"
-        )
-    if close_date < today:
-        reasons.append(f"Close date {close_date.isoformat()} has passed")
-    if idle:
-        reasons.append(f"No activity for {IDLE_DAYS} days")
-    return reasons
+    reasons = [
+        stage_stall_reason(stage, days_in_stage) if stage is not None else None,
+        close_date_reason(close_date, today),
+        IDLE_REASON if idle else None,
+    ]
+    return [reason for reason in reasons if reason]
+
+
+# stall_reasons' three rules, each in words (None when it is not met), for a caller that
+# words many deals: the list reports word each distinct input once.
+IDLE_REASON = f"No activity for {IDLE_DAYS} days"
+
+
+def stage_stall_reason(stage: Any, days_in_stage: int) -> str | None:
+    """The stage rule: more than the stage's `stall_days` whole days in it."""
+    if stage.stall_days is None or days_in_stage <= stage.stall_days:
+        return None
+    return f"No stage change for {days_in_stage} days (limit {stage.stall_days} in {stage.name})"
+
+
+def close_date_reason(close_date: datetime.date, today: datetime.date) -> str | None:
+    """The close-date rule: an open deal's close date before today."""
+    return f"Close date {close_date.isoformat()} has passed" if close_date < today else None
 
 
 def idle_opportunity_ids(

@@ -142,6 +142,36 @@ class DaysBetween(Func):
         return f"(({end[0]})::date - ({start[0]})::date)", (*end[1], *start[1])
 
 
+class WholeDaysSince(Func):
+    """Whole days from a datetime column to `now`, as Python's timedelta counts them
+    ((now - moment).days: floored), an integer on both databases, for a column read once
+    per row (a Subquery's value costs nothing more). PostgreSQL: the day field of the
+    interval between two timestamptz, which subtraction gives in whole days and hours
+    under 24 (a moment after now may give 0 where Python gives -1: callers clamp at 0).
+    SQLite: Django's stored text "YYYY-MM-DD HH:MM:SS[.ffffff]" read without parsing:
+    the days between the two dates (julianday of a date is exact), one less when the
+    moment's time of day is after now's (times of day of that form compare as text)."""
+
+    output_field = IntegerField()
+
+    def __init__(self, moment: Any, now: datetime.datetime) -> None:
+        super().__init__(moment)
+        self.now = now
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = compiler.compile(self.source_expressions[0])
+        stored = str(connection.ops.adapt_datetimefield_value(self.now))
+        sql = (
+            f"(CAST(julianday(%s) - julianday(substr({column}, 1, 10)) AS INTEGER)"
+            f" - (substr({column}, 12) > %s))"
+        )
+        return sql, (stored[:10], *params, *params, stored[11:])
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"CAST(EXTRACT(DAY FROM (%s - {column})) AS integer)", (self.now, *params)
+
+
 def _local_on_sqlite(
     expression: Any, compiler: Any, connection: Any, function: str, fallback: Any
 ) -> tuple[str, tuple[Any, ...]] | None:

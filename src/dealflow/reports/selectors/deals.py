@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -29,6 +30,7 @@ from dealflow.reports.definitions import Column, ReportFilters
 from dealflow.reports.selectors.common import (
     OWNER_COLUMNS,
     SECONDS_PER_DAY,
+    WholeDaysSince,
     averages_and_medians,
     close_days,
     dated_in_period,
@@ -47,10 +49,12 @@ from dealflow.reports.selectors.common import (
 )
 from dealflow.sales.models import Opportunity, OpportunityHistory
 from dealflow.sales.selectors import (
+    IDLE_REASON,
+    close_date_reason,
     idle_condition,
     stage_name,
+    stage_stall_reason,
     stages,
-    stall_reasons,
     stalled_condition,
 )
 
@@ -375,128 +379,151 @@ def _stalled(user: Any, filters: ReportFilters, now: datetime.datetime) -> Query
 
 
 def _stalled_values(stalled: QuerySet[Opportunity], now: datetime.datetime) -> QuerySet:
-    """The deals with when they entered their stage and whether they are idle, by close
-    date."""
+    """The deals with the whole days since they entered their stage and whether they are
+    idle, by close date."""
     # The last stage change: read backwards off opportunity_history_idx (opportunity,
     # created_at), stopping at the first row that changes the stage, rather than
-    # aggregating every row of the deal (1.7 s of the 2.7 s at 300k deals).
+    # aggregating every row of the deal (1.7 s of the 2.7 s at 300k deals); its days to
+    # now counted by the database (WholeDaysSince), not parsed and counted per row here.
     entered = (
         OpportunityHistory.objects.filter(opportunity_id=OuterRef("pk"))
         .exclude(stage_name=F("previous_stage_name"))
         .order_by("-created_at")
-        .values("created_at")[:1]
+        .values(days=WholeDaysSince("created_at", now))[:1]
     )
     return (
         stalled.annotate(
-            entered=Coalesce(Subquery(entered), F("created_at")),
+            days_in_stage=Coalesce(Subquery(entered), WholeDaysSince("created_at", now)),
             idle=ExpressionWrapper(idle_condition(now), output_field=BooleanField()),
         )
         .order_by("close_date", "id")
         .values_list(
-            "id", "name", "stage_id", "amount", "close_date", "owner_id", "entered", "idle"
+            "id", "name", "stage_id", "amount", "close_date", "owner_id", "days_in_stage", "idle"
         )
     )
 
 
 class _StallReasons:
-    """sales.selectors.stall_reasons joined by "; ", each of its three rules worded once
-    per distinct input: the stage rule per (stage, whole days in it), the close-date
-    rule per close date, the idle rule once ("" when a rule is not met), and each
-    combination of the three parts joined once. Its rules are independent and listed
-    in that order; a deal 0 days in its stage (stall_days is never negative), closing
-    today and not idle meets none of them (tests/reports/test_deals.py checks the words
-    against stall_reasons'). A real stage id each time: the stage cache reloads on an
-    unknown one. At 1M leads, 31k stalled deals have 29k distinct combinations of the
-    four, but a few thousand of each part."""
+    """sales.selectors.stall_reasons joined by "; ", from its three rules' words, each
+    worded once per distinct input: the stage rule per (stage, whole days in it) past the
+    stage's limit, the close-date rule per passed close date, the idle rule's constant,
+    and each combination of the three joined once. A deal 0 days in its stage (stall_days
+    is never negative), closing today and not idle meets none of them
+    (tests/reports/test_deals.py checks the words against stall_reasons'). Stages come
+    from the stage cache, which reloads once for an unknown id. At 1M leads, 31k stalled
+    deals have 29k distinct combinations of the four, but a few thousand of each part."""
 
     def __init__(self, today: datetime.date) -> None:
         self.today = today
+        self.stages = {stage.pk: stage for stage in stages.get()}
         self.stage_parts: dict[tuple[int, int], str] = {}
         self.close_parts: dict[datetime.date, str] = {}
-        self.idle_part: str | None = None
-        self.joined: dict[tuple[str, str, str], str] = {}
-
-    def _reasons(self, stage_id: int, days: int, close_date: datetime.date, idle: bool) -> str:
-        return "; ".join(
-            stall_reasons(
-                stage_id=stage_id,
-                close_date=close_date,
-                is_closed=False,
-                days_in_stage=days,
-                idle=idle,
-                today=self.today,
-            )
-        )
+        self.joined: dict[tuple[str, str, bool], str] = {}
 
     def __call__(self, stage_id: int, close_date: datetime.date, days: int, idle: bool) -> str:
-        stage_part = self.stage_parts.get((stage_id, days))
-        if stage_part is None:
-            stage_part = self.stage_parts[stage_id, days] = self._reasons(
-                stage_id, days, self.today, False
-            )
-        close_part = self.close_parts.get(close_date)
-        if close_part is None:
-            close_part = self.close_parts[close_date] = self._reasons(
-                stage_id, 0, close_date, False
-            )
-        idle_part = ""
-        if idle:
-            if self.idle_part is None:
-                self.idle_part = self._reasons(stage_id, 0, self.today, True)
-            idle_part = self.idle_part
-        key = (stage_part, close_part, idle_part)
-        found = self.joined.get(key)
+        # Called for each of many rows: lookups first, the words only for a new input.
+        stage = self.stages.get(stage_id) or self._stage(stage_id)
+        limit = stage.stall_days if stage is not None else None
+        stage_part = ""
+        if limit is not None and days > limit:
+            stage_part = self.stage_parts.get((stage_id, days)) or self._stage_part(stage, days)
+        close_part = ""
+        if close_date < self.today:
+            close_part = self.close_parts.get(close_date) or self._close_part(close_date)
+        key = (stage_part, close_part, bool(idle))
+        return self.joined.get(key) or self._join(key)
+
+    def _stage(self, stage_id: int) -> Any:
+        stage = self.stages[stage_id] = stages.find(lambda found: found.pk == stage_id)
+        return stage
+
+    def _stage_part(self, stage: Any, days: int) -> str:
+        part = self.stage_parts[stage.pk, days] = stage_stall_reason(stage, days) or ""
+        return part
+
+    def _close_part(self, close_date: datetime.date) -> str:
+        part = self.close_parts[close_date] = close_date_reason(close_date, self.today) or ""
+        return part
+
+    def _join(self, key: tuple[str, str, bool]) -> str:
+        stage_part, close_part, idle = key
+        parts = (stage_part, close_part, IDLE_REASON if idle else "")
+        joined = self.joined[key] = "; ".join(part for part in parts if part)
+        return joined
+
+
+class _SqliteDates:
+    """SQLite's text of a date column as fetch_all reads it, each distinct date parsed
+    once (a long list has a few thousand close dates)."""
+
+    def __init__(self) -> None:
+        self.dates: dict[str, datetime.date] = {}
+
+    def __call__(self, value: Any) -> datetime.date:
+        if not isinstance(value, str):
+            return value  # the driver parsed a column declared date
+        found = self.dates.get(value)
         if found is None:
-            found = self.joined[key] = "; ".join(part for part in key if part)
+            found = self.dates[value] = datetime.date.fromisoformat(value)
         return found
 
 
 def _stalled_rows(deals: list[tuple], now: datetime.datetime) -> list[dict[str, Any]]:
-    """The report's rows of (id, name, stage id, amount, close date, owner id, entered,
-    idle) tuples as the driver reads them (fetch_all: on SQLite the amount in cents,
-    an expression's datetime as UTC text, idle 0 or 1), with the reasons in words."""
+    """The report's rows of (id, name, stage id, amount, close date, owner id, whole days
+    in the stage, idle) tuples as the driver reads them (fetch_all: on SQLite the amount
+    in cents, idle 0 or 1), with the reasons in words."""
     today = timezone.localdate(now)
+    owner_ids = {deal[5] for deal in deals}
+    names = user_names(owner_ids)
     owners = {
-        owner_id: (name, owner_public_id(owner_id))
-        for owner_id, name in user_names(deal[5] for deal in deals).items()
+        owner_id: (names.get(owner_id, ""), owner_public_id(owner_id)) for owner_id in owner_ids
     }
     stage_names = {stage.pk: stage.name for stage in stages.get()}
-    amount_places = Opportunity._meta.get_field("amount").decimal_places
-    on_sqlite = connection.vendor == "sqlite"
-    as_date, as_datetime = datetime.date.fromisoformat, datetime.datetime.fromisoformat
+    stage_label = stage_names.get
     reasons_of = _StallReasons(today)
     encode = ids.encoder("Opportunity")
-    # On SQLite an expression's datetime comes as naive UTC text: compared with a naive
-    # UTC now (the same instants, without a time zone to attach to each row).
-    naive_now = now.astimezone(datetime.UTC).replace(tzinfo=None)
-    rows = []
-    for pk, name, stage_id, amount, close_date, owner_id, entered_at, idle in deals:
-        if on_sqlite:  # as Django's converters would read them (core/sqlite)
-            amount = from_smallest_unit(amount, amount_places)
-            # The driver parses a column declared date or datetime, not an expression.
-            if isinstance(close_date, str):
-                close_date = as_date(close_date)
-            if isinstance(entered_at, str):
-                entered_at = as_datetime(entered_at)
-            days = (naive_now - entered_at).days
-        else:
-            days = (now - entered_at).days
-        reasons = reasons_of(stage_id, close_date, max(0, days), bool(idle))
-        owner, owner_public = owners.get(owner_id) or ("", owner_public_id(owner_id))
-        rows.append(
-            {
-                "opportunity_id": encode(pk),
-                "opportunity": name,
-                "stage": stage_names.get(stage_id) or stage_name(stage_id),
-                # On SQLite already exact to the cent (from_smallest_unit).
-                "amount": amount if on_sqlite or amount is None else money(amount),
-                "close_date": close_date,
-                "owner": owner,
-                "owner_id": owner_public,
-                "reasons": reasons,
-            }
-        )
-    return rows
+    if connection.vendor == "sqlite":  # as Django's converters would read them (core/sqlite)
+        as_date, amount_of = _SqliteDates(), _SqliteAmounts()
+    else:
+        as_date, amount_of = _same, _money_or_none
+    # One comprehension (31k rows at 1M leads); the close date read once per row.
+    return [
+        {
+            "opportunity_id": encode(pk),
+            "opportunity": name,
+            "stage": stage_label(stage_id) or stage_name(stage_id),
+            "amount": amount_of(amount),
+            "close_date": (close_date := as_date(close_read)),
+            "owner": owners[owner_id][0],
+            "owner_id": owners[owner_id][1],
+            "reasons": reasons_of(stage_id, close_date, max(0, days_in_stage), idle),
+        }
+        for pk, name, stage_id, amount, close_read, owner_id, days_in_stage, idle in deals
+    ]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _money_or_none(amount: Decimal | None) -> Decimal | None:
+    return money(amount) if amount is not None else None
+
+
+class _SqliteAmounts:
+    """SQLite's stored integers of smallest units as exact decimals (from_smallest_unit),
+    each distinct amount converted once (a long list repeats its round amounts)."""
+
+    def __init__(self) -> None:
+        self.places = Opportunity._meta.get_field("amount").decimal_places
+        self.amounts: dict[Any, Decimal | None] = {}
+
+    def __call__(self, value: Any) -> Decimal | None:
+        try:
+            return self.amounts[value]
+        except KeyError:
+            found = self.amounts[value] = from_smallest_unit(value, self.places)
+            return found
 
 
 # -- leaderboard ----------------------------------------------------------------------------
