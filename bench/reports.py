@@ -527,7 +527,15 @@ def cases(today: datetime.date, snapshot_day: datetime.date, past_day: datetime.
             """
             SELECT o.id, o.name, o.stage_id, o.amount, o.close_date, o.owner_id,
                    (SELECT max(h.created_at) FROM sales_opportunityhistory h
-                    WHERE h.opportunity_id = o.id AND h.stage_name <> h.previous_stage_name)
+                    WHERE h.opportunity_id = o.id AND h.stage_name <> h.previous_stage_name),
+                   -- idle, the third rule's input, which the report's reasons name
+                   (o.created_at <= now() - interval '30 days'
+                    AND NOT EXISTS (SELECT 1 FROM sales_task t WHERE t.opportunity_id = o.id
+                        AND (t.created_at > now() - interval '30 days'
+                             OR t.completed_at > now() - interval '30 days'))
+                    AND NOT EXISTS (SELECT 1 FROM core_auditevent e
+                        WHERE e.object_name = 'Opportunity' AND e.record_id = o.id
+                        AND e.created_at > now() - interval '30 days'))
             FROM sales_opportunity o
             JOIN sales_opportunitystage s ON s.id = o.stage_id
             WHERE NOT o.is_closed AND (
@@ -684,7 +692,14 @@ def sqlite_cases(today: datetime.date, past_day: datetime.date) -> dict[str, tup
             """
             SELECT o.id, o.name, o.stage_id, o.amount, o.close_date, o.owner_id,
                    (SELECT max(h.created_at) FROM sales_opportunityhistory h
-                    WHERE h.opportunity_id = o.id AND h.stage_name <> h.previous_stage_name)
+                    WHERE h.opportunity_id = o.id AND h.stage_name <> h.previous_stage_name),
+                   -- idle, the third rule's input, which the report's reasons name
+                   (o.created_at <= :since
+                    AND NOT EXISTS (SELECT 1 FROM sales_task t WHERE t.opportunity_id = o.id
+                        AND (t.created_at > :since OR t.completed_at > :since))
+                    AND NOT EXISTS (SELECT 1 FROM core_auditevent e
+                        WHERE e.object_name = 'Opportunity' AND e.record_id = o.id
+                        AND e.created_at > :since))
             FROM sales_opportunity o
             JOIN sales_opportunitystage s ON s.id = o.stage_id
             WHERE NOT o.is_closed AND (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.db import connection
 from django.db.models import Case, CharField, Count, Exists, F, Func, OuterRef, Q, Value, When
 from django.db.models.lookups import Exact
 
@@ -270,30 +269,19 @@ def premature_conversions(*, user: Any, filters: ReportFilters) -> list[dict[str
         for pk, (framework, was_reached) in overrides.items()
     }
     encode_opportunity, encode_lead = ids.encoder("Opportunity"), ids.encoder("Lead")
-    as_date = _date_of_text if connection.vendor == "sqlite" else _same
     return [
         {
             "opportunity_id": encode_opportunity(deal_id),
             "opportunity": deal,
             "lead_id": encode_lead(pk),
             "lead": lead,
-            "converted_date": as_date(converted_date),
+            "converted_date": converted_date,  # on SQLite too: a column declared date, parsed
             "owner": owner_names[owner_id],
             "owner_id": owner_public_ids[owner_id],
             "reason": reasons.get(pk, never),
         }
         for pk, lead, converted_date, deal_id, deal, owner_id in found
     ]
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _date_of_text(value: Any) -> Any:
-    """A date column as read through fetch_all on SQLite: text (or already a date when
-    the driver parsed the declared type)."""
-    return datetime.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _lead_label() -> Func:
