@@ -625,7 +625,7 @@ def guard_missing_lead(actor):
             guard_contact_without_any_account,
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
             ["contact_id", "account_id"],
-            "does not belong to account no account",
+            "belongs to no account; choose the account to convert into",
         ),
         (
             guard_existing_opportunity_and_new_name,

@@ -438,7 +438,8 @@ def test_a_contact_of_another_account_is_refused_naming_the_account(actor):
 
     assert raised.value.code == ErrorCode.FIELD_INTEGRITY_EXCEPTION
     assert raised.value.message.endswith(
-        f"{contact.public_id} does not belong to account {account.public_id}"
+        f"{contact} ({contact.public_id}) does not belong to account"
+        f" {account.name} ({account.public_id})"
     )
 
 

@@ -455,7 +455,8 @@ def test_a_contact_outside_the_account_is_refused_with_the_reason(client, rep, l
     assert 'Not converted: correct <a href="#contact-other-search">Contact</a>.</div>' in page
     assert (
         '<div class="field-error" id="contact-other-search_error">'
-        f"{elsewhere.public_id} does not belong to account {account.public_id}.</div>"
+        f"{elsewhere} ({elsewhere.public_id}) does not belong to account"
+        f" {account.name} ({account.public_id}).</div>"
     ) in page
     assert database_state() == before
 

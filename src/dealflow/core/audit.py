@@ -123,7 +123,15 @@ class ChangedValueText(Func):
         column, params = compiler.compile(self.source_expressions[0])
         return f"(({column} -> %s) ->> %s)", (*params, self.field_name, self.side)
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> Any:
         # SQLite: JSON_EXTRACT gives a JSON string as its text and a JSON null as NULL.
         column, params = compiler.compile(self.source_expressions[0])
         path = f"$.{json.dumps(self.field_name)}[{self.side}]"

@@ -400,11 +400,19 @@ def _check_conversion(plan: _ConversionPlan, opportunity_name: str | None) -> No
     if plan.contact is not None and (
         plan.account is None or plan.contact.account_id != plan.account.pk
     ):
-        account_text = plan.account.public_id if plan.account else "no account"
+        # Named as the user chose them (the contact's own account, which the user may
+        # not see, is not named).
+        contact = f"{plan.contact} ({plan.contact.public_id})"
+        if plan.account is None:
+            # Only a contact of no account gets here: otherwise its own account is used.
+            message = (
+                f"contact_id: {contact} belongs to no account; choose the account to convert into"
+            )
+        else:
+            account = f"{plan.account} ({plan.account.public_id})"
+            message = f"contact_id: {contact} does not belong to account {account}"
         raise DomainError(
-            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
-            f"contact_id: {plan.contact.public_id} does not belong to account {account_text}",
-            ["contact_id", "account_id"],
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION, message, ["contact_id", "account_id"]
         )
     if plan.opportunity is not None and opportunity_name:
         raise DomainError(
@@ -418,7 +426,8 @@ def _check_conversion(plan: _ConversionPlan, opportunity_name: str | None) -> No
     ):
         raise DomainError(
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
-            f"opportunity_id: {plan.opportunity.public_id} belongs to another account",
+            f"opportunity_id: {plan.opportunity} ({plan.opportunity.public_id}) belongs to"
+            " another account",
             ["opportunity_id", "account_id"],
         )
     if plan.overwrite_lead_source and plan.contact is None:
