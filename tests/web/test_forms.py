@@ -83,5 +83,6 @@ def test_an_amount_with_misplaced_commas_is_refused_and_nothing_saved(client, ac
         "/leads/new/", {"last_name": "Ng", "company": "Acme", "annual_revenue": typed}
     ).content.decode()
 
-    assert f"Expected a number, got &#x27;{typed}&#x27;" in content
+    expected = f"Expected a number, got &#x27;{typed}&#x27;; decimals take a point, as in 1.5"
+    assert expected in content
     assert not Lead.objects.filter(last_name="Ng").exists()

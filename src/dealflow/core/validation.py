@@ -178,7 +178,11 @@ def _number(field_def: FieldDef, value: Any, expected: str) -> Decimal | None:
         except InvalidOperation:
             number = None
     if number is None or not number.is_finite():
-        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected {expected}, got {value!r}")
+        # "1,5" is a decimal comma (or a misplaced thousands separator): say how to write it.
+        hint = (
+            "; decimals take a point, as in 1.5" if isinstance(value, str) and "," in value else ""
+        )
+        raise _fail(ErrorCode.INVALID_TYPE, field_def, f"expected {expected}, got {value!r}{hint}")
     return number
 
 
