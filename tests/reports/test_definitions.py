@@ -194,3 +194,57 @@ def test_query_counts_do_not_grow_with_the_rows(name, filters, team, deals, lead
         LeadFactory(owner_user=owner, lead_source=f"Source {number}")
     freeze_clock(NOW)
     assert queries_of(name, team.manny, **filters) == before
+
+
+def test_the_records_behind_each_whole_report(actor):
+    """report_records: the list page showing every record a report counts under its
+    filters, decided with each report's definition (None where no list shows them)."""
+    from dealflow.reports.definitions import ReportResult, report_records
+
+    period = {"period_start": "2026-01-01", "period_end": "2026-03-31", "owner_id": actor.public_id}
+    filters = report_filters_parse(period)
+    owner = {"owner": actor.public_id}
+    dates = {"close_date_from": "2026-01-01", "close_date_to": "2026-03-31"}
+
+    def records(name, rows=()):
+        return report_records(ReportResult(name, filters, [], list(rows)))
+
+    assert records("pipeline_by_stage") == {
+        "object": "Opportunity",
+        "filters": {**owner, "is_closed": False, **dates},
+    }
+    assert records("stalled_deals") == {
+        "object": "Opportunity",
+        "filters": {**owner, "stalled": "true", "is_closed": "false", **dates},
+    }
+    assert records("stage_duration") is None
+    # Forecast: the months its rows show bound the close dates.
+    months = [
+        {
+            "drilldown": {
+                "filters": {"close_date_from": "2026-02-01", "close_date_to": "2026-02-28"}
+            }
+        },
+        {
+            "drilldown": {
+                "filters": {"close_date_from": "2026-03-01", "close_date_to": "2026-03-31"}
+            }
+        },
+    ]
+    assert records("forecast", months) == {
+        "object": "Opportunity",
+        "filters": {**owner, "close_date_from": "2026-02-01", "close_date_to": "2026-03-31"},
+    }
+    # Others: the rows' drill-down without what singles out a row's group, except a
+    # group the filters set (the owner here), and None without rows.
+    row = {
+        "drilldown": {
+            "object": "Lead",
+            "filters": {"owner": actor.public_id, "lead_source": "Web", "created_from": "x"},
+        }
+    }
+    assert records("lead_conversion", [row]) == {
+        "object": "Lead",
+        "filters": {"owner": actor.public_id, "created_from": "x"},
+    }
+    assert records("lead_conversion") is None

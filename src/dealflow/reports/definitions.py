@@ -144,6 +144,11 @@ class ReportDefinition:
     # A list report's first rows and its row count without computing every row:
     # first_rows(user=, filters=, limit=) -> (rows, total). None: run() then slice.
     first_rows: Callable[..., tuple[list[dict[str, Any]], int]] | None = None
+    # What lists every record the report counts under its filters ("List the records"):
+    # records(result) -> {"object", "filters"} as a row's drill-down, or None where no
+    # list shows them. None: the rows' drill-downs without what singles out their group
+    # (rows_drilldown).
+    records: Callable[[ReportResult], dict[str, Any] | None] | None = None
 
 
 REPORTS: dict[str, ReportDefinition] = {}
@@ -177,6 +182,40 @@ def report_get(name: str) -> ReportDefinition:
             ErrorCode.NOT_FOUND, f"no report named {name!r}; reports: {known}", ["name"]
         )
     return definition
+
+
+def report_records(result: ReportResult) -> dict[str, Any] | None:
+    """The drill-down of a whole report's result: {"object": "Lead" | "Opportunity",
+    "filters": {list filter: value}} for the list page showing every record it counts
+    (the dashboard's "List the records"), or None where no list shows them exactly."""
+    definition = report_get(result.name)
+    if definition.records is not None:
+        return definition.records(result)
+    return rows_drilldown(result)
+
+
+# A row's own group in its drill-down: dropped for the whole report's records unless the
+# page's filters set it.
+_GROUP_FILTERS = frozenset({"lead_source", "owner", "owner_queue"})
+
+
+def rows_drilldown(result: ReportResult) -> dict[str, Any] | None:
+    """The drill-down of every row at once: the first row's, without what singles its
+    group out (its lead source, owner or queue, unless a filter of the report set it);
+    None when the rows carry none."""
+    given = result.filters
+    for row in result.rows:
+        found = row.get("drilldown")
+        if found:
+            keep = {
+                name: value
+                for name, value in found.get("filters", {}).items()
+                if name not in _GROUP_FILTERS
+                or (name == "lead_source" and given.lead_source)
+                or (name == "owner" and given.owner_id)
+            }
+            return {"object": found.get("object"), "filters": keep}
+    return None
 
 
 def _check_filters(definition: ReportDefinition, filters: ReportFilters) -> ReportFilters:

@@ -37,9 +37,10 @@ from dealflow.reports.definitions import (
     ReportResult,
     report_filters_parse,
     report_get,
+    report_records,
     report_run,
+    rows_drilldown,
 )
-from dealflow.reports.selectors.common import drilldown as report_drilldown
 from dealflow.web.forms import picklist_choices
 from dealflow.web.pages import FilterInput, midnight_as_day, page_view, signed_in_user
 from dealflow.web.records import user_choices
@@ -73,8 +74,6 @@ class PanelSpec:
     series: tuple[str, ...] = ()
     group_by: str | None = None
     note: str = ""
-    # The rows carry no drill-down: "List the records" opens the stalled opportunities.
-    stalled_list: bool = False
     # A list rather than figures: the table shows the first rows (the CSV has them all).
     shown_rows: int | None = None
     # Whether a bar opens the list of its records (False where no list shows them exactly).
@@ -152,7 +151,6 @@ PANELS = (
         "",
         note="Open deals stalled now: longer in their stage than the stage allows, no "
         "activity for 30 days, or a close date that has passed.",
-        stalled_list=True,
         shown_rows=50,
     ),
 )
@@ -341,7 +339,7 @@ def _chart(spec: PanelSpec, result: ReportResult) -> dict[str, Any] | None:
     if spec.chart == "funnel":
         steps = drawn
         totals = [sum(row.get(name) or 0 for row in result.rows) for name in steps]
-        whole = _overall_drilldown(result)
+        whole = rows_drilldown(result)
         links = [
             list_url(whole, **FUNNEL_STEP_FILTERS[name]) if name in FUNNEL_STEP_FILTERS else ""
             for name in steps
@@ -388,51 +386,6 @@ FORECAST_SEGMENTS = {
 }
 
 
-def _report_drilldown(result: ReportResult) -> dict[str, Any] | None:
-    """The drill-down of the whole report ("List the records"): the page's filters (owner,
-    lead source, the period as the report reads it; the team has no list filter) and what
-    defines the report's records, never what singles out one of its rows."""
-    given = result.filters
-    if result.name == "pipeline_by_stage":
-        return report_drilldown(
-            "Opportunity",
-            given,
-            is_closed=False,
-            close_date_from=given.period_start,
-            close_date_to=given.period_end,
-        )
-    if result.name == "forecast":
-        months = [row.get("drilldown") or {} for row in result.rows]
-        bounds = [found.get("filters", {}) for found in months]
-        return report_drilldown(
-            "Opportunity",
-            given,
-            close_date_from=bounds[0].get("close_date_from") if bounds else given.period_start,
-            close_date_to=bounds[-1].get("close_date_to") if bounds else given.period_end,
-        )
-    if result.name == "stage_duration":
-        return None  # the list has no filter on the stages a deal passed through
-    return _overall_drilldown(result)
-
-
-def _overall_drilldown(result: ReportResult) -> dict[str, Any] | None:
-    """The drill-down of every row at once: a row's, without what singles its group out."""
-    for row in result.rows:
-        found = row.get("drilldown")
-        if found:
-            own = {"lead_source", "owner", "owner_queue"}
-            given = result.filters
-            keep = {
-                name: value
-                for name, value in found.get("filters", {}).items()
-                if name not in own
-                or (name == "lead_source" and given.lead_source)
-                or (name == "owner" and given.owner_id)
-            }
-            return {"object": found.get("object"), "filters": keep}
-    return None
-
-
 def _panel_filters(spec: PanelSpec, accepted: frozenset[str], filters: ReportFilters):
     """The page's filters the report accepts, and the labels of those it ignores."""
     values = {item.name: getattr(filters, item.name) for item in fields(filters)}
@@ -474,26 +427,8 @@ def build_panel(spec: PanelSpec, run: Runner, filters: ReportFilters) -> Panel:
         _funnel_table(panel.chart, panel)
     else:
         _table(result, panel)
-    overall = _report_drilldown(result)
-    if overall is None and spec.stalled_list:
-        overall = _stalled_drilldown(result.filters)
-    panel.list_url = list_url(overall)
+    panel.list_url = list_url(report_records(result))
     return panel
-
-
-def _stalled_drilldown(filters: ReportFilters) -> dict[str, Any]:
-    """The opportunity list's stalled deals under the report's filters (the period is on
-    the close date, as in the stalled_deals report; the team has no list filter)."""
-    given: dict[str, Any] = {"stalled": "true", "is_closed": "false"}
-    if filters.owner_id:
-        given["owner"] = filters.as_json()["owner_id"]
-    if filters.lead_source:
-        given["lead_source"] = filters.lead_source
-    if filters.period_start:
-        given["close_date_from"] = filters.period_start.isoformat()
-    if filters.period_end:
-        given["close_date_to"] = filters.period_end.isoformat()
-    return {"object": "Opportunity", "filters": given}
 
 
 def _funnel_table(chart: dict[str, Any], panel: Panel) -> None:

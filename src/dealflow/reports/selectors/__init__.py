@@ -40,6 +40,7 @@ report_register(
         group_by=(),
         columns=pipeline.pipeline_by_stage_columns,
         run=pipeline.pipeline_by_stage,
+        records=pipeline.pipeline_by_stage_records,
     )
 )
 report_register(
@@ -52,6 +53,7 @@ report_register(
         group_by=(),
         columns=pipeline.forecast_columns,
         run=pipeline.forecast,
+        records=pipeline.forecast_records,
     )
 )
 report_register(
@@ -110,6 +112,7 @@ report_register(
         group_by=(),
         columns=deals.stage_duration_columns,
         run=deals.stage_duration,
+        records=deals.stage_duration_records,
     )
 )
 report_register(
@@ -123,6 +126,7 @@ report_register(
         columns=deals.stalled_deals_columns,
         run=deals.stalled_deals,
         first_rows=deals.stalled_deals_first,
+        records=deals.stalled_deals_records,
     )
 )
 report_register(

@@ -26,7 +26,7 @@ from django.utils import timezone
 from dealflow.core import ids
 from dealflow.core.fields import ExactSum
 from dealflow.core.sqlite.base import from_smallest_unit
-from dealflow.reports.definitions import Column, ReportFilters
+from dealflow.reports.definitions import Column, ReportFilters, ReportResult
 from dealflow.reports.selectors.common import (
     OWNER_COLUMNS,
     SECONDS_PER_DAY,
@@ -551,3 +551,25 @@ def leaderboard(*, user: Any, filters: ReportFilters) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# -- the records behind a whole report (ReportDefinition.records) ------------------------
+
+
+def stage_duration_records(result: ReportResult) -> None:
+    """None: the opportunity list has no filter on the stages a deal passed through."""
+    return None
+
+
+def stalled_deals_records(result: ReportResult) -> dict[str, Any]:
+    """The opportunity list's stalled deals under the report's filters (the period on
+    the close date, as in the report; the team has no list filter)."""
+    given = result.filters
+    return drilldown(
+        "Opportunity",
+        given,
+        stalled="true",
+        is_closed="false",
+        close_date_from=given.period_start,
+        close_date_to=given.period_end,
+    )

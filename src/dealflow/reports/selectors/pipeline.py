@@ -15,7 +15,7 @@ from dealflow.leads.services import end_of_fiscal_quarter
 
 # A module import: snapshots imports selectors.common, which loads this package.
 from dealflow.reports import snapshots
-from dealflow.reports.definitions import Column, ReportFilters
+from dealflow.reports.definitions import Column, ReportFilters, ReportResult
 from dealflow.reports.selectors.common import (
     EXACT,
     dated_in_period,
@@ -326,3 +326,32 @@ def forecast_accuracy(*, user: Any, filters: ReportFilters) -> list[dict[str, An
             ),
         }
     ]
+
+
+# -- the records behind a whole report (ReportDefinition.records) ------------------------
+
+
+def pipeline_by_stage_records(result: ReportResult) -> dict[str, Any]:
+    """The open opportunities under the report's filters (the period on the close date)."""
+    given = result.filters
+    return drilldown(
+        "Opportunity",
+        given,
+        is_closed=False,
+        close_date_from=given.period_start,
+        close_date_to=given.period_end,
+    )
+
+
+def forecast_records(result: ReportResult) -> dict[str, Any]:
+    """The opportunities closing in the months the forecast shows: from its first row's
+    first day to its last row's last day (the rows' drill-downs bound them), else the
+    period."""
+    given = result.filters
+    bounds = [(row.get("drilldown") or {}).get("filters", {}) for row in result.rows]
+    return drilldown(
+        "Opportunity",
+        given,
+        close_date_from=bounds[0].get("close_date_from") if bounds else given.period_start,
+        close_date_to=bounds[-1].get("close_date_to") if bounds else given.period_end,
+    )
