@@ -264,6 +264,17 @@ def user_names(user_ids: Iterable[int | None]) -> dict[int, str]:
     }
 
 
+def owner_cells(owner_ids: Iterable[int | None]) -> tuple[dict[Any, str], dict[Any, str | None]]:
+    """({owner id: name}, {owner id: public id}) for every given owner ("" and None for
+    no owner): a long list's owner cells by two lookups a row (one query)."""
+    wanted = set(owner_ids)
+    names = user_names(wanted)
+    return (
+        {owner_id: names.get(owner_id, "") for owner_id in wanted},
+        {owner_id: owner_public_id(owner_id) for owner_id in wanted},
+    )
+
+
 @functools.lru_cache(maxsize=4096)
 def owner_public_id(owner_id: int | None) -> str | None:
     """A user's public id (cached: a list report names the same few owners on every row)."""

@@ -40,6 +40,7 @@ from dealflow.reports.selectors.common import (
     fetch_all,
     fraction,
     money,
+    owner_cells,
     owner_public_id,
     people,
     queryset_sql,
@@ -457,10 +458,7 @@ def _stalled_rows(deals: list[tuple], now: datetime.datetime) -> list[dict[str, 
     in the stage, idle) tuples as the driver reads them (fetch_all: on SQLite the amount
     in cents, idle 0 or 1), with the reasons in words."""
     today = timezone.localdate(now)
-    owner_ids = {deal[5] for deal in deals}
-    names = user_names(owner_ids)
-    owner_names = {owner_id: names.get(owner_id, "") for owner_id in owner_ids}
-    owner_public_ids = {owner_id: owner_public_id(owner_id) for owner_id in owner_ids}
+    owner_names, owner_public_ids = owner_cells(deal[5] for deal in deals)
     stage_names = {stage.pk: stage.name for stage in stages.get()}
     stage_label = stage_names.get
     reasons_of = _StallReasons(today)

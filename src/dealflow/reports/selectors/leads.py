@@ -24,7 +24,7 @@ from dealflow.reports.selectors.common import (
     fraction,
     local_month,
     month_text,
-    owner_public_id,
+    owner_cells,
     people,
     period_drilldown,
     user_names,
@@ -256,10 +256,7 @@ def premature_conversions(*, user: Any, filters: ReportFilters) -> list[dict[str
     # Tuples fetched in one go (fetch_all), the lead's label made by the database, and
     # the rows built by one comprehension: 198k rows at 1M leads.
     found = fetch_all(leads)
-    owner_ids = {row[5] for row in found}
-    names = user_names(owner_ids)
-    owner_names = {owner_id: names.get(owner_id, "") for owner_id in owner_ids}
-    owner_public_ids = {owner_id: owner_public_id(owner_id) for owner_id in owner_ids}
+    owner_names, owner_public_ids = owner_cells(row[5] for row in found)
     # A lead without an override is listed because it never reached the status.
     never = f"Converted without reaching {QUALIFIED_STATUS}"
     reasons = {
