@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 # The domain layer, type-checked with django-stubs.
 DOMAIN_MODULES := src/dealflow/core/ids.py src/dealflow/core/errors.py \
 	src/dealflow/core/metadata.py src/dealflow/core/validation.py src/dealflow/core/audit.py \
+	src/dealflow/core/second_connection.py \
 	src/dealflow/*/models.py src/dealflow/*/services.py
 
 .PHONY: run test lint format bench install install-dev clean assets browser

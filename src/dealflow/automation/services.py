@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from dealflow.automation.models import (
@@ -40,6 +40,7 @@ from dealflow.core.cache import configuration_changed
 from dealflow.core.errors import DomainError, ErrorCode
 from dealflow.core.metadata import FieldDef, get_object
 from dealflow.core.models import AuditAction, AuditEvent
+from dealflow.core.second_connection import SecondConnection
 from dealflow.core.sqlite.bulk import sqlite_bulk_writes
 from dealflow.leads.models import Lead
 from dealflow.leads.selectors import lead_statuses
@@ -496,8 +497,11 @@ class BatchPools(Pools):
         self._names: dict[tuple[str, int], str] = {}
         if not pooled:
             return
+        # FOR NO KEY UPDATE: it excludes another batch or a create (`Pools.position`'s FOR
+        # UPDATE) as FOR UPDATE would, but not the key-share lock with which a split
+        # batch's other half checks its decisions' reference to the entry.
         self.positions = dict(
-            AssignmentRuleEntry.objects.select_for_update()
+            AssignmentRuleEntry.objects.select_for_update(no_key=True)
             .filter(pk__in=[entry.id for entry in pooled])
             .order_by("pk")
             .values_list("pk", "next_position")
@@ -708,6 +712,20 @@ def lead_assign(*, actor: User | None, lead: Lead | int) -> AssignmentDecision:
 # --- Dealing many leads at once ---------------------------------------------------
 
 BULK_BATCH_SIZE = 5_000  # leads per transaction of leads_assign_bulk
+# On PostgreSQL, outside a caller's transaction, a pass of at least SPLIT_ABOVE leads
+# goes in batches of SPLIT_BATCH_SIZE, each written half on a second connection
+# (core.second_connection): the owners' UPDATE is the server's work, one core per
+# connection, and each connection writes BULK_BATCH_SIZE leads a batch, the size measured
+# best on one (docs/benchmarks.md). A lock waited on for SPLIT_LOCK_TIMEOUT ends the split
+# batch, which is dealt again on one connection.
+SPLIT_WRITES = True
+SPLIT_ABOVE = 1_000
+SPLIT_BATCH_SIZE = 2 * BULK_BATCH_SIZE
+# The share of a split batch (its first leads, in the order given) the second connection
+# reads and writes: it starts writing while this connection deals the rest.
+SPLIT_FIRST_PART = 0.5
+SPLIT_LOCK_TIMEOUT = "5s"
+SPLIT_ADVISORY_LOCK = 7_365_110_001  # pg_advisory_xact_lock's key: "one split pass at a time"
 SKIPPED_CONVERTED = "skipped: converted"
 SKIPPED_NOT_FOUND = "skipped: not found"
 
@@ -745,6 +763,12 @@ def leads_assign_bulk(*, actor: User | None, lead_ids: Sequence[int]) -> dict[st
     statement each for the decisions and the audit events (PostgreSQL: COPY; SQLite:
     executemany). Duplicate ids count once.
 
+    On PostgreSQL, called outside a transaction with SPLIT_ABOVE leads or more, batches
+    are of SPLIT_BATCH_SIZE leads, each split: its second half is read, locked and written
+    (owners, decisions, audit events) on a second connection, in a transaction committed
+    with the first half's, so the server's two processes write the halves at once (docs/assignment.md, "Bulk
+    passes on two connections"). The outcome is the same as on one connection.
+
     Returns how many leads each owner (by name) got or kept, plus SKIPPED_CONVERTED and
     SKIPPED_NOT_FOUND for the leads left alone. The actor must be able to edit every lead
     (checked before anything is written: INSUFFICIENT_ACCESS_OR_READONLY otherwise);
@@ -756,9 +780,14 @@ def leads_assign_bulk(*, actor: User | None, lead_ids: Sequence[int]) -> dict[st
             ErrorCode.NOT_FOUND, "no assignment rules are active", ["assignment_rules"]
         )
     keys = list(dict.fromkeys(lead_ids))
-    batches = [
-        keys[start : start + BULK_BATCH_SIZE] for start in range(0, len(keys), BULK_BATCH_SIZE)
-    ]
+    split = (
+        SPLIT_WRITES
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block  # a second connection would not see its rows
+        and len(keys) >= SPLIT_ABOVE
+    )
+    size = SPLIT_BATCH_SIZE if split else BULK_BATCH_SIZE
+    batches = [keys[start : start + size] for start in range(0, len(keys), size)]
     if actor is not None:
         condition = editable_q(actor, Lead)
         for batch in batches if condition else []:
@@ -782,11 +811,58 @@ def leads_assign_bulk(*, actor: User | None, lead_ids: Sequence[int]) -> dict[st
     )
     outcomes: Counter[str] = Counter()
     names: dict[tuple[str, int], str] = {}
-    with sqlite_bulk_writes():
+    with sqlite_bulk_writes(), SecondConnection() if split else nullcontext() as other:
         for batch in batches:
-            with transaction.atomic():
-                _assign_batch(actor, rule_set, batch, columns, fields, outcomes, names)
+            halves = other if other is not None and len(batch) >= SPLIT_ABOVE else None
+            try:
+                counted = _assign_batch_atomically(
+                    actor, rule_set, batch, columns, fields, names, halves
+                )
+            except DatabaseError as error:
+                if halves is None or not _lock_timed_out(error):
+                    raise
+                # A lock waited on past SPLIT_LOCK_TIMEOUT: perhaps a cycle through this
+                # process, which the server cannot see. The batch was rolled back whole;
+                # on one connection any deadlock is the server's to find.
+                counted = _assign_batch_atomically(actor, rule_set, batch, columns, fields, names)
+            outcomes.update(counted)
     return dict(outcomes)
+
+
+def _assign_batch_atomically(
+    actor: User | None,
+    rule_set: AssignmentRuleSet,
+    batch: list[int],
+    columns: list[str],
+    fields: Mapping[str, FieldDef],
+    names: dict[tuple[str, int], str],
+    other: SecondConnection | None = None,
+) -> Counter[str]:
+    """One batch in its transaction; its outcomes. With `other`, the two halves commit at
+    the same time (each commit runs the deferred checks of its rows' references): a
+    failure before then leaves nothing of the batch; a failure of one commit (a check
+    that fails because a referenced row went meanwhile) leaves the other half written,
+    consistent on its own (owners, decisions, audit events; the rounds' places go with
+    the first half), and is raised."""
+    if other is None:
+        with transaction.atomic():
+            return _assign_batch(actor, rule_set, batch, columns, fields, names)
+    other.begin()
+    committing = None
+    try:
+        with transaction.atomic():
+            outcomes = _assign_batch(actor, rule_set, batch, columns, fields, names, other)
+            committing = other.commit_soon()
+    finally:
+        if committing is not None:
+            committing.result()
+        other.rollback()  # nothing once committed
+    return outcomes
+
+
+def _lock_timed_out(error: DatabaseError) -> bool:
+    """Whether PostgreSQL refused a lock after lock_timeout (SQLSTATE 55P03)."""
+    return getattr(error.__cause__, "sqlstate", None) == "55P03"
 
 
 def _assign_batch(
@@ -795,83 +871,177 @@ def _assign_batch(
     batch: list[int],
     columns: list[str],
     fields: Mapping[str, FieldDef],
-    outcomes: Counter[str],
     names: dict[tuple[str, int], str],
-) -> None:
-    """One batch of `leads_assign_bulk`, inside its transaction."""
-    statuses = {status.pk: status for status in lead_statuses.get()}
-    closed = {key for key, status in statuses.items() if status.is_closed or status.is_converted}
+    other: SecondConnection | None = None,
+) -> Counter[str]:
+    """One batch of `leads_assign_bulk`, inside its transaction; how many leads each owner
+    got or kept, and the leads skipped.
+
+    With `other` (a second connection in a transaction of its own) the batch's first
+    part (SPLIT_FIRST_PART of its leads, in the order given) is read, locked and written
+    there, the rest on this connection; the first part's writes start as soon as it is
+    dealt, so that dealing the rest overlaps them. Every lead of the batch is locked, by
+    one connection or the other, before the pools' rows: the order `lead_assign` takes
+    them in."""
+    if other is None:
+        dealer = _Dealer(actor, rule_set, fields, names, _read_leads(batch, columns))
+        _write_batch(*dealer.deal(batch), dealer.now)
+    else:
+        _lock_for_split_batch()
+        cut = round(len(batch) * SPLIT_FIRST_PART)
+        first, rest = batch[:cut], batch[cut:]
+        read = other.run(_read_leads, first, columns, SPLIT_LOCK_TIMEOUT)
+        found = _read_leads(rest, columns)
+        dealer = _Dealer(actor, rule_set, fields, names, {**read.result(), **found})
+        wrote = other.run(_write_batch, *dealer.deal(first), dealer.now)
+        _write_batch(*dealer.deal(rest), dealer.now)
+        wrote.result()
+    dealer.pools.save()
+    _count_owners(dealer.owners, names, dealer.outcomes)
+    return dealer.outcomes
+
+
+class _Dealer:
+    """A batch's dealing: the leads read (`found`, {pk: columns}, each connection's part
+    in its order of creation), the pools' figures, and what the leads dealt so far got."""
+
+    def __init__(
+        self,
+        actor: User | None,
+        rule_set: AssignmentRuleSet,
+        fields: Mapping[str, FieldDef],
+        names: dict[tuple[str, int], str],
+        found: dict[int, dict[str, Any]],
+    ) -> None:
+        self.actor, self.rule_set, self.fields, self.names = actor, rule_set, fields, names
+        self.found = found
+        self.created = {key: rank for rank, key in enumerate(found)}
+        self.statuses = {status.pk: status for status in lead_statuses.get()}
+        self.closed = {
+            key for key, status in self.statuses.items() if status.is_closed or status.is_converted
+        }
+        self.pools = BatchPools(rule_set, fields)  # after the leads: the order of locks
+        self.now = timezone.now()
+        self.at = AssignmentDecision._meta.get_field("decided_at").get_db_prep_save(
+            self.now, connection
+        )
+        self.changes_field = AuditEvent._meta.get_field("changes")
+        self.acting = actor.pk if actor is not None and actor.pk else None
+        self.prepared_changes: dict[tuple[tuple[int | None, int | None], ...], tuple] = {}
+        self.tails: dict[tuple, tuple] = {}  # one tuple per distinct decision tail
+        self.outcomes: Counter[str] = Counter()
+        self.owners: list[tuple[str, int]] = []
+
+    def deal(
+        self, keys: list[int]
+    ) -> tuple[
+        list[tuple[int, int, int | None, int | None]],
+        list[tuple[int, tuple]],
+        list[tuple[int, tuple]],
+    ]:
+        """Deal these leads, in the order given; what to write for them: the moves (rank
+        of creation, lead, user, queue), in order of creation, the decisions and the
+        audit events (lead, the rest of its row)."""
+        found, pools, names = self.found, self.pools, self.names
+        moves: list[tuple[int, int, int | None, int | None]] = []
+        decisions: list[tuple[int, tuple]] = []
+        events: list[tuple[int, tuple]] = []
+        for key in keys:
+            values = found.get(key)
+            if values is None:
+                self.outcomes[SKIPPED_NOT_FOUND] += 1
+                continue
+            if values["is_converted"]:
+                self.outcomes[SKIPPED_CONVERTED] += 1
+                continue
+            row = _LeadRow(values, self.statuses)
+            decision = assignment_decide(
+                actor=self.actor, lead=row, rule_set=self.rule_set, pools=pools, fields=self.fields
+            )
+            assert decision is not None  # the rule set is given
+            old = (values["owner_user_id"], values["owner_queue_id"])
+            new = old
+            if isinstance(decision.owner, Queue):
+                new = (None, decision.owner.id)
+                names[("Queue", decision.owner.id)] = str(decision.owner)
+            elif decision.owner is not None:
+                new = (decision.owner.id, None)
+                names[("User", decision.owner.id)] = str(decision.owner)
+            if new != old:
+                moves.append((self.created[key], key, *new))
+                if values["status_id"] not in self.closed:
+                    pools.moved_lead(old[0], new[0])
+                events.append((key, self._event(old, new)))
+            self.owners.append(("User", new[0]) if new[0] else ("Queue", new[1] or 0))
+            entry_id = decision.entry.id if decision.entry else None
+            tail = (self.rule_set.pk, entry_id, *new, decision.reason, self.at, self.acting)
+            decisions.append((key, self.tails.setdefault(tail, tail)))
+        # In the leads' order of creation (as read), whatever order they were dealt in: 7
+        # of the 14 indexes of leads_lead that every new row version enters start with
+        # created_at or with (a list filter, created_at), so their entries are then
+        # written in order (by primary key instead, a pass took twice as long:
+        # docs/benchmarks.md).
+        moves.sort(key=itemgetter(0))
+        return moves, decisions, events
+
+    def _event(
+        self, old: tuple[int | None, int | None], new: tuple[int | None, int | None]
+    ) -> tuple:
+        """The audit event's row (but its lead) of a change of owner: a few pairs of
+        owners per batch, each prepared once."""
+        event = self.prepared_changes.get((old, new))
+        if event is None:
+            changes = {}
+            if new[0] != old[0]:
+                changes["owner_user"] = [_owner_key(old[0], None), _owner_key(new[0], None)]
+            if new[1] != old[1]:
+                changes["owner_queue"] = [_owner_key(None, old[1]), _owner_key(None, new[1])]
+            prepared = _json_value(self.changes_field, changes)
+            event = (self.acting, Lead.object_name, AuditAction.UPDATE, prepared, self.at, self.at)
+            self.prepared_changes[(old, new)] = event
+        return event
+
+
+def _read_leads(
+    keys: list[int], columns: list[str], lock_timeout: str | None = None
+) -> dict[int, dict[str, Any]]:
+    """These leads' `columns`, read and locked until the transaction ends, in their order
+    of creation: {pk: {column: value}}. With `lock_timeout` (PostgreSQL's text, "5s"),
+    the transaction's lock waits end in an error past it."""
     leads = Lead.objects.select_for_update()
-    if connection.vendor == "postgresql":  # one array parameter, not 5,000 placeholders
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            if lock_timeout is not None:  # a constant of this module, as a parameter
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+        # One array parameter, not 5,000 placeholders.
         quote = connection.ops.quote_name
         where = f"{quote(Lead._meta.db_table)}.{quote(str(Lead._meta.pk.column))}"
-        leads = leads.extra(where=[f"{where} = ANY(%s::bigint[])"], params=[_int_array(batch)])
+        leads = leads.extra(where=[f"{where} = ANY(%s::bigint[])"], params=[_int_array(keys)])
     else:
-        leads = leads.filter(pk__in=batch)
-    # In the leads' order of creation (their rank orders the owners' UPDATE, below).
-    found = {values["id"]: values for values in leads.order_by("created_at", "id").values(*columns)}
-    created = {key: rank for rank, key in enumerate(found)}
-    pools = BatchPools(rule_set, fields)
-    now = timezone.now()
-    at = AssignmentDecision._meta.get_field("decided_at").get_db_prep_save(now, connection)
-    changes_field = AuditEvent._meta.get_field("changes")
-    acting = actor.pk if actor is not None and actor.pk else None
-    prepared_changes: dict[tuple[tuple[int | None, int | None], ...], tuple] = {}
-    tails: dict[tuple, tuple] = {}  # one tuple per distinct decision tail, shared by rows
-    moves: list[tuple[int, int, int | None, int | None]] = []  # (rank, lead, user, queue)
-    decisions: list[tuple[int, tuple]] = []  # (lead, the rest of its row)
-    events: list[tuple[int, tuple]] = []  # (lead, the rest of its row)
-    owners: list[tuple[str, int]] = []
-    for key in batch:
-        values = found.get(key)
-        if values is None:
-            outcomes[SKIPPED_NOT_FOUND] += 1
-            continue
-        if values["is_converted"]:
-            outcomes[SKIPPED_CONVERTED] += 1
-            continue
-        row = _LeadRow(values, statuses)
-        decision = assignment_decide(
-            actor=actor, lead=row, rule_set=rule_set, pools=pools, fields=fields
-        )
-        assert decision is not None  # the rule set is given
-        old = (values["owner_user_id"], values["owner_queue_id"])
-        new = old
-        if isinstance(decision.owner, Queue):
-            new = (None, decision.owner.id)
-            names[("Queue", decision.owner.id)] = str(decision.owner)
-        elif decision.owner is not None:
-            new = (decision.owner.id, None)
-            names[("User", decision.owner.id)] = str(decision.owner)
-        if new != old:
-            moves.append((created[key], key, *new))
-            if values["status_id"] not in closed:
-                pools.moved_lead(old[0], new[0])
-            event = prepared_changes.get((old, new))
-            if event is None:  # a few pairs of owners per batch
-                changes = {}
-                if new[0] != old[0]:
-                    changes["owner_user"] = [_owner_key(old[0], None), _owner_key(new[0], None)]
-                if new[1] != old[1]:
-                    changes["owner_queue"] = [_owner_key(None, old[1]), _owner_key(None, new[1])]
-                prepared = _json_value(changes_field, changes)
-                event = (acting, Lead.object_name, AuditAction.UPDATE, prepared, at, at)
-                prepared_changes[(old, new)] = event
-            events.append((key, event))
-        owners.append(("User", new[0]) if new[0] else ("Queue", new[1] or 0))
-        entry_id = decision.entry.id if decision.entry else None
-        tail = (rule_set.pk, entry_id, *new, decision.reason, at, acting)
-        decisions.append((key, tails.setdefault(tail, tail)))
-    # In the leads' order of creation (as read), whatever order they were dealt in: 7 of
-    # the 14 indexes of leads_lead that every new row version enters start with
-    # created_at or with (a list filter, created_at), so their entries are then written
-    # in order (by primary key instead, a pass took twice as long: docs/benchmarks.md).
-    moves.sort(key=itemgetter(0))
+        leads = leads.filter(pk__in=keys)
+    return {values["id"]: values for values in leads.order_by("created_at", "id").values(*columns)}
+
+
+def _lock_for_split_batch() -> None:
+    """Before a split batch locks its leads: the transaction's lock waits end in an
+    error past SPLIT_LOCK_TIMEOUT (leads_assign_bulk then deals the batch again on one
+    connection), and it holds the split passes' advisory lock, so two split passes never
+    lock each other's halves."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [SPLIT_LOCK_TIMEOUT])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SPLIT_ADVISORY_LOCK])
+
+
+def _write_batch(
+    moves: list[tuple[int, int, int | None, int | None]],
+    decisions: list[tuple[int, tuple]],
+    events: list[tuple[int, tuple]],
+    now: datetime.datetime,
+) -> None:
+    """A batch's (or half a batch's) owners, decisions and audit events."""
     _write_owners([move[1:] for move in moves], now)
-    pools.save()
     _insert_rows(AssignmentDecision, DECISION_COLUMNS, decisions)
     _insert_rows(AuditEvent, EVENT_COLUMNS, events)
-    _count_owners(owners, names, outcomes)
 
 
 DECISION_COLUMNS = (
