@@ -764,10 +764,11 @@ def leads_assign_bulk(*, actor: User | None, lead_ids: Sequence[int]) -> dict[st
     executemany). Duplicate ids count once.
 
     On PostgreSQL, called outside a transaction with SPLIT_ABOVE leads or more, batches
-    are of SPLIT_BATCH_SIZE leads, each split: its second half is read, locked and written
+    are of SPLIT_BATCH_SIZE leads, each split: its first part is read, locked and written
     (owners, decisions, audit events) on a second connection, in a transaction committed
-    with the first half's, so the server's two processes write the halves at once (docs/assignment.md, "Bulk
-    passes on two connections"). The outcome is the same as on one connection.
+    with the rest's, so the server's two processes write the parts at once
+    (docs/assignment.md, "Bulk passes on two connections"). The outcome is the same as on
+    one connection.
 
     Returns how many leads each owner (by name) got or kept, plus SKIPPED_CONVERTED and
     SKIPPED_NOT_FOUND for the leads left alone. The actor must be able to edit every lead
@@ -841,9 +842,9 @@ def _assign_batch_atomically(
     """One batch in its transaction; its outcomes. With `other`, the two halves commit at
     the same time (each commit runs the deferred checks of its rows' references): a
     failure before then leaves nothing of the batch; a failure of one commit (a check
-    that fails because a referenced row went meanwhile) leaves the other half written,
+    that fails because a referenced row went meanwhile) leaves the other part written,
     consistent on its own (owners, decisions, audit events; the rounds' places go with
-    the first half), and is raised."""
+    the part written on this connection), and is raised."""
     if other is None:
         with transaction.atomic():
             return _assign_batch(actor, rule_set, batch, columns, fields, names)
