@@ -568,6 +568,14 @@ def guard_contact_without_any_account(actor):
     return {"lead": full_lead(owner_user=actor), "contact": ContactFactory(account=None)}
 
 
+def guard_contact_of_no_account_into_an_account(actor):
+    return {
+        "lead": full_lead(owner_user=actor),
+        "account": AccountFactory(name="Copperline Bank"),
+        "contact": ContactFactory(account=None),
+    }
+
+
 def guard_existing_opportunity_and_new_name(actor):
     account = AccountFactory()
     return {
@@ -626,6 +634,12 @@ def guard_missing_lead(actor):
             ErrorCode.FIELD_INTEGRITY_EXCEPTION,
             ["contact_id", "account_id"],
             "belongs to no account; choose the account to convert into",
+        ),
+        (
+            guard_contact_of_no_account_into_an_account,
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION,
+            ["contact_id", "account_id"],
+            "belongs to no account, not to account Copperline Bank (001",
         ),
         (
             guard_existing_opportunity_and_new_name,

@@ -461,6 +461,37 @@ def test_a_contact_outside_the_account_is_refused_with_the_reason(client, rep, l
     assert database_state() == before
 
 
+@pytest.mark.parametrize("of_account", [True, False])
+def test_the_preview_says_a_contact_outside_the_account_is_refused(client, rep, lead, of_account):
+    """Before Convert is pressed: the contact chosen in "Another contact of <account>"
+    belongs to another account (or none), so no preview promises it, and the reason is
+    the service's, in words."""
+    account = AccountFactory(name="Copperline Bank", owner=rep)
+    other = AccountFactory(name="Elsewhere Inc", owner=rep) if of_account else None
+    contact = ContactFactory(account=other, owner=rep, first_name="Vera", last_name="Parker")
+    before = database_state()
+
+    page = client.get(
+        url(lead),
+        {
+            "part": "update",  # what the page asks for as the options change (htmx)
+            "account": account.public_id,
+            "account_shown": account.public_id,
+            "contact": "other",
+            "contact_other": contact.public_id,
+        },
+    ).content.decode()
+
+    reason = "does not belong to account" if of_account else "belongs to no account, not to account"
+    assert (
+        '<div class="alert alert-warning" role="alert">'
+        f"Vera Parker ({contact.public_id}) {reason} Copperline Bank ({account.public_id}).</div>"
+    ) in page
+    assert "Existing</span>\n      <strong>Contact</strong>" not in page
+    assert "Blank fields filled from the lead" not in page
+    assert database_state() == before
+
+
 def test_a_queue_owned_lead_defaults_the_owner_to_the_converting_user(client, rep):
     queue = QueueFactory()
     queue.members.add(rep)

@@ -530,6 +530,13 @@ def test_a_converted_lead_links_what_it_became(client, rep):
     assert f'<a href="/opportunities/{opportunity.public_id}/">Navy deal</a>' in content
     assert f"/leads/{lead.public_id}/edit/" not in content
     assert f"/leads/{lead.public_id}/convert/" not in content
+    # Read-only: no task form (the service would refuse it), the contact named instead.
+    assert 'action="/tasks/new/"' not in content
+    assert (
+        '<p class="text-secondary" id="converted-tasks">This lead is converted: log calls and'
+        f' add tasks on\n      <a href="/contacts/{contact.public_id}/">its contact, Grace'
+        " Hopper</a>.</p>"
+    ) in content
 
 
 # ---------------------------------------------------------------------------------------

@@ -148,6 +148,31 @@ def test_lookup_suggests_visible_accounts_and_users(client, rep):
     ]
 
 
+def test_lookup_of_an_account_suggests_its_contacts_only(client, rep):
+    """The convert page's "Another contact of <account>" passes the account: contacts of
+    other accounts, or of none, are not offered; an id that is not an account's offers
+    no contact."""
+    bank = AccountFactory(name="Copperline Bank", owner=rep)
+    ContactFactory(account=bank, owner=rep, first_name="Vera", last_name="Stone")
+    ContactFactory(
+        account=AccountFactory(owner=rep), owner=rep, first_name="Vera", last_name="Parker"
+    )
+    ContactFactory(account=None, owner=rep, first_name="Vera", last_name="Loose")
+    asked = {"objects": "Contact", "field": "contact_other", "contact_other__text": "vera"}
+
+    within = client.get("/lookup/", {**asked, "account": bank.public_id})
+    anywhere = client.get("/lookup/", asked)
+    not_an_account = client.get("/lookup/", {**asked, "account": rep.public_id})
+
+    assert [name for _label, _id, name in within.context["choices"]] == ["Vera Stone"]
+    assert sorted(name for _label, _id, name in anywhere.context["choices"]) == [
+        "Vera Loose",
+        "Vera Parker",
+        "Vera Stone",
+    ]
+    assert not_an_account.context["choices"] == []
+
+
 def test_each_search_query_reads_an_index_on_postgresql(client, rep, is_postgres):
     """A prefix that matches nothing must not scan a table: every key is range-scanned off
     its index in key order (the phone keys' indexes are partial: non-blank numbers)."""

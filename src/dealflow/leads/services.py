@@ -393,26 +393,33 @@ class _ConversionPlan:
     overwrite_lead_source: bool
 
 
+def conversion_contact_mismatch(contact: Contact | None, account: Account | None) -> str:
+    """Why an existing contact cannot take a lead converted into `account` ("" when it can:
+    no contact, or a contact of that account). DOMAIN.md section 5: the contact must
+    belong to the account. The message starts with the field, "contact_id: ", and names
+    the records as the user chose them, with their ids; the contact's own account, which
+    the user may not see, is not named."""
+    if contact is None or (account is not None and contact.account_id == account.pk):
+        return ""
+    if account is None and contact.account_id is not None:
+        return ""  # no account chosen: the conversion goes into the contact's own
+    named = f"{contact} ({contact.public_id})"
+    chosen = f"account {account} ({account.public_id})" if account is not None else ""
+    if contact.account_id is None:
+        if account is None:
+            return f"contact_id: {named} belongs to no account; choose the account to convert into"
+        return f"contact_id: {named} belongs to no account, not to {chosen}"
+    return f"contact_id: {named} does not belong to {chosen}"
+
+
 def _check_conversion(plan: _ConversionPlan, opportunity_name: str | None) -> None:
     """The guards of DOMAIN.md section 5; each refuses with its own error before any write."""
     lead = plan.lead
     _refuse_converted_lead(lead)
-    if plan.contact is not None and (
-        plan.account is None or plan.contact.account_id != plan.account.pk
-    ):
-        # Named as the user chose them (the contact's own account, which the user may
-        # not see, is not named).
-        contact = f"{plan.contact} ({plan.contact.public_id})"
-        if plan.account is None:
-            # Only a contact of no account gets here: otherwise its own account is used.
-            message = (
-                f"contact_id: {contact} belongs to no account; choose the account to convert into"
-            )
-        else:
-            account = f"{plan.account} ({plan.account.public_id})"
-            message = f"contact_id: {contact} does not belong to account {account}"
+    mismatch = conversion_contact_mismatch(plan.contact, plan.account)
+    if mismatch:
         raise DomainError(
-            ErrorCode.FIELD_INTEGRITY_EXCEPTION, message, ["contact_id", "account_id"]
+            ErrorCode.FIELD_INTEGRITY_EXCEPTION, mismatch, ["contact_id", "account_id"]
         )
     if plan.opportunity is not None and opportunity_name:
         raise DomainError(

@@ -164,6 +164,17 @@ class Choices:
     errors: list[str]
 
     @property
+    def problems(self) -> list[str]:
+        """The errors in words, without their field's name ("Contact Vera Parker (003...)
+        does not belong to account ...")."""
+        problems = []
+        for message in self.errors:
+            words = message.split(": ", 1)[-1]
+            words = words[:1].upper() + words[1:]
+            problems.append(words if words.endswith(".") else f"{words}.")
+        return problems
+
+    @property
     def missing(self) -> str:
         """ "account" or "contact" when an existing one is wanted but its lookup names none
         (or none the actor may see) yet; "" otherwise."""
@@ -211,13 +222,18 @@ def _choices(actor: Any, lead: Lead, options: Options) -> Choices:
     if account is None:
         shown.contact = NEW  # a new account has no contacts yet
     contact_id = _existing(shown.contact, shown.contact_other)
+    contact = _chosen(actor, "Contact", contact_id, contacts, errors)
+    # Said before the user presses Convert: the service refuses it the same way.
+    mismatch = lead_services.conversion_contact_mismatch(contact, account)
+    if mismatch:
+        errors.append(mismatch)
     return Choices(
         options=shown,
         accounts=accounts,
         contacts=contacts,
         opportunities=opportunities,
         account=account,
-        contact=_chosen(actor, "Contact", contact_id, contacts, errors),
+        contact=contact,
         opportunity=_chosen(actor, "Opportunity", shown.opportunity, opportunities, errors),
         errors=errors,
     )
@@ -254,8 +270,8 @@ def _new_opportunity_detail() -> str:
 
 def _preview(lead: Lead, choices: Choices) -> list[PreviewLine] | None:
     """The preview of the options shown; None while an existing account or contact is
-    wanted but not chosen yet."""
-    if choices.missing:
+    wanted but not chosen yet, or a choice is refused (`choices.errors`)."""
+    if choices.missing or choices.errors:
         return None
     options = choices.options
     result = conversion_preview(

@@ -78,11 +78,17 @@ def _row(model: type[models.Model], record: tuple[Any, ...]) -> SimpleNamespace:
     return row
 
 
-def _results(actor: Any, text: str, searched: tuple[Searched, ...], limit: int) -> list:
-    """[(Searched, rows)] of the objects with matches, in SEARCHED order."""
+def _results(
+    actor: Any, text: str, searched: tuple[Searched, ...], limit: int, account: int | None = None
+) -> list:
+    """[(Searched, rows)] of the objects with matches, in SEARCHED order; with `account`
+    (a primary key), contacts and opportunities of that account only."""
     groups = []
     for item in searched:
-        found = search_records(actor, item.queryset(), item.spec, text, limit=limit)
+        records = item.queryset()
+        if account is not None and item.model in (Contact, Opportunity):
+            records = records.filter(account_id=account)
+        found = search_records(actor, records, item.spec, text, limit=limit)
         if found:
             groups.append((item, [_row(item.model, record) for record in found]))
     return groups
@@ -123,15 +129,24 @@ def _directory(model: type[models.Model], text: str) -> list[tuple[str, str]]:
 @page_view
 def lookup(request: HttpRequest) -> HttpResponse:
     """A reference picker's suggestions (htmx partial): `objects` (comma-separated object
-    names the field accepts), `field` (the input's name) and its text in `<field>__text`."""
+    names the field accepts), `field` (the input's name) and its text in `<field>__text`;
+    `account` (an account's id) limits contacts and opportunities to that account's (the
+    convert page's "Another contact of <account>"). An `account` that is not an account
+    id suggests no contact or opportunity."""
     field = request.GET.get("field", "")
     text = (request.GET.get(f"{field}__text") or "").strip()
     wanted = [name for name in request.GET.get("objects", "").split(",") if name]
+    account = None
+    if request.GET.get("account"):
+        try:
+            account = ids.decode(request.GET["account"], "Account")[1]
+        except ids.InvalidIdError:
+            account = 0  # no account has it: nothing of one is suggested
     choices: list[tuple[str, str, str]] = []  # (object label, id, name)
     if text:
         for item in SEARCHED:
             if item.model.object_name in wanted:  # type: ignore[attr-defined]
-                for row in _results(request.user, text, (item,), LOOKUP_RESULTS):
+                for row in _results(request.user, text, (item,), LOOKUP_RESULTS, account):
                     for found in row[1]:
                         choices.append((item.label, found.public_id, found.heading))
         for object_name, model in DIRECTORY.items():
