@@ -278,6 +278,43 @@ def test_batches_read_the_previous_scores_and_the_events_of_their_own_leads(
     ]
 
 
+def test_history_keeps_moves_of_a_point_or_more_from_its_newest_row(freeze_clock):
+    """Decay moves a 50-point demo request by about 0.57 points in half a day (half-life
+    30 days): the history gets a row only once the score is a whole point or more from
+    its newest row, not from the last recompute's score."""
+    freeze_clock(NOW)
+    lead = LeadFactory(rating="")
+    add_event(lead, "demo_request")
+    history = LeadScoreHistory.objects.filter(lead=lead)
+
+    for days in (0, 0.5, 1, 1.5):
+        lead_scores_recompute(now=NOW + datetime.timedelta(days=days))
+
+    # 50, then 49.43 (0.57 from 50: no row), 48.86 (1.14 from 50: a row), 48.3 (0.56).
+    assert list(history.values_list("score", "rating")) == [(48.86, "Warm"), (50.0, "Warm")]
+    assert LeadScore.objects.filter(lead=lead).values_list("score", "history_score").get() == (
+        48.3,
+        48.86,
+    )
+
+
+def test_a_score_kept_before_its_history_score_compares_with_itself(freeze_clock):
+    """Rows scored before migration automation 0006 have no history_score: their newest
+    history row has their score, so the recompute compares with that."""
+    freeze_clock(NOW)
+    lead = LeadFactory(rating="")
+    add_event(lead, "demo_request")
+    lead_scores_recompute(now=NOW)
+    LeadScore.objects.update(score=49.5, history_score=None)
+
+    lead_scores_recompute(now=NOW + datetime.timedelta(days=1))  # 48.86: 0.64 from 49.5
+
+    assert list(LeadScoreHistory.objects.filter(lead=lead).values_list("score", flat=True)) == [
+        50.0
+    ]
+    assert score_of(lead).history_score == 49.5
+
+
 def test_a_changed_rating_alone_is_history_too(freeze_clock, admin):
     freeze_clock(NOW)
     lead = LeadFactory(rating="")

@@ -136,7 +136,7 @@ def test_an_error_in_a_batch_stops_the_recompute_keeping_the_batches_before(
     calls = []
 
     def failing(moment, rows):
-        calls.append([pk for pk, _score, _parts in rows])
+        calls.append([row[0] for row in rows])
         if len(calls) == 2:
             raise RuntimeError("disk full")
         upsert(moment, rows)

@@ -204,14 +204,19 @@ class LeadScore(models.Model):
     score = models.FloatField()
     parts = models.JSONField(default=list)
     computed_at = models.DateTimeField()
+    # The score of the lead's newest LeadScoreHistory row, which a recompute compares with
+    # (scoring.HISTORY_STEP); null on rows written before it was kept, whose newest history
+    # row has their score.
+    history_score = models.FloatField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"lead {self.lead_id}: {self.score}"
 
 
 class LeadScoreHistory(models.Model):
-    """One earlier (or the current) rule score of a lead, appended in bulk whenever a
-    recompute changes it; the newest row is the current score.
+    """One earlier (or the current) rule score of a lead, appended in bulk when a
+    recompute changes its Rating or moves its score by HISTORY_STEP points or more from
+    the newest row (automation/scoring.py).
 
     Immutable, so `computed_at` is its creation time: no created_at/updated_at, which
     would only cost parameters in a bulk insert of 5,000 rows.

@@ -55,6 +55,11 @@ DEFAULT_POINTS: dict[str, float] = {
 }
 DEFAULT_HALF_LIFE_DAYS = 30.0
 DEFAULT_THRESHOLDS = {"hot": 60.0, "warm": 25.0}
+# A lead's score history gets a row when its Rating changes or its score moves this many
+# points or more from the newest row: decay alone moves most scores by a few hundredths a
+# day, and a row per lead per night (700k a night at 1M leads) would be noise to read
+# and a table growing by the lead count daily (docs/scoring.md, "Score history").
+HISTORY_STEP = 1.0
 # The (field, operator) pairs a fit rule may use, and how a matched rule reads in words.
 FIT_OPERATORS = {
     ("industry", "equals"): "Industry is {value}",
@@ -602,7 +607,7 @@ def lead_scores_recompute(
             previous = FilteredRelation("rule_score", condition=Q(rule_score__lead__gt=last_pk))
             batch = list(
                 page.annotate(previous=previous).values_list(
-                    "pk", "rating", "previous__score", *_FIT_FIELDS
+                    "pk", "rating", "previous__score", "previous__history_score", *_FIT_FIELDS
                 )[:BATCH_SIZE]
             )
             more = len(batch) == BATCH_SIZE if wanted is None else position < len(wanted)
@@ -617,30 +622,36 @@ def lead_scores_recompute(
 
 @dataclass(frozen=True)
 class _BatchWrites:
-    """What one batch writes: LeadScore rows (lead, score, parts as JSON text), history
-    rows (lead, score, Rating), and the leads whose Rating changes ({rating: [lead]})."""
+    """What one batch writes: LeadScore rows (lead, score, parts as JSON text, score of
+    the newest history row), history rows (lead, score, Rating), and the leads whose
+    Rating changes ({rating: [lead]})."""
 
-    scores: list[tuple[int, float, str]]
+    scores: list[tuple[int, float, str, float]]
     history: list[tuple[int, float, str]]
     new_ratings: dict[str, list[int]]
 
 
 def _score_batch(scorer: _Scorer, batch: list[tuple]) -> _BatchWrites:
-    """Score one batch of (pk, rating, previous score, *_FIT_FIELDS) rows (reads their
-    events); what to write for them."""
+    """Score one batch of (pk, rating, previous score, score of the newest history row,
+    *_FIT_FIELDS) rows (reads their events); what to write for them. A history row is
+    appended for a lead's first score, a change of its Rating, or a move of HISTORY_STEP
+    points or more from its newest history row (its previous score when that is not
+    kept: rows scored before migration automation 0006)."""
     engagement = scorer.engagement(*_event_rows([row[0] for row in batch], scorer.now))
     scores = []
     history = []
     new_ratings: dict[str, list[int]] = {}
     rating_of = scorer.configuration.rating
-    for pk, rating, previous, *fit_values in batch:
+    for pk, rating, previous, last_kept, *fit_values in batch:
         score, parts = scorer.score(engagement.get(pk, {}), tuple(fit_values))
-        scores.append((pk, score, parts))
         wanted = rating_of(score)
         if rating != wanted:
             new_ratings.setdefault(wanted, []).append(pk)
-        if previous != score or rating != wanted:
+        kept = previous if last_kept is None else last_kept
+        if kept is None or rating != wanted or abs(score - kept) >= HISTORY_STEP:
             history.append((pk, score, wanted))
+            kept = score
+        scores.append((pk, score, parts, kept))
     return _BatchWrites(scores, history, new_ratings)
 
 
@@ -805,31 +816,34 @@ def _event_rows(
     return rows, timezone.make_naive(now, connection.timezone)
 
 
-def _upsert_scores(moment: Any, rows: list[tuple[int, float, str]]) -> None:
-    """Insert or replace the LeadScore rows of (lead, score, parts as JSON text) in one
-    statement, `moment` (computed_at) as the database takes it. Like predictive.
-    _upsert_likelihoods: bulk_create spent more time building model instances and
-    compiling its SQL than the database spent writing. Names come from the model;
-    values go as parameters."""
-    table, names = _columns(LeadScore, ("lead", "score", "parts", "computed_at"))
+def _upsert_scores(moment: Any, rows: list[tuple[int, float, str, float]]) -> None:
+    """Insert or replace the LeadScore rows of (lead, score, parts as JSON text, score of
+    the newest history row) in one statement, `moment` (computed_at) as the database
+    takes it. Like predictive._upsert_likelihoods: bulk_create spent more time building
+    model instances and compiling its SQL than the database spent writing. Names come
+    from the model; values go as parameters."""
+    table, names = _columns(LeadScore, ("lead", "score", "parts", "history_score", "computed_at"))
     updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
     insert = f"INSERT INTO {table} ({', '.join(names)})"
     conflict = f"ON CONFLICT ({names[0]}) DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # One JSON text of [[lead, score, parts], ...]: adapting one string is far
-            # cheaper than thousands of parameters; a float's repr reads back exactly.
-            array = ",".join(f"[{pk},{score!r},{parts}]" for pk, score, parts in rows)
+            # One JSON text of [[lead, score, parts, kept], ...]: adapting one string is
+            # far cheaper than thousands of parameters; a float's repr reads back exactly.
+            array = ",".join(
+                f"[{pk},{score!r},{parts},{kept!r}]" for pk, score, parts, kept in rows
+            )
             cursor.execute(
                 f"{insert} SELECT (item ->> 0)::bigint, (item ->> 1)::double precision, "
-                f"item -> 2, %s FROM jsonb_array_elements(%s::jsonb) AS given (item) {conflict}",
+                "item -> 2, (item ->> 3)::double precision, "
+                f"%s FROM jsonb_array_elements(%s::jsonb) AS given (item) {conflict}",
                 [moment, f"[{array}]"],
             )
         else:
             # executemany: a loop in C, one statement for the batch.
             cursor.executemany(
-                f"{insert} VALUES (%s, %s, %s, %s) {conflict}",
-                [(pk, score, parts, moment) for pk, score, parts in rows],
+                f"{insert} VALUES (%s, %s, %s, %s, %s) {conflict}",
+                [(pk, score, parts, kept, moment) for pk, score, parts, kept in rows],
             )
 
 
