@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import decimal
 import io
 from pathlib import Path
 
@@ -172,6 +173,30 @@ def test_values_are_checked_as_the_services_check_them_and_reported(admin, tmp_p
     assert "at most 80 characters, got 81" in messages
     lead = Lead.objects.get()
     assert (lead.last_name, lead.number_of_employees, lead.do_not_call) == ("Ok", 12, True)
+
+
+def test_amounts_may_group_thousands_as_the_pages_show_them(admin, tmp_path):
+    """ "1,679,000.50" reads as the forms read it; a decimal comma is refused, saying how."""
+    path = write_csv(
+        tmp_path,
+        [
+            ["LastName", "Company", "AnnualRevenue"],
+            ["Grouped", "Acme", "1,679,000.50"],
+            ["Plain", "Acme", "2500.5"],
+            ["Comma", "Acme", "1,5"],
+        ],
+    )
+
+    job = run(admin, "leads", path)
+
+    assert counts(job) == (3, 2, 0, 0, 1)
+    assert report(job) == [
+        (3, "annual_revenue", "expected a number, got '1,5'; decimals take a point, as in 1.5")
+    ]
+    assert sorted(Lead.objects.values_list("last_name", "annual_revenue")) == [
+        ("Grouped", decimal.Decimal("1679000.50")),
+        ("Plain", decimal.Decimal("2500.50")),
+    ]
 
 
 def duplicates_file(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
 import unicodedata
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
@@ -204,8 +205,17 @@ def _refuse_outside(field_def: FieldDef, number: Decimal, low: Decimal, high: De
         )
 
 
+# An amount written with thousands separators as the pages show it ("1,679,000.50"), in
+# a form or an imported file: the commas are dropped. Only well-placed groups of three,
+# so "1,5" (a decimal comma) is still refused rather than read as 15.
+GROUPED_AMOUNT = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+
+
 def _clean_decimal(field_def: FieldDef, value: Any) -> Decimal | None:
-    """A currency value, rounded half up to the column's scale and checked against its range."""
+    """A currency value, rounded half up to the column's scale and checked against its
+    range. Text may group thousands with commas (GROUPED_AMOUNT)."""
+    if isinstance(value, str) and GROUPED_AMOUNT.match(value.strip()):
+        value = value.strip().replace(",", "")
     number = _number(field_def, value, "a number")
     if number is None:
         return None

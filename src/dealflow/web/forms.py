@@ -10,7 +10,6 @@ rule is repeated here: a Django form would be a second copy of the validation.
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,10 +28,6 @@ from dealflow.core.metadata import (
 from dealflow.core.models import PicklistValue
 
 # An HTML input type per registry type.
-# An amount typed with thousands separators as the pages show it ("1,679,000.00"): the
-# commas are dropped. Only well-placed groups of three, so "1,5" is still refused rather
-# than read as 15.
-GROUPED_AMOUNT = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 INPUT_TYPES = {
     "email": "email",
     "phone": "tel",
@@ -257,8 +252,6 @@ def _posted_value(definition: FieldDef, text: str, resolve: Resolver) -> Any:
                 f"no {found_object} you can see has this id",
                 [definition.public_name],
             ) from None
-    if definition.type == "currency" and GROUPED_AMOUNT.match(text):
-        return text.replace(",", "")  # "90,000.00", as the pages show amounts
     if definition.type in ("currency", "int", "percent", "date") or definition.picklist in (
         TABLE_PICKLISTS
     ):
