@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -136,6 +137,39 @@ def test_the_page_uploads_and_shows_the_progress_and_errors(db):
     other = UserFactory(username="other")
     client.force_login(other)
     assert client.get(f"/imports/{job.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("role", "offered"),
+    [
+        (Role.REP, ["Lead"]),
+        (Role.MANAGER, ["Lead", "Account", "Contact", "Opportunity"]),
+        (Role.ADMIN, ["Lead", "Account", "Contact", "Opportunity"]),
+    ],
+)
+def test_the_form_offers_the_objects_the_user_may_import(db, role, offered):
+    client = Client()
+    client.force_login(UserFactory(username="someone", role=role))
+
+    page = client.get("/imports/").content.decode()
+
+    assert re.findall(r'<option value="(Lead|Account|Contact|Opportunity)"', page) == offered
+
+
+def test_a_dry_run_says_what_it_would_do(db):
+    admin = UserFactory(username="boss", role=Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+    upload = io.BytesIO(CSV.encode())
+    upload.name = "check.csv"
+
+    client.post("/imports/", {"object": "Lead", "file": upload, "dry_run": "on"})
+
+    page = client.get(f"/imports/{ImportJob.objects.get().pk}/").content.decode()
+    assert '<dt class="col-6 col-md-3">Would create</dt>' in page
+    assert '<dt class="col-6 col-md-3">Would update</dt>' in page
+    assert ">Created</dt>" not in page
+    assert Lead.objects.count() == 0
 
 
 def test_the_page_polls_while_the_job_runs(db):

@@ -4,6 +4,7 @@ error report, revert it. The rules are the services' (dealflow.dataio.services).
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -12,17 +13,36 @@ from django.views.decorators.http import require_POST
 from dealflow.core.errors import DomainError
 from dealflow.dataio.models import ImportObject, ImportStatus, OnDuplicate
 from dealflow.dataio.selectors import import_job_get, import_jobs
-from dealflow.dataio.services import error_report, import_revert, import_start, imports_directory
+from dealflow.dataio.services import (
+    error_report,
+    import_revert,
+    import_start,
+    imports_directory,
+    require_import,
+)
 from dealflow.dataio.tasks import run_import
 from dealflow.web.pages import page_view
 
 RECENT_JOBS = 20
 
 
+def _importable(actor: Any) -> list[tuple[str, str]]:
+    """The objects the form offers: those `require_import` lets the user import (a sales
+    rep: leads only)."""
+    offered = []
+    for value, label in ImportObject.choices:
+        try:
+            require_import(actor, value)
+        except DomainError:
+            continue
+        offered.append((value, label))
+    return offered
+
+
 def _form_context(request: HttpRequest, error: DomainError | None = None) -> dict:
     return {
         "jobs": list(import_jobs(actor=request.user)[:RECENT_JOBS]),
-        "objects": ImportObject.choices,
+        "objects": _importable(request.user),
         "duplicates": OnDuplicate.choices,
         "error": error,
         "posted": request.POST,
