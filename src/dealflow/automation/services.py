@@ -819,9 +819,7 @@ def leads_assign_bulk(*, actor: User | None, lead_ids: Sequence[int]) -> dict[st
                 counted = _assign_batch_atomically(
                     actor, rule_set, batch, columns, fields, names, halves
                 )
-            except DatabaseError as error:
-                if halves is None or not _lock_timed_out(error):
-                    raise
+            except _SplitBatchTimedOut:
                 # A lock waited on past SPLIT_LOCK_TIMEOUT: perhaps a cycle through this
                 # process, which the server cannot see. The batch was rolled back whole;
                 # on one connection any deadlock is the server's to find.
@@ -854,6 +852,12 @@ def _assign_batch_atomically(
         with transaction.atomic():
             outcomes = _assign_batch(actor, rule_set, batch, columns, fields, names, other)
             committing = other.commit_soon()
+    except DatabaseError as error:
+        # Before the commits nothing of the batch is written: it may be dealt again. A
+        # commit that failed (raised below, or by the atomic block's end) is not retried.
+        if committing is None and getattr(error.__cause__, "sqlstate", None) == LOCK_TIMED_OUT:
+            raise _SplitBatchTimedOut from error
+        raise
     finally:
         if committing is not None:
             committing.result()
@@ -861,9 +865,12 @@ def _assign_batch_atomically(
     return outcomes
 
 
-def _lock_timed_out(error: DatabaseError) -> bool:
-    """Whether PostgreSQL refused a lock after lock_timeout (SQLSTATE 55P03)."""
-    return getattr(error.__cause__, "sqlstate", None) == "55P03"
+LOCK_TIMED_OUT = "55P03"  # PostgreSQL's SQLSTATE for a lock refused after lock_timeout
+
+
+class _SplitBatchTimedOut(Exception):
+    """A split batch waited on a lock past SPLIT_LOCK_TIMEOUT before its commits, and was
+    rolled back whole."""
 
 
 def _assign_batch(
