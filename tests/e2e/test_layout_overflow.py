@@ -40,12 +40,6 @@ def overlap(first: dict, second: dict) -> bool:
     )
 
 
-def table_probe(page):
-    return page.evaluate(
-        """() => [...document.querySelectorAll('#home-tasks ~ *, section[aria-labelledby=home-tasks] table tr > *')].map(c => [c.tagName, Math.round(c.getBoundingClientRect().width), getComputedStyle(c).whiteSpace, getComputedStyle(c).paddingLeft, c.textContent.trim().slice(0,30)])"""
-    )
-
-
 def page_width(page: Page) -> int:
     return page.evaluate("() => document.documentElement.scrollWidth")
 
@@ -75,12 +69,13 @@ def test_the_stage_path_buttons_never_overlap(page: Page, live_server, manager, 
     boxes = []
     for index in range(count):
         step = steps.nth(index)
+        name = (step.text_content() or "").removeprefix("Move to ").strip()
         box = step.bounding_box()
-        assert box, f"stage step {index} is not laid out"
+        assert box, f"the stage step {name!r} is not laid out"
         # The whole label shows: no text spills out of its button.
         spill = step.evaluate("(element) => element.scrollWidth - element.clientWidth")
-        assert spill <= 0, f"{step.inner_text()!r} spills {spill}px out of its button"
-        boxes.append((step.inner_text().strip(), box))
+        assert spill <= 0, f"at {size} {name!r} spills {spill}px out of its button"
+        boxes.append((name, box))
     clashes = [
         (first, second)
         for position, (first, first_box) in enumerate(boxes)
@@ -112,7 +107,6 @@ def test_the_complete_button_of_an_overdue_task_fits_its_card(page: Page, live_s
     expect(button).to_be_visible()
     expect(card.get_by_text("Overdue", exact=True)).to_be_visible()
     shoot(page, f"home-tasks-{size}")
-    print(table_probe(page))
     card_box, button_box = card.bounding_box(), button.bounding_box()
     assert card_box and button_box
     inside = (
