@@ -894,6 +894,18 @@ def test_new_opportunity_with_errors_beside_fields_then_created(client, rep):
         rep.public_id,
     )
     assert b'value="Acme Corp"' in form.content
+    # Fields the service fills when left blank are not marked required, and say so.
+    page = form.content.decode()
+    for input_id, label, hint in (
+        ("id_probability", "Probability", "From the stage when left blank."),
+        ("id_forecast_category_name", "Forecast Category", "From the stage when left blank."),
+        ("id_owner_id", "Owner", "You, when left blank."),
+    ):
+        assert (
+            f'<label class="form-label" for="{input_id}">{label}</label>\n'
+            f'  <div class="form-hint mb-1" id="{input_id}_hint">{hint}</div>'
+        ) in page
+    assert '<label class="form-label required" for="id_name">' in page
 
     refused = client.post(
         "/opportunities/new/",

@@ -57,6 +57,9 @@ class FormField:
     choices: Sequence[tuple[str, str]] = ()
     # A reference's current record label, shown in its picker.
     label_of_value: str = ""
+    # What the service puts in a field left blank ("From the stage when left blank."):
+    # such a field is not marked required, and the form says this under its label.
+    filled_when_blank: str = ""
 
     @property
     def name(self) -> str:
@@ -90,6 +93,8 @@ class FormField:
 
     @property
     def required(self) -> bool:
+        if self.filled_when_blank:
+            return False
         return self.definition.required or not self.definition.nullable
 
 
@@ -140,6 +145,8 @@ class RecordForm:
     reference_labels: Mapping[str, str] = field(default_factory=dict)
     # The matches of a DUPLICATES_DETECTED refusal (Match.as_dict()), shown with "Save anyway".
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    # {field name: what the service puts in when it is left blank} (FormField).
+    filled_when_blank: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def sections(self) -> list[Section]:
@@ -161,6 +168,7 @@ class RecordForm:
                         error=self.errors.get(definition.public_name, ""),
                         choices=choices,
                         label_of_value=self.reference_labels.get(name, ""),
+                        filled_when_blank=self.filled_when_blank.get(name, ""),
                     )
                 )
             result.append(Section(title, fields))

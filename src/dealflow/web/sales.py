@@ -229,13 +229,24 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
 # Create, edit, delete
 
 
-def _form(values: dict[str, Any], labels: dict[str, str] | None = None) -> RecordForm:
+# What opportunity_create puts in the fields a new opportunity's form leaves blank.
+FILLED_WHEN_BLANK = {
+    "probability": "From the stage when left blank.",
+    "forecast_category": "From the stage when left blank.",
+    "owner": "You, when left blank.",
+}
+
+
+def _form(
+    values: dict[str, Any], labels: dict[str, str] | None = None, *, new: bool = False
+) -> RecordForm:
     return RecordForm(
         "Opportunity",
         LAYOUT,
         values=values,
         choices={"owner": user_choices()},
         reference_labels=labels or {},
+        filled_when_blank=FILLED_WHEN_BLANK if new else {},
     )
 
 
@@ -251,10 +262,11 @@ def opportunity_new(request: HttpRequest) -> HttpResponse:
     names = layout_names(LAYOUT)
     if request.method == "POST":
         values = posted_values(request.POST, "Opportunity", names)
-        form = _form(values, {"account": account_label(request.user, values.get("account_id", ""))})
+        labels = {"account": account_label(request.user, values.get("account_id", ""))}
+        form = _form(values, labels, new=True)
         try:
             data = posted_data(request.POST, "Opportunity", names, resolver(request.user))
-            data = _without_blanks(data, ("owner", "probability", "forecast_category"))
+            data = _without_blanks(data, tuple(FILLED_WHEN_BLANK))
             opportunity = opportunity_create(actor=request.user, data=data)
         except DomainError as error:
             form.fail(error)
@@ -267,7 +279,7 @@ def opportunity_new(request: HttpRequest) -> HttpResponse:
         "owner_id": request.user.public_id,
         "account_id": account if account_label(request.user, account) else "",
     }
-    form = _form(values, {"account": account_label(request.user, account)})
+    form = _form(values, {"account": account_label(request.user, account)}, new=True)
     return render(request, "web/sales/form.html", {"form": form})
 
 
