@@ -336,3 +336,28 @@ def test_allocate_gives_each_bucket_at_least_one():
     assert allocate(10, [1, 1]) == [5, 5]
     assert allocate(3, [100, 1, 1]) == [1, 1, 1]
     assert sum(allocate(200, [1.0, 0.93, 0.86, 4.2])) == 200
+
+
+def test_leads_arriving_without_an_owner_are_dealt_by_the_demo_rules(demo):
+    """Web leads go round-robin to the Inbound queue's reps, other leads to the queue,
+    each decision with its reason (what the lead page's Assignment panel shows)."""
+    from dealflow.automation.services import assignment_decide
+
+    inbound = Queue.objects.get(name="Inbound")
+    with transaction.atomic():
+        web = [
+            assignment_decide(actor=None, lead=Lead(lead_source="Web", company="Acme"))
+            for _ in range(4)
+        ]
+        phone = assignment_decide(actor=None, lead=Lead(lead_source="Phone Inquiry"))
+        transaction.set_rollback(True)  # the rounds' places as the load left them
+
+    assert [decision.owner.username for decision in web] == ["spatel", "nkim", "lnguyen", "spatel"]
+    spatel = User.objects.get(username="spatel")
+    assert web[0].reason == (
+        f"entry 1 matched (lead_source equals 'Web'): Sam Patel ({spatel.public_id}),"
+        " round-robin: user 1 of 3 in its pool"
+    )
+    assert phone.owner == inbound
+    assert phone.reason.startswith("entry 2 matched (no criteria (every lead)): Inbound")
+    assert phone.reason.endswith(", its queue")

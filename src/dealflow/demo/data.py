@@ -434,6 +434,7 @@ class _Demo:
         self.tasks(leads)
         self.untouched_leads(leads)
         self.backdate()
+        self.assignment_rules()
         self.counts["opportunities"] = len(self.deals)
         self.counts["contact_roles"] = OpportunityContactRole.objects.count()
         order = [
@@ -469,6 +470,38 @@ class _Demo:
         self.queue_members = [self.users[name] for name in QUEUE_MEMBERS]
         self.counts.update(users=created, teams=len(teams), queues=1)
         self.say(f"users: {created} in teams East and West, queue {QUEUE_NAME}")
+
+    def assignment_rules(self) -> None:
+        """Rules for the leads that arrive without an owner after the load (web-to-lead,
+        the API, an import without an owner column), so that a new user sees them dealt
+        and the lead page's Assignment panel says why (docs/assignment.md): Web leads
+        round-robin to the Inbound queue's reps, any other lead to the queue. Set after
+        every demo lead exists (their owners are the load's), and only when no rules are
+        active: a team's own rules are never replaced."""
+        from dealflow.automation.selectors import active_rule_set
+        from dealflow.automation.services import assignment_rules_set
+
+        if active_rule_set() is not None:
+            return
+        web = {"field": "lead_source", "operator": "equals", "value": "Web"}
+        pool = [user.public_id for user in self.queue_members]
+        assignment_rules_set(
+            actor=self.users["admin"],
+            rules={
+                "default_owner_id": None,
+                "entries": [
+                    {
+                        "criteria": [web],
+                        "assign_to": {"kind": "round_robin", "user_ids": pool, "capacity": None},
+                    },
+                    {
+                        "criteria": [],
+                        "assign_to": {"kind": "queue", "queue_id": self.queue.public_id},
+                    },
+                ],
+            },
+        )
+        self.say(f"assignment rules: Web leads round-robin to {QUEUE_NAME}'s reps, others to it")
 
     def final_stages(self, total: int) -> list[OpportunityStage]:
         """The current stage of every opportunity: every stage used, early ones more."""
