@@ -811,31 +811,36 @@ def leads_assign_bulk(*, actor: User | None, lead_ids: Sequence[int]) -> dict[st
         | {"id", "status_id", "owner_user_id", "owner_queue_id", "is_converted"}
     )
     outcomes: Counter[str] = Counter()
-    names: dict[tuple[str, int], str] = {}
+    run = _BulkPass(actor, rule_set, columns, fields, names={})
     with sqlite_bulk_writes(), SecondConnection() if split else nullcontext() as other:
         for batch in batches:
             halves = other if other is not None and len(batch) >= SPLIT_ABOVE else None
             try:
-                counted = _assign_batch_atomically(
-                    actor, rule_set, batch, columns, fields, names, halves
-                )
+                counted = _assign_batch_atomically(run, batch, halves)
             except _SplitBatchTimedOut:
                 # A lock waited on past SPLIT_LOCK_TIMEOUT: perhaps a cycle through this
                 # process, which the server cannot see. The batch was rolled back whole;
                 # on one connection any deadlock is the server's to find.
-                counted = _assign_batch_atomically(actor, rule_set, batch, columns, fields, names)
+                counted = _assign_batch_atomically(run, batch)
             outcomes.update(counted)
     return dict(outcomes)
 
 
+@dataclass(frozen=True)
+class _BulkPass:
+    """What every batch of one `leads_assign_bulk` shares: who acts, the rules, the lead
+    columns their criteria read, the criterion fields, and the owners' names found so
+    far ({(object name, pk): name}, filled as batches go)."""
+
+    actor: User | None
+    rule_set: AssignmentRuleSet
+    columns: list[str]
+    fields: Mapping[str, FieldDef]
+    names: dict[tuple[str, int], str]
+
+
 def _assign_batch_atomically(
-    actor: User | None,
-    rule_set: AssignmentRuleSet,
-    batch: list[int],
-    columns: list[str],
-    fields: Mapping[str, FieldDef],
-    names: dict[tuple[str, int], str],
-    other: SecondConnection | None = None,
+    run: _BulkPass, batch: list[int], other: SecondConnection | None = None
 ) -> Counter[str]:
     """One batch in its transaction; its outcomes. With `other`, the two halves commit at
     the same time (each commit runs the deferred checks of its rows' references): a
@@ -845,12 +850,12 @@ def _assign_batch_atomically(
     the part written on this connection), and is raised."""
     if other is None:
         with transaction.atomic():
-            return _assign_batch(actor, rule_set, batch, columns, fields, names)
+            return _assign_batch(run, batch)
     other.begin()
     committing = None
     try:
         with transaction.atomic():
-            outcomes = _assign_batch(actor, rule_set, batch, columns, fields, names, other)
+            outcomes = _assign_batch(run, batch, other)
             committing = other.commit_soon()
     except DatabaseError as error:
         # Before the commits nothing of the batch is written: it may be dealt again. A
@@ -874,13 +879,7 @@ class _SplitBatchTimedOut(Exception):
 
 
 def _assign_batch(
-    actor: User | None,
-    rule_set: AssignmentRuleSet,
-    batch: list[int],
-    columns: list[str],
-    fields: Mapping[str, FieldDef],
-    names: dict[tuple[str, int], str],
-    other: SecondConnection | None = None,
+    run: _BulkPass, batch: list[int], other: SecondConnection | None = None
 ) -> Counter[str]:
     """One batch of `leads_assign_bulk`, inside its transaction; how many leads each owner
     got or kept, and the leads skipped.
@@ -892,20 +891,22 @@ def _assign_batch(
     one connection or the other, before the pools' rows: the order `lead_assign` takes
     them in."""
     if other is None:
-        dealer = _Dealer(actor, rule_set, fields, names, _read_leads(batch, columns))
+        dealer = _Dealer(run, _read_leads(batch, run.columns))
         _write_batch(*dealer.deal(batch), dealer.now)
     else:
-        _lock_for_split_batch()
+        _limit_lock_waits()
+        _hold_split_lock()
         cut = round(len(batch) * SPLIT_FIRST_PART)
         first, rest = batch[:cut], batch[cut:]
-        read = other.run(_read_leads, first, columns, SPLIT_LOCK_TIMEOUT)
-        found = _read_leads(rest, columns)
-        dealer = _Dealer(actor, rule_set, fields, names, {**read.result(), **found})
+        other.run(_limit_lock_waits)
+        read = other.run(_read_leads, first, run.columns)
+        found = _read_leads(rest, run.columns)
+        dealer = _Dealer(run, {**read.result(), **found})
         wrote = other.run(_write_batch, *dealer.deal(first), dealer.now)
         _write_batch(*dealer.deal(rest), dealer.now)
         wrote.result()
     dealer.pools.save()
-    _count_owners(dealer.owners, names, dealer.outcomes)
+    _count_owners(dealer.owners, run.names, dealer.outcomes)
     return dealer.outcomes
 
 
@@ -913,28 +914,22 @@ class _Dealer:
     """A batch's dealing: the leads read (`found`, {pk: columns}, each connection's part
     in its order of creation), the pools' figures, and what the leads dealt so far got."""
 
-    def __init__(
-        self,
-        actor: User | None,
-        rule_set: AssignmentRuleSet,
-        fields: Mapping[str, FieldDef],
-        names: dict[tuple[str, int], str],
-        found: dict[int, dict[str, Any]],
-    ) -> None:
-        self.actor, self.rule_set, self.fields, self.names = actor, rule_set, fields, names
+    def __init__(self, run: _BulkPass, found: dict[int, dict[str, Any]]) -> None:
+        self.actor, self.rule_set = run.actor, run.rule_set
+        self.fields, self.names = run.fields, run.names
         self.found = found
         self.created = {key: rank for rank, key in enumerate(found)}
         self.statuses = {status.pk: status for status in lead_statuses.get()}
         self.closed = {
             key for key, status in self.statuses.items() if status.is_closed or status.is_converted
         }
-        self.pools = BatchPools(rule_set, fields)  # after the leads: the order of locks
+        self.pools = BatchPools(run.rule_set, run.fields)  # after the leads: the order of locks
         self.now = timezone.now()
         self.at = AssignmentDecision._meta.get_field("decided_at").get_db_prep_save(
             self.now, connection
         )
         self.changes_field = AuditEvent._meta.get_field("changes")
-        self.acting = actor.pk if actor is not None and actor.pk else None
+        self.acting = run.actor.pk if run.actor is not None and run.actor.pk else None
         self.prepared_changes: dict[tuple[tuple[int | None, int | None], ...], tuple] = {}
         self.tails: dict[tuple, tuple] = {}  # one tuple per distinct decision tail
         self.outcomes: Counter[str] = Counter()
@@ -1010,17 +1005,11 @@ class _Dealer:
         return event
 
 
-def _read_leads(
-    keys: list[int], columns: list[str], lock_timeout: str | None = None
-) -> dict[int, dict[str, Any]]:
+def _read_leads(keys: list[int], columns: list[str]) -> dict[int, dict[str, Any]]:
     """These leads' `columns`, read and locked until the transaction ends, in their order
-    of creation: {pk: {column: value}}. With `lock_timeout` (PostgreSQL's text, "5s"),
-    the transaction's lock waits end in an error past it."""
+    of creation: {pk: {column: value}}."""
     leads = Lead.objects.select_for_update()
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            if lock_timeout is not None:  # a constant of this module, as a parameter
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
         # One array parameter, not 5,000 placeholders.
         quote = connection.ops.quote_name
         where = f"{quote(Lead._meta.db_table)}.{quote(str(Lead._meta.pk.column))}"
@@ -1030,13 +1019,18 @@ def _read_leads(
     return {values["id"]: values for values in leads.order_by("created_at", "id").values(*columns)}
 
 
-def _lock_for_split_batch() -> None:
-    """Before a split batch locks its leads: the transaction's lock waits end in an
-    error past SPLIT_LOCK_TIMEOUT (leads_assign_bulk then deals the batch again on one
-    connection), and it holds the split passes' advisory lock, so two split passes never
-    lock each other's halves."""
+def _limit_lock_waits() -> None:
+    """In each half of a split batch, before it locks its leads: the transaction's lock
+    waits end in an error past SPLIT_LOCK_TIMEOUT (leads_assign_bulk then deals the batch
+    again on one connection)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [SPLIT_LOCK_TIMEOUT])
+
+
+def _hold_split_lock() -> None:
+    """The split passes' advisory lock, until the transaction ends: two split passes
+    never lock each other's halves."""
+    with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SPLIT_ADVISORY_LOCK])
 
 
