@@ -167,12 +167,7 @@ class Choices:
     def problems(self) -> list[str]:
         """The errors in words, without their field's name ("Contact Vera Parker (003...)
         does not belong to account ...")."""
-        problems = []
-        for message in self.errors:
-            words = message.split(": ", 1)[-1]
-            words = words[:1].upper() + words[1:]
-            problems.append(words if words.endswith(".") else f"{words}.")
-        return problems
+        return [_sentence(message.split(": ", 1)[-1]) for message in self.errors]
 
     @property
     def missing(self) -> str:
@@ -438,6 +433,12 @@ CHOICE_INPUTS = {
 }
 
 
+def _sentence(words: str) -> str:
+    """A refusal's words as a sentence: capitalised, ending with a full stop."""
+    words = words[:1].upper() + words[1:]
+    return words if words.endswith(".") else f"{words}."
+
+
 def _field_errors(error: DomainError) -> tuple[dict[str, str], list[str]]:
     """A refusal split for the page: ({"account_id": "Choose the existing account, or
     create a new one."}, the other messages as given), so a choice's problem shows beside
@@ -451,9 +452,7 @@ def _field_errors(error: DomainError) -> tuple[dict[str, str], list[str]]:
             continue
         # The field the message is about (its "field: " prefix), else the first named.
         name = next((name for name in named if each.detail(name) != each.message), named[0])
-        words = each.detail(name)
-        words = words[:1].upper() + words[1:]
-        field_errors.setdefault(name, words if words.endswith(".") else f"{words}.")
+        field_errors.setdefault(name, _sentence(each.detail(name)))
     return field_errors, others
 
 
