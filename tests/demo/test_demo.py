@@ -339,25 +339,27 @@ def test_allocate_gives_each_bucket_at_least_one():
 
 
 def test_leads_arriving_without_an_owner_are_dealt_by_the_demo_rules(demo):
-    """Web leads go round-robin to the Inbound queue's reps, other leads to the queue,
-    each decision with its reason (what the lead page's Assignment panel shows)."""
+    """Web leads go round-robin to the Inbound queue's reps, each decision with its reason
+    (what the lead page's Assignment panel shows); any other lead a rep saves without an
+    owner stays the rep's, not a queue's."""
     from dealflow.automation.services import assignment_decide
 
-    inbound = Queue.objects.get(name="Inbound")
+    spatel = User.objects.get(username="spatel")
     with transaction.atomic():
         web = [
             assignment_decide(actor=None, lead=Lead(lead_source="Web", company="Acme"))
             for _ in range(4)
         ]
-        phone = assignment_decide(actor=None, lead=Lead(lead_source="Phone Inquiry"))
+        phone = assignment_decide(actor=spatel, lead=Lead(lead_source="Phone Inquiry"))
         transaction.set_rollback(True)  # the rounds' places as the load left them
 
     assert [decision.owner.username for decision in web] == ["spatel", "nkim", "lnguyen", "spatel"]
-    spatel = User.objects.get(username="spatel")
     assert web[0].reason == (
         f"entry 1 matched (lead_source equals 'Web'): Sam Patel ({spatel.public_id}),"
         " round-robin: user 1 of 3 in its pool"
     )
-    assert phone.owner == inbound
-    assert phone.reason.startswith("entry 2 matched (no criteria (every lead)): Inbound")
-    assert phone.reason.endswith(", its queue")
+    assert phone.owner == spatel
+    assert phone.reason == (
+        "no entry matched and there is no default owner: the acting user"
+        f" Sam Patel ({spatel.public_id})"
+    )

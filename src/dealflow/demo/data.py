@@ -475,9 +475,11 @@ class _Demo:
         """Rules for the leads that arrive without an owner after the load (web-to-lead,
         the API, an import without an owner column), so that a new user sees them dealt
         and the lead page's Assignment panel says why (docs/assignment.md): Web leads
-        round-robin to the Inbound queue's reps, any other lead to the queue. Set after
-        every demo lead exists (their owners are the load's), and only when no rules are
-        active: a team's own rules are never replaced."""
+        round-robin to the Inbound queue's reps. No entry catches the other leads: a lead
+        a rep saves on the New lead page without an owner stays theirs (the acting user,
+        as no rule matched), rather than going to a queue. Set after every demo lead
+        exists (their owners are the load's), and only when no rules are active: a
+        team's own rules are never replaced."""
         from dealflow.automation.selectors import active_rule_set
         from dealflow.automation.services import assignment_rules_set
 
@@ -494,14 +496,10 @@ class _Demo:
                         "criteria": [web],
                         "assign_to": {"kind": "round_robin", "user_ids": pool, "capacity": None},
                     },
-                    {
-                        "criteria": [],
-                        "assign_to": {"kind": "queue", "queue_id": self.queue.public_id},
-                    },
                 ],
             },
         )
-        self.say(f"assignment rules: Web leads round-robin to {QUEUE_NAME}'s reps, others to it")
+        self.say(f"assignment rules: Web leads round-robin to {QUEUE_NAME}'s reps")
 
     def final_stages(self, total: int) -> list[OpportunityStage]:
         """The current stage of every opportunity: every stage used, early ones more."""
